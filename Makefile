@@ -1,0 +1,41 @@
+# Thin wrapper over CMake presets. `make demo` and `make test` work on a fresh Debian 12 machine.
+PRESET ?= release
+BUILD_DIR := build/$(PRESET)
+KILN := $(BUILD_DIR)/kiln
+JOBS ?= $(shell nproc)
+
+.PHONY: deps configure build demo test test-slow test-all bench fmt fmt-check check-deps clean
+
+deps:
+	@scripts/install-deps
+
+configure: deps
+	@test -f $(BUILD_DIR)/build.ninja || cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	@scripts/demo $(KILN)
+
+# All tests except those labelled `slow`.
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE slow --timeout 600
+
+test-slow: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L slow --timeout 1800
+
+bench: build
+	@bench/peers/ingest.sh $(KILN)
+
+fmt:
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+fmt-check:
+	@git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
+
+check-deps:
+	@scripts/check-deps
+
+clean:
+	@rm -rf build

@@ -1,0 +1,31 @@
+// Shared CLI plumbing: global options, the handler signature and output helpers.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "kiln/base/exec_context.h"
+#include "kiln/base/status.h"
+
+namespace kiln::app {
+
+struct GlobalOptions {
+  std::string home;
+  int threads = 0;
+  std::string log_level = "warn";
+  bool log_json = false;
+};
+
+// Every verb handler returns an exit code (0 ok, 1 failure) or a Status (printed, exit 1).
+using ExitCode = int;
+
+// Registers `kiln data ...` on `app`; the chosen handler is stored in `*run`.
+void AddDataCommands(CLI::App& app, const GlobalOptions& global,
+                     std::function<Result<ExitCode>()>* run);
+
+// Writes `text` to stdout followed by a newline.
+void Print(const std::string& text);
+bool StdoutIsTerminal();
+
+}  // namespace kiln::app

@@ -1,0 +1,292 @@
+// `kiln data ...`: flag parsing and wiring only; the work is in ingest_job, storage and data.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "app/cli.h"
+#include "app/data_output.h"
+#include "app/home.h"
+#include "app/ingest_job.h"
+#include "kiln/base/names.h"
+#include "kiln/ingest/config.h"
+
+namespace kiln::app {
+
+using nlohmann::json;
+
+void Print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
+}
+
+bool StdoutIsTerminal() { return ::isatty(1) == 1; }
+
+namespace {
+
+struct DataArgs {
+  std::string file, name, message, schema, rules, format, delimiter, ref, ref2, to, against;
+  bool append = false, no_header = false, json = false, deep = false;
+};
+
+std::unique_ptr<ExecContext> MakeContext(const GlobalOptions& g) {
+  return std::make_unique<ExecContext>(ExecContext::Options{.threads = g.threads});
+}
+
+Result<std::unique_ptr<KilnHome>> OpenHome(const GlobalOptions& g) {
+  return KilnHome::Open(KilnHome::Resolve(g.home));
+}
+
+struct Loaded {
+  storage::VersionRecord record;
+  storage::Manifest manifest;
+};
+
+Result<Loaded> LoadRef(KilnHome& home, const std::string& text) {
+  KILN_ASSIGN_OR_RETURN(DatasetRef ref, ParseDatasetRef(text));
+  Loaded l;
+  KILN_ASSIGN_OR_RETURN(l.record, home.datasets().Resolve(ref));
+  KILN_ASSIGN_OR_RETURN(l.manifest, home.datasets().LoadManifest(l.record));
+  return l;
+}
+
+Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  auto ctx = MakeContext(g);
+  IngestRequest req;
+  req.path = a.file;
+  req.name = a.name;
+  req.message = a.message;
+  req.append = a.append;
+  if (a.format == "csv") req.read.format = ingest::Format::kCsv;
+  if (a.format == "jsonl") req.read.format = ingest::Format::kJsonLines;
+  if (!a.delimiter.empty()) {
+    if (a.delimiter == "\\t" || a.delimiter == "tab") {
+      req.read.delimiter = '\t';
+    } else if (a.delimiter.size() == 1) {
+      req.read.delimiter = a.delimiter[0];
+    } else {
+      return InvalidArgumentError("--delimiter must be one character (or 'tab')");
+    }
+  }
+  req.read.header = !a.no_header;
+  if (!a.schema.empty()) {
+    KILN_ASSIGN_OR_RETURN(req.read.overrides,
+                          ingest::LoadSchemaFile(home->fs(), a.schema, Limits::Default()));
+  }
+  if (!a.rules.empty()) {
+    KILN_ASSIGN_OR_RETURN(req.rules, ingest::LoadRulesFile(home->fs(), a.rules, Limits::Default()));
+  }
+  const bool tty = ::isatty(2) == 1 && !a.json;
+  if (tty) {
+    req.progress = [](uint64_t rows, uint64_t bytes) {
+      std::fprintf(stderr, "\ringesting: %llu rows, %.1f MB", static_cast<unsigned long long>(rows),
+                   static_cast<double>(bytes) / 1e6);
+    };
+  }
+  data::ValidationReport report;
+  auto result = IngestFile(home->fs(), home->datasets(), req, *ctx, &report);
+  if (tty) std::fputs("\r\033[K", stderr);
+  if (!result.ok()) {
+    if (!report.outcomes.empty()) {
+      Print(a.json ? ReportJson(report).dump(2) : ReportText(report, a.name + " (not committed)"));
+    }
+    return result.status().WithContext(fmt::format("ingest {}", a.file));
+  }
+  const auto& r = result->record;
+  if (a.json) {
+    json j = RecordJson(r);
+    j["source_bytes"] = result->source_bytes;
+    if (result->report) j["validation"] = ReportJson(*result->report);
+    Print(j.dump(2));
+  } else {
+    Print(fmt::format("committed {}@v{}: {} rows, content sha256:{}", r.name, r.version, r.rows,
+                      r.content_hash));
+  }
+  return 0;
+}
+
+Result<ExitCode> List(const GlobalOptions& g, const DataArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auto all, home->datasets().catalog().ListDatasets());
+  if (a.json) {
+    json arr = json::array();
+    for (const auto& r : all) arr.push_back(RecordJson(r));
+    Print(arr.dump(2));
+    return 0;
+  }
+  std::string out = fmt::format("{:<24} {:>8} {:>12}  {:<20}  {}\n", "dataset", "newest", "rows",
+                                "created", "message");
+  for (const auto& r : all) {
+    out += fmt::format("{:<24} {:>8} {:>12}  {:<20}  {}\n", r.name, fmt::format("v{}", r.version),
+                       r.rows, FormatMillis(r.created_at_ms), r.message);
+  }
+  Print(out);
+  return 0;
+}
+
+Result<ExitCode> Show(const GlobalOptions& g, const DataArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(Loaded l, LoadRef(*home, a.ref));
+  Print(a.json ? VersionJson(l.record, l.manifest).dump(2) : VersionText(l.record, l.manifest));
+  return 0;
+}
+
+Result<ExitCode> Log(const GlobalOptions& g, const DataArgs& a) {
+  KILN_RETURN_IF_ERROR(ValidateName(a.ref, "dataset name"));
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auto versions, home->datasets().catalog().ListVersions(a.ref));
+  if (versions.empty()) return NotFoundError(fmt::format("dataset '{}' not found", a.ref));
+  if (a.json) {
+    json arr = json::array();
+    for (auto it = versions.rbegin(); it != versions.rend(); ++it) arr.push_back(RecordJson(*it));
+    Print(arr.dump(2));
+    return 0;
+  }
+  std::string out;
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    out += fmt::format("v{:<5} {:>12} rows  {}  sha256:{}  parent {}  {}\n", it->version, it->rows,
+                       FormatMillis(it->created_at_ms), it->content_hash.substr(0, 12),
+                       it->parent > 0 ? fmt::format("v{}", it->parent) : "-", it->message);
+  }
+  Print(out);
+  return 0;
+}
+
+Result<ExitCode> Diff(const GlobalOptions& g, const DataArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(Loaded x, LoadRef(*home, a.ref));
+  KILN_ASSIGN_OR_RETURN(Loaded y, LoadRef(*home, a.ref2));
+  json d = DiffJson(Summarize(x.record, x.manifest), Summarize(y.record, y.manifest));
+  Print(a.json ? d.dump(2) : DiffText(d));
+  return 0;
+}
+
+Result<ExitCode> Export(const GlobalOptions& g, const DataArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(Loaded l, LoadRef(*home, a.ref));
+  KILN_RETURN_IF_ERROR(ExportCsv(home->datasets(), l.manifest, home->fs(), a.to));
+  if (a.json) {
+    Print(json{{"ref", fmt::format("{}@v{}", l.record.name, l.record.version)},
+               {"rows", l.manifest.rows}, {"to", a.to}}.dump(2));
+  } else {
+    Print(fmt::format("exported {}@v{} ({} rows) to {}", l.record.name, l.record.version,
+                      l.manifest.rows, a.to));
+  }
+  return 0;
+}
+
+Result<ExitCode> Remove(const GlobalOptions& g, const DataArgs& a) {
+  KILN_ASSIGN_OR_RETURN(DatasetRef ref, ParseDatasetRef(a.ref));
+  if (ref.version == 0) {
+    return InvalidArgumentError("rm needs an explicit version: NAME@vN");
+  }
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_RETURN_IF_ERROR(home->datasets().Remove(std::string(ref.name), ref.version));
+  Print(a.json ? json{{"removed", fmt::format("{}@v{}", ref.name, ref.version)}}.dump(2)
+               : fmt::format("removed {}@v{} (run `kiln data gc` to free its space)", ref.name,
+                             ref.version));
+  return 0;
+}
+
+Result<ExitCode> Gc(const GlobalOptions& g, const DataArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auto r, home->datasets().CollectGarbage());
+  Print(a.json ? json{{"live_objects", r.live_objects}, {"removed_objects", r.removed_objects},
+                      {"removed_temp_files", r.removed_temp_files}}.dump(2)
+               : fmt::format("gc: {} live objects, removed {} objects and {} temp files",
+                             r.live_objects, r.removed_objects, r.removed_temp_files));
+  return 0;
+}
+
+Result<ExitCode> Validate(const GlobalOptions& g, const DataArgs& a) {
+  if (a.rules.empty() == a.against.empty()) {
+    return InvalidArgumentError("validate needs exactly one of --rules FILE or --against NAME@vN");
+  }
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(Loaded l, LoadRef(*home, a.ref));
+  data::DatasetSummary summary = Summarize(l.record, l.manifest);
+  std::optional<Loaded> ref;
+  std::optional<data::DatasetSummary> ref_summary;
+  data::Rules rules;
+  if (!a.rules.empty()) {
+    KILN_ASSIGN_OR_RETURN(rules, ingest::LoadRulesFile(home->fs(), a.rules, Limits::Default()));
+  } else {
+    KILN_ASSIGN_OR_RETURN(ref, LoadRef(*home, a.against));
+    ref_summary = Summarize(ref->record, ref->manifest);
+    rules = data::InferRules(*ref_summary);
+  }
+  auto duplicates = [&](size_t col) -> Result<uint64_t> {
+    KILN_ASSIGN_OR_RETURN(data::Dataset d, home->datasets().ReadAll(l.manifest, {col}));
+    return data::CountDuplicates({&d.columns[0]});
+  };
+  data::ValidationReport report = data::Validate(summary, rules,
+                                                 ref_summary ? &*ref_summary : nullptr, duplicates);
+  Print(a.json ? ReportJson(report).dump(2) : ReportText(report, summary.label));
+  return report.passed() ? 0 : 1;
+}
+
+Result<ExitCode> Verify(const GlobalOptions& g, const DataArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auto r, home->datasets().Verify(a.deep));
+  if (a.json) {
+    Print(json{{"versions", r.versions}, {"objects_checked", r.objects_checked},
+               {"problems", r.problems}, {"ok", r.problems.empty()}}.dump(2));
+  } else {
+    std::string out;
+    for (const auto& p : r.problems) out += "problem: " + p + "\n";
+    out += fmt::format("verified {} versions, {} objects: {}", r.versions, r.objects_checked,
+                       r.problems.empty() ? "OK" : fmt::format("{} problems", r.problems.size()));
+    Print(out);
+  }
+  return r.problems.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+void AddDataCommands(CLI::App& app, const GlobalOptions& g,
+                     std::function<Result<ExitCode>()>* run) {
+  auto args = std::make_shared<DataArgs>();
+  CLI::App* data = app.add_subcommand("data", "versioned datasets: ingest, inspect, validate");
+  data->require_subcommand(1);
+  auto verb = [&](const char* name, const char* help, auto handler) {
+    CLI::App* cmd = data->add_subcommand(name, help);
+    cmd->add_flag("--json", args->json, "machine-readable JSON output");
+    cmd->callback([run, &g, args, handler] { *run = [&g, args, handler] { return handler(g, *args); }; });
+    return cmd;
+  };
+  auto* ingest = verb("ingest", "commit a CSV or JSON Lines file as a new dataset version", Ingest);
+  ingest->add_option("file", args->file, "input file (.csv, .tsv, .jsonl)")->required();
+  ingest->add_option("--name", args->name, "dataset name")->required();
+  ingest->add_option("--message,-m", args->message, "version message");
+  ingest->add_option("--schema", args->schema, "schema.yaml with column types and roles");
+  ingest->add_option("--rules", args->rules, "rules.yaml; refuse to commit if any rule fails");
+  ingest->add_flag("--append", args->append, "append the rows to the newest version");
+  ingest->add_option("--format", args->format, "csv|jsonl (default: from the extension)")
+      ->check(CLI::IsMember({"csv", "jsonl"}));
+  ingest->add_option("--delimiter", args->delimiter, "CSV delimiter (default: sniffed)");
+  ingest->add_flag("--no-header", args->no_header, "the CSV has no header row");
+  verb("list", "list datasets with their newest version", List);
+  verb("show", "schema and column profiles of a version", Show)
+      ->add_option("ref", args->ref, "NAME or NAME@vN")->required();
+  verb("log", "the versions of a dataset, newest first", Log)
+      ->add_option("name", args->ref, "dataset name")->required();
+  auto* diff = verb("diff", "schema, row-count and profile changes between two versions", Diff);
+  diff->add_option("a", args->ref, "NAME@vN")->required();
+  diff->add_option("b", args->ref2, "NAME@vM")->required();
+  auto* exp = verb("export", "write a version as CSV", Export);
+  exp->add_option("ref", args->ref, "NAME or NAME@vN")->required();
+  exp->add_option("--to", args->to, "output CSV file")->required();
+  verb("rm", "delete a version (its space is freed by gc)", Remove)
+      ->add_option("ref", args->ref, "NAME@vN")->required();
+  verb("gc", "delete objects no live version references", Gc);
+  auto* val = verb("validate", "check a version against rules or a reference version", Validate);
+  val->add_option("ref", args->ref, "NAME or NAME@vN")->required();
+  val->add_option("--rules", args->rules, "rules.yaml");
+  val->add_option("--against", args->against, "reference version NAME@vM");
+  verb("verify", "check every live version's manifest and chunks", Verify)
+      ->add_flag("--deep", args->deep, "also re-hash every object (SHA-256)");
+}
+
+}  // namespace kiln::app

@@ -1,0 +1,29 @@
+// Rendering of dataset versions, diffs and validation reports as JSON (`--json`) and as text.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "kiln/data/validate.h"
+#include "kiln/storage/dataset_store.h"
+
+namespace kiln::app {
+
+std::string FormatMillis(int64_t ms);
+
+nlohmann::json RecordJson(const storage::VersionRecord& r);
+nlohmann::json VersionJson(const storage::VersionRecord& r, const storage::Manifest& m);
+std::string VersionText(const storage::VersionRecord& r, const storage::Manifest& m);
+
+nlohmann::json DiffJson(const data::DatasetSummary& a, const data::DatasetSummary& b);
+std::string DiffText(const nlohmann::json& diff);
+
+nlohmann::json ReportJson(const data::ValidationReport& r);
+std::string ReportText(const data::ValidationReport& r, const std::string& label);
+
+// Writes a dataset version as CSV (header, RFC 4180 quoting, empty field = null).
+Status ExportCsv(storage::DatasetStore& store, const storage::Manifest& m, FileSystem& fs,
+                 const std::string& path);
+
+}  // namespace kiln::app

@@ -1,0 +1,129 @@
+#include "app/ingest_job.h"
+
+#include <fmt/format.h>
+
+#include "kiln/base/names.h"
+#include "kiln/base/thread_pool.h"
+#include "kiln/data/profile.h"
+
+namespace kiln::app {
+
+using storage::DatasetStore;
+using storage::VersionWriter;
+
+data::DatasetSummary Summarize(const storage::VersionRecord& rec, const storage::Manifest& m) {
+  return {fmt::format("{}@v{}", rec.name, rec.version), m.schema, static_cast<int64_t>(m.rows),
+          m.profiles};
+}
+
+namespace {
+
+std::string BaseName(const std::string& path) {
+  size_t pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+Status FeedParent(DatasetStore& store, const storage::Manifest& parent,
+                  std::vector<data::ProfileBuilder>& builders, const ExecContext& ctx) {
+  for (size_t rg = 0; rg < parent.row_groups.size(); ++rg) {
+    KILN_RETURN_IF_ERROR(ParallelFor(ctx, builders.size(), [&](size_t c) -> Status {
+      KILN_ASSIGN_OR_RETURN(data::Column col, store.ReadChunk(parent, rg, c));
+      builders[c].Add(col);
+      return Status::Ok();
+    }));
+  }
+  return Status::Ok();
+}
+
+Status CheckRules(const IngestRequest& req, VersionWriter& writer,
+                  const std::vector<data::ColumnProfile>& profiles,
+                  data::ValidationReport* report_out) {
+  const storage::Manifest& m = writer.manifest();
+  data::DatasetSummary summary{fmt::format("{} (uncommitted)", req.name), m.schema,
+                               static_cast<int64_t>(m.rows), profiles};
+  auto duplicates = [&](size_t col) -> Result<uint64_t> {
+    std::vector<data::Column> chunks;
+    for (size_t rg = 0; rg < m.row_groups.size(); ++rg) {
+      KILN_ASSIGN_OR_RETURN(data::Column c, writer.ReadChunk(rg, col));
+      chunks.push_back(std::move(c));
+    }
+    std::vector<const data::Column*> ptrs;
+    for (const auto& c : chunks) ptrs.push_back(&c);
+    return data::CountDuplicates(ptrs);
+  };
+  data::ValidationReport report = data::Validate(summary, *req.rules, nullptr, duplicates);
+  if (report_out) *report_out = report;
+  if (report.passed()) return Status::Ok();
+  std::string first;
+  for (const auto& o : report.outcomes) {
+    if (!o.passed) {
+      first = fmt::format("{} {}: {}", o.column, o.rule, o.detail);
+      break;
+    }
+  }
+  return FailedPreconditionError(fmt::format(
+      "{} validation rule(s) failed, nothing committed (first: {})", report.failures(), first));
+}
+
+}  // namespace
+
+Result<IngestResult> IngestFile(FileSystem& fs, DatasetStore& store, const IngestRequest& req,
+                                const ExecContext& ctx, data::ValidationReport* report) {
+  KILN_RETURN_IF_ERROR(ValidateName(req.name, "dataset name"));
+  ingest::ReadOptions read = req.read;
+  std::optional<storage::VersionRecord> parent_rec;
+  std::optional<storage::Manifest> parent;
+  if (req.append) {
+    KILN_ASSIGN_OR_RETURN(parent_rec, store.Resolve({req.name, 0}));
+    KILN_ASSIGN_OR_RETURN(parent, store.LoadManifest(*parent_rec));
+    read.fixed_schema = parent->schema;
+    read.initial_dictionaries = parent->dictionaries;
+    read.overrides.clear();
+  }
+  KILN_ASSIGN_OR_RETURN(auto reader, ingest::TableReader::Open(fs, req.path, read, ctx));
+  while (true) {
+    KILN_ASSIGN_OR_RETURN(auto writer,
+                          store.BeginVersion({req.name, reader->schema(), req.message, {},
+                                              parent_rec, 3}));
+    std::vector<data::ProfileBuilder> builders;
+    for (const auto& f : reader->schema().fields()) builders.emplace_back(f.type);
+    if (parent) KILN_RETURN_IF_ERROR(FeedParent(store, *parent, builders, ctx));
+    data::Dataset chunk;
+    uint64_t rows = 0;
+    ingest::ReadEvent ev;
+    while (true) {
+      KILN_ASSIGN_OR_RETURN(ev, reader->Next(&chunk));
+      if (ev != ingest::ReadEvent::kChunk) break;
+      KILN_RETURN_IF_ERROR(ParallelFor(ctx, builders.size(), [&](size_t c) {
+        builders[c].Add(chunk.columns[c]);
+        return Status::Ok();
+      }));
+      KILN_RETURN_IF_ERROR(writer->Append(chunk, ctx));
+      rows += chunk.num_rows();
+      if (req.progress) req.progress(rows, reader->source_bytes());
+    }
+    if (ev == ingest::ReadEvent::kRestart) {
+      writer->Abort();
+      continue;
+    }
+    writer->set_source({BaseName(req.path), reader->source_sha256(), reader->source_bytes(),
+                        std::string(ingest::FormatName(reader->format()))});
+    std::vector<data::ColumnProfile> profiles;
+    for (const auto& b : builders) profiles.push_back(b.Finish());
+    std::vector<data::Dictionary> dictionaries;
+    for (const auto& d : reader->dictionaries()) dictionaries.push_back(d ? *d : data::Dictionary{});
+    IngestResult result;
+    if (req.rules) {
+      data::ValidationReport r;
+      Status checked = CheckRules(req, *writer, profiles, &r);
+      if (report) *report = r;
+      KILN_RETURN_IF_ERROR(checked);
+      result.report = r;
+    }
+    KILN_ASSIGN_OR_RETURN(result.record, writer->Commit(std::move(profiles), std::move(dictionaries)));
+    result.source_bytes = reader->source_bytes();
+    return result;
+  }
+}
+
+}  // namespace kiln::app

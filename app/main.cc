@@ -1,0 +1,69 @@
+// kiln: one binary for the life of a tabular model. This file parses global flags, picks the
+// verb and turns every failure into a message and an exit code (0 ok, 1 failure, 2 usage).
+#include <cstdio>
+#include <exception>
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "app/cli.h"
+#include "kiln/base/logging.h"
+
+#ifndef KILN_VERSION
+#define KILN_VERSION "0.0.0"
+#endif
+#ifndef KILN_GIT_COMMIT
+#define KILN_GIT_COMMIT "unknown"
+#endif
+
+namespace {
+
+int Run(int argc, char** argv) {
+  CLI::App app{"kiln: tabular machine learning from raw file to production model", "kiln"};
+  app.set_version_flag("--version", fmt::format("kiln {} ({})", KILN_VERSION, KILN_GIT_COMMIT));
+  app.require_subcommand(1);
+  kiln::app::GlobalOptions global;
+  app.add_option("--home", global.home,
+                 "kiln home directory (default: $KILN_HOME, then ./kiln-home)");
+  app.add_option("--threads", global.threads, "worker threads (default: all cores)")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--log-level", global.log_level, "debug|info|warn|error|off")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+  app.add_flag("--log-json", global.log_json, "structured JSON logs on stderr");
+
+  std::function<kiln::Result<int>()> run;
+  kiln::app::AddDataCommands(app, global, &run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  kiln::log::Level level;
+  if (kiln::log::ParseLevel(global.log_level, &level)) kiln::log::SetLevel(level);
+  if (global.log_json) kiln::log::SetFormat(kiln::log::Format::kJson);
+  if (!run) {
+    std::fputs(app.help().c_str(), stderr);
+    return 2;
+  }
+  kiln::Result<int> result = run();
+  if (!result.ok()) {
+    std::fprintf(stderr, "error: %s\n", result.status().message().c_str());
+    return 1;
+  }
+  return *result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Firewall: our code does not throw, but third-party code might; never crash with a trace.
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: internal: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "error: internal: unknown exception\n");
+  }
+  return 1;
+}

@@ -1,0 +1,42 @@
+# Build helpers: one static library per subsystem, one test executable per subsystem.
+
+set(KILN_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wno-missing-field-initializers)
+if(KILN_WERROR)
+  list(APPEND KILN_WARNINGS -Werror)
+endif()
+
+# kiln_cc_library(NAME <target> SRCS <files...> DEPS <targets...> [PRIVATE_DEPS <targets...>])
+function(kiln_cc_library)
+  cmake_parse_arguments(K "" "NAME" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${K_NAME} STATIC ${K_SRCS})
+  target_include_directories(${K_NAME} PUBLIC
+    ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+  target_compile_options(${K_NAME} PRIVATE ${KILN_WARNINGS})
+  target_link_libraries(${K_NAME} PUBLIC ${K_DEPS} PRIVATE ${K_PRIVATE_DEPS})
+endfunction()
+
+# kiln_cc_test(NAME <target> SRCS <files...> DEPS <targets...> [LABELS <labels...>]
+#              [TIMEOUT <seconds>])
+function(kiln_cc_test)
+  cmake_parse_arguments(K "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${K_NAME} ${K_SRCS})
+  target_include_directories(${K_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/include
+    ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  target_compile_options(${K_NAME} PRIVATE ${KILN_WARNINGS})
+  target_link_libraries(${K_NAME} PRIVATE ${K_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(${K_NAME}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    PROPERTIES LABELS "${K_LABELS}" ENVIRONMENT
+      "KILN_BIN=$<TARGET_FILE:kiln>;KILN_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    DISCOVERY_TIMEOUT 60)
+endfunction()
+
+# kiln_cc_bench(NAME <target> SRCS <files...> DEPS <targets...>)
+function(kiln_cc_bench)
+  cmake_parse_arguments(K "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${K_NAME} ${K_SRCS})
+  target_include_directories(${K_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/include
+    ${PROJECT_SOURCE_DIR}/src)
+  target_compile_options(${K_NAME} PRIVATE ${KILN_WARNINGS})
+  target_link_libraries(${K_NAME} PRIVATE ${K_DEPS} benchmark::benchmark benchmark::benchmark_main)
+endfunction()

@@ -1,0 +1,28 @@
+// The one validator for every name kiln accepts (datasets, versions, models, runs, aliases...).
+// See BAD-INPUTS.md BI-01..BI-11: a valid name can be used as one path component as-is.
+//
+// Rules: 1..max_name_bytes bytes of [A-Za-z0-9_.-], starting with a letter or digit, not
+// containing "..", so no separators, traversal, NUL, control bytes, encodings or look-alike
+// Unicode can pass.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "kiln/base/limits.h"
+#include "kiln/base/status.h"
+
+namespace kiln {
+
+// `kind` names the thing in the error ("dataset name"). InvalidArgument if not valid.
+Status ValidateName(std::string_view name, std::string_view kind,
+                    const Limits& limits = Limits::Default());
+
+// A dataset reference: "NAME" (newest) or "NAME@vN" / "NAME@N".
+struct DatasetRef {
+  std::string_view name;
+  int64_t version = 0;  // 0 = newest
+};
+Result<DatasetRef> ParseDatasetRef(std::string_view text);
+
+}  // namespace kiln

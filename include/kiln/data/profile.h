@@ -1,0 +1,109 @@
+// Column profiles: the statistics kiln computes for every column while ingesting, stores in the
+// dataset manifest, shows in `kiln data show`, and compares in `diff` and `validate --against`.
+//
+//   ProfileBuilder b(DataType::kFloat64);
+//   for (const Column& chunk : chunks) b.Add(chunk);
+//   ColumnProfile p = b.Finish();
+//
+// Memory per builder is bounded: a KLL quantile sketch (k = 256), a HyperLogLog (4 KiB) and at
+// most kMaxTrackedValues exact value counts.
+// Thread-safety: a builder is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kiln/data/column.h"
+
+namespace kiln::data {
+
+struct ValueCount {
+  std::string value;
+  uint64_t count = 0;
+  friend bool operator==(const ValueCount&, const ValueCount&) = default;
+};
+
+struct ColumnProfile {
+  static constexpr int kQuantilePoints = 21;  // probabilities 0, 0.05, ..., 1
+  static constexpr size_t kTopK = 20;
+
+  uint64_t count = 0;  // rows
+  uint64_t nulls = 0;
+  // Numeric columns (bool, int64, float, timestamp), over present finite values.
+  std::optional<double> min, max, mean, std;
+  uint64_t infinities = 0;
+  std::vector<double> quantiles;  // kQuantilePoints values, empty if no numeric values
+  // Categorical, string and bool columns: the most frequent values, most frequent first.
+  std::vector<ValueCount> top;
+  bool top_complete = false;  // `top` lists every distinct value
+  uint64_t distinct = 0;      // estimate (HyperLogLog), exact below a few hundred
+
+  double null_fraction() const { return count == 0 ? 0.0 : static_cast<double>(nulls) / count; }
+  friend bool operator==(const ColumnProfile&, const ColumnProfile&) = default;
+};
+
+// Mergeable KLL quantile sketch over doubles, deterministic (no random state).
+class QuantileSketch {
+ public:
+  explicit QuantileSketch(int k = 256) : k_(k) {}
+  void Add(double v);
+  uint64_t count() const { return n_; }
+  // Approximate quantile for p in [0, 1]; precondition count() > 0.
+  double Quantile(double p) const;
+  std::vector<double> Quantiles(int points) const;
+
+ private:
+  void Compress();
+  size_t Capacity(size_t level) const;
+
+  int k_;
+  uint64_t n_ = 0;
+  uint64_t coin_ = 0x9e3779b97f4a7c15ull;
+  std::vector<std::vector<double>> levels_{1};
+};
+
+// HyperLogLog distinct-count estimator with 2^12 registers.
+class DistinctCounter {
+ public:
+  DistinctCounter() : registers_(kRegisters, 0) {}
+  void AddHash(uint64_t hash);
+  uint64_t Estimate() const;
+
+ private:
+  static constexpr int kBits = 12;
+  static constexpr size_t kRegisters = size_t{1} << kBits;
+  std::vector<uint8_t> registers_;
+};
+
+class ProfileBuilder {
+ public:
+  static constexpr size_t kMaxTrackedValues = 100000;
+  explicit ProfileBuilder(DataType type) : type_(type) {}
+  void Add(const Column& column);
+  ColumnProfile Finish() const;
+
+ private:
+  void AddNumeric(double v);
+  void AddText(std::string_view v);
+
+  DataType type_;
+  uint64_t count_ = 0, nulls_ = 0, infinities_ = 0;
+  uint64_t n_ = 0;
+  double mean_ = 0, m2_ = 0, min_ = 0, max_ = 0;
+  QuantileSketch sketch_;
+  DistinctCounter distinct_;
+  std::unordered_map<std::string, uint64_t> text_counts_;
+  bool text_overflow_ = false;
+  std::vector<uint64_t> code_counts_;
+  std::shared_ptr<const Dictionary> dictionary_;
+};
+
+// Population stability index of `actual` against `expected` over the expected profile's
+// quantile bins (numeric) or categories (categorical/string/bool); nullopt if either profile
+// has no values to compare. Empty bins are smoothed with 1e-4.
+std::optional<double> Psi(const ColumnProfile& expected, const ColumnProfile& actual);
+
+}  // namespace kiln::data

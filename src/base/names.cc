@@ -1,0 +1,72 @@
+#include "kiln/base/names.h"
+
+#include <charconv>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace kiln {
+namespace {
+
+bool IsAlnum(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Printable rendering of a rejected name for error messages (escapes control/high bytes, caps
+// the length) so that errors never echo raw hostile bytes.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 40)) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  if (s.size() > 40) out += "...";
+  return out;
+}
+
+}  // namespace
+
+Status ValidateName(std::string_view name, std::string_view kind, const Limits& limits) {
+  if (name.empty()) return InvalidArgumentError(fmt::format("{} must not be empty", kind));
+  if (name.size() > limits.max_name_bytes) {
+    return InvalidArgumentError(fmt::format("{} '{}' is longer than {} bytes", kind,
+                                            Printable(name), limits.max_name_bytes));
+  }
+  if (!IsAlnum(static_cast<unsigned char>(name[0]))) {
+    return InvalidArgumentError(fmt::format(
+        "{} '{}' must start with a letter or digit", kind, Printable(name)));
+  }
+  for (unsigned char c : name) {
+    if (!IsAlnum(c) && c != '_' && c != '-' && c != '.') {
+      return InvalidArgumentError(fmt::format(
+          "{} '{}' may only contain letters, digits, '_', '-' and '.'", kind, Printable(name)));
+    }
+  }
+  if (name.find("..") != std::string_view::npos) {
+    return InvalidArgumentError(fmt::format("{} '{}' must not contain '..'", kind, Printable(name)));
+  }
+  return Status::Ok();
+}
+
+Result<DatasetRef> ParseDatasetRef(std::string_view text) {
+  DatasetRef ref;
+  size_t at = text.find('@');
+  ref.name = text.substr(0, at);
+  KILN_RETURN_IF_ERROR(ValidateName(ref.name, "dataset name"));
+  if (at == std::string_view::npos) return ref;
+  std::string_view v = text.substr(at + 1);
+  if (!v.empty() && v[0] == 'v') v.remove_prefix(1);
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n < 1) {
+    return InvalidArgumentError(fmt::format(
+        "bad dataset version in '{}': expected NAME@vN with N >= 1", Printable(text)));
+  }
+  ref.version = n;
+  return ref;
+}
+
+}  // namespace kiln

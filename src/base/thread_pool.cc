@@ -1,0 +1,131 @@
+#include "kiln/base/thread_pool.h"
+
+#include <atomic>
+#include <exception>
+
+#include "kiln/base/exec_context.h"
+#include "kiln/base/logging.h"
+
+namespace kiln {
+
+ThreadPool::ThreadPool(int num_threads) {
+  if (num_threads < 1) num_threads = 1;
+  workers_.reserve(static_cast<size_t>(num_threads));
+  for (int i = 0; i < num_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+ThreadPool::~ThreadPool() { Stop(); }
+
+Status ThreadPool::Submit(std::function<void()> task) {
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) return CancelledError("thread pool is stopped");
+    queue_.push_back(std::move(task));
+  }
+  cv_.Signal();
+  return Status::Ok();
+}
+
+void ThreadPool::Stop() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  cv_.SignalAll();
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();
+  }
+}
+
+void ThreadPool::WorkerLoop() {
+  while (true) {
+    std::function<void()> task;
+    {
+      MutexLock lock(&mu_);
+      while (head_ == queue_.size() && !stopping_) cv_.Wait(&mu_);
+      if (head_ == queue_.size()) return;  // stopping and drained
+      task = std::move(queue_[head_++]);
+      if (head_ == queue_.size()) {
+        queue_.clear();
+        head_ = 0;
+      }
+    }
+    try {
+      task();
+    } catch (const std::exception& e) {
+      KILN_LOG_ERROR("thread pool task threw: {}", e.what());
+    } catch (...) {
+      KILN_LOG_ERROR("thread pool task threw a non-standard exception");
+    }
+  }
+}
+
+namespace {
+
+Status RunGuarded(const std::function<Status(size_t)>& body, size_t i) {
+  try {
+    return body(i);
+  } catch (const std::exception& e) {
+    return InternalError(std::string("exception in parallel task: ") + e.what());
+  } catch (...) {
+    return InternalError("non-standard exception in parallel task");
+  }
+}
+
+}  // namespace
+
+Status ParallelFor(const ExecContext& ctx, size_t n, const std::function<Status(size_t)>& body) {
+  if (n == 0) return Status::Ok();
+  const size_t workers = std::min<size_t>(n, static_cast<size_t>(ctx.threads()));
+  if (workers <= 1) {
+    for (size_t i = 0; i < n; ++i) {
+      KILN_RETURN_IF_ERROR(ctx.CheckAlive());
+      KILN_RETURN_IF_ERROR(RunGuarded(body, i));
+    }
+    return Status::Ok();
+  }
+  // Shared state lives on this stack frame; we wait for all helpers before returning.
+  struct Shared {
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    Mutex mu;
+    CondVar done_cv;
+    size_t running KILN_GUARDED_BY(mu) = 0;
+    Status first_error KILN_GUARDED_BY(mu);
+  } shared;
+  auto drain = [&] {
+    while (!shared.failed.load(std::memory_order_relaxed)) {
+      size_t i = shared.next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= n) break;
+      Status s = ctx.CheckAlive();
+      if (s.ok()) s = RunGuarded(body, i);
+      if (!s.ok()) {
+        MutexLock lock(&shared.mu);
+        if (shared.first_error.ok()) shared.first_error = std::move(s);
+        shared.failed.store(true, std::memory_order_relaxed);
+      }
+    }
+  };
+  ThreadPool& pool = ctx.pool();
+  for (size_t w = 1; w < workers; ++w) {
+    {
+      MutexLock lock(&shared.mu);
+      ++shared.running;
+    }
+    Status submitted = pool.Submit([&] {
+      drain();
+      MutexLock lock(&shared.mu);
+      if (--shared.running == 0) shared.done_cv.SignalAll();
+    });
+    if (!submitted.ok()) {
+      MutexLock lock(&shared.mu);
+      --shared.running;
+    }
+  }
+  drain();  // the calling thread works too, so nested ParallelFor cannot deadlock
+  MutexLock lock(&shared.mu);
+  while (shared.running > 0) shared.done_cv.Wait(&shared.mu);
+  return shared.first_error;
+}
+
+}  // namespace kiln

@@ -1,0 +1,220 @@
+#include "kiln/ingest/config.h"
+
+#include <charconv>
+#include <exception>
+#include <vector>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace kiln::ingest {
+namespace {
+
+// A plain tree copied out of yaml-cpp under limits (so alias bombs and deep nesting stop here).
+struct Tree {
+  enum class Kind { kNull, kScalar, kSeq, kMap } kind = Kind::kNull;
+  std::string scalar;
+  std::vector<Tree> seq;
+  std::vector<std::pair<std::string, Tree>> map;
+};
+
+struct Budget {
+  const Limits& limits;
+  uint64_t nodes = 0;
+};
+
+Status Copy(const YAML::Node& n, uint32_t depth, Budget* b, Tree* out) {
+  if (depth > b->limits.max_nesting_depth) {
+    return InvalidArgumentError(fmt::format("nested deeper than {}", b->limits.max_nesting_depth));
+  }
+  if (++b->nodes > b->limits.max_config_nodes) {
+    return InvalidArgumentError(
+        fmt::format("more than {} nodes (alias expansion?)", b->limits.max_config_nodes));
+  }
+  const std::string& tag = n.Tag();
+  if (!tag.empty() && tag != "?" && tag != "!") {
+    return InvalidArgumentError(fmt::format("explicit tag '{}' is not allowed", tag.substr(0, 64)));
+  }
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined: out->kind = Tree::Kind::kNull; break;
+    case YAML::NodeType::Scalar:
+      out->kind = Tree::Kind::kScalar;
+      out->scalar = n.Scalar();
+      break;
+    case YAML::NodeType::Sequence:
+      out->kind = Tree::Kind::kSeq;
+      for (const auto& child : n) {
+        out->seq.emplace_back();
+        KILN_RETURN_IF_ERROR(Copy(child, depth + 1, b, &out->seq.back()));
+      }
+      break;
+    case YAML::NodeType::Map:
+      out->kind = Tree::Kind::kMap;
+      for (const auto& kv : n) {
+        if (!kv.first.IsScalar()) return InvalidArgumentError("map keys must be scalars");
+        out->map.emplace_back(kv.first.Scalar(), Tree());
+        KILN_RETURN_IF_ERROR(Copy(kv.second, depth + 1, b, &out->map.back().second));
+      }
+      break;
+  }
+  return Status::Ok();
+}
+
+Result<Tree> Load(std::string_view text, const Limits& limits) {
+  if (text.size() > limits.max_config_bytes) {
+    return InvalidArgumentError(fmt::format("larger than {} bytes", limits.max_config_bytes));
+  }
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    Tree t;
+    Budget b{limits};
+    KILN_RETURN_IF_ERROR(Copy(root, 0, &b, &t));
+    return t;
+  } catch (const std::exception& e) {
+    return InvalidArgumentError(fmt::format("invalid YAML: {}", e.what()));
+  }
+}
+
+Status Expect(const Tree& t, Tree::Kind kind, std::string_view where) {
+  if (t.kind == kind) return Status::Ok();
+  static constexpr std::string_view kNames[] = {"null", "a scalar", "a list", "a map"};
+  return InvalidArgumentError(fmt::format("{}: expected {}", where, kNames[static_cast<int>(kind)]));
+}
+
+Result<double> Number(const Tree& t, std::string_view where) {
+  KILN_RETURN_IF_ERROR(Expect(t, Tree::Kind::kScalar, where));
+  double v;
+  const std::string& s = t.scalar;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) {
+    return InvalidArgumentError(fmt::format("{}: '{}' is not a number", where, s.substr(0, 64)));
+  }
+  return v;
+}
+
+Result<bool> Bool(const Tree& t, std::string_view where) {
+  KILN_RETURN_IF_ERROR(Expect(t, Tree::Kind::kScalar, where));
+  if (t.scalar == "true") return true;
+  if (t.scalar == "false") return false;
+  return InvalidArgumentError(fmt::format("{}: expected true or false", where));
+}
+
+Status UnknownKey(std::string_view key, std::string_view where, std::string_view allowed) {
+  return InvalidArgumentError(
+      fmt::format("{}: unknown key '{}' (allowed: {})", where, key.substr(0, 64), allowed));
+}
+
+Result<ColumnOverride> ParseOverride(const Tree& t, const std::string& where) {
+  KILN_RETURN_IF_ERROR(Expect(t, Tree::Kind::kMap, where));
+  ColumnOverride o;
+  for (const auto& [k, v] : t.map) {
+    KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kScalar, where + "." + k));
+    if (k == "type") {
+      KILN_ASSIGN_OR_RETURN(o.type, data::ParseDataType(v.scalar));
+    } else if (k == "role") {
+      KILN_ASSIGN_OR_RETURN(o.role, data::ParseColumnRole(v.scalar));
+    } else {
+      return UnknownKey(k, where, "type, role");
+    }
+  }
+  return o;
+}
+
+Result<data::ColumnRule> ParseColumnRule(const std::string& name, const Tree& t) {
+  const std::string where = "columns." + name.substr(0, 100);
+  KILN_RETURN_IF_ERROR(Expect(t, Tree::Kind::kMap, where));
+  data::ColumnRule r;
+  r.name = name;
+  for (const auto& [k, v] : t.map) {
+    const std::string at = where + "." + k;
+    if (k == "required") {
+      KILN_ASSIGN_OR_RETURN(r.required, Bool(v, at));
+    } else if (k == "type") {
+      KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kScalar, at));
+      KILN_ASSIGN_OR_RETURN(r.type, data::ParseDataType(v.scalar));
+    } else if (k == "max_null_fraction") {
+      KILN_ASSIGN_OR_RETURN(r.max_null_fraction, Number(v, at));
+    } else if (k == "min") {
+      KILN_ASSIGN_OR_RETURN(r.min, Number(v, at));
+    } else if (k == "max") {
+      KILN_ASSIGN_OR_RETURN(r.max, Number(v, at));
+    } else if (k == "unique") {
+      KILN_ASSIGN_OR_RETURN(r.unique, Bool(v, at));
+    } else if (k == "max_psi") {
+      KILN_ASSIGN_OR_RETURN(r.max_psi, Number(v, at));
+    } else if (k == "allowed") {
+      KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kSeq, at));
+      std::vector<std::string> values;
+      for (const auto& e : v.seq) {
+        KILN_RETURN_IF_ERROR(Expect(e, Tree::Kind::kScalar, at));
+        values.push_back(e.scalar);
+      }
+      r.allowed = std::move(values);
+    } else {
+      return UnknownKey(k, where, "required, type, max_null_fraction, min, max, allowed, unique, max_psi");
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<SchemaOverrides> ParseSchemaYaml(std::string_view text, const Limits& limits) {
+  KILN_ASSIGN_OR_RETURN(Tree root, Load(text, limits));
+  KILN_RETURN_IF_ERROR(Expect(root, Tree::Kind::kMap, "schema"));
+  SchemaOverrides out;
+  for (const auto& [k, v] : root.map) {
+    if (k != "columns") return UnknownKey(k, "schema", "columns");
+    KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kMap, "columns"));
+    for (const auto& [name, spec] : v.map) {
+      KILN_ASSIGN_OR_RETURN(out[name], ParseOverride(spec, "columns." + name.substr(0, 100)));
+    }
+  }
+  return out;
+}
+
+Result<data::Rules> ParseRulesYaml(std::string_view text, const Limits& limits) {
+  KILN_ASSIGN_OR_RETURN(Tree root, Load(text, limits));
+  KILN_RETURN_IF_ERROR(Expect(root, Tree::Kind::kMap, "rules"));
+  data::Rules rules;
+  for (const auto& [k, v] : root.map) {
+    if (k == "rows") {
+      KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kMap, "rows"));
+      for (const auto& [rk, rv] : v.map) {
+        KILN_ASSIGN_OR_RETURN(double n, Number(rv, "rows." + rk));
+        if (rk == "min") rules.min_rows = static_cast<int64_t>(n);
+        else if (rk == "max") rules.max_rows = static_cast<int64_t>(n);
+        else return UnknownKey(rk, "rows", "min, max");
+      }
+    } else if (k == "allow_extra_columns") {
+      KILN_ASSIGN_OR_RETURN(rules.allow_extra_columns, Bool(v, k));
+    } else if (k == "columns") {
+      KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kMap, "columns"));
+      for (const auto& [name, spec] : v.map) {
+        KILN_ASSIGN_OR_RETURN(auto rule, ParseColumnRule(name, spec));
+        rules.columns.push_back(std::move(rule));
+      }
+    } else {
+      return UnknownKey(k, "rules", "rows, allow_extra_columns, columns");
+    }
+  }
+  return rules;
+}
+
+Result<SchemaOverrides> LoadSchemaFile(FileSystem& fs, const std::string& path,
+                                       const Limits& limits) {
+  KILN_ASSIGN_OR_RETURN(std::string text, fs.ReadFile(path, limits.max_config_bytes));
+  auto r = ParseSchemaYaml(text, limits);
+  if (!r.ok()) return r.status().WithContext(path);
+  return r;
+}
+
+Result<data::Rules> LoadRulesFile(FileSystem& fs, const std::string& path, const Limits& limits) {
+  KILN_ASSIGN_OR_RETURN(std::string text, fs.ReadFile(path, limits.max_config_bytes));
+  auto r = ParseRulesYaml(text, limits);
+  if (!r.ok()) return r.status().WithContext(path);
+  return r;
+}
+
+}  // namespace kiln::ingest
