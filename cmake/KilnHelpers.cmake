@@ -15,19 +15,24 @@ function(kiln_cc_library)
   target_link_libraries(${K_NAME} PUBLIC ${K_DEPS} PRIVATE ${K_PRIVATE_DEPS})
 endfunction()
 
-# kiln_cc_test(NAME <target> SRCS <files...> DEPS <targets...> [LABELS <labels...>]
-#              [TIMEOUT <seconds>])
+# kiln_cc_test(NAME <target> SRCS <files...> DEPS <targets...> [LABELS <labels...>])
+# Tests without labels are labelled `unit`.
 function(kiln_cc_test)
-  cmake_parse_arguments(K "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(K "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${K_NAME} ${K_SRCS})
   target_include_directories(${K_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/include
     ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
   target_compile_options(${K_NAME} PRIVATE ${KILN_WARNINGS})
+  # Where tests find the binary and the sources ($KILN_BIN / $KILN_SOURCE_DIR override).
+  target_compile_definitions(${K_NAME} PRIVATE KILN_TEST_BIN="${CMAKE_BINARY_DIR}/kiln"
+    KILN_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   target_link_libraries(${K_NAME} PRIVATE ${K_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  if(NOT K_LABELS)
+    set(K_LABELS unit)
+  endif()
   gtest_discover_tests(${K_NAME}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    PROPERTIES LABELS "${K_LABELS}" ENVIRONMENT
-      "KILN_BIN=$<TARGET_FILE:kiln>;KILN_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    PROPERTIES LABELS "${K_LABELS}"
     DISCOVERY_TIMEOUT 60)
 endfunction()
 

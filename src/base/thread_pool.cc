@@ -84,48 +84,51 @@ Status ParallelFor(const ExecContext& ctx, size_t n, const std::function<Status(
     }
     return Status::Ok();
   }
-  // Shared state lives on this stack frame; we wait for all helpers before returning.
+  // Helpers may start only after this call returned (the pool can be busy, e.g. with the outer
+  // loop of a nested ParallelFor), so the state they touch is shared-owned, and a helper that
+  // starts after `closed` is set returns at once without touching `body` or `ctx`.
   struct Shared {
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
     Mutex mu;
     CondVar done_cv;
-    size_t running KILN_GUARDED_BY(mu) = 0;
+    size_t active KILN_GUARDED_BY(mu) = 0;
+    bool closed KILN_GUARDED_BY(mu) = false;
     Status first_error KILN_GUARDED_BY(mu);
-  } shared;
-  auto drain = [&] {
-    while (!shared.failed.load(std::memory_order_relaxed)) {
-      size_t i = shared.next.fetch_add(1, std::memory_order_relaxed);
+  };
+  auto shared = std::make_shared<Shared>();
+  auto drain = [&ctx, &body, n](Shared& s) {
+    while (!s.failed.load(std::memory_order_relaxed)) {
+      size_t i = s.next.fetch_add(1, std::memory_order_relaxed);
       if (i >= n) break;
-      Status s = ctx.CheckAlive();
-      if (s.ok()) s = RunGuarded(body, i);
-      if (!s.ok()) {
-        MutexLock lock(&shared.mu);
-        if (shared.first_error.ok()) shared.first_error = std::move(s);
-        shared.failed.store(true, std::memory_order_relaxed);
+      Status st = ctx.CheckAlive();
+      if (st.ok()) st = RunGuarded(body, i);
+      if (!st.ok()) {
+        MutexLock lock(&s.mu);
+        if (s.first_error.ok()) s.first_error = std::move(st);
+        s.failed.store(true, std::memory_order_relaxed);
       }
     }
   };
   ThreadPool& pool = ctx.pool();
   for (size_t w = 1; w < workers; ++w) {
-    {
-      MutexLock lock(&shared.mu);
-      ++shared.running;
-    }
-    Status submitted = pool.Submit([&] {
-      drain();
-      MutexLock lock(&shared.mu);
-      if (--shared.running == 0) shared.done_cv.SignalAll();
-    });
-    if (!submitted.ok()) {
-      MutexLock lock(&shared.mu);
-      --shared.running;
-    }
+    pool.Submit([shared, drain] {
+          {
+            MutexLock lock(&shared->mu);
+            if (shared->closed) return;
+            ++shared->active;
+          }
+          drain(*shared);
+          MutexLock lock(&shared->mu);
+          if (--shared->active == 0) shared->done_cv.SignalAll();
+        })
+        .IgnoreError();  // a stopped pool only means fewer helpers
   }
-  drain();  // the calling thread works too, so nested ParallelFor cannot deadlock
-  MutexLock lock(&shared.mu);
-  while (shared.running > 0) shared.done_cv.Wait(&shared.mu);
-  return shared.first_error;
+  drain(*shared);  // the calling thread works too
+  MutexLock lock(&shared->mu);
+  shared->closed = true;
+  while (shared->active > 0) shared->done_cv.Wait(&shared->mu);
+  return shared->first_error;
 }
 
 }  // namespace kiln

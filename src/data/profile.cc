@@ -16,6 +16,9 @@ size_t QuantileSketch::Capacity(size_t level) const {
 }
 
 void QuantileSketch::Add(double v) {
+  if (n_ == 0) min_ = max_ = v;
+  min_ = std::min(min_, v);
+  max_ = std::max(max_, v);
   levels_[0].push_back(v);
   ++n_;
   if (levels_[0].size() >= Capacity(0)) Compress();
@@ -38,6 +41,8 @@ void QuantileSketch::Compress() {
 }
 
 double QuantileSketch::Quantile(double p) const {
+  if (n_ > 0 && p <= 0) return min_;  // the extremes are tracked exactly
+  if (n_ > 0 && p >= 1) return max_;
   std::vector<std::pair<double, uint64_t>> items;
   for (size_t h = 0; h < levels_.size(); ++h) {
     for (double v : levels_[h]) items.emplace_back(v, uint64_t{1} << h);
@@ -65,6 +70,13 @@ std::vector<double> QuantileSketch::Quantiles(int points) const {
 // ---- DistinctCounter (HyperLogLog) -----------------------------------------------------------
 
 void DistinctCounter::AddHash(uint64_t hash) {
+  if (!exact_overflow_) {
+    exact_.insert(hash);
+    if (exact_.size() > kExactLimit) {
+      exact_overflow_ = true;
+      exact_.clear();
+    }
+  }
   const size_t idx = hash >> (64 - kBits);
   const uint64_t rest = (hash << kBits) | (uint64_t{1} << (kBits - 1));
   const uint8_t rank = static_cast<uint8_t>(__builtin_clzll(rest) + 1);
@@ -72,6 +84,7 @@ void DistinctCounter::AddHash(uint64_t hash) {
 }
 
 uint64_t DistinctCounter::Estimate() const {
+  if (!exact_overflow_) return exact_.size();
   const double m = static_cast<double>(kRegisters);
   double sum = 0;
   size_t zeros = 0;

@@ -156,6 +156,8 @@ uint64_t CountDuplicates(const std::vector<const Column*>& chunks) {
         fresh = seen_text.emplace(c->StringAt(i)).second;
       } else if (c->type() == DataType::kCategorical) {
         fresh = seen_bits.insert(c->codes()[i]).second;
+      } else if (c->type() == DataType::kInt64 || c->type() == DataType::kTimestamp) {
+        fresh = seen_bits.insert(static_cast<uint64_t>(c->int64s()[i])).second;
       } else {
         double v = c->NumericAt(i);
         uint64_t bits;

@@ -280,7 +280,9 @@ Status TableReaderImpl::BuildSchema() {
   }
   std::vector<data::Field> fields;
   for (const auto& st : cols_) fields.push_back({st.name, st.type, st.role});
-  KILN_ASSIGN_OR_RETURN(schema_, data::Schema::Make(std::move(fields)));
+  auto schema = data::Schema::Make(std::move(fields));
+  if (!schema.ok()) return schema.status().WithContext(path_);
+  schema_ = std::move(*schema);
   return Status::Ok();
 }
 

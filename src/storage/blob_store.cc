@@ -97,7 +97,11 @@ Result<std::string> BlobStore::Batch::Add(std::string_view bytes) {
   std::string hash = Sha256Hex(bytes);
   const std::string path = store_->PathOf(hash);
   KILN_ASSIGN_OR_RETURN(bool exists, store_->fs_->Exists(path));
-  if (exists) return hash;
+  if (exists) {
+    MutexLock lock(&mu_);
+    existing_dirs_.insert(DirName(path));
+    return hash;
+  }
   {
     MutexLock lock(&mu_);
     for (const auto& s : staged_) {
@@ -132,7 +136,7 @@ Result<std::string> BlobStore::Batch::Read(const std::string& hash, uint64_t max
 
 Status BlobStore::Batch::Publish() {
   MutexLock lock(&mu_);
-  std::set<std::string> dirs;
+  std::set<std::string> dirs = existing_dirs_;
   for (const auto& s : staged_) {
     const std::string path = store_->PathOf(s.hash);
     KILN_RETURN_IF_ERROR(store_->fs_->Rename(s.tmp, path));
@@ -140,6 +144,7 @@ Status BlobStore::Batch::Publish() {
   }
   for (const auto& d : dirs) KILN_RETURN_IF_ERROR(store_->fs_->SyncDir(d));
   staged_.clear();
+  existing_dirs_.clear();
   published_ = true;
   return Status::Ok();
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,9 @@ class BlobStore {
     BlobStore* store_;
     Mutex mu_;
     std::vector<Staged> staged_ KILN_GUARDED_BY(mu_);
+    // Directories of objects that already existed: their entries may not be durable yet (an
+    // earlier publish may have failed after its rename), so Publish syncs them too.
+    std::set<std::string> existing_dirs_ KILN_GUARDED_BY(mu_);
     bool published_ = false;
   };
 

@@ -1,0 +1,82 @@
+#include "kiln/base/thread_pool.h"
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kiln/base/exec_context.h"
+
+namespace kiln {
+namespace {
+
+class ParallelForTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(ParallelForTest, VisitsEveryIndexOnce) {
+  ExecContext ctx(ExecContext::Options{.threads = GetParam()});
+  std::vector<std::atomic<int>> hits(1000);
+  ASSERT_TRUE(ParallelFor(ctx, hits.size(), [&](size_t i) {
+                hits[i].fetch_add(1);
+                return Status::Ok();
+              }).ok());
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+}
+
+TEST_P(ParallelForTest, ReturnsAnErrorFromABody) {
+  ExecContext ctx(ExecContext::Options{.threads = GetParam()});
+  Status s = ParallelFor(ctx, 100, [&](size_t i) {
+    return i == 37 ? DataLossError("chunk 37") : Status::Ok();
+  });
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_EQ(s.message(), "chunk 37");
+}
+
+TEST_P(ParallelForTest, ConvertsExceptionsToInternal) {
+  ExecContext ctx(ExecContext::Options{.threads = GetParam()});
+  Status s = ParallelFor(ctx, 10, [&](size_t i) -> Status {
+    if (i == 3) throw std::runtime_error("boom");
+    return Status::Ok();
+  });
+  EXPECT_EQ(s.code(), StatusCode::kInternal);
+  EXPECT_NE(s.message().find("boom"), std::string::npos);
+}
+
+TEST_P(ParallelForTest, NestedCallsDoNotDeadlock) {
+  ExecContext ctx(ExecContext::Options{.threads = GetParam()});
+  std::atomic<int> total{0};
+  ASSERT_TRUE(ParallelFor(ctx, 8, [&](size_t) {
+                return ParallelFor(ctx, 8, [&](size_t) {
+                  total.fetch_add(1);
+                  return Status::Ok();
+                });
+              }).ok());
+  EXPECT_EQ(total.load(), 64);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, ParallelForTest, ::testing::Values(1, 2, 4));
+
+TEST(ParallelForTest, HonoursCancellationAndDeadline) {
+  ExecContext ctx(ExecContext::Options{.threads = 2});
+  ctx.Cancel();
+  EXPECT_EQ(ParallelFor(ctx, 10, [](size_t) { return Status::Ok(); }).code(),
+            StatusCode::kCancelled);
+  ExecContext late(ExecContext::Options{
+      .threads = 2, .deadline = ExecContext::Clock::now() - std::chrono::seconds(1)});
+  EXPECT_EQ(late.CheckAlive().code(), StatusCode::kDeadlineExceeded);
+}
+
+TEST(ThreadPoolTest, RunsTasksAndStopsIdempotently) {
+  std::atomic<int> n{0};
+  {
+    ThreadPool pool(3);
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(pool.Submit([&] { n.fetch_add(1); }).ok());
+    pool.Stop();
+    pool.Stop();
+    EXPECT_EQ(pool.Submit([] {}).code(), StatusCode::kCancelled);
+  }
+  EXPECT_EQ(n.load(), 100);
+}
+
+}  // namespace
+}  // namespace kiln
