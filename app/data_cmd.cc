@@ -169,7 +169,9 @@ Result<ExitCode> Export(const GlobalOptions& g, const DataArgs& a) {
   KILN_RETURN_IF_ERROR(ExportCsv(home->datasets(), l.manifest, home->fs(), a.to));
   if (a.json) {
     Print(json{{"ref", fmt::format("{}@v{}", l.record.name, l.record.version)},
-               {"rows", l.manifest.rows}, {"to", a.to}}.dump(2));
+               {"rows", l.manifest.rows},
+               {"to", a.to}}
+              .dump(2));
   } else {
     Print(fmt::format("exported {}@v{} ({} rows) to {}", l.record.name, l.record.version,
                       l.manifest.rows, a.to));
@@ -193,8 +195,10 @@ Result<ExitCode> Remove(const GlobalOptions& g, const DataArgs& a) {
 Result<ExitCode> Gc(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(auto r, home->datasets().CollectGarbage());
-  Print(a.json ? json{{"live_objects", r.live_objects}, {"removed_objects", r.removed_objects},
-                      {"removed_temp_files", r.removed_temp_files}}.dump(2)
+  Print(a.json ? json{{"live_objects", r.live_objects},
+                      {"removed_objects", r.removed_objects},
+                      {"removed_temp_files", r.removed_temp_files}}
+                     .dump(2)
                : fmt::format("gc: {} live objects, removed {} objects and {} temp files",
                              r.live_objects, r.removed_objects, r.removed_temp_files));
   return 0;
@@ -221,8 +225,8 @@ Result<ExitCode> Validate(const GlobalOptions& g, const DataArgs& a) {
     KILN_ASSIGN_OR_RETURN(data::Dataset d, home->datasets().ReadAll(l.manifest, {col}));
     return data::CountDuplicates({&d.columns[0]});
   };
-  data::ValidationReport report = data::Validate(summary, rules,
-                                                 ref_summary ? &*ref_summary : nullptr, duplicates);
+  data::ValidationReport report =
+      data::Validate(summary, rules, ref_summary ? &*ref_summary : nullptr, duplicates);
   Print(a.json ? ReportJson(report).dump(2) : ReportText(report, summary.label));
   return report.passed() ? 0 : 1;
 }
@@ -231,8 +235,11 @@ Result<ExitCode> Verify(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(auto r, home->datasets().Verify(a.deep));
   if (a.json) {
-    Print(json{{"versions", r.versions}, {"objects_checked", r.objects_checked},
-               {"problems", r.problems}, {"ok", r.problems.empty()}}.dump(2));
+    Print(json{{"versions", r.versions},
+               {"objects_checked", r.objects_checked},
+               {"problems", r.problems},
+               {"ok", r.problems.empty()}}
+              .dump(2));
   } else {
     std::string out;
     for (const auto& p : r.problems) out += "problem: " + p + "\n";
@@ -253,7 +260,8 @@ void AddDataCommands(CLI::App& app, const GlobalOptions& g,
   auto verb = [&](const char* name, const char* help, auto handler) {
     CLI::App* cmd = data->add_subcommand(name, help);
     cmd->add_flag("--json", args->json, "machine-readable JSON output");
-    cmd->callback([run, &g, args, handler] { *run = [&g, args, handler] { return handler(g, *args); }; });
+    cmd->callback(
+        [run, &g, args, handler] { *run = [&g, args, handler] { return handler(g, *args); }; });
     return cmd;
   };
   auto* ingest = verb("ingest", "commit a CSV or JSON Lines file as a new dataset version", Ingest);
@@ -269,9 +277,11 @@ void AddDataCommands(CLI::App& app, const GlobalOptions& g,
   ingest->add_flag("--no-header", args->no_header, "the CSV has no header row");
   verb("list", "list datasets with their newest version", List);
   verb("show", "schema and column profiles of a version", Show)
-      ->add_option("ref", args->ref, "NAME or NAME@vN")->required();
+      ->add_option("ref", args->ref, "NAME or NAME@vN")
+      ->required();
   verb("log", "the versions of a dataset, newest first", Log)
-      ->add_option("name", args->ref, "dataset name")->required();
+      ->add_option("name", args->ref, "dataset name")
+      ->required();
   auto* diff = verb("diff", "schema, row-count and profile changes between two versions", Diff);
   diff->add_option("a", args->ref, "NAME@vN")->required();
   diff->add_option("b", args->ref2, "NAME@vM")->required();
@@ -279,7 +289,8 @@ void AddDataCommands(CLI::App& app, const GlobalOptions& g,
   exp->add_option("ref", args->ref, "NAME or NAME@vN")->required();
   exp->add_option("--to", args->to, "output CSV file")->required();
   verb("rm", "delete a version (its space is freed by gc)", Remove)
-      ->add_option("ref", args->ref, "NAME@vN")->required();
+      ->add_option("ref", args->ref, "NAME@vN")
+      ->required();
   verb("gc", "delete objects no live version references", Gc);
   auto* val = verb("validate", "check a version against rules or a reference version", Validate);
   val->add_option("ref", args->ref, "NAME or NAME@vN")->required();

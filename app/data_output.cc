@@ -9,27 +9,32 @@ namespace kiln::app {
 
 using nlohmann::json;
 
-std::string FormatMillis(int64_t ms) {
-  return data::FormatTimestamp(ms / 1000 * 1000000);
-}
+std::string FormatMillis(int64_t ms) { return data::FormatTimestamp(ms / 1000 * 1000000); }
 
 json RecordJson(const storage::VersionRecord& r) {
-  return {{"name", r.name},       {"version", r.version},
+  return {{"name", r.name},
+          {"version", r.version},
           {"ref", fmt::format("{}@v{}", r.name, r.version)},
-          {"rows", r.rows},       {"content_hash", r.content_hash},
-          {"manifest", r.manifest}, {"parent", r.parent},
-          {"message", r.message}, {"created_at", FormatMillis(r.created_at_ms)}};
+          {"rows", r.rows},
+          {"content_hash", r.content_hash},
+          {"manifest", r.manifest},
+          {"parent", r.parent},
+          {"message", r.message},
+          {"created_at", FormatMillis(r.created_at_ms)}};
 }
 
 json VersionJson(const storage::VersionRecord& r, const storage::Manifest& m) {
   json j = RecordJson(r);
-  j["source"] = {{"file", m.source.file}, {"sha256", m.source.sha256},
-                 {"bytes", m.source.bytes}, {"format", m.source.format}};
+  j["source"] = {{"file", m.source.file},
+                 {"sha256", m.source.sha256},
+                 {"bytes", m.source.bytes},
+                 {"format", m.source.format}};
   j["row_groups"] = m.row_groups.size();
   json cols = json::array();
   for (size_t c = 0; c < m.schema.size(); ++c) {
     const auto& f = m.schema.field(c);
-    json col = {{"name", f.name}, {"type", data::DataTypeName(f.type)},
+    json col = {{"name", f.name},
+                {"type", data::DataTypeName(f.type)},
                 {"role", data::ColumnRoleName(f.role)},
                 {"profile", json::parse(storage::ProfileToJson(m.profiles[c], f.type))}};
     if (f.type == data::DataType::kCategorical) col["categories"] = m.dictionaries[c].size();
@@ -81,8 +86,8 @@ std::string VersionText(const storage::VersionRecord& r, const storage::Manifest
     out += fmt::format("{:<22} {:<11} {:<9} {:>7.2f} {:>12} {:>12} {:>12} {:>9}  {}\n",
                        Clip(f.name, 22), data::DataTypeName(f.type), data::ColumnRoleName(f.role),
                        100 * p.null_fraction(), Num(p.min, f.type), Num(p.max, f.type),
-                       f.type == data::DataType::kTimestamp ? "-" : Num(p.mean, f.type),
-                       p.distinct, TopText(p));
+                       f.type == data::DataType::kTimestamp ? "-" : Num(p.mean, f.type), p.distinct,
+                       TopText(p));
   }
   return out;
 }
@@ -106,11 +111,10 @@ json DiffJson(const data::DatasetSummary& a, const data::DatasetSummary& b) {
     }
     const auto& g = b.schema.field(*k);
     if (f.type != g.type || f.role != g.role) {
-      changed.push_back({{"name", f.name},
-                         {"from", fmt::format("{}/{}", data::DataTypeName(f.type),
-                                              data::ColumnRoleName(f.role))},
-                         {"to", fmt::format("{}/{}", data::DataTypeName(g.type),
-                                            data::ColumnRoleName(g.role))}});
+      changed.push_back(
+          {{"name", f.name},
+           {"from", fmt::format("{}/{}", data::DataTypeName(f.type), data::ColumnRoleName(f.role))},
+           {"to", fmt::format("{}/{}", data::DataTypeName(g.type), data::ColumnRoleName(g.role))}});
     }
     const auto& pa = a.profiles[i];
     const auto& pb = b.profiles[*k];
@@ -131,8 +135,10 @@ std::string DiffText(const json& d) {
   std::string out = fmt::format("{} -> {}\nrows: {} -> {} ({:+})\n", d["from"].get<std::string>(),
                                 d["to"].get<std::string>(), d["rows"]["from"].get<int64_t>(),
                                 d["rows"]["to"].get<int64_t>(), d["rows"]["change"].get<int64_t>());
-  for (const auto& n : d["schema"]["added"]) out += fmt::format("+ column {}\n", n.get<std::string>());
-  for (const auto& n : d["schema"]["removed"]) out += fmt::format("- column {}\n", n.get<std::string>());
+  for (const auto& n : d["schema"]["added"])
+    out += fmt::format("+ column {}\n", n.get<std::string>());
+  for (const auto& n : d["schema"]["removed"])
+    out += fmt::format("- column {}\n", n.get<std::string>());
   for (const auto& c : d["schema"]["changed"]) {
     out += fmt::format("~ column {}: {} -> {}\n", c["name"].get<std::string>(),
                        c["from"].get<std::string>(), c["to"].get<std::string>());
@@ -156,8 +162,8 @@ std::string DiffText(const json& d) {
 json ReportJson(const data::ValidationReport& r) {
   json outcomes = json::array();
   for (const auto& o : r.outcomes) {
-    outcomes.push_back({{"column", o.column}, {"rule", o.rule}, {"passed", o.passed},
-                        {"detail", o.detail}});
+    outcomes.push_back(
+        {{"column", o.column}, {"rule", o.rule}, {"passed", o.passed}, {"detail", o.detail}});
   }
   return {{"passed", r.passed()}, {"failures", r.failures()}, {"checks", std::move(outcomes)}};
 }
@@ -168,8 +174,8 @@ std::string ReportText(const data::ValidationReport& r, const std::string& label
     out += fmt::format("{}  {:<22} {:<14} {}\n", o.passed ? "PASS" : "FAIL",
                        o.column.empty() ? "(dataset)" : Clip(o.column, 22), o.rule, o.detail);
   }
-  out += fmt::format("\n{}: {} of {} checks failed -> {}\n", label, r.failures(),
-                     r.outcomes.size(), r.passed() ? "VALID" : "INVALID");
+  out += fmt::format("\n{}: {} of {} checks failed -> {}\n", label, r.failures(), r.outcomes.size(),
+                     r.passed() ? "VALID" : "INVALID");
   return out;
 }
 

@@ -17,9 +17,8 @@ Result<std::unique_ptr<KilnHome>> KilnHome::Open(const std::string& path) {
   KILN_RETURN_IF_ERROR(home->fs_->CreateDirs(path).WithContext("kiln home"));
   KILN_ASSIGN_OR_RETURN(home->catalog_,
                         registry::SqliteCatalog::Open(JoinPath(path, "meta.db"), {}));
-  home->store_ = std::make_unique<storage::DatasetStore>(home->fs_.get(), path,
-                                                         home->catalog_.get(),
-                                                         storage::DatasetStore::Options{});
+  home->store_ = std::make_unique<storage::DatasetStore>(
+      home->fs_.get(), path, home->catalog_.get(), storage::DatasetStore::Options{});
   KILN_RETURN_IF_ERROR(home->store_->Init());
   return home;
 }

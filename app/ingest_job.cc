@@ -82,9 +82,9 @@ Result<IngestResult> IngestFile(FileSystem& fs, DatasetStore& store, const Inges
   }
   KILN_ASSIGN_OR_RETURN(auto reader, ingest::TableReader::Open(fs, req.path, read, ctx));
   while (true) {
-    KILN_ASSIGN_OR_RETURN(auto writer,
-                          store.BeginVersion({req.name, reader->schema(), req.message, {},
-                                              parent_rec, 3}));
+    KILN_ASSIGN_OR_RETURN(
+        auto writer,
+        store.BeginVersion({req.name, reader->schema(), req.message, {}, parent_rec, 3}));
     std::vector<data::ProfileBuilder> builders;
     for (const auto& f : reader->schema().fields()) builders.emplace_back(f.type);
     if (parent) KILN_RETURN_IF_ERROR(FeedParent(store, *parent, builders, ctx));
@@ -111,7 +111,8 @@ Result<IngestResult> IngestFile(FileSystem& fs, DatasetStore& store, const Inges
     std::vector<data::ColumnProfile> profiles;
     for (const auto& b : builders) profiles.push_back(b.Finish());
     std::vector<data::Dictionary> dictionaries;
-    for (const auto& d : reader->dictionaries()) dictionaries.push_back(d ? *d : data::Dictionary{});
+    for (const auto& d : reader->dictionaries())
+      dictionaries.push_back(d ? *d : data::Dictionary{});
     IngestResult result;
     if (req.rules) {
       data::ValidationReport r;
@@ -120,7 +121,8 @@ Result<IngestResult> IngestFile(FileSystem& fs, DatasetStore& store, const Inges
       KILN_RETURN_IF_ERROR(checked);
       result.report = r;
     }
-    KILN_ASSIGN_OR_RETURN(result.record, writer->Commit(std::move(profiles), std::move(dictionaries)));
+    KILN_ASSIGN_OR_RETURN(result.record,
+                          writer->Commit(std::move(profiles), std::move(dictionaries)));
     result.source_bytes = reader->source_bytes();
     return result;
   }

@@ -9,8 +9,9 @@ namespace kiln {
 ExecContext::ExecContext() : ExecContext(Options{}) {}
 
 ExecContext::ExecContext(const Options& options)
-    : threads_(options.threads > 0 ? options.threads
-                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+    : threads_(options.threads > 0
+                   ? options.threads
+                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
       seed_(options.seed),
       deadline_(options.deadline) {}
 

@@ -30,7 +30,9 @@ std::string TempSuffix() {
 }
 }  // namespace
 
-bool IsTempFileName(std::string_view name) { return name.find(kTempMarker) != std::string_view::npos; }
+bool IsTempFileName(std::string_view name) {
+  return name.find(kTempMarker) != std::string_view::npos;
+}
 
 Status AtomicWriteFile(FileSystem& fs, const std::string& path, std::string_view data) {
   const std::string tmp = path + TempSuffix();

@@ -154,7 +154,8 @@ void MemFileSystem::Crash(CrashMode mode, uint64_t seed) {
     inode->data = old->synced;
     const std::string& all = old->data;
     // Bytes appended after the last sync share the synced prefix when the file only grew.
-    bool grew = all.size() > old->synced.size() && all.compare(0, old->synced.size(), old->synced) == 0;
+    bool grew =
+        all.size() > old->synced.size() && all.compare(0, old->synced.size(), old->synced) == 0;
     if (grew && mode == CrashMode::kKeepRandomPrefix) {
       size_t extra = rng() % (all.size() - old->synced.size() + 1);
       inode->data = all.substr(0, old->synced.size() + extra);

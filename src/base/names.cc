@@ -36,8 +36,8 @@ Status ValidateName(std::string_view name, std::string_view kind, const Limits& 
                                             Printable(name), limits.max_name_bytes));
   }
   if (!IsAlnum(static_cast<unsigned char>(name[0]))) {
-    return InvalidArgumentError(fmt::format(
-        "{} '{}' must start with a letter or digit", kind, Printable(name)));
+    return InvalidArgumentError(
+        fmt::format("{} '{}' must start with a letter or digit", kind, Printable(name)));
   }
   for (unsigned char c : name) {
     if (!IsAlnum(c) && c != '_' && c != '-' && c != '.') {
@@ -46,7 +46,8 @@ Status ValidateName(std::string_view name, std::string_view kind, const Limits& 
     }
   }
   if (name.find("..") != std::string_view::npos) {
-    return InvalidArgumentError(fmt::format("{} '{}' must not contain '..'", kind, Printable(name)));
+    return InvalidArgumentError(
+        fmt::format("{} '{}' must not contain '..'", kind, Printable(name)));
   }
   return Status::Ok();
 }
@@ -62,8 +63,8 @@ Result<DatasetRef> ParseDatasetRef(std::string_view text) {
   int64_t n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n < 1) {
-    return InvalidArgumentError(fmt::format(
-        "bad dataset version in '{}': expected NAME@vN with N >= 1", Printable(text)));
+    return InvalidArgumentError(
+        fmt::format("bad dataset version in '{}': expected NAME@vN with N >= 1", Printable(text)));
   }
   ref.version = n;
   return ref;

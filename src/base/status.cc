@@ -9,19 +9,32 @@ namespace kiln {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case StatusCode::kNotFound: return "NOT_FOUND";
-    case StatusCode::kAlreadyExists: return "ALREADY_EXISTS";
-    case StatusCode::kFailedPrecondition: return "FAILED_PRECONDITION";
-    case StatusCode::kOutOfRange: return "OUT_OF_RANGE";
-    case StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-    case StatusCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
-    case StatusCode::kCancelled: return "CANCELLED";
-    case StatusCode::kUnavailable: return "UNAVAILABLE";
-    case StatusCode::kUnimplemented: return "UNIMPLEMENTED";
-    case StatusCode::kDataLoss: return "DATA_LOSS";
-    case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case StatusCode::kNotFound:
+      return "NOT_FOUND";
+    case StatusCode::kAlreadyExists:
+      return "ALREADY_EXISTS";
+    case StatusCode::kFailedPrecondition:
+      return "FAILED_PRECONDITION";
+    case StatusCode::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case StatusCode::kDeadlineExceeded:
+      return "DEADLINE_EXCEEDED";
+    case StatusCode::kCancelled:
+      return "CANCELLED";
+    case StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    case StatusCode::kUnimplemented:
+      return "UNIMPLEMENTED";
+    case StatusCode::kDataLoss:
+      return "DATA_LOSS";
+    case StatusCode::kInternal:
+      return "INTERNAL";
   }
   return "UNKNOWN";
 }
@@ -64,18 +77,24 @@ Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m
 Status ErrnoToStatus(int err, std::string_view what) {
   std::string msg = fmt::format("{}: {}", what, std::strerror(err));
   switch (err) {
-    case ENOENT: return NotFoundError(std::move(msg));
-    case EEXIST: return AlreadyExistsError(std::move(msg));
+    case ENOENT:
+      return NotFoundError(std::move(msg));
+    case EEXIST:
+      return AlreadyExistsError(std::move(msg));
     case ENOSPC:
     case EDQUOT:
-    case ENOMEM: return ResourceExhaustedError(std::move(msg));
+    case ENOMEM:
+      return ResourceExhaustedError(std::move(msg));
     case EACCES:
     case EPERM:
     case EROFS:
     case ENOTDIR:
-    case EISDIR: return FailedPreconditionError(std::move(msg));
-    case EIO: return DataLossError(std::move(msg));
-    default: return InternalError(std::move(msg));
+    case EISDIR:
+      return FailedPreconditionError(std::move(msg));
+    case EIO:
+      return DataLossError(std::move(msg));
+    default:
+      return InternalError(std::move(msg));
   }
 }
 

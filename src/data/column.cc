@@ -22,13 +22,25 @@ void Column::AppendNull() {
   }
   if (validity_.size() * 8 <= size_) validity_.resize(validity_.size() * 2 + 1, 0);
   switch (type_) {
-    case DataType::kBool: u8_.push_back(0); break;
+    case DataType::kBool:
+      u8_.push_back(0);
+      break;
     case DataType::kInt64:
-    case DataType::kTimestamp: i64_.push_back(0); break;
-    case DataType::kFloat32: f32_.push_back(0); break;
-    case DataType::kFloat64: f64_.push_back(0); break;
-    case DataType::kCategorical: u32_.push_back(0); break;
-    case DataType::kString: offsets_.push_back(bytes_.size()); break;
+    case DataType::kTimestamp:
+      i64_.push_back(0);
+      break;
+    case DataType::kFloat32:
+      f32_.push_back(0);
+      break;
+    case DataType::kFloat64:
+      f64_.push_back(0);
+      break;
+    case DataType::kCategorical:
+      u32_.push_back(0);
+      break;
+    case DataType::kString:
+      offsets_.push_back(bytes_.size());
+      break;
   }
   ++size_;
   ++null_count_;
@@ -42,40 +54,63 @@ void Column::AppendString(std::string_view v) {
 
 void Column::Reserve(RowIndex rows) {
   switch (type_) {
-    case DataType::kBool: u8_.reserve(rows); break;
+    case DataType::kBool:
+      u8_.reserve(rows);
+      break;
     case DataType::kInt64:
-    case DataType::kTimestamp: i64_.reserve(rows); break;
-    case DataType::kFloat32: f32_.reserve(rows); break;
-    case DataType::kFloat64: f64_.reserve(rows); break;
-    case DataType::kCategorical: u32_.reserve(rows); break;
-    case DataType::kString: offsets_.reserve(rows + 1); break;
+    case DataType::kTimestamp:
+      i64_.reserve(rows);
+      break;
+    case DataType::kFloat32:
+      f32_.reserve(rows);
+      break;
+    case DataType::kFloat64:
+      f64_.reserve(rows);
+      break;
+    case DataType::kCategorical:
+      u32_.reserve(rows);
+      break;
+    case DataType::kString:
+      offsets_.reserve(rows + 1);
+      break;
   }
 }
 
 double Column::NumericAt(RowIndex i) const {
   if (!IsValid(i)) return std::nan("");
   switch (type_) {
-    case DataType::kBool: return u8_[i];
+    case DataType::kBool:
+      return u8_[i];
     case DataType::kInt64:
-    case DataType::kTimestamp: return static_cast<double>(i64_[i]);
-    case DataType::kFloat32: return f32_[i];
-    case DataType::kFloat64: return f64_[i];
-    default: return std::nan("");
+    case DataType::kTimestamp:
+      return static_cast<double>(i64_[i]);
+    case DataType::kFloat32:
+      return f32_[i];
+    case DataType::kFloat64:
+      return f64_[i];
+    default:
+      return std::nan("");
   }
 }
 
 std::string Column::TextAt(RowIndex i) const {
   if (!IsValid(i)) return {};
   switch (type_) {
-    case DataType::kBool: return u8_[i] ? "true" : "false";
-    case DataType::kInt64: return fmt::format("{}", i64_[i]);
-    case DataType::kTimestamp: return FormatTimestamp(i64_[i]);
-    case DataType::kFloat32: return fmt::format("{}", f32_[i]);
-    case DataType::kFloat64: return fmt::format("{}", f64_[i]);
+    case DataType::kBool:
+      return u8_[i] ? "true" : "false";
+    case DataType::kInt64:
+      return fmt::format("{}", i64_[i]);
+    case DataType::kTimestamp:
+      return FormatTimestamp(i64_[i]);
+    case DataType::kFloat32:
+      return fmt::format("{}", f32_[i]);
+    case DataType::kFloat64:
+      return fmt::format("{}", f64_[i]);
     case DataType::kCategorical:
       if (dictionary_ && u32_[i] < dictionary_->size()) return (*dictionary_)[u32_[i]];
       return {};
-    case DataType::kString: return std::string(StringAt(i));
+    case DataType::kString:
+      return std::string(StringAt(i));
   }
   return {};
 }
@@ -104,13 +139,25 @@ void Column::AppendColumn(const Column& o) {
       continue;
     }
     switch (type_) {
-      case DataType::kBool: AppendBool(o.u8_[i]); break;
+      case DataType::kBool:
+        AppendBool(o.u8_[i]);
+        break;
       case DataType::kInt64:
-      case DataType::kTimestamp: AppendInt64(o.i64_[i]); break;
-      case DataType::kFloat32: AppendFloat32(o.f32_[i]); break;
-      case DataType::kFloat64: AppendFloat64(o.f64_[i]); break;
-      case DataType::kCategorical: AppendCode(o.u32_[i]); break;
-      case DataType::kString: AppendString(o.StringAt(i)); break;
+      case DataType::kTimestamp:
+        AppendInt64(o.i64_[i]);
+        break;
+      case DataType::kFloat32:
+        AppendFloat32(o.f32_[i]);
+        break;
+      case DataType::kFloat64:
+        AppendFloat64(o.f64_[i]);
+        break;
+      case DataType::kCategorical:
+        AppendCode(o.u32_[i]);
+        break;
+      case DataType::kString:
+        AppendString(o.StringAt(i));
+        break;
     }
   }
   if (!dictionary_) dictionary_ = o.dictionary_;
@@ -207,8 +254,8 @@ std::string FormatTimestamp(int64_t micros) {
     return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   }
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 }  // namespace kiln::data

@@ -8,13 +8,20 @@ namespace kiln::data {
 
 std::string_view DataTypeName(DataType type) {
   switch (type) {
-    case DataType::kBool: return "bool";
-    case DataType::kInt64: return "int64";
-    case DataType::kFloat32: return "float32";
-    case DataType::kFloat64: return "float64";
-    case DataType::kCategorical: return "categorical";
-    case DataType::kString: return "string";
-    case DataType::kTimestamp: return "timestamp";
+    case DataType::kBool:
+      return "bool";
+    case DataType::kInt64:
+      return "int64";
+    case DataType::kFloat32:
+      return "float32";
+    case DataType::kFloat64:
+      return "float64";
+    case DataType::kCategorical:
+      return "categorical";
+    case DataType::kString:
+      return "string";
+    case DataType::kTimestamp:
+      return "timestamp";
   }
   return "unknown";
 }
@@ -29,17 +36,24 @@ Result<DataType> ParseDataType(std::string_view t) {
   if (t == "category") return DataType::kCategorical;
   return InvalidArgumentError(fmt::format(
       "unknown type '{}' (expected bool, int64, float32, float64, categorical, string or "
-      "timestamp)", t.substr(0, 64)));
+      "timestamp)",
+      t.substr(0, 64)));
 }
 
 std::string_view ColumnRoleName(ColumnRole role) {
   switch (role) {
-    case ColumnRole::kFeature: return "feature";
-    case ColumnRole::kLabel: return "label";
-    case ColumnRole::kId: return "id";
-    case ColumnRole::kTimestamp: return "timestamp";
-    case ColumnRole::kIgnored: return "ignored";
-    case ColumnRole::kPii: return "pii";
+    case ColumnRole::kFeature:
+      return "feature";
+    case ColumnRole::kLabel:
+      return "label";
+    case ColumnRole::kId:
+      return "id";
+    case ColumnRole::kTimestamp:
+      return "timestamp";
+    case ColumnRole::kIgnored:
+      return "ignored";
+    case ColumnRole::kPii:
+      return "pii";
   }
   return "unknown";
 }
@@ -49,9 +63,9 @@ Result<ColumnRole> ParseColumnRole(std::string_view t) {
                        ColumnRole::kTimestamp, ColumnRole::kIgnored, ColumnRole::kPii}) {
     if (t == ColumnRoleName(r)) return r;
   }
-  return InvalidArgumentError(fmt::format(
-      "unknown role '{}' (expected feature, label, id, timestamp, ignored or pii)",
-      t.substr(0, 64)));
+  return InvalidArgumentError(
+      fmt::format("unknown role '{}' (expected feature, label, id, timestamp, ignored or pii)",
+                  t.substr(0, 64)));
 }
 
 bool IsNumeric(DataType t) {

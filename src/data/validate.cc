@@ -42,14 +42,14 @@ void CheckColumn(const DatasetSummary& data, size_t idx, const ColumnRule& rule,
   if (rule.min) {
     bool ok = !p.min || *p.min >= *rule.min;
     Check(r, f.name, "min", ok,
-          fmt::format("minimum {} (allowed >= {:.6g})", p.min ? fmt::format("{:.6g}", *p.min) : "n/a",
-                      *rule.min));
+          fmt::format("minimum {} (allowed >= {:.6g})",
+                      p.min ? fmt::format("{:.6g}", *p.min) : "n/a", *rule.min));
   }
   if (rule.max) {
     bool ok = !p.max || *p.max <= *rule.max;
     Check(r, f.name, "max", ok,
-          fmt::format("maximum {} (allowed <= {:.6g})", p.max ? fmt::format("{:.6g}", *p.max) : "n/a",
-                      *rule.max));
+          fmt::format("maximum {} (allowed <= {:.6g})",
+                      p.max ? fmt::format("{:.6g}", *p.max) : "n/a", *rule.max));
   }
   if (rule.allowed) {
     std::vector<std::string> unexpected;

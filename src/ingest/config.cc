@@ -37,7 +37,9 @@ Status Copy(const YAML::Node& n, uint32_t depth, Budget* b, Tree* out) {
   }
   switch (n.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: out->kind = Tree::Kind::kNull; break;
+    case YAML::NodeType::Undefined:
+      out->kind = Tree::Kind::kNull;
+      break;
     case YAML::NodeType::Scalar:
       out->kind = Tree::Kind::kScalar;
       out->scalar = n.Scalar();
@@ -79,7 +81,8 @@ Result<Tree> Load(std::string_view text, const Limits& limits) {
 Status Expect(const Tree& t, Tree::Kind kind, std::string_view where) {
   if (t.kind == kind) return Status::Ok();
   static constexpr std::string_view kNames[] = {"null", "a scalar", "a list", "a map"};
-  return InvalidArgumentError(fmt::format("{}: expected {}", where, kNames[static_cast<int>(kind)]));
+  return InvalidArgumentError(
+      fmt::format("{}: expected {}", where, kNames[static_cast<int>(kind)]));
 }
 
 Result<double> Number(const Tree& t, std::string_view where) {
@@ -152,7 +155,8 @@ Result<data::ColumnRule> ParseColumnRule(const std::string& name, const Tree& t)
       }
       r.allowed = std::move(values);
     } else {
-      return UnknownKey(k, where, "required, type, max_null_fraction, min, max, allowed, unique, max_psi");
+      return UnknownKey(k, where,
+                        "required, type, max_null_fraction, min, max, allowed, unique, max_psi");
     }
   }
   return r;
@@ -183,9 +187,12 @@ Result<data::Rules> ParseRulesYaml(std::string_view text, const Limits& limits) 
       KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kMap, "rows"));
       for (const auto& [rk, rv] : v.map) {
         KILN_ASSIGN_OR_RETURN(double n, Number(rv, "rows." + rk));
-        if (rk == "min") rules.min_rows = static_cast<int64_t>(n);
-        else if (rk == "max") rules.max_rows = static_cast<int64_t>(n);
-        else return UnknownKey(rk, "rows", "min, max");
+        if (rk == "min")
+          rules.min_rows = static_cast<int64_t>(n);
+        else if (rk == "max")
+          rules.max_rows = static_cast<int64_t>(n);
+        else
+          return UnknownKey(rk, "rows", "min, max");
       }
     } else if (k == "allow_extra_columns") {
       KILN_ASSIGN_OR_RETURN(rules.allow_extra_columns, Bool(v, k));

@@ -156,8 +156,9 @@ class CsvTokenizer final : public Tokenizer {
   void BuildTables() {
     unquoted_special_.fill(0);
     quoted_special_.fill(0);
-    for (unsigned char c : {static_cast<unsigned char>(o_.delimiter), static_cast<unsigned char>('\n'),
-                            static_cast<unsigned char>('\r'), static_cast<unsigned char>('\0')}) {
+    for (unsigned char c :
+         {static_cast<unsigned char>(o_.delimiter), static_cast<unsigned char>('\n'),
+          static_cast<unsigned char>('\r'), static_cast<unsigned char>('\0')}) {
       unquoted_special_[c] = 1;
     }
     for (unsigned char c : {'"', '\n', '\0'}) quoted_special_[c] = 1;
@@ -171,14 +172,13 @@ class CsvTokenizer final : public Tokenizer {
   Status EndField(RawChunk* chunk) {
     const uint64_t len = chunk->bytes.size() - field_start_;
     if (len > o_.limits.max_field_bytes) {
-      return Error(record_fields_, fmt::format("field is longer than {} bytes",
-                                               o_.limits.max_field_bytes));
+      return Error(record_fields_,
+                   fmt::format("field is longer than {} bytes", o_.limits.max_field_bytes));
     }
     chunk->ends.push_back(chunk->bytes.size());
     ++record_fields_;
     if (record_fields_ > o_.limits.max_columns) {
-      return Error(record_fields_ - 1,
-                   fmt::format("more than {} columns", o_.limits.max_columns));
+      return Error(record_fields_ - 1, fmt::format("more than {} columns", o_.limits.max_columns));
     }
     field_start_ = chunk->bytes.size();
     return Status::Ok();
@@ -186,8 +186,8 @@ class CsvTokenizer final : public Tokenizer {
 
   Status EndRecord(RawChunk* chunk) {
     KILN_RETURN_IF_ERROR(EndField(chunk));
-    const bool blank = record_fields_ == 1 && chunk->ends.back() == record_bytes_start_ &&
-                       !record_had_quote_;
+    const bool blank =
+        record_fields_ == 1 && chunk->ends.back() == record_bytes_start_ && !record_had_quote_;
     if (blank) {
       chunk->ends.pop_back();
     } else if (chunk->cols == 0) {
@@ -210,8 +210,9 @@ class CsvTokenizer final : public Tokenizer {
 
   Status FinishAtEof(RawChunk* chunk) {
     if (state_ == State::kQuoted) {
-      return InvalidArgumentError(fmt::format(
-          "{}: line {}: unterminated quoted field (opened on line {})", o_.path, line_, quote_line_));
+      return InvalidArgumentError(
+          fmt::format("{}: line {}: unterminated quoted field (opened on line {})", o_.path, line_,
+                      quote_line_));
     }
     if (record_fields_ > 0 || chunk->bytes.size() > record_bytes_start_ || record_had_quote_) {
       KILN_RETURN_IF_ERROR(EndRecord(chunk));
@@ -253,8 +254,8 @@ class CsvTokenizer final : public Tokenizer {
           while (pos_ < n && !unquoted_special_[static_cast<unsigned char>(data[pos_])]) ++pos_;
           chunk->bytes.append(data + start, pos_ - start);
           if (chunk->bytes.size() - field_start_ > o_.limits.max_field_bytes) {
-            return Error(record_fields_, fmt::format("field is longer than {} bytes",
-                                                     o_.limits.max_field_bytes));
+            return Error(record_fields_,
+                         fmt::format("field is longer than {} bytes", o_.limits.max_field_bytes));
           }
           if (pos_ == n) return Status::Ok();
           const char d = data[pos_++];
@@ -278,8 +279,8 @@ class CsvTokenizer final : public Tokenizer {
           while (pos_ < n && !quoted_special_[static_cast<unsigned char>(data[pos_])]) ++pos_;
           chunk->bytes.append(data + start, pos_ - start);
           if (chunk->bytes.size() - field_start_ > o_.limits.max_field_bytes) {
-            return Error(record_fields_, fmt::format("field is longer than {} bytes",
-                                                     o_.limits.max_field_bytes));
+            return Error(record_fields_,
+                         fmt::format("field is longer than {} bytes", o_.limits.max_field_bytes));
           }
           if (pos_ == n) return Status::Ok();
           const char d = data[pos_++];
@@ -315,8 +316,8 @@ class CsvTokenizer final : public Tokenizer {
           break;
       }
       if (chunk->bytes.size() - record_bytes_start_ > o_.limits.max_record_bytes) {
-        return Error(record_fields_, fmt::format("record is longer than {} bytes",
-                                                 o_.limits.max_record_bytes));
+        return Error(record_fields_,
+                     fmt::format("record is longer than {} bytes", o_.limits.max_record_bytes));
       }
     }
     return Status::Ok();
@@ -363,10 +364,14 @@ bool IsValidUtf8(std::string_view s) {
     }
     int len;
     uint32_t cp;
-    if ((*p & 0xE0) == 0xC0) len = 2, cp = *p & 0x1F;
-    else if ((*p & 0xF0) == 0xE0) len = 3, cp = *p & 0x0F;
-    else if ((*p & 0xF8) == 0xF0) len = 4, cp = *p & 0x07;
-    else return false;
+    if ((*p & 0xE0) == 0xC0)
+      len = 2, cp = *p & 0x1F;
+    else if ((*p & 0xF0) == 0xE0)
+      len = 3, cp = *p & 0x0F;
+    else if ((*p & 0xF8) == 0xF0)
+      len = 4, cp = *p & 0x07;
+    else
+      return false;
     if (end - p < len) return false;
     for (int i = 1; i < len; ++i) {
       if ((p[i] & 0xC0) != 0x80) return false;

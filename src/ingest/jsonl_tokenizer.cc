@@ -22,7 +22,9 @@ struct Entry {
 class JsonLinesTokenizer final : public Tokenizer {
  public:
   JsonLinesTokenizer(std::unique_ptr<SequentialFile> file, TokenizerOptions o)
-      : source_(std::move(file), o.block_bytes), o_(std::move(o)), parser_(o_.limits.max_record_bytes) {}
+      : source_(std::move(file), o.block_bytes),
+        o_(std::move(o)),
+        parser_(o_.limits.max_record_bytes) {}
 
   Status Init() {
     KILN_RETURN_IF_ERROR(parser_.allocate(1 << 16, o_.limits.max_nesting_depth) == simdjson::SUCCESS

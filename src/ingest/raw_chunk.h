@@ -22,7 +22,7 @@ struct RawChunk {
   size_t cols = 0;
   std::string bytes;
   std::vector<uint64_t> ends;
-  std::vector<uint8_t> nulls;  // empty = no null flags (CSV)
+  std::vector<uint8_t> nulls;   // empty = no null flags (CSV)
   std::vector<uint64_t> lines;  // 1-based source line of each row
 
   void Clear() {

@@ -22,8 +22,8 @@ using data::DataType;
 std::string_view FormatName(Format f) { return f == Format::kCsv ? "csv" : "jsonl"; }
 
 std::vector<std::string> ReadOptions::DefaultMissingTokens() {
-  return {"",    "NA",   "N/A",   "n/a", "NaN", "nan", "-nan", "-NaN", "NULL",
-          "null", "None", "#N/A", "<NA>", "#NA", "NAN", "?"};
+  return {"",     "NA",   "N/A",  "n/a",  "NaN",  "nan", "-nan", "-NaN",
+          "NULL", "null", "None", "#N/A", "<NA>", "#NA", "NAN",  "?"};
 }
 
 namespace {
@@ -41,12 +41,17 @@ Kind Combine(Kind a, Kind b) {
 
 Kind KindOf(DataType t) {
   switch (t) {
-    case DataType::kBool: return Kind::kBool;
-    case DataType::kInt64: return Kind::kInt;
+    case DataType::kBool:
+      return Kind::kBool;
+    case DataType::kInt64:
+      return Kind::kInt;
     case DataType::kFloat32:
-    case DataType::kFloat64: return Kind::kFloat;
-    case DataType::kTimestamp: return Kind::kTimestamp;
-    default: return Kind::kString;
+    case DataType::kFloat64:
+      return Kind::kFloat;
+    case DataType::kTimestamp:
+      return Kind::kTimestamp;
+    default:
+      return Kind::kString;
   }
 }
 
@@ -113,10 +118,14 @@ struct ColumnState {
 DataType TypeForKind(Kind k, DataType previous) {
   switch (k) {
     case Kind::kNull:
-    case Kind::kFloat: return previous == DataType::kFloat32 ? previous : DataType::kFloat64;
-    case Kind::kBool: return DataType::kBool;
-    case Kind::kInt: return DataType::kInt64;
-    case Kind::kTimestamp: return DataType::kTimestamp;
+    case Kind::kFloat:
+      return previous == DataType::kFloat32 ? previous : DataType::kFloat64;
+    case Kind::kBool:
+      return DataType::kBool;
+    case Kind::kInt:
+      return DataType::kInt64;
+    case Kind::kTimestamp:
+      return DataType::kTimestamp;
     case Kind::kString:
       return previous == DataType::kCategorical ? previous : DataType::kString;
   }
@@ -127,8 +136,7 @@ class TableReaderImpl final : public TableReader {
  public:
   TableReaderImpl(std::unique_ptr<Tokenizer> tok, ReadOptions o, const ExecContext& ctx,
                   std::string path, Format format)
-      : tok_(std::move(tok)), o_(std::move(o)), ctx_(ctx), path_(std::move(path)),
-        format_(format) {
+      : tok_(std::move(tok)), o_(std::move(o)), ctx_(ctx), path_(std::move(path)), format_(format) {
     missing_.insert(o_.missing_tokens.begin(), o_.missing_tokens.end());
   }
 
@@ -224,14 +232,21 @@ Status TableReaderImpl::InferTypes(const RawChunk& raw) {
     }
     switch (k) {
       case Kind::kNull:
-      case Kind::kFloat: st.type = DataType::kFloat64; break;
-      case Kind::kBool: st.type = DataType::kBool; break;
-      case Kind::kInt: st.type = DataType::kInt64; break;
-      case Kind::kTimestamp: st.type = DataType::kTimestamp; break;
+      case Kind::kFloat:
+        st.type = DataType::kFloat64;
+        break;
+      case Kind::kBool:
+        st.type = DataType::kBool;
+        break;
+      case Kind::kInt:
+        st.type = DataType::kInt64;
+        break;
+      case Kind::kTimestamp:
+        st.type = DataType::kTimestamp;
+        break;
       case Kind::kString:
-        st.type = distinct.size() <= o_.categorical_max_distinct && repeats
-                      ? DataType::kCategorical
-                      : DataType::kString;
+        st.type = distinct.size() <= o_.categorical_max_distinct && repeats ? DataType::kCategorical
+                                                                            : DataType::kString;
         break;
     }
     if (st.type == DataType::kTimestamp) st.role = ColumnRole::kTimestamp;
@@ -258,8 +273,8 @@ Status TableReaderImpl::BuildSchema() {
   if (o_.fixed_schema) {
     const data::Schema& fs = *o_.fixed_schema;
     if (fs.size() != cols_.size()) {
-      return InvalidArgumentError(fmt::format("{} has {} columns, expected {}", path_,
-                                              cols_.size(), fs.size()));
+      return InvalidArgumentError(
+          fmt::format("{} has {} columns, expected {}", path_, cols_.size(), fs.size()));
     }
     for (size_t c = 0; c < cols_.size(); ++c) {
       if (cols_[c].name != fs.field(c).name) {
@@ -293,15 +308,16 @@ Status TableReaderImpl::ValueError(const RawChunk& raw, size_t r, size_t c,
     if (static_cast<unsigned char>(ch) < 0x20) ch = '?';
   }
   return InvalidArgumentError(fmt::format("{}: line {}, column {} ('{}'): {} (value '{}')", path_,
-                                          raw.lines[r], c + 1, cols_[c].name.substr(0, 100),
-                                          what, IsValidUtf8(value) ? value : "<invalid UTF-8>"));
+                                          raw.lines[r], c + 1, cols_[c].name.substr(0, 100), what,
+                                          IsValidUtf8(value) ? value : "<invalid UTF-8>"));
 }
 
 Status TableReaderImpl::ConvertValue(std::string_view s, ColumnState& st, Column* out,
                                      const RawChunk& raw, size_t r, size_t c) {
   auto mismatch = [&]() -> Status {
     if (!st.fixed) {
-      st.widen_to = Combine(st.widen_to == Kind::kNull ? KindOf(st.type) : st.widen_to, Classify(s));
+      st.widen_to =
+          Combine(st.widen_to == Kind::kNull ? KindOf(st.type) : st.widen_to, Classify(s));
       out->AppendNull();
       return Status::Ok();
     }
@@ -360,8 +376,8 @@ Status TableReaderImpl::ConvertValue(std::string_view s, ColumnState& st, Column
         code = it->second;
       } else {
         if (st.dict.size() >= o_.limits.max_categories) {
-          return ValueError(raw, r, c, fmt::format("more than {} categories",
-                                                   o_.limits.max_categories));
+          return ValueError(raw, r, c,
+                            fmt::format("more than {} categories", o_.limits.max_categories));
         }
         code = static_cast<uint32_t>(st.dict.size());
         st.dict.emplace_back(s);
@@ -409,9 +425,8 @@ Result<ReadEvent> TableReaderImpl::Next(data::Dataset* chunk) {
   if (tok_->names().size() != cols_.size()) return ScanAndRestart();  // JSON Lines: new keys
   chunk->schema = schema_;
   chunk->columns.assign(cols_.size(), Column());
-  KILN_RETURN_IF_ERROR(ParallelFor(ctx_, cols_.size(), [&](size_t c) {
-    return Convert(raw_, c, &chunk->columns[c]);
-  }));
+  KILN_RETURN_IF_ERROR(ParallelFor(ctx_, cols_.size(),
+                                   [&](size_t c) { return Convert(raw_, c, &chunk->columns[c]); }));
   for (const auto& st : cols_) {
     if (st.widen_to != Kind::kNull) return ScanAndRestart();
   }
@@ -467,7 +482,8 @@ std::vector<std::shared_ptr<const data::Dictionary>> TableReaderImpl::dictionari
 
 Format DetectFormat(const std::string& path) {
   auto ends = [&](std::string_view suf) {
-    return path.size() >= suf.size() && path.compare(path.size() - suf.size(), suf.size(), suf) == 0;
+    return path.size() >= suf.size() &&
+           path.compare(path.size() - suf.size(), suf.size(), suf) == 0;
   };
   if (ends(".jsonl") || ends(".ndjson") || ends(".json")) return Format::kJsonLines;
   return Format::kCsv;

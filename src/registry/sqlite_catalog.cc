@@ -36,11 +36,13 @@ CREATE TABLE dataset_versions (
 };
 
 Status SqlError(sqlite3* db, int rc, std::string_view what) {
-  std::string msg = fmt::format("catalog {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string msg =
+      fmt::format("catalog {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return UnavailableError(std::move(msg));
   if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return DataLossError(std::move(msg));
   if (rc == SQLITE_FULL) return ResourceExhaustedError(std::move(msg));
-  if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY) return FailedPreconditionError(std::move(msg));
+  if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY)
+    return FailedPreconditionError(std::move(msg));
   return InternalError(std::move(msg));
 }
 
@@ -138,9 +140,9 @@ SqliteCatalog::~SqliteCatalog() = default;
 Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::string& path,
                                                            Options options) {
   auto db = std::make_unique<Db>();
-  int rc = sqlite3_open_v2(path.c_str(), &db->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) return SqlError(db->db, rc, "open");
   sqlite3_busy_timeout(db->db, options.busy_timeout_ms);
   KILN_RETURN_IF_ERROR(Exec(db->db, "PRAGMA journal_mode=WAL"));
@@ -154,7 +156,8 @@ Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::string& pa
 Status SqliteCatalog::Migrate() {
   MutexLock lock(&mu_);
   sqlite3* db = db_->db;
-  KILN_RETURN_IF_ERROR(Exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+  KILN_RETURN_IF_ERROR(
+      Exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
   return Transaction(db, [&]() -> Status {
     int64_t current = 0;
     {
@@ -217,11 +220,14 @@ Result<VersionRecord> SqliteCatalog::CommitVersion(const VersionRecord& record) 
 Result<VersionRecord> SqliteCatalog::GetVersion(const std::string& name, int64_t version) {
   MutexLock lock(&mu_);
   const std::string sql =
-      version == 0
-          ? fmt::format("SELECT {} FROM dataset_versions WHERE name = ?1 AND deleted_at_ms IS "
-                        "NULL ORDER BY version DESC LIMIT 1", kVersionColumns)
-          : fmt::format("SELECT {} FROM dataset_versions WHERE name = ?1 AND version = ?2 AND "
-                        "deleted_at_ms IS NULL", kVersionColumns);
+      version == 0 ? fmt::format(
+                         "SELECT {} FROM dataset_versions WHERE name = ?1 AND deleted_at_ms IS "
+                         "NULL ORDER BY version DESC LIMIT 1",
+                         kVersionColumns)
+                   : fmt::format(
+                         "SELECT {} FROM dataset_versions WHERE name = ?1 AND version = ?2 AND "
+                         "deleted_at_ms IS NULL",
+                         kVersionColumns);
   Stmt s(db_->db, sql.c_str());
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, name);
@@ -253,7 +259,8 @@ Result<std::vector<VersionRecord>> SqliteCatalog::ListDatasets() {
   const std::string sql = fmt::format(
       "SELECT {} FROM dataset_versions v WHERE deleted_at_ms IS NULL AND version = (SELECT "
       "MAX(version) FROM dataset_versions w WHERE w.name = v.name AND w.deleted_at_ms IS NULL) "
-      "ORDER BY name", kVersionColumns);
+      "ORDER BY name",
+      kVersionColumns);
   Stmt s(db_->db, sql.c_str());
   KILN_RETURN_IF_ERROR(s.ok());
   std::vector<VersionRecord> out;

@@ -20,13 +20,17 @@ constexpr uint8_t kCodecZstd = 1;
 
 size_t ValueWidth(DataType t) {
   switch (t) {
-    case DataType::kBool: return 1;
+    case DataType::kBool:
+      return 1;
     case DataType::kInt64:
     case DataType::kTimestamp:
-    case DataType::kFloat64: return 8;
+    case DataType::kFloat64:
+      return 8;
     case DataType::kFloat32:
-    case DataType::kCategorical: return 4;
-    case DataType::kString: return 8;  // offsets
+    case DataType::kCategorical:
+      return 4;
+    case DataType::kString:
+      return 8;  // offsets
   }
   return 0;
 }
@@ -60,12 +64,22 @@ Result<std::string> EncodeChunk(const Column& c, int zstd_level) {
     if (c.validity().size() < (rows + 7) / 8) return InternalError("validity bitmap too short");
   }
   switch (c.type()) {
-    case DataType::kBool: AppendRaw(&raw, c.bools(), rows); break;
+    case DataType::kBool:
+      AppendRaw(&raw, c.bools(), rows);
+      break;
     case DataType::kInt64:
-    case DataType::kTimestamp: AppendRaw(&raw, c.int64s(), rows); break;
-    case DataType::kFloat32: AppendRaw(&raw, c.float32s(), rows); break;
-    case DataType::kFloat64: AppendRaw(&raw, c.float64s(), rows); break;
-    case DataType::kCategorical: AppendRaw(&raw, c.codes(), rows); break;
+    case DataType::kTimestamp:
+      AppendRaw(&raw, c.int64s(), rows);
+      break;
+    case DataType::kFloat32:
+      AppendRaw(&raw, c.float32s(), rows);
+      break;
+    case DataType::kFloat64:
+      AppendRaw(&raw, c.float64s(), rows);
+      break;
+    case DataType::kCategorical:
+      AppendRaw(&raw, c.codes(), rows);
+      break;
     case DataType::kString:
       AppendRaw(&raw, c.string_offsets(), rows + 1);
       raw.append(c.string_bytes());
@@ -134,9 +148,15 @@ Result<Column> DecodeChunk(std::string_view blob, const ChunkExpectation& expect
       }
       break;
     case DataType::kInt64:
-    case DataType::kTimestamp: b.i64 = TakeRaw<int64_t>(&in, rows); break;
-    case DataType::kFloat32: b.f32 = TakeRaw<float>(&in, rows); break;
-    case DataType::kFloat64: b.f64 = TakeRaw<double>(&in, rows); break;
+    case DataType::kTimestamp:
+      b.i64 = TakeRaw<int64_t>(&in, rows);
+      break;
+    case DataType::kFloat32:
+      b.f32 = TakeRaw<float>(&in, rows);
+      break;
+    case DataType::kFloat64:
+      b.f64 = TakeRaw<double>(&in, rows);
+      break;
     case DataType::kCategorical:
       b.u32 = TakeRaw<uint32_t>(&in, rows);
       for (uint32_t v : b.u32) {

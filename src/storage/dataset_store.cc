@@ -41,8 +41,8 @@ bool SameColumns(const data::Schema& a, const data::Schema& b) {
 
 // ---- VersionWriter ---------------------------------------------------------------------------
 
-VersionWriter::VersionWriter(DatasetStore* store, std::unique_ptr<FileLock> lock,
-                             Manifest manifest, int zstd_level)
+VersionWriter::VersionWriter(DatasetStore* store, std::unique_ptr<FileLock> lock, Manifest manifest,
+                             int zstd_level)
     : store_(store),
       lock_(std::move(lock)),
       manifest_(std::move(manifest)),
@@ -93,8 +93,10 @@ Result<VersionRecord> VersionWriter::Commit(std::vector<data::ColumnProfile> pro
     const auto& old = manifest_.dictionaries[c];
     if (dictionaries[c].size() < old.size() ||
         !std::equal(old.begin(), old.end(), dictionaries[c].begin())) {
-      return InvalidArgumentError(fmt::format("dictionary of column '{}' does not extend the "
-                                              "parent's", manifest_.schema.field(c).name));
+      return InvalidArgumentError(
+          fmt::format("dictionary of column '{}' does not extend the "
+                      "parent's",
+                      manifest_.schema.field(c).name));
     }
   }
   manifest_.profiles = std::move(profiles);
@@ -153,8 +155,8 @@ Result<std::unique_ptr<VersionWriter>> DatasetStore::BeginVersion(NewVersionOpti
   if (o.append_to) {
     KILN_ASSIGN_OR_RETURN(Manifest parent, LoadManifest(*o.append_to));
     if (!SameColumns(parent.schema, o.schema)) {
-      return InvalidArgumentError(fmt::format("cannot append: columns differ from {}@v{}",
-                                              o.name, o.append_to->version));
+      return InvalidArgumentError(
+          fmt::format("cannot append: columns differ from {}@v{}", o.name, o.append_to->version));
     }
     m.parent = o.append_to->version;
     m.rows = parent.rows;
@@ -176,15 +178,16 @@ Result<std::unique_ptr<VersionWriter>> DatasetStore::BeginVersion(NewVersionOpti
 Result<VersionRecord> DatasetStore::Resolve(const DatasetRef& ref) {
   auto r = catalog_->GetVersion(std::string(ref.name), ref.version);
   if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
-    return ref.version == 0
-               ? NotFoundError(fmt::format("dataset '{}' not found", ref.name))
-               : NotFoundError(fmt::format("dataset '{}' has no version {}", ref.name, ref.version));
+    return ref.version == 0 ? NotFoundError(fmt::format("dataset '{}' not found", ref.name))
+                            : NotFoundError(fmt::format("dataset '{}' has no version {}", ref.name,
+                                                        ref.version));
   }
   return r;
 }
 
 Result<Manifest> DatasetStore::LoadManifest(const VersionRecord& rec) {
-  KILN_ASSIGN_OR_RETURN(std::string blob, blobs_.Read(rec.manifest, options_.limits.max_manifest_bytes));
+  KILN_ASSIGN_OR_RETURN(std::string blob,
+                        blobs_.Read(rec.manifest, options_.limits.max_manifest_bytes));
   KILN_ASSIGN_OR_RETURN(Manifest m, DecodeManifest(blob, rec.manifest, options_.limits));
   if (m.name != rec.name || m.content_hash != rec.content_hash) {
     return DataLossError(fmt::format("object {}: manifest does not match catalog record {}@v{}",

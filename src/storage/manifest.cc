@@ -127,8 +127,8 @@ std::string EncodeManifest(const Manifest& m) {
   for (const auto& rg : m.row_groups) {
     json chunks = json::array();
     for (const auto& c : rg.chunks) {
-      chunks.push_back({{"hash", c.hash}, {"xxh3", fmt::format("{:016x}", c.xxh3)},
-                        {"bytes", c.bytes}});
+      chunks.push_back(
+          {{"hash", c.hash}, {"xxh3", fmt::format("{:016x}", c.xxh3)}, {"bytes", c.bytes}});
     }
     groups.push_back({{"rows", rg.rows}, {"chunks", std::move(chunks)}});
   }

@@ -14,16 +14,34 @@ TEST(NamesTest, AcceptsOrdinaryNames) {
 // BI-01..BI-11: every hostile spelling is rejected by the one validator.
 TEST(NamesTest, RejectsHostileNames) {
   const std::string cases[] = {
-      "..", "../x", "a/../../x", "./../x", "....//",        // BI-01, BI-08
-      "..\\..\\x", "../..\\x",                               // BI-02
-      "..%2f", "%2e%2e%2f", "%252E%252E%252F",               // BI-03
-      "/etc/passwd", "C:/", "\\\\host\\share", "file:///etc/",  // BI-04
-      "http:///?/../../etc/", "http:///#/../",               // BI-05
-      ".", "",                                               // BI-06, BI-11
-      std::string("a\0b", 3), "a/b", "tab\there", "new\nline",  // BI-11
-      std::string(10000, 'a'),                               // BI-11 length
-      "d\xd0\xb0taset",                                      // look-alike Cyrillic 'a'
-      "root_evil/", ".hidden", "-flag", "a..b",
+      "..",
+      "../x",
+      "a/../../x",
+      "./../x",
+      "....//",  // BI-01, BI-08
+      "..\\..\\x",
+      "../..\\x",  // BI-02
+      "..%2f",
+      "%2e%2e%2f",
+      "%252E%252E%252F",  // BI-03
+      "/etc/passwd",
+      "C:/",
+      "\\\\host\\share",
+      "file:///etc/",  // BI-04
+      "http:///?/../../etc/",
+      "http:///#/../",  // BI-05
+      ".",
+      "",  // BI-06, BI-11
+      std::string("a\0b", 3),
+      "a/b",
+      "tab\there",
+      "new\nline",              // BI-11
+      std::string(10000, 'a'),  // BI-11 length
+      "d\xd0\xb0taset",         // look-alike Cyrillic 'a'
+      "root_evil/",
+      ".hidden",
+      "-flag",
+      "a..b",
   };
   for (const auto& n : cases) {
     Status s = ValidateName(n, "dataset name");

@@ -25,9 +25,8 @@ TEST_P(ParallelForTest, VisitsEveryIndexOnce) {
 
 TEST_P(ParallelForTest, ReturnsAnErrorFromABody) {
   ExecContext ctx(ExecContext::Options{.threads = GetParam()});
-  Status s = ParallelFor(ctx, 100, [&](size_t i) {
-    return i == 37 ? DataLossError("chunk 37") : Status::Ok();
-  });
+  Status s = ParallelFor(
+      ctx, 100, [&](size_t i) { return i == 37 ? DataLossError("chunk 37") : Status::Ok(); });
   EXPECT_EQ(s.code(), StatusCode::kDataLoss);
   EXPECT_EQ(s.message(), "chunk 37");
 }

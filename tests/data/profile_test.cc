@@ -23,8 +23,9 @@ TEST(QuantileSketchTest, MatchesExactQuantilesWithinRankError) {
   std::sort(values.begin(), values.end());
   for (double p : {0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99}) {
     double q = sketch.Quantile(p);
-    double rank = static_cast<double>(std::lower_bound(values.begin(), values.end(), q) -
-                                      values.begin()) / values.size();
+    double rank =
+        static_cast<double>(std::lower_bound(values.begin(), values.end(), q) - values.begin()) /
+        values.size();
     EXPECT_NEAR(rank, p, 0.02) << p;
   }
   EXPECT_EQ(sketch.Quantile(0.0), values.front());

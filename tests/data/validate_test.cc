@@ -26,7 +26,8 @@ DatasetSummary Summary() {
 
 const DuplicateCounter kNoDuplicates = [](size_t) -> Result<uint64_t> { return uint64_t{0}; };
 
-const RuleOutcome* Find(const ValidationReport& r, const std::string& col, const std::string& rule) {
+const RuleOutcome* Find(const ValidationReport& r, const std::string& col,
+                        const std::string& rule) {
   for (const auto& o : r.outcomes) {
     if (o.column == col && o.rule == rule) return &o;
   }
@@ -36,8 +37,8 @@ const RuleOutcome* Find(const ValidationReport& r, const std::string& col, const
 TEST(ValidateTest, PassingRules) {
   Rules rules;
   rules.min_rows = 10;
-  rules.columns.push_back({.name = "age", .type = DataType::kInt64, .max_null_fraction = 0.1,
-                           .min = 0, .max = 120});
+  rules.columns.push_back(
+      {.name = "age", .type = DataType::kInt64, .max_null_fraction = 0.1, .min = 0, .max = 120});
   rules.columns.push_back({.name = "color", .allowed = std::vector<std::string>{"red", "blue"}});
   auto r = Validate(Summary(), rules, nullptr, kNoDuplicates);
   EXPECT_TRUE(r.passed());
@@ -48,8 +49,12 @@ TEST(ValidateTest, EachRuleCanFail) {
   Rules rules;
   rules.max_rows = 50;
   rules.allow_extra_columns = false;
-  rules.columns.push_back({.name = "age", .type = DataType::kFloat64, .max_null_fraction = 0.01,
-                           .min = 21, .max = 65, .unique = true});
+  rules.columns.push_back({.name = "age",
+                           .type = DataType::kFloat64,
+                           .max_null_fraction = 0.01,
+                           .min = 21,
+                           .max = 65,
+                           .unique = true});
   rules.columns.push_back({.name = "missing"});
   auto dups = [](size_t) -> Result<uint64_t> { return uint64_t{3}; };
   auto r = Validate(Summary(), rules, nullptr, dups);

@@ -19,23 +19,35 @@ void ExpectError(const std::string& contents, const std::string& needle,
 }
 
 TEST(BadCsvTest, RaggedRows) { ExpectError("a,b\n1,2\n3\n", "line 3: expected 2 fields, found 1"); }
-TEST(BadCsvTest, TooManyFields) { ExpectError("a,b\n1,2,3\n", "line 2: expected 2 fields, found 3"); }
+TEST(BadCsvTest, TooManyFields) {
+  ExpectError("a,b\n1,2,3\n", "line 2: expected 2 fields, found 3");
+}
 TEST(BadCsvTest, UnterminatedQuote) {
   ExpectError("a,b\n1,\"open\n2,3\n", "unterminated quoted field (opened on line 2)");
 }
 TEST(BadCsvTest, GarbageAfterClosingQuote) {
   ExpectError("a,b\n\"x\"y,2\n", "line 2, column 1: unexpected character 'y'");
 }
-TEST(BadCsvTest, InvalidUtf8) { ExpectError("a,b\nok,\xff\xfe\nx,y\n", "line 2, column 2 ('b'): invalid UTF-8"); }
-TEST(BadCsvTest, InvalidUtf8InHeader) { ExpectError("a,\xc3\x28\n1,2\n", "header is not valid UTF-8"); }
-TEST(BadCsvTest, NulByte) { ExpectError(std::string("a,b\n1,x\0y\n", 10), "line 2, column 2: NUL byte"); }
+TEST(BadCsvTest, InvalidUtf8) {
+  ExpectError("a,b\nok,\xff\xfe\nx,y\n", "line 2, column 2 ('b'): invalid UTF-8");
+}
+TEST(BadCsvTest, InvalidUtf8InHeader) {
+  ExpectError("a,\xc3\x28\n1,2\n", "header is not valid UTF-8");
+}
+TEST(BadCsvTest, NulByte) {
+  ExpectError(std::string("a,b\n1,x\0y\n", 10), "line 2, column 2: NUL byte");
+}
 TEST(BadCsvTest, EmptyFile) { ExpectError("", "file is empty"); }
 TEST(BadCsvTest, HeaderOnly) { ExpectError("a,b,c\n", "no data rows"); }
-TEST(BadCsvTest, DuplicateColumnNames) { ExpectError("a,b,a\n1,2,3\n", "duplicate column name 'a'"); }
+TEST(BadCsvTest, DuplicateColumnNames) {
+  ExpectError("a,b,a\n1,2,3\n", "duplicate column name 'a'");
+}
 TEST(BadCsvTest, IntegerOverflow) {
   ExpectError("a\n1\n99999999999999999999\n", "line 3, column 1 ('a'): integer overflow");
 }
-TEST(BadCsvTest, FloatOverflow) { ExpectError("a\n1.5\n1e999\n", "line 3, column 1 ('a'): numeric overflow"); }
+TEST(BadCsvTest, FloatOverflow) {
+  ExpectError("a\n1.5\n1e999\n", "line 3, column 1 ('a'): numeric overflow");
+}
 
 TEST(BadCsvTest, HugeField) {
   ReadOptions o;

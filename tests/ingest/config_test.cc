@@ -18,8 +18,8 @@ TEST(SchemaYamlTest, RejectsUnknownKeysTypesAndRoles) {
   for (const char* bad : {"columns:\n  y: {typo: int64}\n", "columns:\n  y: {type: int128}\n",
                           "columns:\n  y: {role: boss}\n", "cols: {}\n", "- a\n- b\n",
                           "columns: [1, 2]\n", "columns: {y: {type: [int64]}}\n"}) {
-    EXPECT_EQ(ParseSchemaYaml(bad, Limits::Default()).status().code(),
-              StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(ParseSchemaYaml(bad, Limits::Default()).status().code(), StatusCode::kInvalidArgument)
+        << bad;
   }
 }
 

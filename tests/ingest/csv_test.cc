@@ -36,7 +36,8 @@ TEST(CsvTest, InfersTypesAndReadsValues) {
 }
 
 TEST(CsvTest, Rfc4180QuotingCrlfAndBom) {
-  auto r = ReadTable("\xEF\xBB\xBFname,note\r\n\"a, b\",\"say \"\"hi\"\"\"\r\n\"multi\r\nline\",x\r\n");
+  auto r =
+      ReadTable("\xEF\xBB\xBFname,note\r\n\"a, b\",\"say \"\"hi\"\"\"\r\n\"multi\r\nline\",x\r\n");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const auto& d = r->data;
   EXPECT_EQ(d.schema.field(0).name, "name");  // BOM stripped

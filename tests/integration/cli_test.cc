@@ -82,7 +82,8 @@ TEST_F(CliTest, RulesRefuseACommit) {
   auto r = Kiln({"data", "ingest", csv, "--name", "t", "--rules", rules});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("FAIL"), std::string::npos);
-  EXPECT_NE(r.err.find("2 validation rule(s) failed, nothing committed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 validation rule(s) failed, nothing committed"), std::string::npos)
+      << r.err;
   EXPECT_EQ(Kiln({"data", "show", "t"}).exit_code, 1);
   auto v = Kiln({"data", "ingest", csv, "--name", "t"});
   ASSERT_EQ(v.exit_code, 0);
@@ -112,7 +113,8 @@ TEST_F(CliTest, BadInputsFailCleanly) {
   std::string ragged = Write("ragged.csv", "a,b\n1,2\n3\n");
   auto r = Kiln({"data", "ingest", ragged, "--name", "t"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("ragged.csv: line 3: expected 2 fields, found 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ragged.csv: line 3: expected 2 fields, found 1"), std::string::npos)
+      << r.err;
   for (const char* name : {"../evil", "/etc/passwd", "a/b", "..", "%2e%2e%2f", "x\ty"}) {
     auto n = Kiln({"data", "ingest", ragged, "--name", name});
     EXPECT_EQ(n.exit_code, 1) << name;

@@ -74,8 +74,8 @@ TEST(CrashTest, KillNineDuringIngestRmAndGc) {
   const std::string home = dir + "/home", csv = dir + "/in.csv";
   constexpr int kRows = 150000;
   WriteCsv(csv, kRows, 1);
-  const std::vector<std::string> ingest = {"--home", home, "--threads", "2", "data", "ingest",
-                                           csv, "--name", "d"};
+  const std::vector<std::string> ingest = {"--home", home, "--threads", "2", "data",
+                                           "ingest", csv,  "--name",    "d"};
   // An uninterrupted run gives the time window to kill in.
   auto t0 = Clock::now();
   ASSERT_EQ(Wait(Spawn(ingest)), 0);
@@ -88,8 +88,9 @@ TEST(CrashTest, KillNineDuringIngestRmAndGc) {
       auto h = app::KilnHome::Open(home);
       auto vs = (*h)->datasets().catalog().ListVersions("d");
       if (vs.ok() && vs->size() > 1) {
-        ASSERT_EQ(Wait(Spawn({"--home", home, "data", "rm",
-                              "d@v" + std::to_string(vs->front().version)})), 0);
+        ASSERT_EQ(Wait(Spawn(
+                      {"--home", home, "data", "rm", "d@v" + std::to_string(vs->front().version)})),
+                  0);
       }
       args = {"--home", home, "data", "gc"};
     }

@@ -46,8 +46,9 @@ TEST(ChunkCodecTest, RoundTripsEveryType) {
 TEST(ChunkCodecTest, RejectsMismatchedExpectations) {
   Column col = SampleColumns()[0];
   std::string blob = *EncodeChunk(col, 1);
-  EXPECT_EQ(DecodeChunk(blob, {DataType::kInt64, col.size()}, "o", Limits::Default()).status().code(),
-            StatusCode::kDataLoss);
+  EXPECT_EQ(
+      DecodeChunk(blob, {DataType::kInt64, col.size()}, "o", Limits::Default()).status().code(),
+      StatusCode::kDataLoss);
   EXPECT_EQ(DecodeChunk(blob, {DataType::kFloat64, 7}, "o", Limits::Default()).status().code(),
             StatusCode::kDataLoss);
   Column cat = SampleColumns()[4];

@@ -155,8 +155,8 @@ TEST(DatasetStoreTest, FaultAtEveryOperation) {
   int crashes = 0;
   for (Fault fault : {Fault::kEio, Fault::kEnospc, Fault::kShortWrite, Fault::kPowerLoss}) {
     for (int64_t n = 1; n <= total_ops; ++n) {
-      for (CrashMode mode : {CrashMode::kDropUnsynced, CrashMode::kKeepRandomPrefix,
-                             CrashMode::kGarbleUnsynced}) {
+      for (CrashMode mode :
+           {CrashMode::kDropUnsynced, CrashMode::kKeepRandomPrefix, CrashMode::kGarbleUnsynced}) {
         if (fault != Fault::kPowerLoss && mode != CrashMode::kDropUnsynced) continue;
         Env env;
         FaultInjectingFileSystem fs(&env.mem);

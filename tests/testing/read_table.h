@@ -36,7 +36,8 @@ inline Result<ReadOutcome> ReadTable(const std::string& contents, ingest::ReadOp
       out.data.schema = chunk.schema;
       for (const auto& c : chunk.columns) out.data.columns.emplace_back(c.type());
     }
-    for (size_t c = 0; c < chunk.columns.size(); ++c) out.data.columns[c].AppendColumn(chunk.columns[c]);
+    for (size_t c = 0; c < chunk.columns.size(); ++c)
+      out.data.columns[c].AppendColumn(chunk.columns[c]);
   }
   if (out.data.columns.empty()) out.data.schema = reader->schema();
   auto dicts = reader->dictionaries();

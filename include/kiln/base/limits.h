@@ -11,14 +11,14 @@ struct Limits {
   // Names (datasets, versions, models, aliases, ...).
   uint32_t max_name_bytes = 128;
   // Tabular input files.
-  uint64_t max_field_bytes = 16u << 20;       // one CSV/JSON field
-  uint64_t max_record_bytes = 64u << 20;      // one CSV record / JSON line
+  uint64_t max_field_bytes = 16u << 20;   // one CSV/JSON field
+  uint64_t max_record_bytes = 64u << 20;  // one CSV record / JSON line
   uint32_t max_columns = 20000;
-  uint64_t max_categories = 1u << 24;         // distinct values of one categorical column
+  uint64_t max_categories = 1u << 24;  // distinct values of one categorical column
   // Config files (schema.yaml, rules.yaml) and JSON documents.
   uint64_t max_config_bytes = 4u << 20;
   uint32_t max_nesting_depth = 100;
-  uint64_t max_config_nodes = 1u << 20;      // after alias expansion (alias bombs)
+  uint64_t max_config_nodes = 1u << 20;  // after alias expansion (alias bombs)
   // Stored objects (manifests and chunks): sanity bounds for headers read from disk.
   uint64_t max_manifest_bytes = 256u << 20;
   uint64_t max_chunk_bytes = 1ull << 31;

@@ -25,8 +25,8 @@ void Write(Level level, std::string_view message);
 
 }  // namespace kiln::log
 
-#define KILN_LOG_AT_(lvl, ...)                                                \
-  do {                                                                        \
+#define KILN_LOG_AT_(lvl, ...)                                                        \
+  do {                                                                                \
     if (::kiln::log::Enabled(lvl)) ::kiln::log::Write(lvl, fmt::format(__VA_ARGS__)); \
   } while (false)
 #define KILN_LOG_DEBUG(...) KILN_LOG_AT_(::kiln::log::Level::kDebug, __VA_ARGS__)

@@ -89,7 +89,7 @@ Status ErrnoToStatus(int err, std::string_view what);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (status_.ok()) status_ = InternalError("Result constructed from OK status without value");
   }
@@ -136,10 +136,10 @@ Status ToStatus(const Result<T>& r) {
 #define KILN_CONCAT_(a, b) KILN_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` (a Status or Result) from the enclosing function if not OK.
-#define KILN_RETURN_IF_ERROR(expr)                                   \
-  do {                                                               \
-    ::kiln::Status kiln_status_ = ::kiln::internal::ToStatus(expr);  \
-    if (!kiln_status_.ok()) return kiln_status_;                     \
+#define KILN_RETURN_IF_ERROR(expr)                                  \
+  do {                                                              \
+    ::kiln::Status kiln_status_ = ::kiln::internal::ToStatus(expr); \
+    if (!kiln_status_.ok()) return kiln_status_;                    \
   } while (false)
 
 // KILN_ASSIGN_OR_RETURN(auto x, MakeX()); declares/assigns `lhs` or returns the error.

@@ -22,8 +22,8 @@ struct ColumnRule {
   bool required = true;
   std::optional<DataType> type;
   std::optional<double> max_null_fraction;
-  std::optional<double> min;  // every present value >= min
-  std::optional<double> max;  // every present value <= max
+  std::optional<double> min;                        // every present value >= min
+  std::optional<double> max;                        // every present value <= max
   std::optional<std::vector<std::string>> allowed;  // categorical/string/bool values
   bool unique = false;
   std::optional<double> max_psi;  // against the reference version

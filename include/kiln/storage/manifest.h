@@ -37,7 +37,7 @@ struct SourceInfo {
 
 struct Manifest {
   std::string name;
-  int64_t parent = 0;  // version this one derives from (0 = none)
+  int64_t parent = 0;      // version this one derives from (0 = none)
   std::string created_at;  // ISO 8601 UTC
   std::string message;
   SourceInfo source;
@@ -46,7 +46,7 @@ struct Manifest {
   std::vector<data::Dictionary> dictionaries;  // per column; empty unless categorical
   std::vector<RowGroup> row_groups;
   std::vector<data::ColumnProfile> profiles;  // per column
-  std::string content_hash;  // ComputeContentHash()
+  std::string content_hash;                   // ComputeContentHash()
 };
 
 // SHA-256 over the schema, dictionaries and chunk names: equal data gives equal hashes,
