@@ -10,33 +10,48 @@ namespace kiln::data {
 
 // ---- QuantileSketch (KLL) --------------------------------------------------------------------
 
-size_t QuantileSketch::Capacity(size_t level) const {
-  const size_t depth = levels_.size() - 1 - level;
-  return std::max<size_t>(2, static_cast<size_t>(std::ceil(k_ * std::pow(2.0 / 3.0, depth))));
+void QuantileSketch::UpdateCapacities() {
+  capacities_.resize(levels_.size());
+  for (size_t h = 0; h < levels_.size(); ++h) {
+    const size_t depth = levels_.size() - 1 - h;
+    capacities_[h] =
+        std::max<size_t>(2, static_cast<size_t>(std::ceil(k_ * std::pow(2.0 / 3.0, depth))));
+  }
 }
 
 void QuantileSketch::Add(double v) {
   if (n_ == 0) min_ = max_ = v;
   min_ = std::min(min_, v);
   max_ = std::max(max_, v);
-  levels_[0].push_back(v);
   ++n_;
-  if (levels_[0].size() >= Capacity(0)) Compress();
+  if (n_ >= (kExactPrefix << stride_level_)) ++stride_level_;  // sample twice as sparsely
+  if ((n_ & ((uint64_t{1} << stride_level_) - 1)) != 0) return;
+  while (levels_.size() <= stride_level_) {
+    levels_.emplace_back();
+    UpdateCapacities();
+  }
+  auto& level = levels_[stride_level_];
+  level.push_back(v);
+  if (level.size() >= capacities_[stride_level_]) Compress();
 }
 
 void QuantileSketch::Compress() {
   for (size_t h = 0; h < levels_.size(); ++h) {
-    if (levels_[h].size() < Capacity(h)) continue;
-    if (h + 1 == levels_.size()) levels_.emplace_back();
+    if (levels_[h].size() < capacities_[h]) continue;
+    if (h + 1 == levels_.size()) {
+      levels_.emplace_back();
+      UpdateCapacities();
+    }
     auto& level = levels_[h];
     std::sort(level.begin(), level.end());
     // Deterministic alternating coin keeps results reproducible for the same input order.
     coin_ ^= coin_ << 13, coin_ ^= coin_ >> 7, coin_ ^= coin_ << 17;
     const size_t offset = coin_ & 1;
     const size_t pairs = level.size() / 2 * 2;
-    for (size_t i = offset; i < pairs; i += 2) levels_[h + 1].push_back(level[i]);
-    std::vector<double> rest(level.begin() + static_cast<ptrdiff_t>(pairs), level.end());
-    level.swap(rest);
+    auto& up = levels_[h + 1];
+    for (size_t i = offset; i < pairs; i += 2) up.push_back(level[i]);
+    // Keep the odd element, if any, without reallocating the level.
+    level.erase(level.begin(), level.begin() + static_cast<ptrdiff_t>(pairs));
   }
 }
 
@@ -99,23 +114,53 @@ uint64_t DistinctCounter::Estimate() const {
 
 // ---- ProfileBuilder --------------------------------------------------------------------------
 
-void ProfileBuilder::AddNumeric(double v) {
-  if (std::isnan(v)) return;
-  if (std::isinf(v)) {
-    ++infinities_;
-    return;
+namespace {
+
+// splitmix64's finalizer: a strong 64-bit mixer, far cheaper than hashing 8 bytes with XXH3.
+inline uint64_t Mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+void ProfileBuilder::AddNumericBatch(const double* values, size_t n) {
+  // Moments of the batch in two passes (no division per value), merged with Chan's formula.
+  double lo = 0, hi = 0, sum = 0;
+  uint64_t count = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double v = values[i];
+    if (!std::isfinite(v)) {
+      infinities_ += std::isinf(v);
+      continue;
+    }
+    if (count == 0) lo = hi = v;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    sum += v;
+    ++count;
+    sketch_.Add(v);
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    distinct_.AddHash(Mix64(bits));
   }
-  if (n_ == 0) min_ = max_ = v;
-  min_ = std::min(min_, v);
-  max_ = std::max(max_, v);
-  ++n_;
-  const double delta = v - mean_;
-  mean_ += delta / static_cast<double>(n_);
-  m2_ += delta * (v - mean_);
-  sketch_.Add(v);
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  distinct_.AddHash(Xxh3_64(std::string_view(reinterpret_cast<const char*>(&bits), sizeof bits)));
+  if (count == 0) return;
+  const double mean = sum / static_cast<double>(count);
+  double m2 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isfinite(values[i])) m2 += (values[i] - mean) * (values[i] - mean);
+  }
+  if (n_ == 0) min_ = lo, max_ = hi;
+  min_ = std::min(min_, lo);
+  max_ = std::max(max_, hi);
+  const double total = static_cast<double>(n_ + count);
+  const double delta = mean - mean_;
+  m2_ += m2 + delta * delta * static_cast<double>(n_) * static_cast<double>(count) / total;
+  mean_ += delta * static_cast<double>(count) / total;
+  n_ += count;
 }
 
 void ProfileBuilder::AddText(std::string_view v) {
@@ -150,11 +195,14 @@ void ProfileBuilder::Add(const Column& c) {
     return;
   }
   if (c.type() == DataType::kFloat64 && c.null_count() == 0) {
-    for (double v : c.float64s()) AddNumeric(v);  // the common dense case, no bitmap checks
-    return;
-  }
-  for (RowIndex i = 0; i < c.size(); ++i) {
-    if (c.IsValid(i)) AddNumeric(c.NumericAt(i));
+    AddNumericBatch(c.float64s().data(), c.size());  // the common dense case
+  } else {
+    std::vector<double> present;
+    present.reserve(c.size() - c.null_count());
+    for (RowIndex i = 0; i < c.size(); ++i) {
+      if (c.IsValid(i)) present.push_back(c.NumericAt(i));
+    }
+    AddNumericBatch(present.data(), present.size());
   }
   if (c.type() == DataType::kBool) {
     for (RowIndex i = 0; i < c.size(); ++i) {

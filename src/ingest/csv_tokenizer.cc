@@ -9,31 +9,41 @@
 
 namespace kiln::ingest {
 
-Result<std::string_view> BlockSource::NextBlock() {
-  buf_.resize(block_bytes_);
+Result<size_t> BlockSource::AppendBlock(std::string* out) {
+  const size_t old = out->size();
+  out->resize(old + block_bytes_);
   size_t got = 0;
   while (got < block_bytes_) {
-    KILN_ASSIGN_OR_RETURN(size_t n, file_->Read(buf_.data() + got, block_bytes_ - got));
-    if (n == 0) break;
-    got += n;
+    auto n = file_->Read(out->data() + old + got, block_bytes_ - got);
+    if (!n.ok()) {
+      out->resize(old);
+      return n.status();
+    }
+    if (*n == 0) break;
+    got += *n;
   }
-  bytes_ += got;
-  sha_->Update(std::string_view(buf_.data(), got));
+  out->resize(old + got);
+  bytes_.fetch_add(got, std::memory_order_relaxed);
+  sha_->Update(std::string_view(out->data() + old, got));
   if (got == 0 && sha_done_.empty()) sha_done_ = sha_->FinishHex();
-  return std::string_view(buf_.data(), got);
+  return got;
+}
+
+Result<std::string_view> BlockSource::NextBlock() {
+  buf_.clear();
+  KILN_RETURN_IF_ERROR(AppendBlock(&buf_));
+  return std::string_view(buf_);
 }
 
 Status BlockSource::Rewind() {
   KILN_RETURN_IF_ERROR(file_->Seek(0));
-  bytes_ = 0;
+  bytes_.store(0, std::memory_order_relaxed);
   sha_ = std::make_unique<Sha256Stream>();
   sha_done_.clear();
   return Status::Ok();
 }
 
 namespace {
-
-enum class State { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted };
 
 char SniffDelimiter(std::string_view block) {
   constexpr std::array<char, 4> kCandidates = {',', '\t', ';', '|'};
@@ -68,20 +78,25 @@ char SniffDelimiter(std::string_view block) {
   return best;
 }
 
+enum class Parse { kComplete, kNeedMore };
+
+// The chunk's byte buffer is the file's bytes themselves (read blocks are appended to it), and
+// fields are recorded as [begin, end) ranges into it, so unquoted fields are never copied.
+// Quoted fields are unescaped in place once their record is known to be complete.
 class CsvTokenizer final : public Tokenizer {
  public:
   CsvTokenizer(std::unique_ptr<SequentialFile> file, TokenizerOptions o)
       : source_(std::move(file), o.block_bytes), o_(std::move(o)) {}
 
   Status Init() {
-    KILN_RETURN_IF_ERROR(Fill());
-    if (block_.empty()) return InvalidArgumentError(fmt::format("{}: file is empty", o_.path));
-    if (o_.delimiter == 0) o_.delimiter = SniffDelimiter(block_.substr(pos_));
-    BuildTables();
+    KILN_RETURN_IF_ERROR(FillFirst());
+    if (carry_.empty()) return InvalidArgumentError(fmt::format("{}: file is empty", o_.path));
+    if (o_.delimiter == 0) o_.delimiter = SniffDelimiter(carry_);
+    BuildTable();
     RawChunk header;
     KILN_ASSIGN_OR_RETURN(bool any, NextChunk(1, &header));
     if (!any) return InvalidArgumentError(fmt::format("{}: file has no records", o_.path));
-    for (size_t c = 0; c < header_fields_; ++c) {
+    for (size_t c = 0; c < header.cols; ++c) {
       std::string name(header.Field(0, c));
       if (!o_.header || name.empty()) name = fmt::format("column_{}", c + 1);
       if (!IsValidUtf8(name)) {
@@ -90,10 +105,7 @@ class CsvTokenizer final : public Tokenizer {
       }
       names_.push_back(std::move(name));
     }
-    if (!o_.header) {
-      KILN_RETURN_IF_ERROR(Rewind());
-    }
-    data_start_line_ = line_;
+    if (!o_.header) return Rewind();
     return Status::Ok();
   }
 
@@ -103,246 +115,206 @@ class CsvTokenizer final : public Tokenizer {
 
   Status Rewind() override {
     KILN_RETURN_IF_ERROR(source_.Rewind());
-    block_ = {};
-    pos_ = 0;
-    line_ = 1;
+    carry_.clear();
     eof_ = false;
-    first_block_ = true;
-    skip_lf_ = false;
-    state_ = State::kFieldStart;
-    KILN_RETURN_IF_ERROR(Fill());
-    if (o_.header && !names_.empty()) {
+    line_ = 1;
+    KILN_RETURN_IF_ERROR(FillFirst());
+    if (o_.header) {
       RawChunk skip;
-      size_t saved = header_fields_;
-      KILN_ASSIGN_OR_RETURN(bool any, NextChunk(1, &skip));
-      (void)any;
-      header_fields_ = saved;
+      KILN_RETURN_IF_ERROR(NextChunk(1, &skip).status());
     }
     return Status::Ok();
   }
 
   Result<bool> NextChunk(size_t max_rows, RawChunk* chunk) override {
     chunk->Clear();
-    chunk->cols = names_.empty() ? 0 : names_.size();
-    // Chunks always end on a record boundary, so each starts a fresh record.
-    record_bytes_start_ = 0;
-    field_start_ = 0;
+    chunk->cols = names_.size();  // 0 while reading the header: any width is accepted
+    chunk->bytes.swap(carry_);
+    size_t pos = 0;
     while (chunk->rows < max_rows) {
-      if (pos_ == block_.size()) {
-        if (eof_) break;
-        KILN_RETURN_IF_ERROR(Fill());
-        if (block_.empty()) {
-          eof_ = true;
-          KILN_RETURN_IF_ERROR(FinishAtEof(chunk));
-          break;
-        }
-      }
-      KILN_RETURN_IF_ERROR(Scan(chunk, max_rows));
+      KILN_ASSIGN_OR_RETURN(Parse p, ParseRecord(chunk, &pos));
+      if (p == Parse::kComplete) continue;
+      if (eof_) break;
+      KILN_ASSIGN_OR_RETURN(size_t got, source_.AppendBlock(&chunk->bytes));
+      if (got == 0) eof_ = true;
     }
+    carry_.assign(chunk->bytes, pos, std::string::npos);
+    chunk->bytes.resize(pos);
     return chunk->rows > 0;
   }
 
  private:
-  Status Fill() {
-    KILN_ASSIGN_OR_RETURN(block_, source_.NextBlock());
-    pos_ = 0;
-    if (first_block_) {
-      first_block_ = false;
-      if (block_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
-    }
+  Status FillFirst() {
+    KILN_RETURN_IF_ERROR(source_.AppendBlock(&carry_).status());
+    if (carry_.compare(0, 3, "\xEF\xBB\xBF") == 0) carry_.erase(0, 3);
     return Status::Ok();
   }
 
-  void BuildTables() {
-    unquoted_special_.fill(0);
-    quoted_special_.fill(0);
-    for (unsigned char c :
-         {static_cast<unsigned char>(o_.delimiter), static_cast<unsigned char>('\n'),
-          static_cast<unsigned char>('\r'), static_cast<unsigned char>('\0')}) {
-      unquoted_special_[c] = 1;
+  void BuildTable() {
+    special_.fill(0);
+    for (unsigned char c : {static_cast<unsigned char>(o_.delimiter),
+                            static_cast<unsigned char>('\n'), static_cast<unsigned char>('\r'),
+                            static_cast<unsigned char>('"'), static_cast<unsigned char>('\0')}) {
+      special_[c] = 1;
     }
-    for (unsigned char c : {'"', '\n', '\0'}) quoted_special_[c] = 1;
   }
 
-  Status Error(size_t field, const std::string& what) const {
+  Status Error(uint64_t line, size_t field, const std::string& what) const {
     return InvalidArgumentError(
-        fmt::format("{}: line {}, column {}: {}", o_.path, line_, field + 1, what));
+        fmt::format("{}: line {}, column {}: {}", o_.path, line, field + 1, what));
   }
 
-  Status EndField(RawChunk* chunk) {
-    const uint64_t len = chunk->bytes.size() - field_start_;
-    if (len > o_.limits.max_field_bytes) {
-      return Error(record_fields_,
-                   fmt::format("field is longer than {} bytes", o_.limits.max_field_bytes));
-    }
-    chunk->ends.push_back(chunk->bytes.size());
-    ++record_fields_;
-    if (record_fields_ > o_.limits.max_columns) {
-      return Error(record_fields_ - 1, fmt::format("more than {} columns", o_.limits.max_columns));
-    }
-    field_start_ = chunk->bytes.size();
-    return Status::Ok();
-  }
-
-  Status EndRecord(RawChunk* chunk) {
-    KILN_RETURN_IF_ERROR(EndField(chunk));
-    const bool blank =
-        record_fields_ == 1 && chunk->ends.back() == record_bytes_start_ && !record_had_quote_;
-    if (blank) {
-      chunk->ends.pop_back();
-    } else if (chunk->cols == 0) {
-      chunk->cols = record_fields_;
-      header_fields_ = record_fields_;
-      chunk->lines.push_back(record_line_);
-      ++chunk->rows;
-    } else if (record_fields_ != chunk->cols) {
-      return InvalidArgumentError(fmt::format("{}: line {}: expected {} fields, found {}", o_.path,
-                                              record_line_, chunk->cols, record_fields_));
-    } else {
-      chunk->lines.push_back(record_line_);
-      ++chunk->rows;
-    }
-    record_fields_ = 0;
-    record_had_quote_ = false;
-    record_bytes_start_ = chunk->bytes.size();
-    return Status::Ok();
-  }
-
-  Status FinishAtEof(RawChunk* chunk) {
-    if (state_ == State::kQuoted) {
-      return InvalidArgumentError(
-          fmt::format("{}: line {}: unterminated quoted field (opened on line {})", o_.path, line_,
-                      quote_line_));
-    }
-    if (record_fields_ > 0 || chunk->bytes.size() > record_bytes_start_ || record_had_quote_) {
-      KILN_RETURN_IF_ERROR(EndRecord(chunk));
-    }
-    state_ = State::kFieldStart;
-    return Status::Ok();
-  }
-
-  // Consumes the current block until it is exhausted or the chunk holds max_rows rows.
-  Status Scan(RawChunk* chunk, size_t max_rows) {
-    const char* data = block_.data();
-    const size_t n = block_.size();
+  // Parses one record at *pos. On kComplete the record's fields are appended to the chunk (blank
+  // lines are skipped) and *pos moves past it; on kNeedMore nothing changes unless the file has
+  // ended, in which case a final unterminated record is completed or reported.
+  Result<Parse> ParseRecord(RawChunk* chunk, size_t* pos) {
+    std::string& b = chunk->bytes;
+    const char* data = b.data();
+    const size_t n = b.size();
     const char delim = o_.delimiter;
-    while (pos_ < n) {
-      if (state_ == State::kFieldStart && record_fields_ == 0 &&
-          chunk->bytes.size() == record_bytes_start_) {
-        if (skip_lf_ && data[pos_] == '\n') {
-          skip_lf_ = false;
-          ++pos_;
-          continue;
-        }
-        record_line_ = line_;
-      }
-      skip_lf_ = false;
-      const char c = data[pos_];
-      switch (state_) {
-        case State::kFieldStart:
-          if (c == '"') {
-            state_ = State::kQuoted;
-            record_had_quote_ = true;
-            quote_line_ = line_;
-            ++pos_;
-            continue;
-          }
-          state_ = State::kUnquoted;
-          [[fallthrough]];
-        case State::kUnquoted: {
-          size_t start = pos_;
-          while (pos_ < n && !unquoted_special_[static_cast<unsigned char>(data[pos_])]) ++pos_;
-          chunk->bytes.append(data + start, pos_ - start);
-          if (chunk->bytes.size() - field_start_ > o_.limits.max_field_bytes) {
-            return Error(record_fields_,
-                         fmt::format("field is longer than {} bytes", o_.limits.max_field_bytes));
-          }
-          if (pos_ == n) return Status::Ok();
-          const char d = data[pos_++];
-          if (d == delim) {
-            KILN_RETURN_IF_ERROR(EndField(chunk));
-            state_ = State::kFieldStart;
-          } else if (d == '\0') {
-            --pos_;
-            return Error(record_fields_, "NUL byte in field");
-          } else {  // '\n' or '\r'
-            KILN_RETURN_IF_ERROR(EndRecord(chunk));
-            ++line_;
-            skip_lf_ = d == '\r';
-            state_ = State::kFieldStart;
-            if (chunk->rows >= max_rows) return Status::Ok();
-          }
-          break;
-        }
-        case State::kQuoted: {
-          size_t start = pos_;
-          while (pos_ < n && !quoted_special_[static_cast<unsigned char>(data[pos_])]) ++pos_;
-          chunk->bytes.append(data + start, pos_ - start);
-          if (chunk->bytes.size() - field_start_ > o_.limits.max_field_bytes) {
-            return Error(record_fields_,
-                         fmt::format("field is longer than {} bytes", o_.limits.max_field_bytes));
-          }
-          if (pos_ == n) return Status::Ok();
-          const char d = data[pos_++];
-          if (d == '"') {
-            state_ = State::kQuoteInQuoted;
-          } else if (d == '\n') {
-            chunk->bytes.push_back('\n');
-            ++line_;
-          } else {
-            return Error(record_fields_, "NUL byte in field");
-          }
-          break;
-        }
-        case State::kQuoteInQuoted:
-          ++pos_;
-          if (c == '"') {
-            chunk->bytes.push_back('"');
-            state_ = State::kQuoted;
-          } else if (c == delim) {
-            KILN_RETURN_IF_ERROR(EndField(chunk));
-            state_ = State::kFieldStart;
-          } else if (c == '\n' || c == '\r') {
-            KILN_RETURN_IF_ERROR(EndRecord(chunk));
-            ++line_;
-            skip_lf_ = c == '\r';
-            state_ = State::kFieldStart;
-            if (chunk->rows >= max_rows) return Status::Ok();
-          } else {
-            return Error(record_fields_,
-                         fmt::format("unexpected character '{}' after a closing quote",
-                                     c >= 0x20 && c < 0x7f ? std::string(1, c) : "\\x??"));
-          }
-          break;
-      }
-      if (chunk->bytes.size() - record_bytes_start_ > o_.limits.max_record_bytes) {
-        return Error(record_fields_,
-                     fmt::format("record is longer than {} bytes", o_.limits.max_record_bytes));
-      }
+    const size_t first_field = chunk->begins.size();
+    uint64_t line = line_;
+    size_t i = *pos;
+    size_t fields = 0;
+    unescape_.clear();
+    auto rollback = [&] {
+      chunk->begins.resize(first_field);
+      chunk->ends.resize(first_field);
+    };
+    if (i >= n) {
+      return Parse::kNeedMore;
     }
-    return Status::Ok();
+    while (true) {
+      // One field starting at i.
+      size_t begin = i, end;
+      if (i < n && data[i] == '"') {
+        const uint64_t quote_line = line;
+        bool escaped = false;
+        ++i;
+        begin = i;
+        while (true) {
+          while (i < n && data[i] != '"' && data[i] != '\n' && data[i] != '\0') ++i;
+          if (i >= n) {
+            rollback();
+            if (eof_) {
+              return Error(
+                  line, fields,
+                  fmt::format("unterminated quoted field (opened on line {})", quote_line));
+            }
+            return Parse::kNeedMore;
+          }
+          if (data[i] == '\n') {
+            ++line, ++i;
+          } else if (data[i] == '\0') {
+            rollback();
+            return Error(line, fields, "NUL byte in field");
+          } else if (i + 1 < n && data[i + 1] == '"') {
+            escaped = true;
+            i += 2;
+          } else if (i + 1 >= n && !eof_) {
+            rollback();
+            return Parse::kNeedMore;  // a quote at the end of the data: escaped or closing?
+          } else {
+            break;  // the closing quote
+          }
+        }
+        end = i++;
+        if (i < n && data[i] != delim && data[i] != '\n' && data[i] != '\r') {
+          rollback();
+          const char c = data[i];
+          return Error(line, fields,
+                       fmt::format("unexpected character '{}' after a closing quote",
+                                   c >= 0x20 && c < 0x7f ? std::string(1, c) : "\\x??"));
+        }
+        if (escaped) unescape_.push_back(first_field + fields);
+      } else {
+        while (!special_[static_cast<unsigned char>(data[i])]) ++i;  // data[n] is '\0'
+        if (i < n && data[i] == '"') {
+          // A quote inside an unquoted field is kept as a literal character.
+          while (i < n && data[i] != delim && data[i] != '\n' && data[i] != '\r' && data[i] != '\0')
+            ++i;
+        }
+        if (i < n && data[i] == '\0') {
+          rollback();
+          return Error(line, fields, "NUL byte in field");
+        }
+        end = i;
+      }
+      if (end - begin > o_.limits.max_field_bytes) {
+        rollback();
+        return Error(line, fields,
+                     fmt::format("field is longer than {} bytes", o_.limits.max_field_bytes));
+      }
+      chunk->begins.push_back(begin);
+      chunk->ends.push_back(end);
+      if (++fields > o_.limits.max_columns) {
+        rollback();
+        return Error(line, fields - 1, fmt::format("more than {} columns", o_.limits.max_columns));
+      }
+      if (i >= n) {
+        if (!eof_) {
+          rollback();
+          if (n - *pos > o_.limits.max_record_bytes) {
+            return Error(line, fields - 1,
+                         fmt::format("record is longer than {} bytes", o_.limits.max_record_bytes));
+          }
+          return Parse::kNeedMore;
+        }
+        break;  // the last record of a file without a final newline
+      }
+      const char c = data[i++];
+      if (c == delim) continue;
+      if (c == '\r' && i < n && data[i] == '\n') ++i;
+      if (c == '\r' && i >= n && !eof_) {
+        rollback();
+        return Parse::kNeedMore;  // is the next byte the \n of a CRLF?
+      }
+      break;
+    }
+    const uint64_t record_line = line_;
+    line_ = line + 1;
+    *pos = i;
+    return FinishRecord(chunk, first_field, fields, record_line);
+  }
+
+  Result<Parse> FinishRecord(RawChunk* chunk, size_t first_field, size_t fields,
+                             uint64_t record_line) {
+    if (fields == 1 && chunk->begins.back() == chunk->ends.back() &&
+        (chunk->begins.back() == 0 || chunk->bytes[chunk->begins.back() - 1] != '"')) {
+      chunk->begins.pop_back();  // a blank line
+      chunk->ends.pop_back();
+      return Parse::kComplete;
+    }
+    if (chunk->cols == 0) {
+      chunk->cols = fields;
+    } else if (fields != chunk->cols) {
+      chunk->begins.resize(first_field);
+      chunk->ends.resize(first_field);
+      return InvalidArgumentError(fmt::format("{}: line {}: expected {} fields, found {}", o_.path,
+                                              record_line, chunk->cols, fields));
+    }
+    for (size_t f : unescape_) {  // "" -> " in place; the field only shrinks
+      char* p = chunk->bytes.data();
+      uint64_t w = chunk->begins[f];
+      for (uint64_t r = chunk->begins[f]; r < chunk->ends[f]; ++r) {
+        p[w++] = p[r];
+        if (p[r] == '"') ++r;
+      }
+      chunk->ends[f] = w;
+    }
+    chunk->lines.push_back(record_line);
+    ++chunk->rows;
+    return Parse::kComplete;
   }
 
   BlockSource source_;
   TokenizerOptions o_;
   std::vector<std::string> names_;
-  std::string_view block_;
-  size_t pos_ = 0;
+  std::string carry_;  // bytes read but not yet part of a chunk
   bool eof_ = false;
-  bool first_block_ = true;
-  State state_ = State::kFieldStart;
   uint64_t line_ = 1;
-  uint64_t record_line_ = 1;
-  uint64_t quote_line_ = 1;
-  bool skip_lf_ = false;
-  size_t record_fields_ = 0;
-  size_t header_fields_ = 0;
-  bool record_had_quote_ = false;
-  uint64_t field_start_ = 0;
-  uint64_t record_bytes_start_ = 0;
-  uint64_t data_start_line_ = 1;
-  std::array<uint8_t, 256> unquoted_special_{};
-  std::array<uint8_t, 256> quoted_special_{};
+  std::vector<size_t> unescape_;
+  std::array<uint8_t, 256> special_{};
 };
 
 }  // namespace

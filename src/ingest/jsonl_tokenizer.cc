@@ -180,10 +180,12 @@ class JsonLinesTokenizer final : public Tokenizer {
     for (size_t i = 0; i < entries_.size(); ++i) {
       where[entries_[i].row * cols + entries_[i].col] = static_cast<int64_t>(i);
     }
+    chunk->begins.resize(where.size());
     chunk->ends.resize(where.size());
     chunk->nulls.assign(where.size(), 0);
     chunk->bytes.reserve(scratch_.size());
     for (size_t i = 0; i < where.size(); ++i) {
+      chunk->begins[i] = chunk->bytes.size();
       if (where[i] < 0) {
         chunk->nulls[i] = 1;
       } else {

@@ -2,6 +2,7 @@
 // shared by the CSV and JSON Lines readers.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,12 +16,13 @@
 
 namespace kiln::ingest {
 
-// Rows x cols fields, row-major. Field i spans bytes [end(i-1), end(i)). A field flagged null
+// Rows x cols fields, row-major. Field i spans bytes [begins[i], ends[i]). A field flagged null
 // is a JSON null or a missing key.
 struct RawChunk {
   size_t rows = 0;
   size_t cols = 0;
   std::string bytes;
+  std::vector<uint64_t> begins;
   std::vector<uint64_t> ends;
   std::vector<uint8_t> nulls;   // empty = no null flags (CSV)
   std::vector<uint64_t> lines;  // 1-based source line of each row
@@ -28,14 +30,14 @@ struct RawChunk {
   void Clear() {
     rows = 0;
     bytes.clear();
+    begins.clear();
     ends.clear();
     nulls.clear();
     lines.clear();
   }
   std::string_view Field(size_t row, size_t col) const {
     const size_t i = row * cols + col;
-    const uint64_t begin = i == 0 ? 0 : ends[i - 1];
-    return std::string_view(bytes).substr(begin, ends[i] - begin);
+    return std::string_view(bytes.data() + begins[i], ends[i] - begins[i]);
   }
   bool IsNull(size_t row, size_t col) const { return !nulls.empty() && nulls[row * cols + col]; }
 };
@@ -47,8 +49,10 @@ class BlockSource {
       : file_(std::move(file)), block_bytes_(block_bytes) {}
   // Returns the next block (empty at end of file). The view is valid until the next call.
   Result<std::string_view> NextBlock();
+  // Appends up to block_bytes of the file to `out`; returns the count (0 at end of file).
+  Result<size_t> AppendBlock(std::string* out);
   Status Rewind();
-  uint64_t bytes() const { return bytes_; }
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   // Hex SHA-256 of the whole file; empty until the end of the file was reached.
   std::string Sha256() const { return sha_done_; }
 
@@ -56,7 +60,7 @@ class BlockSource {
   std::unique_ptr<SequentialFile> file_;
   size_t block_bytes_;
   std::string buf_;
-  uint64_t bytes_ = 0;
+  std::atomic<uint64_t> bytes_{0};  // read by progress reporting while a prefetch runs
   std::unique_ptr<Sha256Stream> sha_ = std::make_unique<Sha256Stream>();
   std::string sha_done_;
 };

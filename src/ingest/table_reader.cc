@@ -1,9 +1,11 @@
 // TableReader: type inference, widening restarts and parallel per-column conversion of the
 // tokenized chunks produced by the CSV / JSON Lines tokenizers.
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -56,6 +58,9 @@ Kind KindOf(DataType t) {
 }
 
 std::string_view Trim(std::string_view s) {
+  if (!s.empty() && s.front() != ' ' && s.front() != '\t' && s.back() != ' ' && s.back() != '\t') {
+    return s;  // the common case
+  }
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
@@ -83,19 +88,70 @@ NumParse ParseInt(std::string_view s, int64_t* v) {
   return ec == std::errc() ? NumParse::kOk : NumParse::kNotNumber;
 }
 
+// Clinger's fast path: a decimal with at most 15 significant digits and a power of ten in
+// [1e-22, 1e22] is one correctly rounded multiplication or division of two exact doubles. Most
+// CSV floats qualify; everything else (and every malformed input) falls back to from_chars.
+bool FastParseDouble(std::string_view s, double* v) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const char* p = s.data();
+  const char* end = p + s.size();
+  bool neg = false;
+  if (p < end && *p == '-') neg = true, ++p;
+  uint64_t mantissa = 0;
+  int digits = 0, exp10 = 0;
+  const char* start = p;
+  while (p < end && static_cast<unsigned>(*p - '0') < 10) {
+    mantissa = mantissa * 10 + static_cast<unsigned>(*p++ - '0');
+    digits += mantissa != 0;
+  }
+  bool any = p > start;
+  if (p < end && *p == '.') {
+    ++p;
+    const char* frac = p;
+    while (p < end && static_cast<unsigned>(*p - '0') < 10) {
+      mantissa = mantissa * 10 + static_cast<unsigned>(*p++ - '0');
+      digits += mantissa != 0;
+    }
+    exp10 -= static_cast<int>(p - frac);
+    any |= p > frac;
+  }
+  if (!any || digits > 15) return false;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    bool eneg = false;
+    if (p < end && (*p == '-' || *p == '+')) eneg = *p++ == '-';
+    int e = 0;
+    const char* estart = p;
+    while (p < end && static_cast<unsigned>(*p - '0') < 10 && e < 1000) e = e * 10 + (*p++ - '0');
+    if (p == estart) return false;
+    exp10 += eneg ? -e : e;
+  }
+  if (p != end || exp10 < -22 || exp10 > 22) return false;
+  double d = static_cast<double>(mantissa);
+  d = exp10 < 0 ? d / kPow10[-exp10] : d * kPow10[exp10];
+  *v = neg ? -d : d;
+  return true;
+}
+
 NumParse ParseDouble(std::string_view s, double* v) {
+  if (FastParseDouble(s, v)) return NumParse::kOk;
+  std::from_chars_result r = std::from_chars(s.data(), s.data() + s.size(), *v);
+  if (r.ec == std::errc() && r.ptr == s.data() + s.size() && !s.empty()) return NumParse::kOk;
+  // Slow path: surrounding blanks, a leading '+', range errors.
   s = Trim(s);
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   if (s.empty()) return NumParse::kNotNumber;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
-  if (p != s.data() + s.size()) return NumParse::kNotNumber;
-  if (ec == std::errc::result_out_of_range) {
+  r = std::from_chars(s.data(), s.data() + s.size(), *v);
+  if (r.ptr != s.data() + s.size()) return NumParse::kNotNumber;
+  if (r.ec == std::errc::result_out_of_range) {
     // Underflow rounds to zero or a denormal; overflow is an error.
     std::string copy(s);
     *v = std::strtod(copy.c_str(), nullptr);
     return std::isinf(*v) ? NumParse::kOverflow : NumParse::kOk;
   }
-  return ec == std::errc() ? NumParse::kOk : NumParse::kNotNumber;
+  return r.ec == std::errc() ? NumParse::kOk : NumParse::kNotNumber;
 }
 
 struct TransparentHash {
@@ -138,11 +194,17 @@ class TableReaderImpl final : public TableReader {
                   std::string path, Format format)
       : tok_(std::move(tok)), o_(std::move(o)), ctx_(ctx), path_(std::move(path)), format_(format) {
     missing_.insert(o_.missing_tokens.begin(), o_.missing_tokens.end());
+    for (const auto& t : o_.missing_tokens) {
+      max_missing_len_ = std::max(max_missing_len_, t.size());
+      if (!t.empty()) missing_first_[static_cast<unsigned char>(t[0])] = true;
+    }
   }
+
+  ~TableReaderImpl() override { WaitPrefetch(); }
 
   Status Init();
   const data::Schema& schema() const override { return schema_; }
-  Result<ReadEvent> Next(data::Dataset* chunk) override;
+  Result<ReadEvent> Next(data::Dataset* chunk, const ColumnSink& sink) override;
   std::vector<std::shared_ptr<const data::Dictionary>> dictionaries() const override;
   std::string source_sha256() const override { return tok_->Sha256(); }
   uint64_t source_bytes() const override { return tok_->bytes(); }
@@ -151,7 +213,13 @@ class TableReaderImpl final : public TableReader {
  private:
   Kind Classify(std::string_view s) const;
   bool IsMissing(const RawChunk& raw, size_t r, size_t c) const {
-    return raw.IsNull(r, c) || missing_.count(raw.Field(r, c)) > 0;
+    return raw.IsNull(r, c) || IsMissingToken(raw.Field(r, c));
+  }
+  // Hot path: most fields are longer than every missing token or differ in the first byte.
+  bool IsMissingToken(std::string_view s) const {
+    if (s.size() > max_missing_len_) return false;
+    if (!s.empty() && !missing_first_[static_cast<unsigned char>(s[0])]) return false;
+    return missing_.count(s) > 0;
   }
   Status InferTypes(const RawChunk& raw);
   Status BuildSchema();
@@ -160,6 +228,11 @@ class TableReaderImpl final : public TableReader {
                       size_t r, size_t c);
   Status ValueError(const RawChunk& raw, size_t r, size_t c, std::string_view what) const;
   Result<ReadEvent> ScanAndRestart();
+  // The next raw chunk into raw_: the prefetched one if a prefetch ran, else read now.
+  Result<bool> FetchNext();
+  // Starts tokenizing the chunk after raw_ on the pool (threads > 1 only).
+  void StartPrefetch();
+  void WaitPrefetch();
 
   mutable std::unique_ptr<Tokenizer> tok_;
   ReadOptions o_;
@@ -167,15 +240,27 @@ class TableReaderImpl final : public TableReader {
   std::string path_;
   Format format_;
   std::unordered_set<std::string, TransparentHash, std::equal_to<>> missing_;
+  size_t max_missing_len_ = 0;
+  std::array<bool, 256> missing_first_{};
   std::vector<ColumnState> cols_;
   data::Schema schema_;
   RawChunk raw_;
+  RawChunk raw_next_;
+  struct Prefetch {
+    Mutex mu;
+    CondVar cv;
+    bool pending KILN_GUARDED_BY(mu) = false;
+    bool done KILN_GUARDED_BY(mu) = false;
+    Status status KILN_GUARDED_BY(mu);
+    bool any KILN_GUARDED_BY(mu) = false;
+  };
+  Prefetch pf_;
   bool first_ = true;
   uint64_t rows_ = 0;
 };
 
 Kind TableReaderImpl::Classify(std::string_view s) const {
-  if (missing_.count(s)) return Kind::kNull;
+  if (IsMissingToken(s)) return Kind::kNull;
   bool b;
   if (ParseBool(s, &b)) return Kind::kBool;
   int64_t i;
@@ -415,18 +500,62 @@ Status TableReaderImpl::Convert(const RawChunk& raw, size_t c, Column* out) {
   return Status::Ok();
 }
 
-Result<ReadEvent> TableReaderImpl::Next(data::Dataset* chunk) {
+void TableReaderImpl::StartPrefetch() {
+  if (ctx_.threads() <= 1) return;
+  {
+    MutexLock lock(&pf_.mu);
+    pf_.pending = true;
+    pf_.done = false;
+  }
+  Status submitted = ctx_.pool().Submit([this] {
+    Result<bool> r = tok_->NextChunk(o_.chunk_rows, &raw_next_);
+    MutexLock lock(&pf_.mu);
+    pf_.status = r.status();
+    pf_.any = r.ok() && *r;
+    pf_.done = true;
+    pf_.cv.SignalAll();
+  });
+  if (!submitted.ok()) {
+    MutexLock lock(&pf_.mu);
+    pf_.pending = false;
+  }
+}
+
+void TableReaderImpl::WaitPrefetch() {
+  MutexLock lock(&pf_.mu);
+  while (pf_.pending && !pf_.done) pf_.cv.Wait(&pf_.mu);
+}
+
+Result<bool> TableReaderImpl::FetchNext() {
+  {
+    MutexLock lock(&pf_.mu);
+    if (pf_.pending) {
+      while (!pf_.done) pf_.cv.Wait(&pf_.mu);
+      pf_.pending = false;
+      KILN_RETURN_IF_ERROR(pf_.status);
+      std::swap(raw_, raw_next_);
+      return pf_.any;
+    }
+  }
+  return tok_->NextChunk(o_.chunk_rows, &raw_);
+}
+
+Result<ReadEvent> TableReaderImpl::Next(data::Dataset* chunk, const ColumnSink& sink) {
   KILN_RETURN_IF_ERROR(ctx_.CheckAlive());
   if (!first_) {
-    KILN_ASSIGN_OR_RETURN(bool any, tok_->NextChunk(o_.chunk_rows, &raw_));
+    KILN_ASSIGN_OR_RETURN(bool any, FetchNext());
     if (!any) return ReadEvent::kEnd;
   }
   first_ = false;
   if (tok_->names().size() != cols_.size()) return ScanAndRestart();  // JSON Lines: new keys
+  StartPrefetch();  // tokenize the next chunk while this one converts
   chunk->schema = schema_;
   chunk->columns.assign(cols_.size(), Column());
-  KILN_RETURN_IF_ERROR(ParallelFor(ctx_, cols_.size(),
-                                   [&](size_t c) { return Convert(raw_, c, &chunk->columns[c]); }));
+  KILN_RETURN_IF_ERROR(ParallelFor(ctx_, cols_.size(), [&](size_t c) -> Status {
+    KILN_RETURN_IF_ERROR(Convert(raw_, c, &chunk->columns[c]));
+    if (!sink || cols_[c].widen_to != Kind::kNull) return Status::Ok();
+    return sink(c, chunk->columns[c]);
+  }));
   for (const auto& st : cols_) {
     if (st.widen_to != Kind::kNull) return ScanAndRestart();
   }
@@ -456,7 +585,7 @@ Result<ReadEvent> TableReaderImpl::ScanAndRestart() {
       if (st.infer || k != KindOf(st.type)) st.widen_to = k;
       return Status::Ok();
     }));
-    KILN_ASSIGN_OR_RETURN(bool any, tok_->NextChunk(o_.chunk_rows, &raw_));
+    KILN_ASSIGN_OR_RETURN(bool any, FetchNext());
     if (!any) break;
   } while (true);
   KILN_RETURN_IF_ERROR(tok_->Rewind());

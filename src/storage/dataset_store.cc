@@ -58,18 +58,32 @@ Status VersionWriter::Append(const data::Dataset& chunk, const ExecContext& ctx)
   if (!SameColumns(chunk.schema, manifest_.schema)) {
     return InvalidArgumentError("chunk schema differs from the version's schema");
   }
-  RowGroup rg;
-  rg.rows = chunk.num_rows();
-  rg.chunks.resize(chunk.columns.size());
+  std::vector<ChunkRef> refs(chunk.columns.size());
   KILN_RETURN_IF_ERROR(ParallelFor(ctx, chunk.columns.size(), [&](size_t c) -> Status {
-    if (chunk.columns[c].size() != rg.rows) return InvalidArgumentError("ragged chunk");
-    KILN_ASSIGN_OR_RETURN(std::string blob, EncodeChunk(chunk.columns[c], zstd_level_));
-    KILN_ASSIGN_OR_RETURN(std::string hash, batch_.Add(blob));
-    rg.chunks[c] = {std::move(hash), TrailerChecksum(blob), blob.size()};
+    if (chunk.columns[c].size() != chunk.num_rows()) return InvalidArgumentError("ragged chunk");
+    KILN_ASSIGN_OR_RETURN(refs[c], StageColumn(chunk.columns[c]));
     return Status::Ok();
   }));
-  manifest_.rows += rg.rows;
-  manifest_.row_groups.push_back(std::move(rg));
+  return AddRowGroup(chunk.num_rows(), std::move(refs));
+}
+
+Result<ChunkRef> VersionWriter::StageColumn(const data::Column& column) {
+  if (done_) return FailedPreconditionError("version writer already finished");
+  KILN_ASSIGN_OR_RETURN(std::string blob, EncodeChunk(column, zstd_level_));
+  KILN_ASSIGN_OR_RETURN(std::string hash, batch_.Add(blob));
+  return ChunkRef{std::move(hash), TrailerChecksum(blob), blob.size()};
+}
+
+Status VersionWriter::AddRowGroup(uint64_t rows, std::vector<ChunkRef> chunks) {
+  if (done_) return FailedPreconditionError("version writer already finished");
+  if (chunks.size() != manifest_.schema.size()) {
+    return InvalidArgumentError("row group needs one chunk per column");
+  }
+  if (rows == 0 || rows > store_->limits().max_chunk_rows) {
+    return InvalidArgumentError("row group size out of range");
+  }
+  manifest_.rows += rows;
+  manifest_.row_groups.push_back({rows, std::move(chunks)});
   return Status::Ok();
 }
 

@@ -1,4 +1,7 @@
+#include <charconv>
 #include <cmath>
+#include <cstring>
+#include <random>
 
 #include <gtest/gtest.h>
 
@@ -147,6 +150,51 @@ TEST(CsvTest, NoHeader) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->data.schema.field(0).name, "column_1");
   EXPECT_EQ(r->data.num_rows(), 2u);
+}
+
+}  // namespace
+}  // namespace kiln::ingest
+
+namespace kiln::ingest {
+namespace {
+
+// The fast float path must give exactly what from_chars gives (correct rounding).
+TEST(CsvTest, FloatParsingMatchesFromChars) {
+  std::mt19937_64 rng(5);
+  std::string csv = "x\n";
+  std::vector<std::string> texts;
+  const char* fixed[] = {"0.1",
+                         "-0.0",
+                         "1e22",
+                         "1e-22",
+                         "123456789012345",
+                         "0.30000000000000004",
+                         "4.9e-324",
+                         "1.7976931348623157e308",
+                         "9007199254740993",
+                         "1.5E+03",
+                         "-2.5e-7",
+                         ".5",
+                         "5.",
+                         "1e23"};
+  for (const char* f : fixed) texts.push_back(f);
+  char buf[64];
+  for (int i = 0; i < 20000; ++i) {
+    double v = std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 120) - 80);
+    const char* fmt = i % 3 == 0 ? "%.6g" : i % 3 == 1 ? "%.15g" : "%.17g";
+    std::snprintf(buf, sizeof buf, fmt, (rng() & 1) ? -v : v);
+    texts.push_back(buf);
+  }
+  for (const auto& t : texts) csv += t + "\n";
+  auto r = kiln::testing::ReadTable(csv);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& c = r->data.columns[0];
+  ASSERT_EQ(c.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    double expected;
+    std::from_chars(texts[i].data(), texts[i].data() + texts[i].size(), expected);
+    ASSERT_EQ(std::memcmp(&expected, &c.float64s()[i], 8), 0) << texts[i];
+  }
 }
 
 }  // namespace

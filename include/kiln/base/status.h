@@ -136,10 +136,12 @@ Status ToStatus(const Result<T>& r) {
 #define KILN_CONCAT_(a, b) KILN_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` (a Status or Result) from the enclosing function if not OK.
-#define KILN_RETURN_IF_ERROR(expr)                                  \
-  do {                                                              \
-    ::kiln::Status kiln_status_ = ::kiln::internal::ToStatus(expr); \
-    if (!kiln_status_.ok()) return kiln_status_;                    \
+#define KILN_RETURN_IF_ERROR(expr) \
+  KILN_RETURN_IF_ERROR_IMPL_(KILN_CONCAT_(kiln_status_, __COUNTER__), expr)
+#define KILN_RETURN_IF_ERROR_IMPL_(var, expr)              \
+  do {                                                     \
+    ::kiln::Status var = ::kiln::internal::ToStatus(expr); \
+    if (!var.ok()) return var;                             \
   } while (false)
 
 // KILN_ASSIGN_OR_RETURN(auto x, MakeX()); declares/assigns `lhs` or returns the error.

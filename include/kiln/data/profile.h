@@ -46,10 +46,13 @@ struct ColumnProfile {
   friend bool operator==(const ColumnProfile&, const ColumnProfile&) = default;
 };
 
-// Mergeable KLL quantile sketch over doubles, deterministic (no random state).
+// KLL quantile sketch over doubles, deterministic (no random state). Past kExactPrefix values
+// it samples systematically: with stride 2^h it keeps every 2^h-th value at level h (weight
+// 2^h), which bounds the work per value without biasing ranks; min and max stay exact.
 class QuantileSketch {
  public:
-  explicit QuantileSketch(int k = 256) : k_(k) {}
+  static constexpr uint64_t kExactPrefix = uint64_t{1} << 16;
+  explicit QuantileSketch(int k = 256) : k_(k) { UpdateCapacities(); }
   void Add(double v);
   uint64_t count() const { return n_; }
   // Approximate quantile for p in [0, 1]; precondition count() > 0.
@@ -58,13 +61,16 @@ class QuantileSketch {
 
  private:
   void Compress();
-  size_t Capacity(size_t level) const;
+  void UpdateCapacities();
 
   int k_;
   uint64_t n_ = 0;
   double min_ = 0, max_ = 0;
+  size_t stride_level_ = 0;  // values are kept at this level, every 2^stride_level_-th one
   uint64_t coin_ = 0x9e3779b97f4a7c15ull;
   std::vector<std::vector<double>> levels_{1};
+  // capacities_[h]: max(2, k * (2/3)^(depth of h)), recomputed when a level is added.
+  std::vector<size_t> capacities_;
 };
 
 // Distinct-count estimator: exact up to kExactLimit distinct hashes, HyperLogLog with 2^12
@@ -92,7 +98,7 @@ class ProfileBuilder {
   ColumnProfile Finish() const;
 
  private:
-  void AddNumeric(double v);
+  void AddNumericBatch(const double* values, size_t n);
   void AddText(std::string_view v);
 
   DataType type_;

@@ -20,6 +20,7 @@
 // Thread-safety: one thread drives a reader; it parallelises internally through the context.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -64,6 +65,11 @@ struct ReadOptions {
 
 enum class ReadEvent { kChunk, kEnd, kRestart };
 
+// Called on the converting thread for each column of a chunk right after it is converted, so
+// that per-column work (profiling, encoding) runs while the column is hot in cache and in
+// parallel across columns. Must be thread-safe across different columns.
+using ColumnSink = std::function<Status(size_t column, const data::Column& values)>;
+
 class TableReader {
  public:
   static Result<std::unique_ptr<TableReader>> Open(FileSystem& fs, const std::string& path,
@@ -72,7 +78,9 @@ class TableReader {
   virtual ~TableReader() = default;
 
   virtual const data::Schema& schema() const = 0;
-  virtual Result<ReadEvent> Next(data::Dataset* chunk) = 0;
+  // Reads and converts the next chunk. With threads > 1 the chunk after it is tokenized in the
+  // background meanwhile. `sink`, if set, sees every column of a kChunk result.
+  virtual Result<ReadEvent> Next(data::Dataset* chunk, const ColumnSink& sink = nullptr) = 0;
   // Final categorical dictionaries, one per column (null for non-categorical columns).
   virtual std::vector<std::shared_ptr<const data::Dictionary>> dictionaries() const = 0;
   // SHA-256 of the file and its size; complete once Next() returned kEnd.

@@ -47,6 +47,11 @@ class VersionWriter {
 
   // Encodes and stages one chunk (columns in parallel through `ctx`).
   Status Append(const data::Dataset& chunk, const ExecContext& ctx);
+  // The two halves of Append, for callers that encode columns as they produce them:
+  // StageColumn (thread-safe) encodes and stages one column chunk; AddRowGroup records a row
+  // group from one staged chunk per column, in schema order.
+  Result<ChunkRef> StageColumn(const data::Column& column);
+  Status AddRowGroup(uint64_t rows, std::vector<ChunkRef> chunks);
   // Reads back a staged or inherited chunk (validation before commit).
   Result<data::Column> ReadChunk(size_t row_group, size_t column);
   const Manifest& manifest() const { return manifest_; }
