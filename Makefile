@@ -4,7 +4,7 @@ BUILD_DIR := build/$(PRESET)
 KILN := $(BUILD_DIR)/kiln
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build demo test test-slow test-all bench fmt fmt-check check-deps clean
+.PHONY: deps configure build demo test test-slow bench fuzz fmt fmt-check check-deps clean
 
 deps:
 	@scripts/install-deps
@@ -27,6 +27,13 @@ test-slow: build
 
 bench: build
 	@bench/peers/ingest.sh $(KILN)
+
+# Builds the libFuzzer targets with clang and runs each for FUZZ_SECONDS (default 30).
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@test -f build/fuzz/build.ninja || cmake --preset fuzz >/dev/null
+	@cmake --build build/fuzz -j $(JOBS)
+	@scripts/run-fuzzers build/fuzz/fuzz $(FUZZ_SECONDS)
 
 fmt:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

@@ -67,7 +67,8 @@ BENCHMARK(BM_ProfileFloat64);
 
 void BM_EncodeChunk(benchmark::State& state) {
   const data::Column c = RandomColumn(65536);
-  for (auto _ : state) benchmark::DoNotOptimize(storage::EncodeChunk(c, static_cast<int>(state.range(0))));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(storage::EncodeChunk(c, static_cast<int>(state.range(0))));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * c.size() * 8));
 }
 BENCHMARK(BM_EncodeChunk)->Arg(1)->Arg(3);

@@ -15,7 +15,8 @@ struct Tree {
   enum class Kind { kNull, kScalar, kSeq, kMap } kind = Kind::kNull;
   std::string scalar;
   std::vector<Tree> seq;
-  std::vector<std::pair<std::string, Tree>> map;
+  std::vector<std::string> keys;  // a map: keys[i] -> values[i], in document order
+  std::vector<Tree> values;
 };
 
 struct Budget {
@@ -55,8 +56,9 @@ Status Copy(const YAML::Node& n, uint32_t depth, Budget* b, Tree* out) {
       out->kind = Tree::Kind::kMap;
       for (const auto& kv : n) {
         if (!kv.first.IsScalar()) return InvalidArgumentError("map keys must be scalars");
-        out->map.emplace_back(kv.first.Scalar(), Tree());
-        KILN_RETURN_IF_ERROR(Copy(kv.second, depth + 1, b, &out->map.back().second));
+        out->keys.push_back(kv.first.Scalar());
+        out->values.emplace_back();
+        KILN_RETURN_IF_ERROR(Copy(kv.second, depth + 1, b, &out->values.back()));
       }
       break;
   }
@@ -111,7 +113,9 @@ Status UnknownKey(std::string_view key, std::string_view where, std::string_view
 Result<ColumnOverride> ParseOverride(const Tree& t, const std::string& where) {
   KILN_RETURN_IF_ERROR(Expect(t, Tree::Kind::kMap, where));
   ColumnOverride o;
-  for (const auto& [k, v] : t.map) {
+  for (size_t i_k = 0; i_k < t.keys.size(); ++i_k) {
+    const std::string& k = t.keys[i_k];
+    const Tree& v = t.values[i_k];
     KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kScalar, where + "." + k));
     if (k == "type") {
       KILN_ASSIGN_OR_RETURN(o.type, data::ParseDataType(v.scalar));
@@ -129,7 +133,9 @@ Result<data::ColumnRule> ParseColumnRule(const std::string& name, const Tree& t)
   KILN_RETURN_IF_ERROR(Expect(t, Tree::Kind::kMap, where));
   data::ColumnRule r;
   r.name = name;
-  for (const auto& [k, v] : t.map) {
+  for (size_t i_k = 0; i_k < t.keys.size(); ++i_k) {
+    const std::string& k = t.keys[i_k];
+    const Tree& v = t.values[i_k];
     const std::string at = where + "." + k;
     if (k == "required") {
       KILN_ASSIGN_OR_RETURN(r.required, Bool(v, at));
@@ -168,10 +174,14 @@ Result<SchemaOverrides> ParseSchemaYaml(std::string_view text, const Limits& lim
   KILN_ASSIGN_OR_RETURN(Tree root, Load(text, limits));
   KILN_RETURN_IF_ERROR(Expect(root, Tree::Kind::kMap, "schema"));
   SchemaOverrides out;
-  for (const auto& [k, v] : root.map) {
+  for (size_t i_k = 0; i_k < root.keys.size(); ++i_k) {
+    const std::string& k = root.keys[i_k];
+    const Tree& v = root.values[i_k];
     if (k != "columns") return UnknownKey(k, "schema", "columns");
     KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kMap, "columns"));
-    for (const auto& [name, spec] : v.map) {
+    for (size_t i_name = 0; i_name < v.keys.size(); ++i_name) {
+      const std::string& name = v.keys[i_name];
+      const Tree& spec = v.values[i_name];
       KILN_ASSIGN_OR_RETURN(out[name], ParseOverride(spec, "columns." + name.substr(0, 100)));
     }
   }
@@ -182,10 +192,14 @@ Result<data::Rules> ParseRulesYaml(std::string_view text, const Limits& limits) 
   KILN_ASSIGN_OR_RETURN(Tree root, Load(text, limits));
   KILN_RETURN_IF_ERROR(Expect(root, Tree::Kind::kMap, "rules"));
   data::Rules rules;
-  for (const auto& [k, v] : root.map) {
+  for (size_t i_k = 0; i_k < root.keys.size(); ++i_k) {
+    const std::string& k = root.keys[i_k];
+    const Tree& v = root.values[i_k];
     if (k == "rows") {
       KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kMap, "rows"));
-      for (const auto& [rk, rv] : v.map) {
+      for (size_t i_rk = 0; i_rk < v.keys.size(); ++i_rk) {
+        const std::string& rk = v.keys[i_rk];
+        const Tree& rv = v.values[i_rk];
         KILN_ASSIGN_OR_RETURN(double n, Number(rv, "rows." + rk));
         if (rk == "min")
           rules.min_rows = static_cast<int64_t>(n);
@@ -198,7 +212,9 @@ Result<data::Rules> ParseRulesYaml(std::string_view text, const Limits& limits) 
       KILN_ASSIGN_OR_RETURN(rules.allow_extra_columns, Bool(v, k));
     } else if (k == "columns") {
       KILN_RETURN_IF_ERROR(Expect(v, Tree::Kind::kMap, "columns"));
-      for (const auto& [name, spec] : v.map) {
+      for (size_t i_name = 0; i_name < v.keys.size(); ++i_name) {
+        const std::string& name = v.keys[i_name];
+        const Tree& spec = v.values[i_name];
         KILN_ASSIGN_OR_RETURN(auto rule, ParseColumnRule(name, spec));
         rules.columns.push_back(std::move(rule));
       }
