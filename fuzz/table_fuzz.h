@@ -14,7 +14,8 @@ namespace kiln::fuzz {
 inline void ReadAll(const uint8_t* data, size_t size, const std::string& name) {
   MemFileSystem fs;
   if (!fs.CreateDirs("/f").ok()) return;
-  if (!AtomicWriteFile(fs, name, std::string(reinterpret_cast<const char*>(data), size)).ok()) return;
+  if (!AtomicWriteFile(fs, name, std::string(reinterpret_cast<const char*>(data), size)).ok())
+    return;
   ExecContext ctx(ExecContext::Options{.threads = 2});
   ingest::ReadOptions o;
   o.chunk_rows = 7;  // many chunks, restarts and block boundaries from small inputs

@@ -98,6 +98,15 @@ Result<double> Number(const Tree& t, std::string_view where) {
   return v;
 }
 
+// A whole number of rows in [0, 2^53] (exactly representable, no overflow converting it).
+Result<int64_t> RowCount(const Tree& t, const std::string& where) {
+  KILN_ASSIGN_OR_RETURN(double v, Number(t, where));
+  if (!(v >= 0 && v <= 9007199254740992.0) || v != static_cast<double>(static_cast<int64_t>(v))) {
+    return InvalidArgumentError(fmt::format("{}: expected a whole number of rows", where));
+  }
+  return static_cast<int64_t>(v);
+}
+
 Result<bool> Bool(const Tree& t, std::string_view where) {
   KILN_RETURN_IF_ERROR(Expect(t, Tree::Kind::kScalar, where));
   if (t.scalar == "true") return true;
@@ -200,13 +209,9 @@ Result<data::Rules> ParseRulesYaml(std::string_view text, const Limits& limits) 
       for (size_t i_rk = 0; i_rk < v.keys.size(); ++i_rk) {
         const std::string& rk = v.keys[i_rk];
         const Tree& rv = v.values[i_rk];
-        KILN_ASSIGN_OR_RETURN(double n, Number(rv, "rows." + rk));
-        if (rk == "min")
-          rules.min_rows = static_cast<int64_t>(n);
-        else if (rk == "max")
-          rules.max_rows = static_cast<int64_t>(n);
-        else
-          return UnknownKey(rk, "rows", "min, max");
+        if (rk != "min" && rk != "max") return UnknownKey(rk, "rows", "min, max");
+        KILN_ASSIGN_OR_RETURN(int64_t n, RowCount(rv, "rows." + rk));
+        (rk == "min" ? rules.min_rows : rules.max_rows) = n;
       }
     } else if (k == "allow_extra_columns") {
       KILN_ASSIGN_OR_RETURN(rules.allow_extra_columns, Bool(v, k));

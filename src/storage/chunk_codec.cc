@@ -43,7 +43,7 @@ void AppendRaw(std::string* out, const std::vector<T>& v, size_t n) {
 template <typename T>
 std::vector<T> TakeRaw(std::string_view* in, size_t n) {
   std::vector<T> v(n);
-  std::memcpy(v.data(), in->data(), n * sizeof(T));
+  if (n > 0) std::memcpy(v.data(), in->data(), n * sizeof(T));
   in->remove_prefix(n * sizeof(T));
   return v;
 }

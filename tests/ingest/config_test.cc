@@ -57,6 +57,10 @@ TEST(RulesYamlTest, HostileYaml) {
   auto d = ParseRulesYaml("columns: " + deep + "\n", Limits::Default());
   ASSERT_FALSE(d.ok());
   EXPECT_FALSE(ParseRulesYaml("rows: {min: ten}\n", Limits::Default()).ok());
+  // Found by config_fuzz: a count that does not fit int64 must be refused, not converted.
+  EXPECT_FALSE(ParseRulesYaml("rows: {min: 1.3e38}\n", Limits::Default()).ok());
+  EXPECT_FALSE(ParseRulesYaml("rows: {max: -1}\n", Limits::Default()).ok());
+  EXPECT_FALSE(ParseRulesYaml("rows: {max: 2.5}\n", Limits::Default()).ok());
   EXPECT_FALSE(ParseRulesYaml("columns: {a: {min: 1, bogus: 2}}\n", Limits::Default()).ok());
   EXPECT_FALSE(ParseRulesYaml("{unclosed\n", Limits::Default()).ok());
   EXPECT_FALSE(ParseRulesYaml(std::string(5 << 20, '#'), Limits::Default()).ok());
