@@ -36,7 +36,7 @@ json VersionJson(const storage::VersionRecord& r, const storage::Manifest& m) {
     json col = {{"name", f.name},
                 {"type", data::DataTypeName(f.type)},
                 {"role", data::ColumnRoleName(f.role)},
-                {"profile", json::parse(storage::ProfileToJson(m.profiles[c], f.type))}};
+                {"profile", json::parse(storage::ProfileToJson(m.profiles[c]))}};
     if (f.type == data::DataType::kCategorical) col["categories"] = m.dictionaries[c].size();
     cols.push_back(std::move(col));
   }

@@ -97,8 +97,9 @@ bool FastParseDouble(std::string_view s, double* v) {
                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   const char* p = s.data();
   const char* end = p + s.size();
-  bool neg = false;
-  if (p < end && *p == '-') neg = true, ++p;
+  if (p == end) return false;
+  const bool neg = *p == '-';  // branch-free: signs are often random
+  p += neg;
   uint64_t mantissa = 0;
   int digits = 0, exp10 = 0;
   const char* start = p;

@@ -111,6 +111,16 @@ VersionRecord ReadRecord(Stmt& s) {
   return r;
 }
 
+Result<std::vector<VersionRecord>> ReadRecords(Stmt& s) {
+  std::vector<VersionRecord> out;
+  while (true) {
+    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadRecord(s));
+  }
+  return out;
+}
+
 // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on any error.
 template <typename F>
 Status Transaction(sqlite3* db, F&& body) {
@@ -245,13 +255,7 @@ Result<std::vector<VersionRecord>> SqliteCatalog::ListVersions(const std::string
   Stmt s(db_->db, sql.c_str());
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, name);
-  std::vector<VersionRecord> out;
-  while (true) {
-    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadRecord(s));
-  }
-  return out;
+  return ReadRecords(s);
 }
 
 Result<std::vector<VersionRecord>> SqliteCatalog::ListDatasets() {
@@ -263,13 +267,7 @@ Result<std::vector<VersionRecord>> SqliteCatalog::ListDatasets() {
       kVersionColumns);
   Stmt s(db_->db, sql.c_str());
   KILN_RETURN_IF_ERROR(s.ok());
-  std::vector<VersionRecord> out;
-  while (true) {
-    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadRecord(s));
-  }
-  return out;
+  return ReadRecords(s);
 }
 
 Status SqliteCatalog::DeleteVersion(const std::string& name, int64_t version) {

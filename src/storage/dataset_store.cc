@@ -160,6 +160,9 @@ Result<std::unique_ptr<FileLock>> DatasetStore::Lock(LockMode mode) {
 
 Result<std::unique_ptr<VersionWriter>> DatasetStore::BeginVersion(NewVersionOptions o) {
   KILN_RETURN_IF_ERROR(ValidateName(o.name, "dataset name", options_.limits));
+  // Lock first: from here until Commit/Abort no GC can run, so every object that a live
+  // version references now (e.g. the parent's chunks we are about to share) stays on disk.
+  KILN_ASSIGN_OR_RETURN(auto lock, Lock(LockMode::kShared));
   Manifest m;
   m.name = o.name;
   m.schema = o.schema;
@@ -167,7 +170,12 @@ Result<std::unique_ptr<VersionWriter>> DatasetStore::BeginVersion(NewVersionOpti
   m.source = o.source;
   m.created_at = NowIso();
   if (o.append_to) {
-    KILN_ASSIGN_OR_RETURN(Manifest parent, LoadManifest(*o.append_to));
+    auto live = catalog_->GetVersion(o.name, o.append_to->version);
+    if (!live.ok()) {
+      return FailedPreconditionError(
+          fmt::format("cannot append: {}@v{} was deleted", o.name, o.append_to->version));
+    }
+    KILN_ASSIGN_OR_RETURN(Manifest parent, LoadManifest(*live));
     if (!SameColumns(parent.schema, o.schema)) {
       return InvalidArgumentError(
           fmt::format("cannot append: columns differ from {}@v{}", o.name, o.append_to->version));
@@ -184,7 +192,6 @@ Result<std::unique_ptr<VersionWriter>> DatasetStore::BeginVersion(NewVersionOpti
       return newest.status();
     }
   }
-  KILN_ASSIGN_OR_RETURN(auto lock, Lock(LockMode::kShared));
   return std::unique_ptr<VersionWriter>(
       new VersionWriter(this, std::move(lock), std::move(m), o.zstd_level));
 }

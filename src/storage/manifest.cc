@@ -78,9 +78,7 @@ Status CheckManifest(const Manifest& m) {
 
 }  // namespace
 
-std::string ProfileToJson(const data::ColumnProfile& p, data::DataType) {
-  return ProfileJson(p).dump();
-}
+std::string ProfileToJson(const data::ColumnProfile& p) { return ProfileJson(p).dump(); }
 
 std::string ComputeContentHash(const Manifest& m) {
   Sha256Stream s;

@@ -59,6 +59,6 @@ Result<Manifest> DecodeManifest(std::string_view blob, std::string_view object,
                                 const Limits& limits);
 
 // JSON form of a profile (shared by the manifest and `--json` outputs).
-std::string ProfileToJson(const data::ColumnProfile& p, data::DataType type);
+std::string ProfileToJson(const data::ColumnProfile& p);
 
 }  // namespace kiln::storage
