@@ -198,6 +198,11 @@ class TableReaderImpl final : public TableReader {
     for (const auto& t : o_.missing_tokens) {
       max_missing_len_ = std::max(max_missing_len_, t.size());
       if (!t.empty()) missing_first_[static_cast<unsigned char>(t[0])] = true;
+      double d;
+      int64_t i;
+      if (FastParseDouble(t, &d) || ParseInt(t, &i) != NumParse::kNotNumber) {
+        numeric_missing_token_ = true;
+      }
     }
   }
 
@@ -225,6 +230,9 @@ class TableReaderImpl final : public TableReader {
   Status InferTypes(const RawChunk& raw);
   Status BuildSchema();
   Status Convert(const RawChunk& raw, size_t c, Column* out);
+  // Fast path for float64/int64 columns whose every field is a plain number; false (and `out`
+  // untouched) otherwise, including when a missing token could itself parse as a number.
+  bool ConvertDense(const RawChunk& raw, size_t c, Column* out) const;
   Status ConvertValue(std::string_view s, ColumnState& st, Column* out, const RawChunk& raw,
                       size_t r, size_t c);
   Status ValueError(const RawChunk& raw, size_t r, size_t c, std::string_view what) const;
@@ -242,6 +250,7 @@ class TableReaderImpl final : public TableReader {
   Format format_;
   std::unordered_set<std::string, TransparentHash, std::equal_to<>> missing_;
   size_t max_missing_len_ = 0;
+  bool numeric_missing_token_ = false;  // e.g. "-999" configured as missing
   std::array<bool, 256> missing_first_{};
   std::vector<ColumnState> cols_;
   data::Schema schema_;
@@ -480,7 +489,30 @@ Status TableReaderImpl::ConvertValue(std::string_view s, ColumnState& st, Column
   return InternalError("unknown column type");
 }
 
+bool TableReaderImpl::ConvertDense(const RawChunk& raw, size_t c, Column* out) const {
+  const DataType type = cols_[c].type;
+  if (!raw.nulls.empty() || numeric_missing_token_) return false;
+  Column::Buffers b;
+  size_t r = 0;
+  if (type == DataType::kFloat64) {
+    b.f64.resize(raw.rows);
+    while (r < raw.rows && FastParseDouble(raw.Field(r, c), &b.f64[r])) ++r;
+  } else if (type == DataType::kInt64) {
+    b.i64.resize(raw.rows);
+    for (; r < raw.rows; ++r) {
+      const std::string_view f = raw.Field(r, c);
+      const auto res = std::from_chars(f.data(), f.data() + f.size(), b.i64[r]);
+      if (res.ec != std::errc() || res.ptr != f.data() + f.size() || f.empty()) break;
+    }
+  }
+  if (r != raw.rows || r == 0) return false;
+  *out = Column::FromBuffers(type, raw.rows, 0, std::move(b));
+  return true;
+}
+
 Status TableReaderImpl::Convert(const RawChunk& raw, size_t c, Column* out) {
+  // The common case first: a column of plain numbers with no missing values.
+  if (ConvertDense(raw, c, out)) return Status::Ok();
   ColumnState& st = cols_[c];
   *out = Column(st.type);
   out->Reserve(raw.rows);
