@@ -80,6 +80,13 @@ TEST(CsvTest, MissingTokensAndNanInfSpellings) {
   auto custom = ReadTable("x\n-\n1\n", o);
   ASSERT_TRUE(custom.ok());
   EXPECT_EQ(custom->data.columns[0].null_count(), 1u);
+  // A numeric missing token must win over the dense numeric fast path.
+  o.missing_tokens = {"", "-999"};
+  auto sentinel = ReadTable("x,y\n1.5,1\n-999,-999\n2,3\n", o);
+  ASSERT_TRUE(sentinel.ok());
+  EXPECT_EQ(sentinel->data.columns[0].null_count(), 1u);
+  EXPECT_EQ(sentinel->data.columns[1].null_count(), 1u);
+  EXPECT_EQ(sentinel->data.columns[1].type(), DataType::kInt64);
 }
 
 TEST(CsvTest, WidensTypesWhenLaterRowsDisagree) {
