@@ -24,6 +24,10 @@ using ExitCode = int;
 void AddDataCommands(CLI::App& app, const GlobalOptions& global,
                      std::function<Result<ExitCode>()>* run);
 
+// Registers `kiln train | eval | predict | model inspect`.
+void AddTrainCommands(CLI::App& app, const GlobalOptions& global,
+                      std::function<Result<ExitCode>()>* run);
+
 // Writes `text` to stdout followed by a newline.
 void Print(const std::string& text);
 bool StdoutIsTerminal();

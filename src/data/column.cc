@@ -163,6 +163,47 @@ void Column::AppendColumn(const Column& o) {
   if (!dictionary_) dictionary_ = o.dictionary_;
 }
 
+Column Take(const Column& c, const std::vector<RowIndex>& rows) {
+  Column out(c.type());
+  out.Reserve(rows.size());
+  for (RowIndex r : rows) {
+    if (!c.IsValid(r)) {
+      out.AppendNull();
+      continue;
+    }
+    switch (c.type()) {
+      case DataType::kBool:
+        out.AppendBool(c.bools()[r]);
+        break;
+      case DataType::kInt64:
+      case DataType::kTimestamp:
+        out.AppendInt64(c.int64s()[r]);
+        break;
+      case DataType::kFloat32:
+        out.AppendFloat32(c.float32s()[r]);
+        break;
+      case DataType::kFloat64:
+        out.AppendFloat64(c.float64s()[r]);
+        break;
+      case DataType::kCategorical:
+        out.AppendCode(c.codes()[r]);
+        break;
+      case DataType::kString:
+        out.AppendString(c.StringAt(r));
+        break;
+    }
+  }
+  out.set_dictionary(c.dictionary());
+  return out;
+}
+
+Dataset TakeRows(const Dataset& d, const std::vector<RowIndex>& rows) {
+  Dataset out;
+  out.schema = d.schema;
+  for (const auto& c : d.columns) out.columns.push_back(Take(c, rows));
+  return out;
+}
+
 // ---- timestamps ------------------------------------------------------------------------------
 
 namespace {

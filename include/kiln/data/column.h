@@ -108,6 +108,11 @@ struct Dataset {
   RowIndex num_rows() const { return columns.empty() ? 0 : columns[0].size(); }
 };
 
+// The rows `rows` of `column`, in that order (dictionary shared).
+Column Take(const Column& column, const std::vector<RowIndex>& rows);
+// The same rows of every column.
+Dataset TakeRows(const Dataset& data, const std::vector<RowIndex>& rows);
+
 // Renders microseconds since the epoch as "YYYY-MM-DDTHH:MM:SS[.ffffff]Z".
 std::string FormatTimestamp(int64_t micros);
 // Parses ISO 8601 dates and date-times ("2024-01-31", "2024-01-31 12:00:00",

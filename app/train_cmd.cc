@@ -1,0 +1,280 @@
+// `kiln train`, `kiln predict`, `kiln eval`, `kiln model inspect`: flag parsing and wiring.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "app/cli.h"
+#include "app/home.h"
+#include "app/training_data.h"
+#include "kiln/learn/binning.h"
+#include "kiln/learn/gbdt/trainer.h"
+#include "kiln/learn/objective.h"
+#include "kiln/model/model_io.h"
+#include "kiln/model/predictor.h"
+
+namespace kiln::app {
+
+using nlohmann::json;
+
+namespace {
+
+struct TrainArgs {
+  std::string data, valid, target, task, out = "model.kiln", model, pred_out;
+  std::vector<std::string> params;
+  double valid_frac = 0;
+  bool json = false;
+};
+
+std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
+  return std::make_unique<ExecContext>(ExecContext::Options{.threads = threads > 0 ? threads : g.threads});
+}
+
+Result<learn::GbdtParams> ParseParams(const std::vector<std::string>& kvs) {
+  learn::GbdtParams p;
+  for (const auto& kv : kvs) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos) {
+      return InvalidArgumentError(fmt::format("--param expects k=v, got '{}'", kv.substr(0, 64)));
+    }
+    KILN_RETURN_IF_ERROR(p.Set(kv.substr(0, eq), kv.substr(eq + 1)));
+  }
+  KILN_RETURN_IF_ERROR(p.Validate());
+  return p;
+}
+
+json MetricsJson(const model::TreeModel& m, const model::Predictor& pred,
+                 const data::Dataset& d, const std::vector<float>& labels, const ExecContext& ctx,
+                 Status* status) {
+  json out = json::object();
+  auto x = pred.Prepare(d);
+  if (!x.ok()) {
+    *status = x.status();
+    return out;
+  }
+  const size_t groups = static_cast<size_t>(m.num_groups());
+  std::vector<float> margins(x->rows * groups);
+  *status = pred.Predict(*x, model::PredictKind::kMargin, margins, ctx);
+  if (!status->ok()) return out;
+  std::vector<double> md(margins.begin(), margins.end());
+  for (const auto& name : learn::DefaultMetrics(m.objective)) {
+    auto v = learn::EvaluateMetric(name, m.objective, m.num_groups(), md, labels);
+    if (v.ok()) out[name] = *v;
+  }
+  return out;
+}
+
+Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
+  KILN_ASSIGN_OR_RETURN(learn::GbdtParams params, ParseParams(a.params));
+  if (a.valid_frac < 0 || a.valid_frac >= 1) return InvalidArgumentError("--valid-frac must be in [0, 1)");
+  auto ctx = Context(g, params.threads);
+  KILN_ASSIGN_OR_RETURN(auto home, KilnHome::Open(KilnHome::Resolve(g.home)));
+  KILN_ASSIGN_OR_RETURN(LoadedData train, LoadData(&home->datasets(), home->fs(), a.data, *ctx));
+  KILN_ASSIGN_OR_RETURN(Labels labels, MakeLabels(train.data, a.target, a.task));
+  if (params.objective) labels.objective = *params.objective;
+  std::vector<std::string> skipped;
+  const std::vector<size_t> features = FeatureColumns(train.data, a.target, &skipped);
+  if (features.empty()) return InvalidArgumentError("no usable feature columns");
+  for (const auto& s : skipped) std::fprintf(stderr, "note: skipping string column '%s'\n", s.c_str());
+
+  data::Dataset train_rows = std::move(train.data), valid_rows;
+  std::vector<float> train_labels = labels.values, valid_labels;
+  if (!a.valid.empty()) {
+    KILN_ASSIGN_OR_RETURN(LoadedData v, LoadData(&home->datasets(), home->fs(), a.valid, *ctx));
+    const bool classes = !labels.class_labels.empty();
+    KILN_ASSIGN_OR_RETURN(Labels vl, MakeLabels(v.data, a.target, classes ? a.task : "regression",
+                                                classes ? &labels.class_labels : nullptr));
+    valid_rows = std::move(v.data);
+    valid_labels = std::move(vl.values);
+  } else if (a.valid_frac > 0) {
+    auto [tr, va] = SplitRows(train_rows.num_rows(), a.valid_frac, params.seed);
+    valid_rows = data::TakeRows(train_rows, va);
+    train_rows = data::TakeRows(train_rows, tr);
+    valid_labels.clear();
+    std::vector<float> t2;
+    for (auto r : va) valid_labels.push_back(labels.values[r]);
+    for (auto r : tr) t2.push_back(labels.values[r]);
+    train_labels = std::move(t2);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  KILN_ASSIGN_OR_RETURN(learn::BinnedData x, learn::BinDataset(train_rows, features, params.max_bin, 200000, *ctx));
+  std::optional<learn::BinnedData> vx;
+  if (valid_rows.num_rows() > 0) {
+    KILN_ASSIGN_OR_RETURN(vx, learn::ApplyBins(valid_rows, x.features, *ctx));
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  learn::TrainOptions o;
+  o.params = params;
+  o.objective = labels.objective;
+  o.num_classes = labels.num_classes;
+  o.target = a.target;
+  o.class_labels = labels.class_labels;
+  const bool progress = !a.json;
+  o.on_iteration = [&](const learn::IterationLog& log) {
+    if (!progress) return;
+    std::string line = fmt::format("[{:4}]", log.iteration + 1);
+    if (log.valid) line += fmt::format("  valid {} {:.6f}  (best [{}])", log.metric, *log.valid, log.best_iteration + 1);
+    std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  learn::TrainInput tin{&x, train_labels};
+  learn::TrainInput vin{vx ? &*vx : nullptr, valid_labels};
+  KILN_ASSIGN_OR_RETURN(model::TreeModel m, learn::TrainGbdt(tin, vx ? &vin : nullptr, o, *ctx));
+  const auto t2 = std::chrono::steady_clock::now();
+  KILN_RETURN_IF_ERROR(model::SaveModel(home->fs(), a.out, m));
+  auto shared = std::make_shared<const model::TreeModel>(std::move(m));
+  KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(shared));
+  Status st;
+  json result = {{"model", a.out},
+                 {"data", train.label},
+                 {"objective", model::ObjectiveName(shared->objective)},
+                 {"trees", shared->trees.size()},
+                 {"best_iteration", shared->best_iteration},
+                 {"binning_seconds", std::chrono::duration<double>(t1 - t0).count()},
+                 {"train_seconds", std::chrono::duration<double>(t2 - t1).count()}};
+  result["train_metrics"] = MetricsJson(*shared, *pred, train_rows, train_labels, *ctx, &st);
+  KILN_RETURN_IF_ERROR(st);
+  if (valid_rows.num_rows() > 0) {
+    result["valid_metrics"] = MetricsJson(*shared, *pred, valid_rows, valid_labels, *ctx, &st);
+    KILN_RETURN_IF_ERROR(st);
+  }
+  Print(a.json ? result.dump(2) : fmt::format("trained {} trees -> {}\n{}", shared->trees.size(), a.out, result.dump(2)));
+  return 0;
+}
+
+Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
+  auto ctx = Context(g, 0);
+  KILN_ASSIGN_OR_RETURN(auto home, KilnHome::Open(KilnHome::Resolve(g.home)));
+  KILN_ASSIGN_OR_RETURN(auto m, model::LoadModel(home->fs(), a.model));
+  KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(m));
+  KILN_ASSIGN_OR_RETURN(LoadedData d, LoadData(&home->datasets(), home->fs(), a.data, *ctx));
+  const bool classification = m->objective == model::Objective::kBinaryLogistic ||
+                              m->objective == model::Objective::kMulticlassSoftmax;
+  KILN_ASSIGN_OR_RETURN(Labels l, MakeLabels(d.data, m->target, classification ? "" : "regression",
+                                             classification ? &m->class_labels : nullptr));
+  Status st;
+  json metrics = MetricsJson(*m, *pred, d.data, l.values, *ctx, &st);
+  KILN_RETURN_IF_ERROR(st);
+  json out = {{"model", a.model}, {"data", d.label}, {"rows", d.data.num_rows()}, {"metrics", metrics}};
+  if (a.json) {
+    Print(out.dump(2));
+  } else {
+    std::string text = fmt::format("{} on {} ({} rows)\n", a.model, d.label, d.data.num_rows());
+    for (auto& [k, v] : metrics.items()) text += fmt::format("  {:<10} {:.6f}\n", k, v.get<double>());
+    Print(text);
+  }
+  return 0;
+}
+
+void AppendCsv(std::string* out, const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) {
+    *out += v;
+    return;
+  }
+  *out += '"';
+  for (char c : v) *out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  *out += '"';
+}
+
+Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
+  auto ctx = Context(g, 0);
+  KILN_ASSIGN_OR_RETURN(auto home, KilnHome::Open(KilnHome::Resolve(g.home)));
+  KILN_ASSIGN_OR_RETURN(auto m, model::LoadModel(home->fs(), a.model));
+  KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(m));
+  KILN_ASSIGN_OR_RETURN(LoadedData d, LoadData(&home->datasets(), home->fs(), a.data, *ctx));
+  KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, pred->Prepare(d.data));
+  const bool classification = m->objective == model::Objective::kBinaryLogistic ||
+                              m->objective == model::Objective::kMulticlassSoftmax;
+  const size_t width = pred->output_width(model::PredictKind::kProbability);
+  std::vector<float> out(x.rows * width);
+  KILN_RETURN_IF_ERROR(pred->Predict(x, model::PredictKind::kProbability, out, *ctx));
+  std::optional<size_t> id_col;
+  for (size_t i = 0; i < d.data.schema.size(); ++i) {
+    if (d.data.schema.field(i).role == data::ColumnRole::kId) id_col = i;
+  }
+  std::string csv;
+  if (id_col) csv += d.data.schema.field(*id_col).name + ",";
+  if (classification) {
+    for (const auto& c : m->class_labels) AppendCsv(&csv, "prob_" + c), csv += ',';
+  }
+  csv += "prediction\n";
+  for (size_t r = 0; r < x.rows; ++r) {
+    if (id_col) AppendCsv(&csv, d.data.columns[*id_col].TextAt(r)), csv += ',';
+    const float* o = out.data() + r * width;
+    if (classification) {
+      for (size_t k = 0; k < width; ++k) csv += fmt::format("{},", o[k]);
+      AppendCsv(&csv, m->class_labels[static_cast<size_t>(std::max_element(o, o + width) - o)]);
+    } else {
+      csv += fmt::format("{}", o[0]);
+    }
+    csv += '\n';
+  }
+  KILN_RETURN_IF_ERROR(AtomicWriteFile(home->fs(), a.pred_out, csv));
+  Print(a.json ? json{{"rows", x.rows}, {"out", a.pred_out}}.dump(2)
+               : fmt::format("wrote {} predictions to {}", x.rows, a.pred_out));
+  return 0;
+}
+
+Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
+  auto fs = NewPosixFileSystem();
+  (void)g;
+  KILN_ASSIGN_OR_RETURN(auto m, model::LoadModel(*fs, a.model));
+  json features = json::array();
+  for (const auto& f : m->features) {
+    features.push_back({{"name", f.name}, {"categorical", f.categorical},
+                        {"bins", f.categorical ? f.categories.size() : f.bin_edges.size()}});
+  }
+  size_t nodes = 0;
+  for (const auto& t : m->trees) nodes += t.nodes.size();
+  json out = {{"objective", model::ObjectiveName(m->objective)}, {"num_classes", m->num_classes},
+              {"classes", m->class_labels}, {"target", m->target}, {"trees", m->trees.size()},
+              {"nodes", nodes}, {"best_iteration", m->best_iteration},
+              {"base_score", m->base_score}, {"features", features},
+              {"params", json::parse(m->params_json, nullptr, false)}};
+  Print(out.dump(2));
+  return 0;
+}
+
+}  // namespace
+
+void AddTrainCommands(CLI::App& app, const GlobalOptions& g, std::function<Result<ExitCode>()>* run) {
+  auto args = std::make_shared<TrainArgs>();
+  auto bind = [run, &g, args](auto handler) {
+    return [run, &g, args, handler] { *run = [&g, args, handler] { return handler(g, *args); }; };
+  };
+  CLI::App* train = app.add_subcommand("train", "train a gradient-boosted tree model");
+  train->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
+  train->add_option("--target", args->target, "label column")->required();
+  train->add_option("--task", args->task, "binary|multiclass|regression (default: inferred)")
+      ->check(CLI::IsMember({"binary", "multiclass", "regression"}));
+  train->add_option("--param", args->params, "k=v training parameter (repeatable)");
+  train->add_option("--valid", args->valid, "validation dataset NAME[@vN] or file");
+  train->add_option("--valid-frac", args->valid_frac, "hold out this fraction (seeded) for validation");
+  train->add_option("--out", args->out, "model file (default model.kiln)");
+  train->add_flag("--json", args->json, "machine-readable output");
+  train->callback(bind(Train));
+
+  CLI::App* eval = app.add_subcommand("eval", "evaluate a model on a dataset with the target column");
+  eval->add_option("--model", args->model, "model file")->required();
+  eval->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
+  eval->add_flag("--json", args->json, "machine-readable output");
+  eval->callback(bind(Eval));
+
+  CLI::App* predict = app.add_subcommand("predict", "score a dataset with a model into a CSV file");
+  predict->add_option("--model", args->model, "model file")->required();
+  predict->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
+  predict->add_option("--out", args->pred_out, "predictions CSV")->required();
+  predict->add_flag("--json", args->json, "machine-readable output");
+  predict->callback(bind(Predict));
+
+  CLI::App* model_cmd = app.add_subcommand("model", "inspect model files");
+  model_cmd->require_subcommand(1);
+  CLI::App* inspect = model_cmd->add_subcommand("inspect", "summary of a model file (JSON)");
+  inspect->add_option("file", args->model, "model file")->required();
+  inspect->add_flag("--json", args->json, "JSON output (the default)");
+  inspect->callback(bind(Inspect));
+}
+
+}  // namespace kiln::app

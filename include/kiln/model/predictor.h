@@ -1,0 +1,67 @@
+// Predictor: the one compiled predictor every part of kiln calls (`kiln predict`, `kiln eval`,
+// later the server, the tuner and the drift monitor).
+//
+//   KILN_ASSIGN_OR_RETURN(auto p, Predictor::Create(model));
+//   KILN_ASSIGN_OR_RETURN(FeatureMatrix x, p->Prepare(dataset));
+//   std::vector<float> out(x.rows * p->output_width(PredictKind::kProbability));
+//   KILN_RETURN_IF_ERROR(p->Predict(x, PredictKind::kProbability, out, ctx));
+//
+// Prepare() maps a dataset's columns to the model's features by name; categorical values are
+// matched by their text, so codes of another dictionary work, and unknown categories become
+// missing (they follow each split's default branch). Thread-safety: immutable after Create;
+// Predict may run concurrently.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kiln/base/exec_context.h"
+#include "kiln/data/column.h"
+#include "kiln/model/tree_model.h"
+
+namespace kiln::model {
+
+// Row-major feature values in model feature order; NaN = missing. Categorical features hold the
+// model's category code as a double.
+struct FeatureMatrix {
+  size_t rows = 0;
+  size_t cols = 0;
+  std::vector<double> values;
+  const double* row(size_t r) const { return values.data() + r * cols; }
+};
+
+enum class PredictKind {
+  kMargin,       // raw score per output group
+  kProbability,  // classification: one probability per class; regression: the prediction
+  kLeafIndex,    // one leaf index per tree
+};
+
+class Predictor {
+ public:
+  static Result<std::unique_ptr<Predictor>> Create(std::shared_ptr<const TreeModel> model);
+
+  const TreeModel& model() const { return *model_; }
+  // Values per row for `kind`.
+  size_t output_width(PredictKind kind) const;
+  Result<FeatureMatrix> Prepare(const data::Dataset& data) const;
+  // `out` holds rows * output_width(kind) values.
+  Status Predict(const FeatureMatrix& x, PredictKind kind, std::span<float> out,
+                 const ExecContext& ctx) const;
+  // Margins of one row (size num_groups), the single-row fast path.
+  void PredictRowMargin(const double* row, double* margins) const;
+  // Number of trees used (honours best_iteration).
+  size_t used_trees() const { return used_trees_; }
+
+ private:
+  explicit Predictor(std::shared_ptr<const TreeModel> model);
+  uint32_t LeafOf(const Tree& tree, const double* row) const;
+
+  std::shared_ptr<const TreeModel> model_;
+  size_t used_trees_;
+};
+
+// Converts margins of one row to probabilities / predictions in place (sigmoid, softmax, exp).
+void TransformMargins(Objective objective, double* margins, int32_t groups);
+
+}  // namespace kiln::model

@@ -1,0 +1,149 @@
+#include "kiln/learn/binning.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "kiln/base/thread_pool.h"
+
+namespace kiln::learn {
+
+std::vector<double> ComputeEdges(std::vector<double> v, int max_bin) {
+  std::vector<double> edges;
+  if (v.empty()) {
+    edges.push_back(std::numeric_limits<double>::infinity());
+    return edges;
+  }
+  std::vector<double> distinct;
+  std::unique_copy(v.begin(), v.end(), std::back_inserter(distinct));
+  if (static_cast<int>(distinct.size()) <= max_bin) {
+    // One bin per distinct value: split points halfway between neighbours.
+    for (size_t i = 0; i + 1 < distinct.size(); ++i) {
+      edges.push_back(distinct[i] + (distinct[i + 1] - distinct[i]) / 2);
+    }
+  } else {
+    for (int b = 1; b < max_bin; ++b) {
+      const double q = v[static_cast<size_t>(static_cast<double>(b) * v.size() / max_bin)];
+      if (edges.empty() || q > edges.back()) edges.push_back(q);
+    }
+  }
+  edges.push_back(std::numeric_limits<double>::infinity());
+  return edges;
+}
+
+namespace {
+
+uint8_t NumericBin(const std::vector<double>& edges, double v) {
+  return static_cast<uint8_t>(std::lower_bound(edges.begin(), edges.end(), v) - edges.begin());
+}
+
+// Bins one column into `out` (rows bytes) given the feature's edges or categories.
+Status BinColumn(const data::Column& col, const model::FeatureInfo& f, uint16_t num_bins,
+                 uint8_t* out) {
+  const uint8_t missing = static_cast<uint8_t>(num_bins);
+  if (!f.categorical) {
+    if (!data::IsNumeric(col.type())) {
+      return InvalidArgumentError(fmt::format("feature '{}' must be numeric", f.name));
+    }
+    for (size_t r = 0; r < col.size(); ++r) {
+      const double v = col.NumericAt(r);
+      out[r] = std::isnan(v) ? missing : NumericBin(f.bin_edges, v);
+    }
+    return Status::Ok();
+  }
+  // Categorical: translate the column's codes to the feature's dictionary once per code.
+  std::unordered_map<std::string, uint32_t> code;
+  for (uint32_t k = 0; k < f.categories.size(); ++k) code.emplace(f.categories[k], k);
+  std::vector<int32_t> remap;
+  const bool coded = col.type() == data::DataType::kCategorical && col.dictionary();
+  if (coded) {
+    for (const auto& s : *col.dictionary()) {
+      auto it = code.find(s);
+      remap.push_back(it == code.end() ? -1 : static_cast<int32_t>(it->second));
+    }
+  }
+  for (size_t r = 0; r < col.size(); ++r) {
+    int32_t k = -1;
+    if (col.IsValid(r)) {
+      if (coded) {
+        k = col.codes()[r] < remap.size() ? remap[col.codes()[r]] : -1;
+      } else {
+        auto it = code.find(col.TextAt(r));
+        k = it == code.end() ? -1 : static_cast<int32_t>(it->second);
+      }
+    }
+    out[r] = k < 0 || k >= static_cast<int32_t>(num_bins) ? missing : static_cast<uint8_t>(k);
+  }
+  return Status::Ok();
+}
+
+uint16_t NumBins(const model::FeatureInfo& f) {
+  if (!f.categorical) return static_cast<uint16_t>(f.bin_edges.size());
+  return static_cast<uint16_t>(
+      std::min<size_t>(std::max<size_t>(f.categories.size(), 1), kMaxBins));
+}
+
+}  // namespace
+
+Result<BinnedData> BinDataset(const data::Dataset& d, const std::vector<size_t>& columns,
+                              int max_bin, size_t sample_rows, const ExecContext& ctx) {
+  if (max_bin < 2 || max_bin > kMaxBins) return InvalidArgumentError("max_bin must be in [2, 255]");
+  BinnedData out;
+  out.rows = d.num_rows();
+  out.features.resize(columns.size());
+  const size_t stride = std::max<size_t>(1, (out.rows + sample_rows - 1) / std::max<size_t>(1, sample_rows));
+  KILN_RETURN_IF_ERROR(ParallelFor(ctx, columns.size(), [&](size_t i) -> Status {
+    const data::Column& col = d.columns[columns[i]];
+    model::FeatureInfo& f = out.features[i];
+    f.name = d.schema.field(columns[i]).name;
+    if (col.type() == data::DataType::kCategorical) {
+      f.categorical = true;
+      f.categories = col.dictionary() ? *col.dictionary() : data::Dictionary{};
+      return Status::Ok();
+    }
+    if (!data::IsNumeric(col.type())) {
+      return InvalidArgumentError(fmt::format("feature '{}' has type {}; only numeric and "
+                                              "categorical features are supported",
+                                              f.name, data::DataTypeName(col.type())));
+    }
+    std::vector<double> sample;
+    for (size_t r = 0; r < out.rows; r += stride) {
+      const double v = col.NumericAt(r);
+      if (!std::isnan(v)) sample.push_back(v);
+    }
+    std::sort(sample.begin(), sample.end());
+    f.bin_edges = ComputeEdges(std::move(sample), max_bin);
+    return Status::Ok();
+  }));
+  for (const auto& f : out.features) out.num_bins.push_back(NumBins(f));
+  out.bins.resize(out.rows * columns.size());
+  KILN_RETURN_IF_ERROR(ParallelFor(ctx, columns.size(), [&](size_t i) {
+    return BinColumn(d.columns[columns[i]], out.features[i], out.num_bins[i],
+                     out.bins.data() + i * out.rows);
+  }));
+  return out;
+}
+
+Result<BinnedData> ApplyBins(const data::Dataset& d, const std::vector<model::FeatureInfo>& ref,
+                             const ExecContext& ctx) {
+  BinnedData out;
+  out.rows = d.num_rows();
+  out.features = ref;
+  for (const auto& f : ref) out.num_bins.push_back(NumBins(f));
+  out.bins.resize(out.rows * ref.size());
+  std::vector<size_t> cols;
+  for (const auto& f : ref) {
+    auto idx = d.schema.IndexOf(f.name);
+    if (!idx) return InvalidArgumentError(fmt::format("data has no column '{}'", f.name));
+    cols.push_back(*idx);
+  }
+  KILN_RETURN_IF_ERROR(ParallelFor(ctx, ref.size(), [&](size_t i) {
+    return BinColumn(d.columns[cols[i]], ref[i], out.num_bins[i], out.bins.data() + i * out.rows);
+  }));
+  return out;
+}
+
+}  // namespace kiln::learn

@@ -1,0 +1,177 @@
+#include "learn/gbdt/split.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "kiln/base/thread_pool.h"
+
+namespace kiln::learn::gbdt {
+
+Layout::Layout(const BinnedData& x) {
+  for (size_t f = 0; f < x.num_features(); ++f) {
+    offset.push_back(total);
+    total += x.num_bins[f] + 1u;
+  }
+}
+
+void BuildHistogram(const BinnedData& x, const Layout& layout, const std::vector<uint8_t>& use,
+                    const std::vector<GradPair>& grad, const uint32_t* rows, size_t count,
+                    std::vector<Sum>* hist, const ExecContext& ctx) {
+  hist->assign(layout.total, Sum{});
+  // Small nodes are not worth the hand-off to another thread.
+  const bool parallel = count * x.num_features() > 65536;
+  auto one = [&](size_t f) -> Status {
+    if (!use[f]) return Status::Ok();
+    const uint8_t* col = x.column(f);
+    Sum* h = hist->data() + layout.offset[f];
+    for (size_t i = 0; i < count; ++i) {
+      const uint32_t r = rows[i];
+      Sum& s = h[col[r]];
+      s.g += grad[r].g;
+      s.h += grad[r].h;
+      ++s.n;
+    }
+    return Status::Ok();
+  };
+  if (parallel) {
+    ParallelFor(ctx, x.num_features(), one).IgnoreError();  // the body cannot fail
+  } else {
+    for (size_t f = 0; f < x.num_features(); ++f) one(f).IgnoreError();
+  }
+}
+
+double LeafWeight(const Sum& s, const GbdtParams& p) {
+  double g = s.g;
+  if (p.alpha > 0) g = g > p.alpha ? g - p.alpha : (g < -p.alpha ? g + p.alpha : 0.0);
+  double w = -g / (s.h + p.lambda);
+  if (p.max_delta_step > 0) w = std::clamp(w, -p.max_delta_step, p.max_delta_step);
+  return w;
+}
+
+namespace {
+
+// Loss reduction score of a node with sums `s` (the structure score of XGBoost).
+double Score(const Sum& s, const GbdtParams& p) {
+  double g = s.g;
+  if (p.alpha > 0) g = g > p.alpha ? g - p.alpha : (g < -p.alpha ? g + p.alpha : 0.0);
+  if (p.max_delta_step > 0) {
+    const double w = LeafWeight(s, p);
+    return -(2 * s.g * w + (s.h + p.lambda) * w * w);
+  }
+  return g * g / (s.h + p.lambda);
+}
+
+bool Admissible(const Sum& l, const Sum& r, const GbdtParams& p) {
+  return l.n >= static_cast<uint32_t>(p.min_data_in_leaf) &&
+         r.n >= static_cast<uint32_t>(p.min_data_in_leaf) && l.h >= p.min_child_weight &&
+         r.h >= p.min_child_weight;
+}
+
+void Consider(Split* best, const Sum& left, const Sum& total, double parent_score,
+              const GbdtParams& p, const Split& candidate) {
+  const Sum right = total.Minus(left);
+  if (!Admissible(left, right, p)) return;
+  const double gain = 0.5 * (Score(left, p) + Score(right, p) - parent_score);
+  if (gain > best->gain) {
+    *best = candidate;
+    best->gain = gain;
+    best->left = left;
+    best->right = right;
+  }
+}
+
+Split BestNumeric(const Sum* h, uint16_t bins, uint32_t f, const Sum& total, double parent,
+                  const GbdtParams& p) {
+  Split best;
+  const Sum miss = h[bins];
+  for (int dir = 0; dir < (miss.n > 0 ? 2 : 1); ++dir) {
+    const bool miss_left = dir == 1;
+    Sum left = miss_left ? miss : Sum{};
+    for (uint16_t b = 0; b + 1 < bins; ++b) {
+      left.Add(h[b]);
+      Split c;
+      c.feature = f;
+      c.bin = b;
+      c.default_left = miss_left;
+      Consider(&best, left, total, parent, p, c);
+    }
+  }
+  if (best.valid() && miss.n == 0) {
+    // No missing values seen: send future ones to the heavier side.
+    best.default_left = best.left.h >= best.right.h;
+  }
+  return best;
+}
+
+// Categorical: one-vs-rest below max_cat_to_onehot categories, else the best prefix of the
+// categories sorted by gradient statistics (g / (h + lambda)), with missing on either side.
+Split BestCategorical(const Sum* h, uint16_t bins, uint32_t f, const Sum& total, double parent,
+                      const GbdtParams& p) {
+  Split best;
+  const Sum miss = h[bins];
+  std::vector<uint32_t> cats;
+  for (uint32_t c = 0; c < bins; ++c) {
+    if (h[c].n > 0) cats.push_back(c);
+  }
+  if (cats.size() < 2 && miss.n == 0) return best;
+  const bool onehot = cats.size() <= static_cast<size_t>(p.max_cat_to_onehot);
+  if (!onehot) {
+    std::stable_sort(cats.begin(), cats.end(), [&](uint32_t a, uint32_t b) {
+      return h[a].g / (h[a].h + p.lambda) < h[b].g / (h[b].h + p.lambda);
+    });
+  }
+  for (int dir = 0; dir < (miss.n > 0 ? 2 : 1); ++dir) {
+    const bool miss_left = dir == 1;
+    Sum left = miss_left ? miss : Sum{};
+    Split c;
+    c.feature = f;
+    c.categorical = true;
+    c.default_left = miss_left;
+    for (size_t k = 0; k < cats.size(); ++k) {
+      if (onehot) {
+        Split one = c;
+        SetBit(one.left_cats, cats[k]);
+        Sum l = left;
+        l.Add(h[cats[k]]);
+        Consider(&best, l, total, parent, p, one);
+      } else if (k + 1 < cats.size()) {
+        left.Add(h[cats[k]]);
+        SetBit(c.left_cats, cats[k]);
+        Consider(&best, left, total, parent, p, c);
+      }
+    }
+  }
+  if (best.valid() && miss.n == 0) best.default_left = false;  // unseen categories go right
+  return best;
+}
+
+}  // namespace
+
+Split FindBestSplit(const BinnedData& x, const Layout& layout, const std::vector<uint8_t>& use,
+                    const std::vector<Sum>& hist, const Sum& total, const GbdtParams& p,
+                    const ExecContext& ctx) {
+  const double parent = Score(total, p);
+  std::vector<Split> per_feature(x.num_features());
+  auto one = [&](size_t f) -> Status {
+    if (!use[f]) return Status::Ok();
+    const Sum* h = hist.data() + layout.offset[f];
+    const uint32_t fi = static_cast<uint32_t>(f);
+    per_feature[f] = x.features[f].categorical ? BestCategorical(h, x.num_bins[f], fi, total, parent, p)
+                                               : BestNumeric(h, x.num_bins[f], fi, total, parent, p);
+    return Status::Ok();
+  };
+  if (x.num_features() > 8) {
+    ParallelFor(ctx, x.num_features(), one).IgnoreError();  // the body cannot fail
+  } else {
+    for (size_t f = 0; f < x.num_features(); ++f) one(f).IgnoreError();
+  }
+  Split best;
+  for (const Split& s : per_feature) {
+    if (s.gain > best.gain) best = s;  // strict: ties keep the lower feature index
+  }
+  if (best.valid() && !(best.gain > p.min_split_gain && best.gain > 1e-12)) return Split{};
+  return best;
+}
+
+}  // namespace kiln::learn::gbdt

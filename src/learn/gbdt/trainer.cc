@@ -1,0 +1,308 @@
+#include "kiln/learn/gbdt/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <queue>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "learn/gbdt/split.h"
+#include "kiln/base/thread_pool.h"
+#include "kiln/learn/objective.h"
+
+namespace kiln::learn {
+
+using gbdt::Split;
+using gbdt::Sum;
+
+namespace {
+
+// A tree under construction: the model's nodes plus, for split nodes, the split in bin space.
+struct GrownTree {
+  model::Tree tree;
+  std::vector<Split> splits;  // parallel to tree.nodes (unused for leaves)
+};
+
+struct Candidate {
+  int32_t node = 0;
+  uint32_t begin = 0, end = 0;  // segment of the row order
+  int depth = 0;
+  Sum total;
+  std::vector<Sum> hist;
+  Split split;
+};
+
+class TreeBuilder {
+ public:
+  TreeBuilder(const BinnedData& x, const gbdt::Layout& layout, const GbdtParams& p,
+              const ExecContext& ctx)
+      : x_(x), layout_(layout), p_(p), ctx_(ctx) {}
+
+  // Grows one tree on rows (in order) with gradients `grad`; fills leaf_of_row for those rows.
+  GrownTree Grow(std::vector<uint32_t> rows, const std::vector<GradPair>& grad,
+                 const std::vector<uint8_t>& use, double learning_rate,
+                 std::vector<int32_t>* leaf_of_row);
+
+ private:
+  Candidate MakeCandidate(int32_t node, uint32_t begin, uint32_t end, int depth, const Sum& total,
+                          std::vector<Sum> hist);
+  void ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candidate* right);
+  bool CanSplit(const Candidate& c) const {
+    return c.split.valid() && (p_.max_depth == 0 || c.depth < p_.max_depth);
+  }
+
+  const BinnedData& x_;
+  const gbdt::Layout& layout_;
+  const GbdtParams& p_;
+  const ExecContext& ctx_;
+  const std::vector<GradPair>* grad_ = nullptr;
+  const std::vector<uint8_t>* use_ = nullptr;
+  std::vector<uint32_t> rows_, scratch_;
+};
+
+Candidate TreeBuilder::MakeCandidate(int32_t node, uint32_t begin, uint32_t end, int depth,
+                                     const Sum& total, std::vector<Sum> hist) {
+  Candidate c;
+  c.node = node;
+  c.begin = begin;
+  c.end = end;
+  c.depth = depth;
+  c.total = total;
+  c.hist = std::move(hist);
+  if (end - begin >= 2u * static_cast<uint32_t>(p_.min_data_in_leaf)) {
+    c.split = gbdt::FindBestSplit(x_, layout_, *use_, c.hist, total, p_, ctx_);
+  }
+  return c;
+}
+
+void TreeBuilder::ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candidate* right) {
+  const Split& s = c.split;
+  const uint8_t* col = x_.column(s.feature);
+  const uint16_t missing = x_.num_bins[s.feature];
+  // Stable partition of the segment: left rows keep their order, then right rows.
+  uint32_t nl = 0;
+  scratch_.clear();
+  for (uint32_t i = c.begin; i < c.end; ++i) {
+    const uint32_t r = rows_[i];
+    if (s.GoesLeft(col[r], missing)) {
+      rows_[c.begin + nl++] = r;
+    } else {
+      scratch_.push_back(r);
+    }
+  }
+  std::copy(scratch_.begin(), scratch_.end(), rows_.begin() + c.begin + nl);
+  const uint32_t mid = c.begin + nl;
+
+  const int32_t li = static_cast<int32_t>(t->tree.nodes.size());
+  t->tree.nodes.resize(t->tree.nodes.size() + 2);
+  t->splits.resize(t->tree.nodes.size());
+  model::Node& n = t->tree.nodes[static_cast<size_t>(c.node)];
+  n.left = li;
+  n.right = li + 1;
+  n.feature = s.feature;
+  n.default_left = s.default_left;
+  n.categorical = s.categorical;
+  n.gain = s.gain;
+  const model::FeatureInfo& f = x_.features[s.feature];
+  if (s.categorical) {
+    n.cat_begin = static_cast<uint32_t>(t->tree.categories.size());
+    for (uint32_t k = 0; k < x_.num_bins[s.feature]; ++k) {
+      if (gbdt::Test(s.left_cats, k)) t->tree.categories.push_back(k);
+    }
+    n.cat_end = static_cast<uint32_t>(t->tree.categories.size());
+  } else {
+    n.threshold = f.bin_edges[s.bin];
+  }
+  t->splits[static_cast<size_t>(c.node)] = s;
+  t->tree.nodes[static_cast<size_t>(li)].cover = s.left.h;
+  t->tree.nodes[static_cast<size_t>(li) + 1].cover = s.right.h;
+
+  // Histogram of the smaller child; the sibling's is parent - smaller.
+  const bool left_smaller = nl <= c.end - mid;
+  std::vector<Sum> small, large(layout_.total);
+  const uint32_t sb = left_smaller ? c.begin : mid, se = left_smaller ? mid : c.end;
+  gbdt::BuildHistogram(x_, layout_, *use_, *grad_, rows_.data() + sb, se - sb, &small, ctx_);
+  for (size_t i = 0; i < layout_.total; ++i) large[i] = c.hist[i].Minus(small[i]);
+  std::vector<Sum>& lh = left_smaller ? small : large;
+  std::vector<Sum>& rh = left_smaller ? large : small;
+  c.hist.clear();
+  c.hist.shrink_to_fit();
+  *left = MakeCandidate(li, c.begin, mid, c.depth + 1, s.left, std::move(lh));
+  *right = MakeCandidate(li + 1, mid, c.end, c.depth + 1, s.right, std::move(rh));
+}
+
+GrownTree TreeBuilder::Grow(std::vector<uint32_t> rows, const std::vector<GradPair>& grad,
+                            const std::vector<uint8_t>& use, double learning_rate,
+                            std::vector<int32_t>* leaf_of_row) {
+  grad_ = &grad;
+  use_ = &use;
+  rows_ = std::move(rows);
+  GrownTree t;
+  t.tree.nodes.resize(1);
+  t.splits.resize(1);
+  std::vector<Sum> root_hist;
+  gbdt::BuildHistogram(x_, layout_, use, grad, rows_.data(), rows_.size(), &root_hist, ctx_);
+  Sum total;
+  for (uint32_t r : rows_) total.Add({grad[r].g, grad[r].h, 1});
+  t.tree.nodes[0].cover = total.h;
+
+  const bool leaf_wise = p_.num_leaves > 0;
+  const size_t max_leaves = leaf_wise ? static_cast<size_t>(p_.num_leaves) : SIZE_MAX;
+  // Leaf-wise: best gain first (ties: lower node index). Depth-wise: node order (level by level).
+  auto worse = [&](const Candidate& a, const Candidate& b) {
+    if (!leaf_wise) return a.node > b.node;
+    return a.split.gain != b.split.gain ? a.split.gain < b.split.gain : a.node > b.node;
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, decltype(worse)> open(worse);
+  std::vector<Candidate> leaves;
+  open.push(MakeCandidate(0, 0, static_cast<uint32_t>(rows_.size()), 0, total, std::move(root_hist)));
+  size_t num_leaves = 1;
+  while (!open.empty()) {
+    Candidate c = std::move(const_cast<Candidate&>(open.top()));
+    open.pop();
+    if (!CanSplit(c) || num_leaves >= max_leaves) {
+      leaves.push_back(std::move(c));
+      continue;
+    }
+    Candidate l, r;
+    ApplySplit(c, &t, &l, &r);
+    ++num_leaves;
+    open.push(std::move(l));
+    open.push(std::move(r));
+  }
+  for (const Candidate& c : leaves) {
+    model::Node& n = t.tree.nodes[static_cast<size_t>(c.node)];
+    n.value = gbdt::LeafWeight(c.total, p_) * learning_rate;
+    for (uint32_t i = c.begin; i < c.end; ++i) (*leaf_of_row)[rows_[i]] = c.node;
+  }
+  return t;
+}
+
+// Leaf reached by row r of `x` in a grown tree (bin space).
+int32_t LeafOfBinned(const GrownTree& t, const BinnedData& x, size_t r) {
+  int32_t i = 0;
+  while (!t.tree.nodes[static_cast<size_t>(i)].is_leaf()) {
+    const Split& s = t.splits[static_cast<size_t>(i)];
+    const bool left = s.GoesLeft(x.column(s.feature)[r], x.num_bins[s.feature]);
+    i = left ? t.tree.nodes[static_cast<size_t>(i)].left : t.tree.nodes[static_cast<size_t>(i)].right;
+  }
+  return i;
+}
+
+Status CheckInputs(const TrainInput& train, const TrainInput* valid, const TrainOptions& o) {
+  KILN_RETURN_IF_ERROR(o.params.Validate());
+  if (!train.x || train.x->rows == 0) return InvalidArgumentError("no training rows");
+  if (train.labels.size() != train.x->rows) return InvalidArgumentError("label count mismatch");
+  if (train.x->rows > UINT32_MAX) return InvalidArgumentError("more than 2^32 training rows");
+  if (valid && (!valid->x || valid->labels.size() != valid->x->rows)) {
+    return InvalidArgumentError("validation label count mismatch");
+  }
+  for (const auto* in : {&train, valid}) {
+    if (!in) continue;
+    for (float y : in->labels) {
+      if (!std::isfinite(y)) return InvalidArgumentError("labels must be finite");
+      if (o.objective == model::Objective::kMulticlassSoftmax &&
+          (y < 0 || y >= static_cast<float>(o.num_classes) || y != std::floor(y))) {
+        return InvalidArgumentError("multiclass labels must be class indices");
+      }
+      if (o.objective == model::Objective::kBinaryLogistic && y != 0 && y != 1) {
+        return InvalidArgumentError("binary labels must be 0 or 1");
+      }
+      if (o.objective == model::Objective::kPoisson && y < 0) {
+        return InvalidArgumentError("poisson labels must be >= 0");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* valid,
+                                   const TrainOptions& o, const ExecContext& ctx) {
+  KILN_RETURN_IF_ERROR(CheckInputs(train, valid, o));
+  const GbdtParams& p = o.params;
+  const BinnedData& x = *train.x;
+  const size_t n = x.rows;
+  model::TreeModel m;
+  m.objective = o.objective;
+  m.num_classes = o.objective == model::Objective::kMulticlassSoftmax ? o.num_classes : 1;
+  if (o.objective == model::Objective::kBinaryLogistic) m.num_classes = 1;
+  const int32_t groups = m.num_groups();
+  m.features = x.features;
+  m.target = o.target;
+  m.class_labels = o.class_labels;
+  m.params_json = p.ToJson();
+  m.base_score = BaseScore(o.objective, groups, train.labels);
+
+  const gbdt::Layout layout(x);
+  TreeBuilder builder(x, layout, p, ctx);
+  std::vector<double> margin(n * groups), vmargin;
+  for (size_t r = 0; r < n; ++r) {
+    for (int32_t k = 0; k < groups; ++k) margin[r * groups + k] = m.base_score[static_cast<size_t>(k)];
+  }
+  if (valid) {
+    vmargin.resize(valid->x->rows * groups);
+    for (size_t r = 0; r < valid->x->rows; ++r) {
+      for (int32_t k = 0; k < groups; ++k) vmargin[r * groups + k] = m.base_score[static_cast<size_t>(k)];
+    }
+  }
+  const std::string metric = DefaultMetrics(o.objective).front();
+  std::vector<GradPair> grad_all(n * groups), grad(n);
+  std::vector<int32_t> leaf_of_row(n);
+  double best_score = HigherIsBetter(metric) ? -INFINITY : INFINITY;
+  int best_iter = 0;
+  for (int it = 0; it < p.num_trees; ++it) {
+    KILN_RETURN_IF_ERROR(ctx.CheckAlive());
+    ComputeGradients(o.objective, groups, margin, train.labels, grad_all);
+    std::mt19937_64 rng(p.seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(it));
+    std::vector<uint32_t> rows;
+    rows.reserve(n);
+    std::bernoulli_distribution take_row(p.subsample);
+    for (uint32_t r = 0; r < n; ++r) {
+      if (p.subsample >= 1 || take_row(rng)) rows.push_back(r);
+    }
+    std::vector<uint8_t> use(x.num_features(), 1);
+    if (p.colsample < 1) {
+      std::vector<size_t> order(x.num_features());
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
+      const size_t keep = std::max<size_t>(1, static_cast<size_t>(std::ceil(p.colsample * order.size())));
+      std::fill(use.begin(), use.end(), 0);
+      for (size_t i = 0; i < keep; ++i) use[order[i]] = 1;
+    }
+    for (int32_t k = 0; k < groups; ++k) {
+      for (size_t r = 0; r < n; ++r) grad[r] = grad_all[r * groups + k];
+      std::fill(leaf_of_row.begin(), leaf_of_row.end(), -1);
+      GrownTree t = builder.Grow(rows, grad, use, p.learning_rate, &leaf_of_row);
+      t.tree.class_index = k;
+      for (size_t r = 0; r < n; ++r) {
+        int32_t leaf = leaf_of_row[r] >= 0 ? leaf_of_row[r] : LeafOfBinned(t, x, r);
+        margin[r * groups + k] += t.tree.nodes[static_cast<size_t>(leaf)].value;
+      }
+      if (valid) {
+        for (size_t r = 0; r < valid->x->rows; ++r) {
+          vmargin[r * groups + k] += t.tree.nodes[static_cast<size_t>(LeafOfBinned(t, *valid->x, r))].value;
+        }
+      }
+      m.trees.push_back(std::move(t.tree));
+    }
+    IterationLog log{it, metric, std::nullopt, best_iter};
+    if (valid) {
+      KILN_ASSIGN_OR_RETURN(double score, EvaluateMetric(metric, o.objective, groups, vmargin, valid->labels));
+      log.valid = score;
+      const bool better = HigherIsBetter(metric) ? score > best_score : score < best_score;
+      if (better) best_score = score, best_iter = it;
+      log.best_iteration = best_iter;
+    }
+    if (o.on_iteration) o.on_iteration(log);
+    if (valid && p.early_stopping_rounds > 0 && it - best_iter >= p.early_stopping_rounds) break;
+  }
+  if (valid && p.early_stopping_rounds > 0) m.best_iteration = best_iter;
+  KILN_RETURN_IF_ERROR(m.Validate());
+  return m;
+}
+
+}  // namespace kiln::learn

@@ -1,0 +1,210 @@
+#include "kiln/model/model_io.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <exception>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "kiln/base/hash.h"
+
+namespace kiln::model {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kNodeBytes = 56;
+constexpr uint64_t kMaxModelBytes = 2ull << 30;
+
+void PutDouble(std::string* out, double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  PutFixed64(out, bits);
+}
+
+double GetDouble(const char* p) {
+  uint64_t bits = DecodeFixed64(p);
+  double v;
+  std::memcpy(&v, &bits, 8);
+  return v;
+}
+
+json MetaJson(const TreeModel& m) {
+  json features = json::array();
+  for (const auto& f : m.features) {
+    // The last numeric edge is always +inf (JSON has no infinity): it is implied, not stored.
+    std::vector<double> edges = f.bin_edges;
+    if (!edges.empty() && std::isinf(edges.back())) edges.pop_back();
+    features.push_back({{"name", f.name},
+                        {"categorical", f.categorical},
+                        {"categories", f.categories},
+                        {"bin_edges", edges}});
+  }
+  return {{"format", "kiln.model"},
+          {"objective", ObjectiveName(m.objective)},
+          {"num_classes", m.num_classes},
+          {"base_score", m.base_score},
+          {"features", std::move(features)},
+          {"target", m.target},
+          {"class_labels", m.class_labels},
+          {"best_iteration", m.best_iteration},
+          {"params", m.params_json},
+          {"training_profile", m.training_profile_json},
+          {"num_trees", m.trees.size()}};
+}
+
+// Detects formats that must never be parsed by anything that can run code (BI-14).
+std::string_view ForeignFormat(std::string_view b) {
+  if (!b.empty() && static_cast<unsigned char>(b[0]) == 0x80) return "a Python pickle";
+  if (b.substr(0, 2) == "PK") return "a zip archive (e.g. a torch or joblib file)";
+  if (b.substr(0, 6) == "\x93NUMPY") return "a NumPy array";
+  if (b.substr(0, 1) == "{") return "JSON (import XGBoost models with `kiln model import`)";
+  return "";
+}
+
+}  // namespace
+
+std::string EncodeModel(const TreeModel& m) {
+  std::string out(kModelMagic);
+  PutFixed32(&out, kModelFormatVersion);
+  PutFixed32(&out, 0);
+  const std::string meta = MetaJson(m).dump(-1, ' ', false, json::error_handler_t::replace);
+  PutFixed64(&out, meta.size());
+  out += meta;
+  for (const Tree& t : m.trees) {
+    PutFixed32(&out, static_cast<uint32_t>(t.class_index));
+    PutFixed32(&out, static_cast<uint32_t>(t.nodes.size()));
+    PutFixed32(&out, static_cast<uint32_t>(t.categories.size()));
+    for (const Node& n : t.nodes) {
+      PutFixed32(&out, static_cast<uint32_t>(n.left));
+      PutFixed32(&out, static_cast<uint32_t>(n.right));
+      PutFixed32(&out, n.feature);
+      out.push_back(static_cast<char>((n.default_left ? 1 : 0) | (n.categorical ? 2 : 0)));
+      out.append(3, '\0');
+      PutDouble(&out, n.threshold);
+      PutFixed32(&out, n.cat_begin);
+      PutFixed32(&out, n.cat_end);
+      PutDouble(&out, n.value);
+      PutDouble(&out, n.gain);
+      PutDouble(&out, n.cover);
+    }
+    for (uint32_t c : t.categories) PutFixed32(&out, c);
+  }
+  PutFixed64(&out, Xxh3_64(out));
+  return out;
+}
+
+namespace {
+
+Status ParseMeta(const json& j, TreeModel* m, uint64_t* num_trees) {
+  if (j.at("format") != "kiln.model") return InvalidArgumentError("not a kiln model");
+  KILN_ASSIGN_OR_RETURN(m->objective, ParseObjective(j.at("objective").get<std::string>()));
+  m->num_classes = j.at("num_classes").get<int32_t>();
+  m->base_score = j.at("base_score").get<std::vector<double>>();
+  for (const auto& f : j.at("features")) {
+    FeatureInfo fi;
+    fi.name = f.at("name").get<std::string>();
+    fi.categorical = f.at("categorical").get<bool>();
+    fi.categories = f.at("categories").get<std::vector<std::string>>();
+    fi.bin_edges = f.at("bin_edges").get<std::vector<double>>();
+    for (size_t i = 0; i < fi.bin_edges.size(); ++i) {
+      if (!std::isfinite(fi.bin_edges[i]) || (i > 0 && fi.bin_edges[i] <= fi.bin_edges[i - 1])) {
+        return InvalidArgumentError("bin edges must be finite and increasing");
+      }
+    }
+    if (!fi.categorical) fi.bin_edges.push_back(std::numeric_limits<double>::infinity());
+    m->features.push_back(std::move(fi));
+  }
+  m->target = j.at("target").get<std::string>();
+  m->class_labels = j.at("class_labels").get<std::vector<std::string>>();
+  m->best_iteration = j.at("best_iteration").get<int32_t>();
+  m->params_json = j.at("params").get<std::string>();
+  m->training_profile_json = j.at("training_profile").get<std::string>();
+  *num_trees = j.at("num_trees").get<uint64_t>();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<TreeModel> DecodeModel(std::string_view b, std::string_view source) {
+  auto loss = [&](std::string_view what) {
+    return DataLossError(fmt::format("{}: corrupt model file: {}", source, what));
+  };
+  if (b.substr(0, 8) != kModelMagic) {
+    std::string_view foreign = ForeignFormat(b);
+    if (!foreign.empty()) {
+      return InvalidArgumentError(
+          fmt::format("{}: not a kiln model file: it looks like {}; refused unparsed", source, foreign));
+    }
+    return loss("bad magic");
+  }
+  if (b.size() < 32) return loss("shorter than its header");
+  if (Xxh3_64(b.substr(0, b.size() - 8)) != DecodeFixed64(b.data() + b.size() - 8)) {
+    return loss("checksum mismatch");
+  }
+  if (DecodeFixed32(b.data() + 8) != kModelFormatVersion) return loss("unsupported format version");
+  const uint64_t meta_len = DecodeFixed64(b.data() + 16);
+  const size_t end = b.size() - 8;
+  if (meta_len > end - 24) return loss("metadata length past the end");
+  TreeModel m;
+  uint64_t num_trees = 0;
+  try {
+    Status s = ParseMeta(json::parse(b.substr(24, meta_len)), &m, &num_trees);
+    if (!s.ok()) return loss(s.message());
+  } catch (const std::exception& e) {
+    return loss(e.what());
+  }
+  size_t pos = 24 + meta_len;
+  if (num_trees > (end - pos) / 12) return loss("tree count larger than the file");
+  m.trees.resize(num_trees);
+  for (Tree& t : m.trees) {
+    if (end - pos < 12) return loss("truncated tree header");
+    t.class_index = static_cast<int32_t>(DecodeFixed32(b.data() + pos));
+    const uint64_t n = DecodeFixed32(b.data() + pos + 4);
+    const uint64_t cats = DecodeFixed32(b.data() + pos + 8);
+    pos += 12;
+    if (n * kNodeBytes + cats * 4 > end - pos) return loss("tree larger than the file");
+    t.nodes.resize(n);
+    for (Node& node : t.nodes) {
+      const char* p = b.data() + pos;
+      node.left = static_cast<int32_t>(DecodeFixed32(p));
+      node.right = static_cast<int32_t>(DecodeFixed32(p + 4));
+      node.feature = DecodeFixed32(p + 8);
+      const uint8_t flags = static_cast<uint8_t>(p[12]);
+      if (flags > 3) return loss("unknown node flags");
+      node.default_left = flags & 1;
+      node.categorical = flags & 2;
+      node.threshold = GetDouble(p + 16);
+      node.cat_begin = DecodeFixed32(p + 24);
+      node.cat_end = DecodeFixed32(p + 28);
+      node.value = GetDouble(p + 32);
+      node.gain = GetDouble(p + 40);
+      node.cover = GetDouble(p + 48);
+      pos += kNodeBytes;
+    }
+    t.categories.resize(cats);
+    for (uint32_t& c : t.categories) {
+      c = DecodeFixed32(b.data() + pos);
+      pos += 4;
+    }
+  }
+  if (pos != end) return loss("trailing bytes after the trees");
+  Status valid = m.Validate();
+  if (!valid.ok()) return loss(valid.message());
+  return m;
+}
+
+Status SaveModel(FileSystem& fs, const std::string& path, const TreeModel& model) {
+  return AtomicWriteFile(fs, path, EncodeModel(model));
+}
+
+Result<std::shared_ptr<const TreeModel>> LoadModel(FileSystem& fs, const std::string& path) {
+  KILN_ASSIGN_OR_RETURN(std::string bytes, fs.ReadFile(path, kMaxModelBytes));
+  KILN_ASSIGN_OR_RETURN(TreeModel m, DecodeModel(bytes, path));
+  return std::make_shared<const TreeModel>(std::move(m));
+}
+
+}  // namespace kiln::model

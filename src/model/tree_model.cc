@@ -1,0 +1,98 @@
+#include "kiln/model/tree_model.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace kiln::model {
+
+std::string_view ObjectiveName(Objective o) {
+  switch (o) {
+    case Objective::kBinaryLogistic: return "binary";
+    case Objective::kMulticlassSoftmax: return "multiclass";
+    case Objective::kRegressionL2: return "regression";
+    case Objective::kRegressionL1: return "regression_l1";
+    case Objective::kPoisson: return "poisson";
+  }
+  return "unknown";
+}
+
+Result<Objective> ParseObjective(std::string_view t) {
+  if (t == "binary" || t == "binary:logistic") return Objective::kBinaryLogistic;
+  if (t == "multiclass" || t == "multi:softprob" || t == "multi:softmax" || t == "softmax") {
+    return Objective::kMulticlassSoftmax;
+  }
+  if (t == "regression" || t == "l2" || t == "reg:squarederror" || t == "mse") {
+    return Objective::kRegressionL2;
+  }
+  if (t == "regression_l1" || t == "l1" || t == "reg:absoluteerror" || t == "mae") {
+    return Objective::kRegressionL1;
+  }
+  if (t == "poisson" || t == "count:poisson") return Objective::kPoisson;
+  return InvalidArgumentError(fmt::format(
+      "unknown objective '{}' (binary, multiclass, regression, regression_l1, poisson)",
+      t.substr(0, 64)));
+}
+
+Status TreeModel::Validate() const {
+  if (num_classes < 1 || num_classes > 65536) return InvalidArgumentError("bad class count");
+  if (objective == Objective::kMulticlassSoftmax && num_classes < 2) {
+    return InvalidArgumentError("multiclass model needs at least 2 classes");
+  }
+  if (static_cast<int32_t>(base_score.size()) != num_groups()) {
+    return InvalidArgumentError("base score size does not match the output groups");
+  }
+  for (double b : base_score) {
+    if (!std::isfinite(b)) return InvalidArgumentError("non-finite base score");
+  }
+  if (!trees.empty() && trees.size() % static_cast<size_t>(num_groups()) != 0) {
+    return InvalidArgumentError("tree count is not a multiple of the output groups");
+  }
+  if (best_iteration >= 0 &&
+      static_cast<size_t>(best_iteration + 1) * num_groups() > trees.size()) {
+    return InvalidArgumentError("best iteration beyond the trees");
+  }
+  for (size_t t = 0; t < trees.size(); ++t) {
+    const Tree& tree = trees[t];
+    if (tree.nodes.empty()) return InvalidArgumentError(fmt::format("tree {} is empty", t));
+    if (tree.class_index < 0 || tree.class_index >= num_groups()) {
+      return InvalidArgumentError(fmt::format("tree {} has a bad class index", t));
+    }
+    const int32_t n = static_cast<int32_t>(tree.nodes.size());
+    for (int32_t i = 0; i < n; ++i) {
+      const Node& node = tree.nodes[static_cast<size_t>(i)];
+      if (node.is_leaf()) {
+        if (node.right >= 0 || !std::isfinite(node.value)) {
+          return InvalidArgumentError(fmt::format("tree {} node {}: bad leaf", t, i));
+        }
+        continue;
+      }
+      if (node.left <= i || node.right <= i || node.left >= n || node.right >= n) {
+        return InvalidArgumentError(fmt::format("tree {} node {}: child out of range", t, i));
+      }
+      if (node.feature >= features.size()) {
+        return InvalidArgumentError(fmt::format("tree {} node {}: unknown feature", t, i));
+      }
+      const FeatureInfo& f = features[node.feature];
+      if (node.categorical != f.categorical) {
+        return InvalidArgumentError(fmt::format("tree {} node {}: split type mismatch", t, i));
+      }
+      if (node.categorical) {
+        if (node.cat_begin > node.cat_end || node.cat_end > tree.categories.size()) {
+          return InvalidArgumentError(fmt::format("tree {} node {}: bad category range", t, i));
+        }
+        for (uint32_t k = node.cat_begin; k < node.cat_end; ++k) {
+          if (tree.categories[k] >= f.categories.size() ||
+              (k > node.cat_begin && tree.categories[k] <= tree.categories[k - 1])) {
+            return InvalidArgumentError(fmt::format("tree {} node {}: bad category set", t, i));
+          }
+        }
+      } else if (std::isnan(node.threshold)) {
+        return InvalidArgumentError(fmt::format("tree {} node {}: NaN threshold", t, i));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kiln::model
