@@ -30,7 +30,8 @@ struct TrainArgs {
 };
 
 std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
-  return std::make_unique<ExecContext>(ExecContext::Options{.threads = threads > 0 ? threads : g.threads});
+  return std::make_unique<ExecContext>(
+      ExecContext::Options{.threads = threads > 0 ? threads : g.threads});
 }
 
 Result<learn::GbdtParams> ParseParams(const std::vector<std::string>& kvs) {
@@ -46,9 +47,8 @@ Result<learn::GbdtParams> ParseParams(const std::vector<std::string>& kvs) {
   return p;
 }
 
-json MetricsJson(const model::TreeModel& m, const model::Predictor& pred,
-                 const data::Dataset& d, const std::vector<float>& labels, const ExecContext& ctx,
-                 Status* status) {
+json MetricsJson(const model::TreeModel& m, const model::Predictor& pred, const data::Dataset& d,
+                 const std::vector<float>& labels, const ExecContext& ctx, Status* status) {
   json out = json::object();
   auto x = pred.Prepare(d);
   if (!x.ok()) {
@@ -69,7 +69,8 @@ json MetricsJson(const model::TreeModel& m, const model::Predictor& pred,
 
 Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   KILN_ASSIGN_OR_RETURN(learn::GbdtParams params, ParseParams(a.params));
-  if (a.valid_frac < 0 || a.valid_frac >= 1) return InvalidArgumentError("--valid-frac must be in [0, 1)");
+  if (a.valid_frac < 0 || a.valid_frac >= 1)
+    return InvalidArgumentError("--valid-frac must be in [0, 1)");
   auto ctx = Context(g, params.threads);
   KILN_ASSIGN_OR_RETURN(auto home, KilnHome::Open(KilnHome::Resolve(g.home)));
   KILN_ASSIGN_OR_RETURN(LoadedData train, LoadData(&home->datasets(), home->fs(), a.data, *ctx));
@@ -78,7 +79,8 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   std::vector<std::string> skipped;
   const std::vector<size_t> features = FeatureColumns(train.data, a.target, &skipped);
   if (features.empty()) return InvalidArgumentError("no usable feature columns");
-  for (const auto& s : skipped) std::fprintf(stderr, "note: skipping string column '%s'\n", s.c_str());
+  for (const auto& s : skipped)
+    std::fprintf(stderr, "note: skipping string column '%s'\n", s.c_str());
 
   data::Dataset train_rows = std::move(train.data), valid_rows;
   std::vector<float> train_labels = labels.values, valid_labels;
@@ -100,7 +102,8 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
     train_labels = std::move(t2);
   }
   const auto t0 = std::chrono::steady_clock::now();
-  KILN_ASSIGN_OR_RETURN(learn::BinnedData x, learn::BinDataset(train_rows, features, params.max_bin, 200000, *ctx));
+  KILN_ASSIGN_OR_RETURN(learn::BinnedData x,
+                        learn::BinDataset(train_rows, features, params.max_bin, 200000, *ctx));
   std::optional<learn::BinnedData> vx;
   if (valid_rows.num_rows() > 0) {
     KILN_ASSIGN_OR_RETURN(vx, learn::ApplyBins(valid_rows, x.features, *ctx));
@@ -116,7 +119,9 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   o.on_iteration = [&](const learn::IterationLog& log) {
     if (!progress) return;
     std::string line = fmt::format("[{:4}]", log.iteration + 1);
-    if (log.valid) line += fmt::format("  valid {} {:.6f}  (best [{}])", log.metric, *log.valid, log.best_iteration + 1);
+    if (log.valid)
+      line += fmt::format("  valid {} {:.6f}  (best [{}])", log.metric, *log.valid,
+                          log.best_iteration + 1);
     std::fprintf(stderr, "%s\n", line.c_str());
   };
   learn::TrainInput tin{&x, train_labels};
@@ -140,7 +145,9 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
     result["valid_metrics"] = MetricsJson(*shared, *pred, valid_rows, valid_labels, *ctx, &st);
     KILN_RETURN_IF_ERROR(st);
   }
-  Print(a.json ? result.dump(2) : fmt::format("trained {} trees -> {}\n{}", shared->trees.size(), a.out, result.dump(2)));
+  Print(a.json ? result.dump(2)
+               : fmt::format("trained {} trees -> {}\n{}", shared->trees.size(), a.out,
+                             result.dump(2)));
   return 0;
 }
 
@@ -157,12 +164,14 @@ Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
   Status st;
   json metrics = MetricsJson(*m, *pred, d.data, l.values, *ctx, &st);
   KILN_RETURN_IF_ERROR(st);
-  json out = {{"model", a.model}, {"data", d.label}, {"rows", d.data.num_rows()}, {"metrics", metrics}};
+  json out = {
+      {"model", a.model}, {"data", d.label}, {"rows", d.data.num_rows()}, {"metrics", metrics}};
   if (a.json) {
     Print(out.dump(2));
   } else {
     std::string text = fmt::format("{} on {} ({} rows)\n", a.model, d.label, d.data.num_rows());
-    for (auto& [k, v] : metrics.items()) text += fmt::format("  {:<10} {:.6f}\n", k, v.get<double>());
+    for (auto& [k, v] : metrics.items())
+      text += fmt::format("  {:<10} {:.6f}\n", k, v.get<double>());
     Print(text);
   }
   return 0;
@@ -223,15 +232,21 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto m, model::LoadModel(*fs, a.model));
   json features = json::array();
   for (const auto& f : m->features) {
-    features.push_back({{"name", f.name}, {"categorical", f.categorical},
+    features.push_back({{"name", f.name},
+                        {"categorical", f.categorical},
                         {"bins", f.categorical ? f.categories.size() : f.bin_edges.size()}});
   }
   size_t nodes = 0;
   for (const auto& t : m->trees) nodes += t.nodes.size();
-  json out = {{"objective", model::ObjectiveName(m->objective)}, {"num_classes", m->num_classes},
-              {"classes", m->class_labels}, {"target", m->target}, {"trees", m->trees.size()},
-              {"nodes", nodes}, {"best_iteration", m->best_iteration},
-              {"base_score", m->base_score}, {"features", features},
+  json out = {{"objective", model::ObjectiveName(m->objective)},
+              {"num_classes", m->num_classes},
+              {"classes", m->class_labels},
+              {"target", m->target},
+              {"trees", m->trees.size()},
+              {"nodes", nodes},
+              {"best_iteration", m->best_iteration},
+              {"base_score", m->base_score},
+              {"features", features},
               {"params", json::parse(m->params_json, nullptr, false)}};
   Print(out.dump(2));
   return 0;
@@ -239,7 +254,8 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
 
 }  // namespace
 
-void AddTrainCommands(CLI::App& app, const GlobalOptions& g, std::function<Result<ExitCode>()>* run) {
+void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
+                      std::function<Result<ExitCode>()>* run) {
   auto args = std::make_shared<TrainArgs>();
   auto bind = [run, &g, args](auto handler) {
     return [run, &g, args, handler] { *run = [&g, args, handler] { return handler(g, *args); }; };
@@ -251,12 +267,14 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g, std::function<Resul
       ->check(CLI::IsMember({"binary", "multiclass", "regression"}));
   train->add_option("--param", args->params, "k=v training parameter (repeatable)");
   train->add_option("--valid", args->valid, "validation dataset NAME[@vN] or file");
-  train->add_option("--valid-frac", args->valid_frac, "hold out this fraction (seeded) for validation");
+  train->add_option("--valid-frac", args->valid_frac,
+                    "hold out this fraction (seeded) for validation");
   train->add_option("--out", args->out, "model file (default model.kiln)");
   train->add_flag("--json", args->json, "machine-readable output");
   train->callback(bind(Train));
 
-  CLI::App* eval = app.add_subcommand("eval", "evaluate a model on a dataset with the target column");
+  CLI::App* eval =
+      app.add_subcommand("eval", "evaluate a model on a dataset with the target column");
   eval->add_option("--model", args->model, "model file")->required();
   eval->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
   eval->add_flag("--json", args->json, "machine-readable output");

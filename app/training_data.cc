@@ -35,30 +35,37 @@ Result<Labels> MakeLabels(const data::Dataset& d, const std::string& target,
   }
   std::string t = task;
   if (t.empty()) {
-    if (classes) t = classes->size() == 2 ? "binary" : "multiclass";
-    else if (seen.size() == 2) t = "binary";
-    else if (!numeric || (integral && seen.size() <= 30)) t = "multiclass";
-    else t = "regression";
+    if (classes)
+      t = classes->size() == 2 ? "binary" : "multiclass";
+    else if (seen.size() == 2)
+      t = "binary";
+    else if (!numeric || (integral && seen.size() <= 30))
+      t = "multiclass";
+    else
+      t = "regression";
   }
   if (seen.size() < 2 && !classes) {
     return InvalidArgumentError(fmt::format("target '{}' is constant: nothing to learn", target));
   }
   if (t == "regression") {
-    if (!numeric) return InvalidArgumentError(fmt::format("regression target '{}' is not numeric", target));
+    if (!numeric)
+      return InvalidArgumentError(fmt::format("regression target '{}' is not numeric", target));
     l.objective = model::Objective::kRegressionL2;
     for (size_t r = 0; r < c.size(); ++r) l.values.push_back(static_cast<float>(c.NumericAt(r)));
     return l;
   }
   if (t != "binary" && t != "multiclass") {
-    return InvalidArgumentError(fmt::format("unknown task '{}' (binary, multiclass, regression)", t));
+    return InvalidArgumentError(
+        fmt::format("unknown task '{}' (binary, multiclass, regression)", t));
   }
   if (classes) {
     l.class_labels = *classes;
   } else {
     l.class_labels = seen;
     if (numeric) {  // numeric classes in numeric order
-      std::sort(l.class_labels.begin(), l.class_labels.end(),
-                [](const std::string& a, const std::string& b) { return std::stod(a) < std::stod(b); });
+      std::sort(
+          l.class_labels.begin(), l.class_labels.end(),
+          [](const std::string& a, const std::string& b) { return std::stod(a) < std::stod(b); });
     }
   }
   std::map<std::string, int32_t> class_index;
@@ -66,16 +73,18 @@ Result<Labels> MakeLabels(const data::Dataset& d, const std::string& target,
     class_index[l.class_labels[k]] = static_cast<int32_t>(k);
   }
   if (t == "binary" && l.class_labels.size() != 2) {
-    return InvalidArgumentError(fmt::format("binary target '{}' has {} classes", target,
-                                            l.class_labels.size()));
+    return InvalidArgumentError(
+        fmt::format("binary target '{}' has {} classes", target, l.class_labels.size()));
   }
-  l.objective = t == "binary" ? model::Objective::kBinaryLogistic : model::Objective::kMulticlassSoftmax;
+  l.objective =
+      t == "binary" ? model::Objective::kBinaryLogistic : model::Objective::kMulticlassSoftmax;
   l.num_classes = static_cast<int32_t>(l.class_labels.size());
   for (size_t r = 0; r < c.size(); ++r) {
     auto it = class_index.find(c.TextAt(r));
     if (it == class_index.end()) {
-      return InvalidArgumentError(fmt::format("row {}: class '{}' of '{}' is not one the model knows",
-                                              r + 1, c.TextAt(r).substr(0, 64), target));
+      return InvalidArgumentError(
+          fmt::format("row {}: class '{}' of '{}' is not one the model knows", r + 1,
+                      c.TextAt(r).substr(0, 64), target));
     }
     l.values.push_back(static_cast<float>(it->second));
   }
@@ -123,7 +132,8 @@ Result<LoadedData> LoadData(storage::DatasetStore* store, FileSystem& fs, const 
       out.data.schema = chunk.schema;
       for (const auto& c : chunk.columns) out.data.columns.emplace_back(c.type());
     }
-    for (size_t c = 0; c < chunk.columns.size(); ++c) out.data.columns[c].AppendColumn(chunk.columns[c]);
+    for (size_t c = 0; c < chunk.columns.size(); ++c)
+      out.data.columns[c].AppendColumn(chunk.columns[c]);
   }
   auto dicts = reader->dictionaries();
   for (size_t c = 0; c < out.data.columns.size(); ++c) {
@@ -135,8 +145,8 @@ Result<LoadedData> LoadData(storage::DatasetStore* store, FileSystem& fs, const 
 }
 
 std::pair<std::vector<data::RowIndex>, std::vector<data::RowIndex>> SplitRows(size_t rows,
-                                                                                double fraction,
-                                                                                uint64_t seed) {
+                                                                              double fraction,
+                                                                              uint64_t seed) {
   std::mt19937_64 rng(seed ^ 0x5eedull);
   std::bernoulli_distribution pick(fraction);
   std::vector<data::RowIndex> train, valid;

@@ -43,7 +43,8 @@ Result<LoadedData> LoadData(storage::DatasetStore* store, FileSystem& fs, const 
                             const ExecContext& ctx);
 
 // Seeded random split: (train rows, validation rows), validation ~ `fraction` of the rows.
-std::pair<std::vector<data::RowIndex>, std::vector<data::RowIndex>> SplitRows(
-    size_t rows, double fraction, uint64_t seed);
+std::pair<std::vector<data::RowIndex>, std::vector<data::RowIndex>> SplitRows(size_t rows,
+                                                                              double fraction,
+                                                                              uint64_t seed);
 
 }  // namespace kiln::app

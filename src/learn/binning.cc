@@ -94,7 +94,8 @@ Result<BinnedData> BinDataset(const data::Dataset& d, const std::vector<size_t>&
   BinnedData out;
   out.rows = d.num_rows();
   out.features.resize(columns.size());
-  const size_t stride = std::max<size_t>(1, (out.rows + sample_rows - 1) / std::max<size_t>(1, sample_rows));
+  const size_t stride =
+      std::max<size_t>(1, (out.rows + sample_rows - 1) / std::max<size_t>(1, sample_rows));
   KILN_RETURN_IF_ERROR(ParallelFor(ctx, columns.size(), [&](size_t i) -> Status {
     const data::Column& col = d.columns[columns[i]];
     model::FeatureInfo& f = out.features[i];
@@ -105,9 +106,10 @@ Result<BinnedData> BinDataset(const data::Dataset& d, const std::vector<size_t>&
       return Status::Ok();
     }
     if (!data::IsNumeric(col.type())) {
-      return InvalidArgumentError(fmt::format("feature '{}' has type {}; only numeric and "
-                                              "categorical features are supported",
-                                              f.name, data::DataTypeName(col.type())));
+      return InvalidArgumentError(
+          fmt::format("feature '{}' has type {}; only numeric and "
+                      "categorical features are supported",
+                      f.name, data::DataTypeName(col.type())));
     }
     std::vector<double> sample;
     for (size_t r = 0; r < out.rows; r += stride) {

@@ -68,15 +68,18 @@ std::vector<double> BaseScore(Objective objective, int32_t groups, std::span<con
       const double p = std::clamp(mean, 1e-6, 1 - 1e-6);
       return {std::log(p / (1 - p))};
     }
-    case Objective::kMulticlassSoftmax: return std::vector<double>(static_cast<size_t>(groups), 0.0);
+    case Objective::kMulticlassSoftmax:
+      return std::vector<double>(static_cast<size_t>(groups), 0.0);
     case Objective::kRegressionL1: {
       std::vector<float> v(labels.begin(), labels.end());
       if (v.empty()) return {0.0};
       std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(v.size() / 2), v.end());
       return {v[v.size() / 2]};
     }
-    case Objective::kPoisson: return {std::log(std::max(mean, 1e-6))};
-    case Objective::kRegressionL2: return {mean};
+    case Objective::kPoisson:
+      return {std::log(std::max(mean, 1e-6))};
+    case Objective::kRegressionL2:
+      return {mean};
   }
   return {0.0};
 }
@@ -109,10 +112,14 @@ bool HigherIsBetter(std::string_view metric) { return metric == "auc"; }
 
 std::vector<std::string> DefaultMetrics(Objective objective) {
   switch (objective) {
-    case Objective::kBinaryLogistic: return {"auc", "logloss", "error"};
-    case Objective::kMulticlassSoftmax: return {"mlogloss", "merror"};
-    case Objective::kRegressionL1: return {"mae", "rmse"};
-    default: return {"rmse", "mae"};
+    case Objective::kBinaryLogistic:
+      return {"auc", "logloss", "error"};
+    case Objective::kMulticlassSoftmax:
+      return {"mlogloss", "merror"};
+    case Objective::kRegressionL1:
+      return {"mae", "rmse"};
+    default:
+      return {"rmse", "mae"};
   }
 }
 
@@ -151,7 +158,8 @@ Result<double> EvaluateMetric(std::string_view metric, Objective objective, int3
       const double d = pred - labels[r];
       sum += metric == "rmse" ? d * d : std::fabs(d);
     }
-    return metric == "rmse" ? std::sqrt(sum / static_cast<double>(n)) : sum / static_cast<double>(n);
+    return metric == "rmse" ? std::sqrt(sum / static_cast<double>(n))
+                            : sum / static_cast<double>(n);
   }
   return InvalidArgumentError(fmt::format("unknown metric '{}'", metric.substr(0, 64)));
 }

@@ -17,7 +17,8 @@ Status ParseNumber(std::string_view name, std::string_view text, T* out) {
         fmt::format("parameter {}: '{}' is not a valid number", name, text.substr(0, 64)));
   }
   if constexpr (std::is_floating_point_v<T>) {
-    if (!std::isfinite(v)) return InvalidArgumentError(fmt::format("parameter {}: not finite", name));
+    if (!std::isfinite(v))
+      return InvalidArgumentError(fmt::format("parameter {}: not finite", name));
   }
   *out = v;
   return Status::Ok();
@@ -29,25 +30,52 @@ std::string_view Canonical(std::string_view n) {
     std::string_view alias, name;
   };
   static constexpr Alias kAliases[] = {
-      {"num_trees", "num_trees"}, {"n_estimators", "num_trees"}, {"num_iterations", "num_trees"},
-      {"num_boost_round", "num_trees"}, {"num_round", "num_trees"}, {"max_iter", "num_trees"},
-      {"learning_rate", "learning_rate"}, {"eta", "learning_rate"}, {"shrinkage_rate", "learning_rate"},
-      {"max_depth", "max_depth"}, {"num_leaves", "num_leaves"}, {"max_leaves", "num_leaves"},
-      {"max_leaf_nodes", "num_leaves"}, {"max_bin", "max_bin"}, {"max_bins", "max_bin"},
-      {"lambda", "lambda"}, {"reg_lambda", "lambda"}, {"lambda_l2", "lambda"},
-      {"l2_regularization", "lambda"}, {"alpha", "alpha"}, {"reg_alpha", "alpha"},
-      {"lambda_l1", "alpha"}, {"min_child_weight", "min_child_weight"},
-      {"min_sum_hessian_in_leaf", "min_child_weight"}, {"min_data_in_leaf", "min_data_in_leaf"},
-      {"min_child_samples", "min_data_in_leaf"}, {"min_samples_leaf", "min_data_in_leaf"},
-      {"min_split_gain", "min_split_gain"}, {"gamma", "min_split_gain"},
-      {"min_gain_to_split", "min_split_gain"}, {"max_delta_step", "max_delta_step"},
-      {"subsample", "subsample"}, {"bagging_fraction", "subsample"},
-      {"colsample", "colsample"}, {"colsample_bytree", "colsample"},
-      {"feature_fraction", "colsample"}, {"max_cat_to_onehot", "max_cat_to_onehot"},
-      {"objective", "objective"}, {"early_stopping_rounds", "early_stopping_rounds"},
-      {"early_stopping_round", "early_stopping_rounds"}, {"seed", "seed"},
-      {"random_state", "seed"}, {"threads", "threads"}, {"nthread", "threads"},
-      {"num_threads", "threads"}, {"n_jobs", "threads"},
+      {"num_trees", "num_trees"},
+      {"n_estimators", "num_trees"},
+      {"num_iterations", "num_trees"},
+      {"num_boost_round", "num_trees"},
+      {"num_round", "num_trees"},
+      {"max_iter", "num_trees"},
+      {"learning_rate", "learning_rate"},
+      {"eta", "learning_rate"},
+      {"shrinkage_rate", "learning_rate"},
+      {"max_depth", "max_depth"},
+      {"num_leaves", "num_leaves"},
+      {"max_leaves", "num_leaves"},
+      {"max_leaf_nodes", "num_leaves"},
+      {"max_bin", "max_bin"},
+      {"max_bins", "max_bin"},
+      {"lambda", "lambda"},
+      {"reg_lambda", "lambda"},
+      {"lambda_l2", "lambda"},
+      {"l2_regularization", "lambda"},
+      {"alpha", "alpha"},
+      {"reg_alpha", "alpha"},
+      {"lambda_l1", "alpha"},
+      {"min_child_weight", "min_child_weight"},
+      {"min_sum_hessian_in_leaf", "min_child_weight"},
+      {"min_data_in_leaf", "min_data_in_leaf"},
+      {"min_child_samples", "min_data_in_leaf"},
+      {"min_samples_leaf", "min_data_in_leaf"},
+      {"min_split_gain", "min_split_gain"},
+      {"gamma", "min_split_gain"},
+      {"min_gain_to_split", "min_split_gain"},
+      {"max_delta_step", "max_delta_step"},
+      {"subsample", "subsample"},
+      {"bagging_fraction", "subsample"},
+      {"colsample", "colsample"},
+      {"colsample_bytree", "colsample"},
+      {"feature_fraction", "colsample"},
+      {"max_cat_to_onehot", "max_cat_to_onehot"},
+      {"objective", "objective"},
+      {"early_stopping_rounds", "early_stopping_rounds"},
+      {"early_stopping_round", "early_stopping_rounds"},
+      {"seed", "seed"},
+      {"random_state", "seed"},
+      {"threads", "threads"},
+      {"nthread", "threads"},
+      {"num_threads", "threads"},
+      {"n_jobs", "threads"},
   };
   for (const auto& a : kAliases) {
     if (a.alias == n) return a.name;

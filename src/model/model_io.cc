@@ -2,8 +2,8 @@
 
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <exception>
+#include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -43,16 +43,11 @@ json MetaJson(const TreeModel& m) {
                         {"categories", f.categories},
                         {"bin_edges", edges}});
   }
-  return {{"format", "kiln.model"},
-          {"objective", ObjectiveName(m.objective)},
-          {"num_classes", m.num_classes},
-          {"base_score", m.base_score},
-          {"features", std::move(features)},
-          {"target", m.target},
-          {"class_labels", m.class_labels},
-          {"best_iteration", m.best_iteration},
-          {"params", m.params_json},
-          {"training_profile", m.training_profile_json},
+  return {{"format", "kiln.model"},          {"objective", ObjectiveName(m.objective)},
+          {"num_classes", m.num_classes},    {"base_score", m.base_score},
+          {"features", std::move(features)}, {"target", m.target},
+          {"class_labels", m.class_labels},  {"best_iteration", m.best_iteration},
+          {"params", m.params_json},         {"training_profile", m.training_profile_json},
           {"num_trees", m.trees.size()}};
 }
 
@@ -136,8 +131,8 @@ Result<TreeModel> DecodeModel(std::string_view b, std::string_view source) {
   if (b.substr(0, 8) != kModelMagic) {
     std::string_view foreign = ForeignFormat(b);
     if (!foreign.empty()) {
-      return InvalidArgumentError(
-          fmt::format("{}: not a kiln model file: it looks like {}; refused unparsed", source, foreign));
+      return InvalidArgumentError(fmt::format(
+          "{}: not a kiln model file: it looks like {}; refused unparsed", source, foreign));
     }
     return loss("bad magic");
   }

@@ -26,12 +26,14 @@ Result<std::unique_ptr<Predictor>> Predictor::Create(std::shared_ptr<const TreeM
 
 size_t Predictor::output_width(PredictKind kind) const {
   switch (kind) {
-    case PredictKind::kMargin: return static_cast<size_t>(model_->num_groups());
+    case PredictKind::kMargin:
+      return static_cast<size_t>(model_->num_groups());
     case PredictKind::kProbability:
       return model_->objective == Objective::kBinaryLogistic
                  ? 2
                  : static_cast<size_t>(model_->num_groups());
-    case PredictKind::kLeafIndex: return used_trees_;
+    case PredictKind::kLeafIndex:
+      return used_trees_;
   }
   return 0;
 }
@@ -45,8 +47,8 @@ Result<FeatureMatrix> Predictor::Prepare(const data::Dataset& d) const {
   for (size_t f = 0; f < features.size(); ++f) {
     auto idx = d.schema.IndexOf(features[f].name);
     if (!idx) {
-      return InvalidArgumentError(fmt::format("input has no column '{}' (a model feature)",
-                                              features[f].name));
+      return InvalidArgumentError(
+          fmt::format("input has no column '{}' (a model feature)", features[f].name));
     }
     const data::Column& col = d.columns[*idx];
     if (!features[f].categorical) {
@@ -104,15 +106,20 @@ void Predictor::PredictRowMargin(const double* row, double* margins) const {
 
 void TransformMargins(Objective objective, double* m, int32_t groups) {
   switch (objective) {
-    case Objective::kBinaryLogistic: m[0] = 1.0 / (1.0 + std::exp(-m[0])); break;
+    case Objective::kBinaryLogistic:
+      m[0] = 1.0 / (1.0 + std::exp(-m[0]));
+      break;
     case Objective::kMulticlassSoftmax: {
       double mx = *std::max_element(m, m + groups), sum = 0;
       for (int32_t g = 0; g < groups; ++g) sum += (m[g] = std::exp(m[g] - mx));
       for (int32_t g = 0; g < groups; ++g) m[g] /= sum;
       break;
     }
-    case Objective::kPoisson: m[0] = std::exp(m[0]); break;
-    default: break;
+    case Objective::kPoisson:
+      m[0] = std::exp(m[0]);
+      break;
+    default:
+      break;
   }
 }
 

@@ -8,11 +8,16 @@ namespace kiln::model {
 
 std::string_view ObjectiveName(Objective o) {
   switch (o) {
-    case Objective::kBinaryLogistic: return "binary";
-    case Objective::kMulticlassSoftmax: return "multiclass";
-    case Objective::kRegressionL2: return "regression";
-    case Objective::kRegressionL1: return "regression_l1";
-    case Objective::kPoisson: return "poisson";
+    case Objective::kBinaryLogistic:
+      return "binary";
+    case Objective::kMulticlassSoftmax:
+      return "multiclass";
+    case Objective::kRegressionL2:
+      return "regression";
+    case Objective::kRegressionL1:
+      return "regression_l1";
+    case Objective::kPoisson:
+      return "poisson";
   }
   return "unknown";
 }
@@ -29,9 +34,9 @@ Result<Objective> ParseObjective(std::string_view t) {
     return Objective::kRegressionL1;
   }
   if (t == "poisson" || t == "count:poisson") return Objective::kPoisson;
-  return InvalidArgumentError(fmt::format(
-      "unknown objective '{}' (binary, multiclass, regression, regression_l1, poisson)",
-      t.substr(0, 64)));
+  return InvalidArgumentError(
+      fmt::format("unknown objective '{}' (binary, multiclass, regression, regression_l1, poisson)",
+                  t.substr(0, 64)));
 }
 
 Status TreeModel::Validate() const {

@@ -15,11 +15,11 @@ namespace kiln::learn {
 struct GbdtParams {
   int num_trees = 100;
   double learning_rate = 0.1;
-  int max_depth = 6;       // 0 = unlimited (leaf-wise growth only)
-  int num_leaves = 0;      // > 0: leaf-wise (best-first) growth up to this many leaves
-  int max_bin = 255;       // 2..255
-  double lambda = 1.0;     // L2 regularisation of leaf values
-  double alpha = 0.0;      // L1 regularisation of leaf values
+  int max_depth = 6;    // 0 = unlimited (leaf-wise growth only)
+  int num_leaves = 0;   // > 0: leaf-wise (best-first) growth up to this many leaves
+  int max_bin = 255;    // 2..255
+  double lambda = 1.0;  // L2 regularisation of leaf values
+  double alpha = 0.0;   // L1 regularisation of leaf values
   double min_child_weight = 1e-3;
   int min_data_in_leaf = 20;
   double min_split_gain = 0.0;

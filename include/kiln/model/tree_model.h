@@ -34,17 +34,17 @@ struct FeatureInfo {
 };
 
 struct Node {
-  int32_t left = -1;   // -1: leaf
+  int32_t left = -1;  // -1: leaf
   int32_t right = -1;
   uint32_t feature = 0;
   bool default_left = false;
   bool categorical = false;
-  double threshold = 0;      // numeric split
-  uint32_t cat_begin = 0;    // categorical split: indices into Tree::categories (sorted codes)
+  double threshold = 0;    // numeric split
+  uint32_t cat_begin = 0;  // categorical split: indices into Tree::categories (sorted codes)
   uint32_t cat_end = 0;
-  double value = 0;          // leaf output (margin contribution)
-  double gain = 0;           // split gain (importance)
-  double cover = 0;          // sum of hessians reaching the node
+  double value = 0;  // leaf output (margin contribution)
+  double gain = 0;   // split gain (importance)
+  double cover = 0;  // sum of hessians reaching the node
   bool is_leaf() const { return left < 0; }
 };
 
@@ -56,8 +56,8 @@ struct Tree {
 
 struct TreeModel {
   Objective objective = Objective::kBinaryLogistic;
-  int32_t num_classes = 1;            // 1 for binary and regression
-  std::vector<double> base_score;     // one margin per output group
+  int32_t num_classes = 1;         // 1 for binary and regression
+  std::vector<double> base_score;  // one margin per output group
   std::vector<FeatureInfo> features;
   std::string target;
   std::vector<std::string> class_labels;  // classification: label text per class index
@@ -66,7 +66,9 @@ struct TreeModel {
   std::string params_json;            // training parameters, for inspection
   std::string training_profile_json;  // reference profile for drift (data subsystem JSON)
 
-  int32_t num_groups() const { return objective == Objective::kMulticlassSoftmax ? num_classes : 1; }
+  int32_t num_groups() const {
+    return objective == Objective::kMulticlassSoftmax ? num_classes : 1;
+  }
   // Structural checks (indices in range, children after parents, categories sorted, sizes).
   Status Validate() const;
 };

@@ -157,8 +157,9 @@ Split FindBestSplit(const BinnedData& x, const Layout& layout, const std::vector
     if (!use[f]) return Status::Ok();
     const Sum* h = hist.data() + layout.offset[f];
     const uint32_t fi = static_cast<uint32_t>(f);
-    per_feature[f] = x.features[f].categorical ? BestCategorical(h, x.num_bins[f], fi, total, parent, p)
-                                               : BestNumeric(h, x.num_bins[f], fi, total, parent, p);
+    per_feature[f] = x.features[f].categorical
+                         ? BestCategorical(h, x.num_bins[f], fi, total, parent, p)
+                         : BestNumeric(h, x.num_bins[f], fi, total, parent, p);
     return Status::Ok();
   };
   if (x.num_features() > 8) {

@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "learn/gbdt/split.h"
 #include "kiln/base/thread_pool.h"
 #include "kiln/learn/objective.h"
+#include "learn/gbdt/split.h"
 
 namespace kiln::learn {
 
@@ -157,7 +157,8 @@ GrownTree TreeBuilder::Grow(std::vector<uint32_t> rows, const std::vector<GradPa
   };
   std::priority_queue<Candidate, std::vector<Candidate>, decltype(worse)> open(worse);
   std::vector<Candidate> leaves;
-  open.push(MakeCandidate(0, 0, static_cast<uint32_t>(rows_.size()), 0, total, std::move(root_hist)));
+  open.push(
+      MakeCandidate(0, 0, static_cast<uint32_t>(rows_.size()), 0, total, std::move(root_hist)));
   size_t num_leaves = 1;
   while (!open.empty()) {
     Candidate c = std::move(const_cast<Candidate&>(open.top()));
@@ -186,7 +187,8 @@ int32_t LeafOfBinned(const GrownTree& t, const BinnedData& x, size_t r) {
   while (!t.tree.nodes[static_cast<size_t>(i)].is_leaf()) {
     const Split& s = t.splits[static_cast<size_t>(i)];
     const bool left = s.GoesLeft(x.column(s.feature)[r], x.num_bins[s.feature]);
-    i = left ? t.tree.nodes[static_cast<size_t>(i)].left : t.tree.nodes[static_cast<size_t>(i)].right;
+    i = left ? t.tree.nodes[static_cast<size_t>(i)].left
+             : t.tree.nodes[static_cast<size_t>(i)].right;
   }
   return i;
 }
@@ -241,12 +243,14 @@ Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* va
   TreeBuilder builder(x, layout, p, ctx);
   std::vector<double> margin(n * groups), vmargin;
   for (size_t r = 0; r < n; ++r) {
-    for (int32_t k = 0; k < groups; ++k) margin[r * groups + k] = m.base_score[static_cast<size_t>(k)];
+    for (int32_t k = 0; k < groups; ++k)
+      margin[r * groups + k] = m.base_score[static_cast<size_t>(k)];
   }
   if (valid) {
     vmargin.resize(valid->x->rows * groups);
     for (size_t r = 0; r < valid->x->rows; ++r) {
-      for (int32_t k = 0; k < groups; ++k) vmargin[r * groups + k] = m.base_score[static_cast<size_t>(k)];
+      for (int32_t k = 0; k < groups; ++k)
+        vmargin[r * groups + k] = m.base_score[static_cast<size_t>(k)];
     }
   }
   const std::string metric = DefaultMetrics(o.objective).front();
@@ -269,7 +273,8 @@ Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* va
       std::vector<size_t> order(x.num_features());
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), rng);
-      const size_t keep = std::max<size_t>(1, static_cast<size_t>(std::ceil(p.colsample * order.size())));
+      const size_t keep =
+          std::max<size_t>(1, static_cast<size_t>(std::ceil(p.colsample * order.size())));
       std::fill(use.begin(), use.end(), 0);
       for (size_t i = 0; i < keep; ++i) use[order[i]] = 1;
     }
@@ -284,14 +289,16 @@ Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* va
       }
       if (valid) {
         for (size_t r = 0; r < valid->x->rows; ++r) {
-          vmargin[r * groups + k] += t.tree.nodes[static_cast<size_t>(LeafOfBinned(t, *valid->x, r))].value;
+          vmargin[r * groups + k] +=
+              t.tree.nodes[static_cast<size_t>(LeafOfBinned(t, *valid->x, r))].value;
         }
       }
       m.trees.push_back(std::move(t.tree));
     }
     IterationLog log{it, metric, std::nullopt, best_iter};
     if (valid) {
-      KILN_ASSIGN_OR_RETURN(double score, EvaluateMetric(metric, o.objective, groups, vmargin, valid->labels));
+      KILN_ASSIGN_OR_RETURN(double score,
+                            EvaluateMetric(metric, o.objective, groups, vmargin, valid->labels));
       log.valid = score;
       const bool better = HigherIsBetter(metric) ? score > best_score : score < best_score;
       if (better) best_score = score, best_iter = it;

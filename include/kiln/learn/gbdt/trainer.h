@@ -29,8 +29,8 @@ struct TrainInput {
 };
 
 struct IterationLog {
-  int iteration = 0;          // 0-based
-  std::string metric;         // the early-stopping metric
+  int iteration = 0;   // 0-based
+  std::string metric;  // the early-stopping metric
   std::optional<double> valid;
   int best_iteration = 0;
 };

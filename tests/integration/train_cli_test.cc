@@ -1,0 +1,136 @@
+// `kiln train | eval | predict | model inspect` end to end through the binary, and the accuracy
+// sanity check against XGBoost 1.7.4 (Debian python3-xgboost) on ../shared/data.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "testing/run_kiln.h"
+
+namespace kiln {
+namespace {
+
+using kiln::testing::RunKiln;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class TrainCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = kiln::testing::MakeTempDir("kiln-train"); }
+  void TearDown() override { fs::remove_all(dir_); }
+  kiln::testing::RunResult Kiln(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--home", dir_ + "/home"});
+    return RunKiln(args, dir_);
+  }
+  std::string Write(const std::string& name, const std::string& contents) {
+    std::ofstream(dir_ + "/" + name, std::ios::binary) << contents;
+    return dir_ + "/" + name;
+  }
+  std::string dir_;
+};
+
+TEST_F(TrainCliTest, TrainEvalPredictInspect) {
+  std::string csv = "id,x,color,y\n";
+  for (int i = 0; i < 600; ++i) {
+    const char* color = i % 3 == 0 ? "red" : (i % 3 == 1 ? "green" : "blue");
+    const int x = (i * 37) % 101;
+    const bool pos = (x < 30 || i % 3 == 0) != (i % 17 == 0);  // a rule plus some label noise
+    csv += std::to_string(i) + "," + std::to_string(x) + "," + color + "," + (pos ? "yes" : "no") +
+           "\n";
+  }
+  std::string data = Write("t.csv", csv);
+  std::string schema = Write("s.yaml", "columns:\n  id: {role: id}\n");
+  ASSERT_EQ(Kiln({"data", "ingest", data, "--name", "t", "--schema", schema}).exit_code, 0);
+  const std::string model = dir_ + "/m.kiln";
+  auto r = Kiln({"train", "--data", "t", "--target", "y", "--valid-frac", "0.2", "--param",
+                 "num_trees=30", "--param", "eta=0.2", "--out", model, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["objective"], "binary");
+  EXPECT_EQ(j["trees"], 30);
+  EXPECT_GT(j["valid_metrics"]["auc"].get<double>(), 0.85);
+  auto e = Kiln({"eval", "--model", model, "--data", "t", "--json"});
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_TRUE(json::parse(e.out)["metrics"].contains("auc"));
+  const std::string preds = dir_ + "/p.csv";
+  ASSERT_EQ(Kiln({"predict", "--model", model, "--data", "t", "--out", preds}).exit_code, 0);
+  std::ifstream in(preds);
+  std::string header, first;
+  std::getline(in, header);
+  std::getline(in, first);
+  EXPECT_EQ(header, "id,prob_no,prob_yes,prediction");  // classes in first-seen order
+  EXPECT_EQ(first.substr(0, 2), "0,");                   // id copied through, input order
+  auto inspect = Kiln({"model", "inspect", model});
+  ASSERT_EQ(inspect.exit_code, 0);
+  EXPECT_EQ(json::parse(inspect.out)["features"].size(), 2u);  // id and target excluded
+}
+
+TEST_F(TrainCliTest, BadInputs) {
+  std::string data = Write("t.csv", "x,y\n1,a\n2,a\n3,a\n");
+  ASSERT_EQ(Kiln({"data", "ingest", data, "--name", "t"}).exit_code, 0);
+  auto constant = Kiln({"train", "--data", "t", "--target", "y", "--out", dir_ + "/m"});
+  EXPECT_EQ(constant.exit_code, 1);
+  EXPECT_NE(constant.err.find("constant"), std::string::npos) << constant.err;
+  auto missing = Kiln({"train", "--data", "t", "--target", "nope", "--out", dir_ + "/m"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no target column 'nope'"), std::string::npos);
+  auto param = Kiln({"train", "--data", "t", "--target", "y", "--param", "learnin_rate=0.1"});
+  EXPECT_EQ(param.exit_code, 1);
+  EXPECT_NE(param.err.find("unknown parameter 'learnin_rate'"), std::string::npos);
+  std::string pickle = Write("model.pkl", std::string("\x80\x04\x95\x00\x00\x00", 6));
+  auto p = Kiln({"predict", "--model", pickle, "--data", "t", "--out", dir_ + "/p.csv"});
+  EXPECT_EQ(p.exit_code, 1);
+  EXPECT_NE(p.err.find("pickle"), std::string::npos) << p.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/p.csv"));
+  EXPECT_EQ(Kiln({"model", "inspect", dir_ + "/missing.kiln"}).exit_code, 1);
+}
+
+// Accuracy within a few percent of XGBoost with the same parameters (label: integration).
+TEST_F(TrainCliTest, AccuracyCloseToXgboost) {
+  const std::string shared = kiln::testing::SourceDir() + "/../shared/data";
+  const std::string ref = kiln::testing::SourceDir() + "/tests/integration/peers/xgb_reference.py";
+  if (!fs::exists(shared) || std::system("/usr/bin/python3 -c 'import xgboost, sklearn' 2>/dev/null") != 0) {
+    GTEST_SKIP() << "needs ../shared/data and Debian python3-xgboost + python3-sklearn";
+  }
+  struct Case {
+    const char* file;
+    const char* target;
+    const char* task;
+    const char* metric;
+    double tolerance;  // kiln may be this much worse (relative)
+  } cases[] = {{"credit_data", "Status", "binary", "auc", 0.02},
+               {"letter", "lettr", "multiclass", "merror", 0.03},
+               {"diamonds", "price", "regression", "rmse", 0.05}};
+  for (const Case& c : cases) {
+    std::ifstream in(shared + "/" + c.file + ".csv");
+    std::string header, line;
+    std::getline(in, header);
+    std::vector<std::string> lines;
+    while (std::getline(in, line)) lines.push_back(line);
+    const size_t cut = lines.size() * 8 / 10;
+    std::string train = header + "\n", test = header + "\n";
+    for (size_t i = 0; i < lines.size(); ++i) (i < cut ? train : test) += lines[i] + "\n";
+    const std::string tr = Write(std::string(c.file) + "-train.csv", train);
+    const std::string te = Write(std::string(c.file) + "-test.csv", test);
+    auto r = Kiln({"train", "--data", tr, "--target", c.target, "--task", c.task, "--valid", te,
+                   "--param", "num_trees=100", "--param", "max_depth=6", "--param",
+                   "min_data_in_leaf=1", "--out", dir_ + "/m.kiln", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    double kiln_score = json::parse(r.out)["valid_metrics"][c.metric].get<double>();
+    const std::string cmd = "/usr/bin/python3 " + ref + " " + tr + " " + te + " " + c.target +
+                            " " + c.task + " 100 6 > " + dir_ + "/xgb.txt";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    double xgb = std::stod(kiln::testing::Slurp(dir_ + "/xgb.txt"));
+    if (std::string(c.metric) == "merror") xgb = 1 - xgb;  // the script prints accuracy
+    std::printf("%s %s: kiln %.5f, xgboost %.5f\n", c.file, c.metric, kiln_score, xgb);
+    if (std::string(c.metric) == "auc") {
+      EXPECT_GE(kiln_score, xgb - c.tolerance) << c.file;
+    } else {
+      EXPECT_LE(kiln_score, xgb * (1 + c.tolerance) + 0.005) << c.file;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kiln
