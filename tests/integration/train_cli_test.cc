@@ -60,7 +60,7 @@ TEST_F(TrainCliTest, TrainEvalPredictInspect) {
   std::getline(in, header);
   std::getline(in, first);
   EXPECT_EQ(header, "id,prob_no,prob_yes,prediction");  // classes in first-seen order
-  EXPECT_EQ(first.substr(0, 2), "0,");                   // id copied through, input order
+  EXPECT_EQ(first.substr(0, 2), "0,");                  // id copied through, input order
   auto inspect = Kiln({"model", "inspect", model});
   ASSERT_EQ(inspect.exit_code, 0);
   EXPECT_EQ(json::parse(inspect.out)["features"].size(), 2u);  // id and target excluded
@@ -90,7 +90,8 @@ TEST_F(TrainCliTest, BadInputs) {
 TEST_F(TrainCliTest, AccuracyCloseToXgboost) {
   const std::string shared = kiln::testing::SourceDir() + "/../shared/data";
   const std::string ref = kiln::testing::SourceDir() + "/tests/integration/peers/xgb_reference.py";
-  if (!fs::exists(shared) || std::system("/usr/bin/python3 -c 'import xgboost, sklearn' 2>/dev/null") != 0) {
+  if (!fs::exists(shared) ||
+      std::system("/usr/bin/python3 -c 'import xgboost, sklearn' 2>/dev/null") != 0) {
     GTEST_SKIP() << "needs ../shared/data and Debian python3-xgboost + python3-sklearn";
   }
   struct Case {
@@ -118,8 +119,8 @@ TEST_F(TrainCliTest, AccuracyCloseToXgboost) {
                    "min_data_in_leaf=1", "--out", dir_ + "/m.kiln", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     double kiln_score = json::parse(r.out)["valid_metrics"][c.metric].get<double>();
-    const std::string cmd = "/usr/bin/python3 " + ref + " " + tr + " " + te + " " + c.target +
-                            " " + c.task + " 100 6 > " + dir_ + "/xgb.txt";
+    const std::string cmd = "/usr/bin/python3 " + ref + " " + tr + " " + te + " " + c.target + " " +
+                            c.task + " 100 6 > " + dir_ + "/xgb.txt";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     double xgb = std::stod(kiln::testing::Slurp(dir_ + "/xgb.txt"));
     if (std::string(c.metric) == "merror") xgb = 1 - xgb;  // the script prints accuracy

@@ -25,9 +25,12 @@ double Loss(Objective o, int32_t groups, const double* m, float y) {
       model::TransformMargins(o, p.data(), groups);
       return -std::log(p[static_cast<size_t>(y)]);
     }
-    case Objective::kRegressionL2: return 0.5 * (m[0] - y) * (m[0] - y);
-    case Objective::kRegressionL1: return std::fabs(m[0] - y);
-    case Objective::kPoisson: return std::exp(m[0]) - y * m[0];
+    case Objective::kRegressionL2:
+      return 0.5 * (m[0] - y) * (m[0] - y);
+    case Objective::kRegressionL1:
+      return std::fabs(m[0] - y);
+    case Objective::kPoisson:
+      return std::exp(m[0]) - y * m[0];
   }
   return 0;
 }

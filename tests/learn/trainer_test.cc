@@ -27,22 +27,24 @@ Synthetic MakeData(size_t rows, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal;
   Synthetic s;
-  s.d.schema = *data::Schema::Make({{"x0", DataType::kFloat64},
-                                    {"x1", DataType::kCategorical},
-                                    {"x2", DataType::kFloat64}});
+  s.d.schema = *data::Schema::Make(
+      {{"x0", DataType::kFloat64}, {"x1", DataType::kCategorical}, {"x2", DataType::kFloat64}});
   Column x0(DataType::kFloat64), x1(DataType::kCategorical), x2(DataType::kFloat64);
   for (size_t r = 0; r < rows; ++r) {
     const double a = normal(rng);
     const uint32_t c = static_cast<uint32_t>(rng() % 6);
     const bool missing = rng() % 10 == 0;
-    if (missing) x0.AppendNull(); else x0.AppendFloat64(a);
+    if (missing)
+      x0.AppendNull();
+    else
+      x0.AppendFloat64(a);
     x1.AppendCode(c);
     x2.AppendFloat64(normal(rng));
     const double z = (missing ? 2.0 : a) + (c == 2 || c == 5 ? 1.5 : -0.5) + 0.3 * normal(rng);
     s.y.push_back(z > 0.5 ? 1.0f : 0.0f);
   }
-  x1.set_dictionary(std::make_shared<const data::Dictionary>(
-      data::Dictionary{"a", "b", "c", "d", "e", "f"}));
+  x1.set_dictionary(
+      std::make_shared<const data::Dictionary>(data::Dictionary{"a", "b", "c", "d", "e", "f"}));
   s.d.columns = {x0, x1, x2};
   return s;
 }
@@ -154,7 +156,8 @@ TEST(SplitTest, HistogramSplitMatchesExactGreedy) {
     const size_t rows = 60, features = 3;
     data::Dataset d;
     std::vector<data::Field> fields;
-    for (size_t f = 0; f < features; ++f) fields.push_back({"f" + std::to_string(f), DataType::kFloat64});
+    for (size_t f = 0; f < features; ++f)
+      fields.push_back({"f" + std::to_string(f), DataType::kFloat64});
     d.schema = *data::Schema::Make(fields);
     std::vector<std::vector<double>> v(features, std::vector<double>(rows));
     for (size_t f = 0; f < features; ++f) {
@@ -163,7 +166,8 @@ TEST(SplitTest, HistogramSplitMatchesExactGreedy) {
       d.columns.push_back(c);
     }
     std::vector<GradPair> g(rows);
-    for (auto& gp : g) gp = {static_cast<double>(rng() % 200) / 100 - 1, 0.5 + (rng() % 100) / 100.0};
+    for (auto& gp : g)
+      gp = {static_cast<double>(rng() % 200) / 100 - 1, 0.5 + (rng() % 100) / 100.0};
     ExecContext ctx(ExecContext::Options{.threads = 2});
     auto x = *BinDataset(d, {0, 1, 2}, 255, 1000, ctx);
     GbdtParams p;
@@ -191,7 +195,8 @@ TEST(SplitTest, HistogramSplitMatchesExactGreedy) {
           if (v[f][r] <= t) gl += g[r].g, hl += g[r].h, ++nl;
         }
         if (nl == 0 || nl == rows) continue;
-        const double gain = 0.5 * (score(gl, hl) + score(total.g - gl, total.h - hl) - score(total.g, total.h));
+        const double gain =
+            0.5 * (score(gl, hl) + score(total.g - gl, total.h - hl) - score(total.g, total.h));
         if (gain > best + 1e-12) best = gain, best_f = f, best_t = t;
       }
     }
@@ -206,7 +211,8 @@ TEST(SplitTest, HistogramSplitMatchesExactGreedy) {
     // Subtraction trick: parent - left child == right child built directly.
     std::vector<uint32_t> left_rows, right_rows;
     for (uint32_t r = 0; r < rows; ++r) {
-      (s.GoesLeft(x.column(s.feature)[r], x.num_bins[s.feature]) ? left_rows : right_rows).push_back(r);
+      (s.GoesLeft(x.column(s.feature)[r], x.num_bins[s.feature]) ? left_rows : right_rows)
+          .push_back(r);
     }
     std::vector<gbdt::Sum> lh, rh;
     gbdt::BuildHistogram(x, layout, use, g, left_rows.data(), left_rows.size(), &lh, ctx);

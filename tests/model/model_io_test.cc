@@ -20,8 +20,13 @@ TreeModel Tiny() {
   Tree t;
   t.nodes.resize(5);
   t.nodes[0] = {.left = 1, .right = 2, .feature = 0, .default_left = false, .threshold = 0.5};
-  t.nodes[1] = {.left = 3, .right = 4, .feature = 1, .default_left = true, .categorical = true,
-                .cat_begin = 0, .cat_end = 1};
+  t.nodes[1] = {.left = 3,
+                .right = 4,
+                .feature = 1,
+                .default_left = true,
+                .categorical = true,
+                .cat_begin = 0,
+                .cat_end = 1};
   t.nodes[2].value = 3;
   t.nodes[3].value = 1;
   t.nodes[4].value = 2;
@@ -46,16 +51,18 @@ TEST(ModelIoTest, RoundTripAndPredict) {
   EXPECT_EQ(row(0.2, 2), 2.5);
   EXPECT_EQ(row(0.2, NAN), 1.5);  // unknown category: default left
   EXPECT_EQ(row(0.9, 0), 3.5);
-  EXPECT_EQ(row(NAN, 0), 3.5);   // missing: default right
+  EXPECT_EQ(row(NAN, 0), 3.5);  // missing: default right
 }
 
 TEST(ModelIoTest, PredictorMatchesCategoriesByText) {
   auto p = *Predictor::Create(std::make_shared<const TreeModel>(Tiny()));
   data::Dataset d;
-  d.schema = *data::Schema::Make({{"color", data::DataType::kCategorical}, {"x0", data::DataType::kFloat64}});
+  d.schema = *data::Schema::Make(
+      {{"color", data::DataType::kCategorical}, {"x0", data::DataType::kFloat64}});
   data::Column color(data::DataType::kCategorical), x0(data::DataType::kFloat64);
   // Another dictionary order than the model's, plus a category the model never saw.
-  color.set_dictionary(std::make_shared<const data::Dictionary>(data::Dictionary{"blue", "red", "mauve"}));
+  color.set_dictionary(
+      std::make_shared<const data::Dictionary>(data::Dictionary{"blue", "red", "mauve"}));
   for (uint32_t c : {1u, 0u, 2u}) color.AppendCode(c), x0.AppendFloat64(0.1);
   d.columns = {color, x0};
   auto x = p->Prepare(d);
@@ -101,7 +108,8 @@ TEST(ModelIoTest, StructurallyInvalidModelsAreRefusedEvenWithAValidChecksum) {
   EXPECT_EQ(DecodeModel(Reseal(EncodeModel(cyclic)), "m").status().code(), StatusCode::kDataLoss);
   TreeModel bad_feature = Tiny();
   bad_feature.trees[0].nodes[0].feature = 7;
-  EXPECT_EQ(DecodeModel(Reseal(EncodeModel(bad_feature)), "m").status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeModel(Reseal(EncodeModel(bad_feature)), "m").status().code(),
+            StatusCode::kDataLoss);
   TreeModel bad_cats = Tiny();
   bad_cats.trees[0].categories = {9};
   EXPECT_EQ(DecodeModel(Reseal(EncodeModel(bad_cats)), "m").status().code(), StatusCode::kDataLoss);
@@ -120,8 +128,8 @@ TEST(ModelIoTest, StructurallyInvalidModelsAreRefusedEvenWithAValidChecksum) {
 
 // BI-14: pickles, zip archives (torch/joblib) and other formats are refused without parsing.
 TEST(ModelIoTest, ForeignFormatsAreRefused) {
-  for (std::string b : {std::string("\x80\x04\x95\x10\x00cos\nsystem\n", 17), std::string("PK\x03\x04...."),
-                        std::string("{\"learner\": {}}")}) {
+  for (std::string b : {std::string("\x80\x04\x95\x10\x00cos\nsystem\n", 17),
+                        std::string("PK\x03\x04...."), std::string("{\"learner\": {}}")}) {
     auto r = DecodeModel(b, "evil.bin");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
