@@ -41,7 +41,7 @@ class TreeBuilder {
       : x_(x), layout_(layout), p_(p), ctx_(ctx) {}
 
   // Grows one tree on rows (in order) with gradients `grad`; fills leaf_of_row for those rows.
-  GrownTree Grow(std::vector<uint32_t> rows, const std::vector<GradPair>& grad,
+  GrownTree Grow(const std::vector<uint32_t>& rows, const std::vector<GradPair>& grad,
                  const std::vector<uint8_t>& use, double learning_rate,
                  std::vector<int32_t>* leaf_of_row);
 
@@ -49,6 +49,11 @@ class TreeBuilder {
   Candidate MakeCandidate(int32_t node, uint32_t begin, uint32_t end, int depth, const Sum& total,
                           std::vector<Sum> hist);
   void ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candidate* right);
+  // Whether a node could be split at all: below the depth limit, with room for two leaves.
+  bool Splittable(int depth, uint32_t rows) const {
+    return (p_.max_depth == 0 || depth < p_.max_depth) &&
+           rows >= 2u * static_cast<uint32_t>(p_.min_data_in_leaf);
+  }
   bool CanSplit(const Candidate& c) const {
     return c.split.valid() && (p_.max_depth == 0 || c.depth < p_.max_depth);
   }
@@ -57,9 +62,22 @@ class TreeBuilder {
   const gbdt::Layout& layout_;
   const GbdtParams& p_;
   const ExecContext& ctx_;
+  // Histogram buffers are large (features x bins) and needed for every node: reuse them.
+  std::vector<Sum> AcquireHistogram() {
+    if (pool_.empty()) return {};
+    std::vector<Sum> h = std::move(pool_.back());
+    pool_.pop_back();
+    return h;
+  }
+  void Release(std::vector<Sum>* h) {
+    if (h->capacity() > 0) pool_.push_back(std::move(*h));
+    h->clear();
+  }
+
   const std::vector<GradPair>* grad_ = nullptr;
   const std::vector<uint8_t>* use_ = nullptr;
   std::vector<uint32_t> rows_, scratch_;
+  std::vector<std::vector<Sum>> pool_;
 };
 
 Candidate TreeBuilder::MakeCandidate(int32_t node, uint32_t begin, uint32_t end, int depth,
@@ -71,7 +89,7 @@ Candidate TreeBuilder::MakeCandidate(int32_t node, uint32_t begin, uint32_t end,
   c.depth = depth;
   c.total = total;
   c.hist = std::move(hist);
-  if (end - begin >= 2u * static_cast<uint32_t>(p_.min_data_in_leaf)) {
+  if (Splittable(depth, end - begin)) {
     c.split = gbdt::FindBestSplit(x_, layout_, *use_, c.hist, total, p_, ctx_);
   }
   return c;
@@ -119,30 +137,39 @@ void TreeBuilder::ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candid
   t->tree.nodes[static_cast<size_t>(li)].cover = s.left.h;
   t->tree.nodes[static_cast<size_t>(li) + 1].cover = s.right.h;
 
+  const bool left_splittable = Splittable(c.depth + 1, nl);
+  const bool right_splittable = Splittable(c.depth + 1, c.end - mid);
+  if (!left_splittable && !right_splittable) {
+    // Both children will be leaves: no histograms needed (the deepest level is the largest).
+    Release(&c.hist);
+    *left = MakeCandidate(li, c.begin, mid, c.depth + 1, s.left, {});
+    *right = MakeCandidate(li + 1, mid, c.end, c.depth + 1, s.right, {});
+    return;
+  }
   // Histogram of the smaller child; the sibling's is parent - smaller.
   const bool left_smaller = nl <= c.end - mid;
-  std::vector<Sum> small, large(layout_.total);
+  std::vector<Sum> small = AcquireHistogram();
   const uint32_t sb = left_smaller ? c.begin : mid, se = left_smaller ? mid : c.end;
   gbdt::BuildHistogram(x_, layout_, *use_, *grad_, rows_.data() + sb, se - sb, &small, ctx_);
-  for (size_t i = 0; i < layout_.total; ++i) large[i] = c.hist[i].Minus(small[i]);
+  // The parent's buffer becomes the larger child's: parent - smaller, in place.
+  std::vector<Sum> large = std::move(c.hist);
+  for (size_t i = 0; i < layout_.total; ++i) large[i] = large[i].Minus(small[i]);
   std::vector<Sum>& lh = left_smaller ? small : large;
   std::vector<Sum>& rh = left_smaller ? large : small;
-  c.hist.clear();
-  c.hist.shrink_to_fit();
   *left = MakeCandidate(li, c.begin, mid, c.depth + 1, s.left, std::move(lh));
   *right = MakeCandidate(li + 1, mid, c.end, c.depth + 1, s.right, std::move(rh));
 }
 
-GrownTree TreeBuilder::Grow(std::vector<uint32_t> rows, const std::vector<GradPair>& grad,
+GrownTree TreeBuilder::Grow(const std::vector<uint32_t>& rows, const std::vector<GradPair>& grad,
                             const std::vector<uint8_t>& use, double learning_rate,
                             std::vector<int32_t>* leaf_of_row) {
   grad_ = &grad;
   use_ = &use;
-  rows_ = std::move(rows);
+  rows_.assign(rows.begin(), rows.end());  // reuses the buffer across trees
   GrownTree t;
   t.tree.nodes.resize(1);
   t.splits.resize(1);
-  std::vector<Sum> root_hist;
+  std::vector<Sum> root_hist = AcquireHistogram();
   gbdt::BuildHistogram(x_, layout_, use, grad, rows_.data(), rows_.size(), &root_hist, ctx_);
   Sum total;
   for (uint32_t r : rows_) total.Add({grad[r].g, grad[r].h, 1});
@@ -164,6 +191,7 @@ GrownTree TreeBuilder::Grow(std::vector<uint32_t> rows, const std::vector<GradPa
     Candidate c = std::move(const_cast<Candidate&>(open.top()));
     open.pop();
     if (!CanSplit(c) || num_leaves >= max_leaves) {
+      Release(&c.hist);
       leaves.push_back(std::move(c));
       continue;
     }
@@ -256,14 +284,15 @@ Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* va
   const std::string metric = DefaultMetrics(o.objective).front();
   std::vector<GradPair> grad_all(n * groups), grad(n);
   std::vector<int32_t> leaf_of_row(n);
+  std::vector<uint32_t> rows;
+  rows.reserve(n);
   double best_score = HigherIsBetter(metric) ? -INFINITY : INFINITY;
   int best_iter = 0;
   for (int it = 0; it < p.num_trees; ++it) {
     KILN_RETURN_IF_ERROR(ctx.CheckAlive());
     ComputeGradients(o.objective, groups, margin, train.labels, grad_all);
     std::mt19937_64 rng(p.seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(it));
-    std::vector<uint32_t> rows;
-    rows.reserve(n);
+    rows.clear();
     std::bernoulli_distribution take_row(p.subsample);
     for (uint32_t r = 0; r < n; ++r) {
       if (p.subsample >= 1 || take_row(rng)) rows.push_back(r);
