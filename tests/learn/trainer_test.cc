@@ -181,7 +181,7 @@ TEST(SplitTest, HistogramSplitMatchesExactGreedy) {
     gbdt::BuildHistogram(x, layout, use, g, all.data(), rows, &hist, ctx);
     gbdt::Sum total;
     for (auto& gp : g) total.Add({gp.g, gp.h, 1});
-    gbdt::Split s = gbdt::FindBestSplit(x, layout, use, hist, total, p, ctx);
+    gbdt::Split s = gbdt::FindBestSplit(x, layout, use, hist, total, p, ctx, true);
     // Brute force.
     auto score = [&](double gs, double hs) { return gs * gs / (hs + p.lambda); };
     double best = -1;

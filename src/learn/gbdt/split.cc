@@ -177,7 +177,7 @@ Split BestCategorical(const Sum* h, uint16_t bins, uint32_t f, const Sum& total,
 
 Split FindBestSplit(const BinnedData& x, const Layout& layout, const std::vector<uint8_t>& use,
                     const std::vector<Sum>& hist, const Sum& total, const GbdtParams& p,
-                    const ExecContext& ctx) {
+                    const ExecContext& ctx, bool parallel_features) {
   const double parent = Score(total, p);
   std::vector<Split> per_feature(x.num_features());
   auto one = [&](size_t f) -> Status {
@@ -189,7 +189,7 @@ Split FindBestSplit(const BinnedData& x, const Layout& layout, const std::vector
                          : BestNumeric(h, x.num_bins[f], fi, total, parent, p);
     return Status::Ok();
   };
-  if (x.num_features() > 8) {
+  if (parallel_features) {
     ParallelFor(ctx, x.num_features(), one).IgnoreError();  // the body cannot fail
   } else {
     for (size_t f = 0; f < x.num_features(); ++f) one(f).IgnoreError();

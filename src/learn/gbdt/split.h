@@ -55,9 +55,11 @@ void BuildHistogram(const BinnedData& x, const Layout& layout, const std::vector
 
 // The best split of a node with totals `total` over features flagged in `use`; !valid() if none
 // satisfies the constraints.
+// With `parallel_features` the features are searched across the context's threads (worth it
+// for the few large nodes near the root; small nodes are searched in parallel with each other).
 Split FindBestSplit(const BinnedData& x, const Layout& layout, const std::vector<uint8_t>& use,
                     const std::vector<Sum>& hist, const Sum& total, const GbdtParams& p,
-                    const ExecContext& ctx);
+                    const ExecContext& ctx, bool parallel_features);
 
 // Regularised leaf output (before the learning rate).
 double LeafWeight(const Sum& s, const GbdtParams& p);

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/mutex.h"
 #include "kiln/base/thread_pool.h"
 #include "kiln/learn/objective.h"
 #include "learn/gbdt/split.h"
@@ -49,10 +50,33 @@ class TreeBuilder {
   Candidate MakeCandidate(int32_t node, uint32_t begin, uint32_t end, int depth, const Sum& total,
                           std::vector<Sum> hist);
   void ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candidate* right);
+  // The pieces of a split: the node record (sequential: it appends categories), then the
+  // row partition, child histograms and child candidates (safe in parallel across nodes).
+  void WriteSplitNode(const Candidate& c, int32_t li, GrownTree* t);
+  void SplitRows(Candidate& c, int32_t li, std::vector<uint32_t>* scratch, Candidate* left,
+                 Candidate* right);
+  void GrowLevels(Candidate root, GrownTree* t, std::vector<Candidate>* leaves);
   // Whether a node could be split at all: below the depth limit, with room for two leaves.
   bool Splittable(int depth, uint32_t rows) const {
     return (p_.max_depth == 0 || depth < p_.max_depth) &&
            rows >= 2u * static_cast<uint32_t>(p_.min_data_in_leaf);
+  }
+  // Finds the best split of each candidate that can split; the candidates are searched in
+  // parallel with each other, and a large one also across features.
+  void SearchSplits(Candidate* a, Candidate* b) {
+    Candidate* cs[2] = {a, b};
+    auto search = [&](size_t i) -> Status {
+      Candidate* c = cs[i];
+      if (c == nullptr || !Splittable(c->depth, c->end - c->begin)) return Status::Ok();
+      const bool large = (c->end - c->begin) > 20000;
+      c->split = gbdt::FindBestSplit(x_, layout_, *use_, c->hist, c->total, p_, ctx_, large);
+      return Status::Ok();
+    };
+    if (b == nullptr) {
+      search(0).IgnoreError();
+    } else {
+      ParallelFor(ctx_, 2, search).IgnoreError();  // the body cannot fail
+    }
   }
   bool CanSplit(const Candidate& c) const {
     return c.split.valid() && (p_.max_depth == 0 || c.depth < p_.max_depth);
@@ -64,20 +88,25 @@ class TreeBuilder {
   const ExecContext& ctx_;
   // Histogram buffers are large (features x bins) and needed for every node: reuse them.
   std::vector<Sum> AcquireHistogram() {
+    MutexLock lock(&pool_mu_);
     if (pool_.empty()) return {};
     std::vector<Sum> h = std::move(pool_.back());
     pool_.pop_back();
     return h;
   }
   void Release(std::vector<Sum>* h) {
-    if (h->capacity() > 0) pool_.push_back(std::move(*h));
+    if (h->capacity() > 0) {
+      MutexLock lock(&pool_mu_);
+      pool_.push_back(std::move(*h));
+    }
     h->clear();
   }
 
   const std::vector<GradPair>* grad_ = nullptr;
   const std::vector<uint8_t>* use_ = nullptr;
   std::vector<uint32_t> rows_, scratch_;
-  std::vector<std::vector<Sum>> pool_;
+  Mutex pool_mu_;
+  std::vector<std::vector<Sum>> pool_ KILN_GUARDED_BY(pool_mu_);
 };
 
 Candidate TreeBuilder::MakeCandidate(int32_t node, uint32_t begin, uint32_t end, int depth,
@@ -89,33 +118,11 @@ Candidate TreeBuilder::MakeCandidate(int32_t node, uint32_t begin, uint32_t end,
   c.depth = depth;
   c.total = total;
   c.hist = std::move(hist);
-  if (Splittable(depth, end - begin)) {
-    c.split = gbdt::FindBestSplit(x_, layout_, *use_, c.hist, total, p_, ctx_);
-  }
   return c;
 }
 
-void TreeBuilder::ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candidate* right) {
+void TreeBuilder::WriteSplitNode(const Candidate& c, int32_t li, GrownTree* t) {
   const Split& s = c.split;
-  const uint8_t* col = x_.column(s.feature);
-  const uint16_t missing = x_.num_bins[s.feature];
-  // Stable partition of the segment: left rows keep their order, then right rows.
-  uint32_t nl = 0;
-  scratch_.clear();
-  for (uint32_t i = c.begin; i < c.end; ++i) {
-    const uint32_t r = rows_[i];
-    if (s.GoesLeft(col[r], missing)) {
-      rows_[c.begin + nl++] = r;
-    } else {
-      scratch_.push_back(r);
-    }
-  }
-  std::copy(scratch_.begin(), scratch_.end(), rows_.begin() + c.begin + nl);
-  const uint32_t mid = c.begin + nl;
-
-  const int32_t li = static_cast<int32_t>(t->tree.nodes.size());
-  t->tree.nodes.resize(t->tree.nodes.size() + 2);
-  t->splits.resize(t->tree.nodes.size());
   model::Node& n = t->tree.nodes[static_cast<size_t>(c.node)];
   n.left = li;
   n.right = li + 1;
@@ -123,7 +130,6 @@ void TreeBuilder::ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candid
   n.default_left = s.default_left;
   n.categorical = s.categorical;
   n.gain = s.gain;
-  const model::FeatureInfo& f = x_.features[s.feature];
   if (s.categorical) {
     n.cat_begin = static_cast<uint32_t>(t->tree.categories.size());
     for (uint32_t k = 0; k < x_.num_bins[s.feature]; ++k) {
@@ -131,15 +137,32 @@ void TreeBuilder::ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candid
     }
     n.cat_end = static_cast<uint32_t>(t->tree.categories.size());
   } else {
-    n.threshold = f.bin_edges[s.bin];
+    n.threshold = x_.features[s.feature].bin_edges[s.bin];
   }
   t->splits[static_cast<size_t>(c.node)] = s;
   t->tree.nodes[static_cast<size_t>(li)].cover = s.left.h;
   t->tree.nodes[static_cast<size_t>(li) + 1].cover = s.right.h;
+}
 
-  const bool left_splittable = Splittable(c.depth + 1, nl);
-  const bool right_splittable = Splittable(c.depth + 1, c.end - mid);
-  if (!left_splittable && !right_splittable) {
+void TreeBuilder::SplitRows(Candidate& c, int32_t li, std::vector<uint32_t>* scratch,
+                            Candidate* left, Candidate* right) {
+  const Split& s = c.split;
+  const uint8_t* col = x_.column(s.feature);
+  const uint16_t missing = x_.num_bins[s.feature];
+  // Stable partition of the segment: left rows keep their order, then right rows.
+  uint32_t nl = 0;
+  scratch->clear();
+  for (uint32_t i = c.begin; i < c.end; ++i) {
+    const uint32_t r = rows_[i];
+    if (s.GoesLeft(col[r], missing)) {
+      rows_[c.begin + nl++] = r;
+    } else {
+      scratch->push_back(r);
+    }
+  }
+  std::copy(scratch->begin(), scratch->end(), rows_.begin() + c.begin + nl);
+  const uint32_t mid = c.begin + nl;
+  if (!Splittable(c.depth + 1, nl) && !Splittable(c.depth + 1, c.end - mid)) {
     // Both children will be leaves: no histograms needed (the deepest level is the largest).
     Release(&c.hist);
     *left = MakeCandidate(li, c.begin, mid, c.depth + 1, s.left, {});
@@ -158,6 +181,57 @@ void TreeBuilder::ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candid
   std::vector<Sum>& rh = left_smaller ? large : small;
   *left = MakeCandidate(li, c.begin, mid, c.depth + 1, s.left, std::move(lh));
   *right = MakeCandidate(li + 1, mid, c.end, c.depth + 1, s.right, std::move(rh));
+}
+
+void TreeBuilder::ApplySplit(Candidate& c, GrownTree* t, Candidate* left, Candidate* right) {
+  const int32_t li = static_cast<int32_t>(t->tree.nodes.size());
+  t->tree.nodes.resize(t->tree.nodes.size() + 2);
+  t->splits.resize(t->tree.nodes.size());
+  WriteSplitNode(c, li, t);
+  SplitRows(c, li, &scratch_, left, right);
+  SearchSplits(left, right);
+}
+
+// Depth-wise growth one level at a time: the level's nodes are split, their children's
+// histograms built and searched in parallel across nodes. Node numbering (breadth first, in
+// order) and every sum are independent of the thread count.
+void TreeBuilder::GrowLevels(Candidate root, GrownTree* t, std::vector<Candidate>* leaves) {
+  std::vector<Candidate> level;
+  level.push_back(std::move(root));
+  while (!level.empty()) {
+    std::vector<size_t> splitting;
+    for (size_t i = 0; i < level.size(); ++i) {
+      if (CanSplit(level[i])) {
+        splitting.push_back(i);
+      } else {
+        Release(&level[i].hist);
+        leaves->push_back(std::move(level[i]));
+      }
+    }
+    if (splitting.empty()) break;
+    const int32_t base = static_cast<int32_t>(t->tree.nodes.size());
+    t->tree.nodes.resize(t->tree.nodes.size() + 2 * splitting.size());
+    t->splits.resize(t->tree.nodes.size());
+    for (size_t j = 0; j < splitting.size(); ++j) {
+      WriteSplitNode(level[splitting[j]], base + 2 * static_cast<int32_t>(j), t);
+    }
+    std::vector<Candidate> next(2 * splitting.size());
+    ParallelFor(ctx_, splitting.size(), [&](size_t j) -> Status {
+      thread_local std::vector<uint32_t> scratch;
+      Candidate& c = level[splitting[j]];
+      Candidate* l = &next[2 * j];
+      Candidate* r = &next[2 * j + 1];
+      SplitRows(c, base + 2 * static_cast<int32_t>(j), &scratch, l, r);
+      for (Candidate* child : {l, r}) {
+        if (!Splittable(child->depth, child->end - child->begin)) continue;
+        const bool large = (child->end - child->begin) > 20000;
+        child->split =
+            gbdt::FindBestSplit(x_, layout_, *use_, child->hist, child->total, p_, ctx_, large);
+      }
+      return Status::Ok();
+    }).IgnoreError();  // the body cannot fail
+    level = std::move(next);
+  }
 }
 
 GrownTree TreeBuilder::Grow(const std::vector<uint32_t>& rows, const std::vector<GradPair>& grad,
@@ -184,8 +258,14 @@ GrownTree TreeBuilder::Grow(const std::vector<uint32_t>& rows, const std::vector
   };
   std::priority_queue<Candidate, std::vector<Candidate>, decltype(worse)> open(worse);
   std::vector<Candidate> leaves;
-  open.push(
-      MakeCandidate(0, 0, static_cast<uint32_t>(rows_.size()), 0, total, std::move(root_hist)));
+  Candidate root =
+      MakeCandidate(0, 0, static_cast<uint32_t>(rows_.size()), 0, total, std::move(root_hist));
+  SearchSplits(&root, nullptr);
+  if (!leaf_wise) {
+    GrowLevels(std::move(root), &t, &leaves);
+  } else {
+    open.push(std::move(root));
+  }
   size_t num_leaves = 1;
   while (!open.empty()) {
     Candidate c = std::move(const_cast<Candidate&>(open.top()));
