@@ -128,21 +128,37 @@ Status Predictor::Predict(const FeatureMatrix& x, PredictKind kind, std::span<fl
   if (x.cols != model_->features.size()) return InvalidArgumentError("feature count mismatch");
   const size_t width = output_width(kind);
   if (out.size() != x.rows * width) return InvalidArgumentError("output size mismatch");
-  constexpr size_t kBlock = 1024;
+  // Tree-major inside blocks of rows: a tree's nodes stay in cache while the block's rows walk
+  // it, instead of every row streaming through every tree.
+  constexpr size_t kBlock = 256;
   const size_t blocks = (x.rows + kBlock - 1) / kBlock;
   return ParallelFor(ctx, blocks, [&](size_t b) -> Status {
     const int32_t groups = model_->num_groups();
-    std::vector<double> m(static_cast<size_t>(groups));
-    for (size_t r = b * kBlock; r < std::min(x.rows, (b + 1) * kBlock); ++r) {
-      float* o = out.data() + r * width;
-      if (kind == PredictKind::kLeafIndex) {
-        for (size_t t = 0; t < used_trees_; ++t) {
-          o[t] = static_cast<float>(LeafOf(model_->trees[t], x.row(r)));
+    const size_t r0 = b * kBlock, r1 = std::min(x.rows, (b + 1) * kBlock);
+    if (kind == PredictKind::kLeafIndex) {
+      for (size_t t = 0; t < used_trees_; ++t) {
+        for (size_t r = r0; r < r1; ++r) {
+          out[r * width + t] = static_cast<float>(LeafOf(model_->trees[t], x.row(r)));
         }
-        continue;
       }
-      PredictRowMargin(x.row(r), m.data());
-      if (kind == PredictKind::kProbability) TransformMargins(model_->objective, m.data(), groups);
+      return Status::Ok();
+    }
+    std::vector<double> margins((r1 - r0) * static_cast<size_t>(groups));
+    for (size_t r = r0; r < r1; ++r) {
+      for (int32_t g = 0; g < groups; ++g) {
+        margins[(r - r0) * groups + g] = model_->base_score[static_cast<size_t>(g)];
+      }
+    }
+    for (size_t t = 0; t < used_trees_; ++t) {
+      const Tree& tree = model_->trees[t];
+      for (size_t r = r0; r < r1; ++r) {
+        margins[(r - r0) * groups + tree.class_index] += tree.nodes[LeafOf(tree, x.row(r))].value;
+      }
+    }
+    for (size_t r = r0; r < r1; ++r) {
+      float* o = out.data() + r * width;
+      double* m = margins.data() + (r - r0) * groups;
+      if (kind == PredictKind::kProbability) TransformMargins(model_->objective, m, groups);
       if (kind == PredictKind::kProbability && model_->objective == Objective::kBinaryLogistic) {
         o[0] = static_cast<float>(1.0 - m[0]);
         o[1] = static_cast<float>(m[0]);
