@@ -15,6 +15,7 @@
 #include "kiln/learn/objective.h"
 #include "kiln/model/model_io.h"
 #include "kiln/model/predictor.h"
+#include "kiln/model/shap.h"
 
 namespace kiln::app {
 
@@ -27,6 +28,7 @@ struct TrainArgs {
   std::vector<std::string> params;
   double valid_frac = 0;
   bool json = false;
+  bool explain = false;
 };
 
 std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
@@ -199,6 +201,13 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   const size_t width = pred->output_width(model::PredictKind::kProbability);
   std::vector<float> out(x.rows * width);
   KILN_RETURN_IF_ERROR(pred->Predict(x, model::PredictKind::kProbability, out, *ctx));
+  // --explain: TreeSHAP contributions (of the predicted class for multiclass models).
+  const size_t groups = static_cast<size_t>(m->num_groups()), shap_width = m->features.size() + 1;
+  std::vector<double> phi;
+  if (a.explain) {
+    phi.resize(x.rows * groups * shap_width);
+    KILN_RETURN_IF_ERROR(model::ExplainRows(*pred, x, phi, *ctx));
+  }
   std::optional<size_t> id_col;
   for (size_t i = 0; i < d.data.schema.size(); ++i) {
     if (d.data.schema.field(i).role == data::ColumnRole::kId) id_col = i;
@@ -208,7 +217,12 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   if (classification) {
     for (const auto& c : m->class_labels) AppendCsv(&csv, "prob_" + c), csv += ',';
   }
-  csv += "prediction\n";
+  csv += "prediction";
+  if (a.explain) {
+    for (const auto& f : m->features) csv += ",", AppendCsv(&csv, "shap_" + f.name);
+    csv += ",shap_bias";
+  }
+  csv += "\n";
   for (size_t r = 0; r < x.rows; ++r) {
     if (id_col) AppendCsv(&csv, d.data.columns[*id_col].TextAt(r)), csv += ',';
     const float* o = out.data() + r * width;
@@ -217,6 +231,11 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
       AppendCsv(&csv, m->class_labels[static_cast<size_t>(std::max_element(o, o + width) - o)]);
     } else {
       csv += fmt::format("{}", o[0]);
+    }
+    if (a.explain) {
+      const size_t grp = groups == 1 ? 0 : static_cast<size_t>(std::max_element(o, o + width) - o);
+      const double* row_phi = phi.data() + (r * groups + grp) * shap_width;
+      for (size_t f = 0; f < shap_width; ++f) csv += fmt::format(",{}", row_phi[f]);
     }
     csv += '\n';
   }
@@ -231,10 +250,17 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
   (void)g;
   KILN_ASSIGN_OR_RETURN(auto m, model::LoadModel(*fs, a.model));
   json features = json::array();
-  for (const auto& f : m->features) {
+  auto pred = model::Predictor::Create(m);
+  const auto importance = model::FeatureImportances(*m, pred.ok() ? (*pred)->used_trees() : 0);
+  for (size_t i = 0; i < m->features.size(); ++i) {
+    const auto& f = m->features[i];
     features.push_back({{"name", f.name},
                         {"categorical", f.categorical},
-                        {"bins", f.categorical ? f.categories.size() : f.bin_edges.size()}});
+                        {"bins", f.categorical ? f.categories.size() : f.bin_edges.size()},
+                        {"importance",
+                         {{"gain", importance[i].gain},
+                          {"splits", importance[i].splits},
+                          {"cover", importance[i].cover}}}});
   }
   size_t nodes = 0;
   for (const auto& t : m->trees) nodes += t.nodes.size();
@@ -284,6 +310,8 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   predict->add_option("--model", args->model, "model file")->required();
   predict->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
   predict->add_option("--out", args->pred_out, "predictions CSV")->required();
+  predict->add_flag("--explain", args->explain,
+                    "add TreeSHAP columns shap_<feature> and shap_bias (margin contributions)");
   predict->add_flag("--json", args->json, "machine-readable output");
   predict->callback(bind(Predict));
 
