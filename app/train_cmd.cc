@@ -16,6 +16,7 @@
 #include "kiln/model/model_io.h"
 #include "kiln/model/predictor.h"
 #include "kiln/model/shap.h"
+#include "kiln/model/xgboost_import.h"
 
 namespace kiln::app {
 
@@ -24,7 +25,7 @@ using nlohmann::json;
 namespace {
 
 struct TrainArgs {
-  std::string data, valid, target, task, out = "model.kiln", model, pred_out;
+  std::string data, valid, target, task, out = "model.kiln", model, pred_out, from = "xgboost";
   std::vector<std::string> params;
   double valid_frac = 0;
   bool json = false;
@@ -278,6 +279,21 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
   return 0;
 }
 
+Result<ExitCode> Import(const GlobalOptions& g, const TrainArgs& a) {
+  (void)g;
+  auto fs = NewPosixFileSystem();
+  KILN_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(a.model, 1ull << 31));
+  KILN_ASSIGN_OR_RETURN(model::TreeModel m, model::ImportXgboostJson(text, a.model));
+  KILN_RETURN_IF_ERROR(model::SaveModel(*fs, a.out, m));
+  Print(a.json ? json{{"model", a.out},
+                      {"trees", m.trees.size()},
+                      {"objective", model::ObjectiveName(m.objective)}}
+                     .dump(2)
+               : fmt::format("imported {} trees ({}) from {} -> {}", m.trees.size(),
+                             model::ObjectiveName(m.objective), a.model, a.out));
+  return 0;
+}
+
 }  // namespace
 
 void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
@@ -321,6 +337,13 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   inspect->add_option("file", args->model, "model file")->required();
   inspect->add_flag("--json", args->json, "JSON output (the default)");
   inspect->callback(bind(Inspect));
+  CLI::App* import = model_cmd->add_subcommand("import", "convert an XGBoost JSON model to kiln");
+  import->add_option("file", args->model, "XGBoost model saved with save_model(\"m.json\")")
+      ->required();
+  import->add_option("--from", args->from, "source format")->check(CLI::IsMember({"xgboost"}));
+  import->add_option("--out", args->out, "kiln model file")->required();
+  import->add_flag("--json", args->json, "machine-readable output");
+  import->callback(bind(Import));
 }
 
 }  // namespace kiln::app

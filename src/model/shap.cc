@@ -19,8 +19,10 @@ void ExtendPath(PathElement* path, int depth, double zero_fraction, double one_f
                 int feature) {
   path[depth] = {feature, zero_fraction, one_fraction, depth == 0 ? 1.0 : 0.0};
   for (int i = depth - 1; i >= 0; --i) {
-    path[i + 1].pweight += one_fraction * path[i].pweight * (i + 1) / static_cast<double>(depth + 1);
-    path[i].pweight = zero_fraction * path[i].pweight * (depth - i) / static_cast<double>(depth + 1);
+    path[i + 1].pweight +=
+        one_fraction * path[i].pweight * (i + 1) / static_cast<double>(depth + 1);
+    path[i].pweight =
+        zero_fraction * path[i].pweight * (depth - i) / static_cast<double>(depth + 1);
   }
 }
 

@@ -2,6 +2,7 @@
 // sanity check against XGBoost 1.7.4 (Debian python3-xgboost) on ../shared/data.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -130,6 +131,49 @@ TEST_F(TrainCliTest, AccuracyCloseToXgboost) {
     } else {
       EXPECT_LE(kiln_score, xgb * (1 + c.tolerance) + 0.005) << c.file;
     }
+  }
+}
+
+// `kiln model import --from xgboost` predicts what XGBoost 1.7.4 predicts (max abs diff <= 1e-5).
+TEST_F(TrainCliTest, XgboostImportParity) {
+  const std::string script = kiln::testing::SourceDir() + "/tests/integration/peers/xgb_export.py";
+  if (std::system("/usr/bin/python3 -c 'import xgboost' 2>/dev/null") != 0) {
+    GTEST_SKIP() << "needs Debian python3-xgboost";
+  }
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir_).c_str()), 0);
+  for (const std::string name : {"binary", "multi", "regression"}) {
+    const std::string model = dir_ + "/" + name + ".kiln";
+    auto imp =
+        Kiln({"model", "import", dir_ + "/" + name + ".json", "--from", "xgboost", "--out", model});
+    ASSERT_EQ(imp.exit_code, 0) << imp.err;
+    const std::string preds = dir_ + "/" + name + "-kiln.csv";
+    auto p =
+        Kiln({"predict", "--model", model, "--data", dir_ + "/" + name + ".csv", "--out", preds});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    std::ifstream ours(preds), theirs(dir_ + "/" + name + ".pred");
+    std::string header, a, b;
+    std::getline(ours, header);
+    double max_diff = 0;
+    size_t rows = 0;
+    while (std::getline(theirs, b) && std::getline(ours, a)) {
+      std::vector<double> va, vb;
+      std::stringstream sa(a), sb(b);
+      for (std::string cell; std::getline(sa, cell, ',');) {
+        char* end = nullptr;
+        double v = std::strtod(cell.c_str(), &end);
+        if (end != cell.c_str() && *end == '\0') va.push_back(v);
+      }
+      for (std::string cell; std::getline(sb, cell, ',');) vb.push_back(std::stod(cell));
+      // kiln: prob_<class>... then the predicted label; XGBoost: the same probabilities.
+      ASSERT_GE(va.size(), vb.size());
+      for (size_t k = 0; k < vb.size(); ++k) {
+        max_diff = std::max(max_diff, std::fabs(va[k] - vb[k]));
+      }
+      ++rows;
+    }
+    EXPECT_EQ(rows, 3000u);
+    EXPECT_LE(max_diff, 1e-5) << name;
+    std::printf("%s: max |kiln - xgboost| = %.3g over %zu rows\n", name.c_str(), max_diff, rows);
   }
 }
 

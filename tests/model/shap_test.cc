@@ -19,18 +19,25 @@ std::shared_ptr<const TreeModel> Train(Objective objective, int classes, data::D
   d.schema = *data::Schema::Make({{"a", data::DataType::kFloat64},
                                   {"b", data::DataType::kFloat64},
                                   {"c", data::DataType::kCategorical}});
-  data::Column a(data::DataType::kFloat64), b(data::DataType::kFloat64), c(data::DataType::kCategorical);
+  data::Column a(data::DataType::kFloat64), b(data::DataType::kFloat64),
+      c(data::DataType::kCategorical);
   std::vector<float> y;
   for (int i = 0; i < 3000; ++i) {
     const double va = normal(rng), vb = normal(rng);
     const uint32_t vc = static_cast<uint32_t>(rng() % 4);
-    if (i % 13 == 0) a.AppendNull(); else a.AppendFloat64(va);
+    if (i % 13 == 0)
+      a.AppendNull();
+    else
+      a.AppendFloat64(va);
     b.AppendFloat64(vb);
     c.AppendCode(vc);
     const double z = va * vb + (vc == 1 ? 1 : 0) + 0.2 * normal(rng);
-    if (objective == Objective::kRegressionL2) y.push_back(static_cast<float>(z));
-    else if (objective == Objective::kBinaryLogistic) y.push_back(z > 0 ? 1.f : 0.f);
-    else y.push_back(static_cast<float>(z < -0.5 ? 0 : (z < 0.5 ? 1 : 2)));
+    if (objective == Objective::kRegressionL2)
+      y.push_back(static_cast<float>(z));
+    else if (objective == Objective::kBinaryLogistic)
+      y.push_back(z > 0 ? 1.f : 0.f);
+    else
+      y.push_back(static_cast<float>(z < -0.5 ? 0 : (z < 0.5 ? 1 : 2)));
   }
   c.set_dictionary(std::make_shared<const data::Dictionary>(data::Dictionary{"w", "x", "y", "z"}));
   d.columns = {a, b, c};
@@ -48,9 +55,9 @@ std::shared_ptr<const TreeModel> Train(Objective objective, int classes, data::D
 }
 
 TEST(ShapTest, ContributionsSumToTheMargin) {
-  for (auto [objective, classes] : {std::pair{Objective::kRegressionL2, 1},
-                                    std::pair{Objective::kBinaryLogistic, 2},
-                                    std::pair{Objective::kMulticlassSoftmax, 3}}) {
+  for (auto [objective, classes] :
+       {std::pair{Objective::kRegressionL2, 1}, std::pair{Objective::kBinaryLogistic, 2},
+        std::pair{Objective::kMulticlassSoftmax, 3}}) {
     data::Dataset test;
     auto m = Train(objective, classes, &test);
     auto p = *Predictor::Create(m);

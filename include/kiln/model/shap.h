@@ -17,9 +17,9 @@ Status ExplainRows(const Predictor& predictor, const FeatureMatrix& x, std::span
                    const ExecContext& ctx);
 
 struct Importance {
-  double gain = 0;     // total split gain
-  double splits = 0;   // number of splits
-  double cover = 0;    // total hessian cover of the splits
+  double gain = 0;    // total split gain
+  double splits = 0;  // number of splits
+  double cover = 0;   // total hessian cover of the splits
 };
 std::vector<Importance> FeatureImportances(const TreeModel& model, size_t used_trees);
 
