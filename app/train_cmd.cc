@@ -10,6 +10,8 @@
 #include "app/cli.h"
 #include "app/home.h"
 #include "app/training_data.h"
+#include "kiln/base/hash.h"
+#include "kiln/base/thread_pool.h"
 #include "kiln/learn/binning.h"
 #include "kiln/learn/gbdt/trainer.h"
 #include "kiln/learn/objective.h"
@@ -26,6 +28,9 @@ namespace {
 
 struct TrainArgs {
   std::string data, valid, target, task, out = "model.kiln", model, pred_out, from = "xgboost";
+  std::string init_model;
+  int checkpoint_every = 10;
+  bool resume = false;
   std::vector<std::string> params;
   double valid_frac = 0;
   bool json = false;
@@ -70,6 +75,31 @@ json MetricsJson(const model::TreeModel& m, const model::Predictor& pred, const 
   return out;
 }
 
+bool HasBinEdges(const model::TreeModel& m) {
+  for (const auto& f : m.features) {
+    if (!f.categorical && f.bin_edges.size() < 2) return false;  // e.g. an imported model
+  }
+  return true;
+}
+
+// The margins a model gives every row (rows x groups), for warm start and resume.
+Result<std::vector<double>> Margins(const std::shared_ptr<const model::TreeModel>& m,
+                                    const data::Dataset& d, const ExecContext& ctx) {
+  model::TreeModel all = *m;
+  all.best_iteration = -1;  // continue from every tree
+  KILN_ASSIGN_OR_RETURN(auto pred,
+                        model::Predictor::Create(std::make_shared<const model::TreeModel>(all)));
+  KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, pred->Prepare(d));
+  std::vector<double> out(x.rows * static_cast<size_t>(all.num_groups()));
+  KILN_RETURN_IF_ERROR(ParallelFor(ctx, (x.rows + 1023) / 1024, [&](size_t b) -> Status {
+    for (size_t r = b * 1024; r < std::min(x.rows, (b + 1) * 1024); ++r) {
+      pred->PredictRowMargin(x.row(r), out.data() + r * static_cast<size_t>(all.num_groups()));
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
 Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   KILN_ASSIGN_OR_RETURN(learn::GbdtParams params, ParseParams(a.params));
   if (a.valid_frac < 0 || a.valid_frac >= 1)
@@ -105,8 +135,27 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
     train_labels = std::move(t2);
   }
   const auto t0 = std::chrono::steady_clock::now();
-  KILN_ASSIGN_OR_RETURN(learn::BinnedData x,
-                        learn::BinDataset(train_rows, features, params.max_bin, 200000, *ctx));
+  // Warm start or resume: continue from a model; its bin edges and dictionaries bin the data.
+  const std::string checkpoint = JoinPath(
+      JoinPath(home->path(), "checkpoints"),
+      Sha256Hex(fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", train.label, train.content_hash, a.target,
+                            a.task, params.ToJson(), a.valid, a.valid_frac, a.init_model))
+              .substr(0, 32) +
+          ".kiln");
+  std::shared_ptr<const model::TreeModel> init;
+  bool resuming = false;
+  if (a.resume && *home->fs().Exists(checkpoint)) {
+    KILN_ASSIGN_OR_RETURN(init, model::LoadModel(home->fs(), checkpoint));
+    resuming = true;
+  } else if (!a.init_model.empty()) {
+    KILN_ASSIGN_OR_RETURN(init, model::LoadModel(home->fs(), a.init_model));
+  }
+  learn::BinnedData x;
+  if (init && HasBinEdges(*init)) {
+    KILN_ASSIGN_OR_RETURN(x, learn::ApplyBins(train_rows, init->features, *ctx));
+  } else {
+    KILN_ASSIGN_OR_RETURN(x, learn::BinDataset(train_rows, features, params.max_bin, 200000, *ctx));
+  }
   std::optional<learn::BinnedData> vx;
   if (valid_rows.num_rows() > 0) {
     KILN_ASSIGN_OR_RETURN(vx, learn::ApplyBins(valid_rows, x.features, *ctx));
@@ -127,11 +176,25 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
                           log.best_iteration + 1);
     std::fprintf(stderr, "%s\n", line.c_str());
   };
-  learn::TrainInput tin{&x, train_labels};
-  learn::TrainInput vin{vx ? &*vx : nullptr, valid_labels};
+  learn::TrainInput tin{&x, train_labels, {}};
+  learn::TrainInput vin{vx ? &*vx : nullptr, valid_labels, {}};
+  if (init) {
+    o.init = init.get();
+    o.resume = resuming;
+    KILN_ASSIGN_OR_RETURN(tin.init_margins, Margins(init, train_rows, *ctx));
+    if (vx) {
+      KILN_ASSIGN_OR_RETURN(vin.init_margins, Margins(init, valid_rows, *ctx));
+    }
+  }
+  o.checkpoint_every = a.checkpoint_every;
+  o.on_checkpoint = [&](const model::TreeModel& partial) -> Status {
+    KILN_RETURN_IF_ERROR(home->fs().CreateDirs(DirName(checkpoint)));
+    return model::SaveModel(home->fs(), checkpoint, partial);
+  };
   KILN_ASSIGN_OR_RETURN(model::TreeModel m, learn::TrainGbdt(tin, vx ? &vin : nullptr, o, *ctx));
   const auto t2 = std::chrono::steady_clock::now();
   KILN_RETURN_IF_ERROR(model::SaveModel(home->fs(), a.out, m));
+  if (*home->fs().Exists(checkpoint)) home->fs().Remove(checkpoint).IgnoreError();
   auto shared = std::make_shared<const model::TreeModel>(std::move(m));
   KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(shared));
   Status st;
@@ -312,6 +375,14 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   train->add_option("--valid-frac", args->valid_frac,
                     "hold out this fraction (seeded) for validation");
   train->add_option("--out", args->out, "model file (default model.kiln)");
+  train->add_option("--init-model", args->init_model,
+                    "continue boosting from this model (warm start)");
+  train
+      ->add_option("--checkpoint-every", args->checkpoint_every,
+                   "checkpoint to the kiln home every N iterations (0 = never; default 10)")
+      ->check(CLI::Range(0, 1000000));
+  train->add_flag("--resume", args->resume,
+                  "continue an interrupted run of the same command from its last checkpoint");
   train->add_flag("--json", args->json, "machine-readable output");
   train->callback(bind(Train));
 

@@ -43,11 +43,17 @@ json MetaJson(const TreeModel& m) {
                         {"categories", f.categories},
                         {"bin_edges", edges}});
   }
-  return {{"format", "kiln.model"},          {"objective", ObjectiveName(m.objective)},
-          {"num_classes", m.num_classes},    {"base_score", m.base_score},
-          {"features", std::move(features)}, {"target", m.target},
-          {"class_labels", m.class_labels},  {"best_iteration", m.best_iteration},
-          {"params", m.params_json},         {"training_profile", m.training_profile_json},
+  return {{"format", "kiln.model"},
+          {"objective", ObjectiveName(m.objective)},
+          {"num_classes", m.num_classes},
+          {"base_score", m.base_score},
+          {"features", std::move(features)},
+          {"target", m.target},
+          {"class_labels", m.class_labels},
+          {"best_iteration", m.best_iteration},
+          {"params", m.params_json},
+          {"training_profile", m.training_profile_json},
+          {"train_state", m.train_state_json},
           {"num_trees", m.trees.size()}};
 }
 
@@ -118,6 +124,7 @@ Status ParseMeta(const json& j, TreeModel* m, uint64_t* num_trees) {
   m->best_iteration = j.at("best_iteration").get<int32_t>();
   m->params_json = j.at("params").get<std::string>();
   m->training_profile_json = j.at("training_profile").get<std::string>();
+  if (j.contains("train_state")) m->train_state_json = j.at("train_state").get<std::string>();
   *num_trees = j.at("num_trees").get<uint64_t>();
   return Status::Ok();
 }

@@ -61,12 +61,13 @@ Status ImportTree(const json& t, size_t num_features, Tree* out) {
       node.value = cond[i].get<double>();
       continue;
     }
-    if (l <= static_cast<int64_t>(i) || r <= static_cast<int64_t>(i) || l >= static_cast<int64_t>(n) ||
-        r >= static_cast<int64_t>(n)) {
+    if (l <= static_cast<int64_t>(i) || r <= static_cast<int64_t>(i) ||
+        l >= static_cast<int64_t>(n) || r >= static_cast<int64_t>(n)) {
       return InvalidArgumentError(fmt::format("node {}: child index out of range", i));
     }
     const uint64_t f = index[i].get<uint64_t>();
-    if (f >= num_features) return InvalidArgumentError(fmt::format("node {}: feature out of range", i));
+    if (f >= num_features)
+      return InvalidArgumentError(fmt::format("node {}: feature out of range", i));
     node.left = static_cast<int32_t>(l);
     node.right = static_cast<int32_t>(r);
     node.feature = static_cast<uint32_t>(f);
@@ -106,10 +107,12 @@ Status Import(const json& root, TreeModel* m) {
     m->objective = Objective::kPoisson;
     m->base_score = {std::log(base)};
   } else {
-    return UnimplementedError(fmt::format("objective '{}' is not supported", objective.substr(0, 64)));
+    return UnimplementedError(
+        fmt::format("objective '{}' is not supported", objective.substr(0, 64)));
   }
   std::vector<std::string> names;
-  if (learner.contains("feature_names")) names = learner.at("feature_names").get<std::vector<std::string>>();
+  if (learner.contains("feature_names"))
+    names = learner.at("feature_names").get<std::vector<std::string>>();
   for (size_t f = 0; f < num_features; ++f) {
     FeatureInfo fi;
     fi.name = f < names.size() && !names[f].empty() ? names[f] : fmt::format("f{}", f);
@@ -122,7 +125,8 @@ Status Import(const json& root, TreeModel* m) {
   if (trees.size() != info.size()) return InvalidArgumentError("tree_info length mismatch");
   for (size_t t = 0; t < trees.size(); ++t) {
     Tree tree;
-    KILN_RETURN_IF_ERROR(ImportTree(trees[t], num_features, &tree).WithContext(fmt::format("tree {}", t)));
+    KILN_RETURN_IF_ERROR(
+        ImportTree(trees[t], num_features, &tree).WithContext(fmt::format("tree {}", t)));
     tree.class_index = info[t].get<int32_t>();
     m->trees.push_back(std::move(tree));
   }
@@ -138,11 +142,13 @@ Result<TreeModel> ImportXgboostJson(std::string_view text, std::string_view sour
     json root = json::parse(text);
     Status s = Import(root, &m);
     if (!s.ok()) {
-      return Status(s.code() == StatusCode::kUnimplemented ? s.code() : StatusCode::kInvalidArgument,
-                    fmt::format("{}: not a usable XGBoost JSON model: {}", source, s.message()));
+      return Status(
+          s.code() == StatusCode::kUnimplemented ? s.code() : StatusCode::kInvalidArgument,
+          fmt::format("{}: not a usable XGBoost JSON model: {}", source, s.message()));
     }
   } catch (const std::exception& e) {
-    return InvalidArgumentError(fmt::format("{}: not a usable XGBoost JSON model: {}", source, e.what()));
+    return InvalidArgumentError(
+        fmt::format("{}: not a usable XGBoost JSON model: {}", source, e.what()));
   }
   return m;
 }

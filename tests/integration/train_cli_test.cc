@@ -1,9 +1,15 @@
 // `kiln train | eval | predict | model inspect` end to end through the binary, and the accuracy
 // sanity check against XGBoost 1.7.4 (Debian python3-xgboost) on ../shared/data.
+#include <signal.h>
+#include <sys/wait.h>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
+#include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +21,11 @@ namespace {
 using kiln::testing::RunKiln;
 using nlohmann::json;
 namespace fs = std::filesystem;
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 class TrainCliTest : public ::testing::Test {
  protected:
@@ -132,6 +143,72 @@ TEST_F(TrainCliTest, AccuracyCloseToXgboost) {
       EXPECT_LE(kiln_score, xgb * (1 + c.tolerance) + 0.005) << c.file;
     }
   }
+}
+
+// kill -9 during `kiln train`, then `--resume`: the model file is bit-identical to an
+// uninterrupted run's.
+TEST_F(TrainCliTest, ResumeAfterKillNineIsBitIdentical) {
+  std::string csv = "a,b,c,d,y\n";
+  std::mt19937 rng(5);
+  for (int i = 0; i < 40000; ++i) {
+    const int a = static_cast<int>(rng() % 1000), b = static_cast<int>(rng() % 1000);
+    const int c = static_cast<int>(rng() % 50), d = static_cast<int>(rng() % 7);
+    const bool y = (a * b) % 997 < 400 || (c > 40 && d < 3);
+    csv += fmt::format("{},{},{},{},{}\n", a, b, c, d, y ? 1 : 0);
+  }
+  const std::string data = Write("big.csv", csv);
+  ASSERT_EQ(Kiln({"data", "ingest", data, "--name", "big"}).exit_code, 0);
+  const std::vector<std::string> train = {
+      "train",         "--data",  "big",         "--target",           "y",
+      "--valid-frac",  "0.2",     "--param",     "num_trees=150",      "--param",
+      "subsample=0.8", "--param", "max_depth=8", "--checkpoint-every", "2",
+      "--json"};
+  auto with_out = [&](std::vector<std::string> args, const std::string& out) {
+    args.insert(args.begin(), {"--home", dir_ + "/home"});
+    args.push_back("--out");
+    args.push_back(out);
+    return args;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(Kiln(std::vector<std::string>(train.begin(), train.end()) +
+                 std::vector<std::string>{"--out", dir_ + "/full.kiln"})
+                .exit_code,
+            0);
+  const auto full_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  const std::string full = kiln::testing::Slurp(dir_ + "/full.kiln");
+  int resumed = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string out = dir_ + "/resumed.kiln";
+    fs::remove(out);
+    std::vector<std::string> args = with_out(train, out);
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      freopen("/dev/null", "w", stdout);
+      freopen("/dev/null", "w", stderr);
+      std::string bin = kiln::testing::KilnBin();
+      std::vector<char*> argv{bin.data()};
+      for (auto& x : args) argv.push_back(x.data());
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(full_us * (3 + 2 * attempt) / 10));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    const bool killed = WIFSIGNALED(status);
+    std::vector<std::string> resume = train;
+    resume.push_back("--resume");
+    auto r = Kiln(std::vector<std::string>(resume.begin(), resume.end()) +
+                  std::vector<std::string>{"--out", out});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(kiln::testing::Slurp(out), full) << "attempt " << attempt;
+    resumed += killed;
+  }
+  EXPECT_GT(resumed, 0);  // at least one run was really interrupted
 }
 
 // `kiln model import --from xgboost` predicts what XGBoost 1.7.4 predicts (max abs diff <= 1e-5).

@@ -249,3 +249,85 @@ TEST(BinningTest, EdgesAndMissingBin) {
 
 }  // namespace
 }  // namespace kiln::learn
+
+namespace kiln::learn {
+namespace {
+
+// Margins of a model on binned rows (the trainer's view), for resuming in-process.
+std::vector<double> MarginsOf(const model::TreeModel& m, const data::Dataset& d) {
+  auto p = *model::Predictor::Create(std::make_shared<const model::TreeModel>(m));
+  auto x = *p->Prepare(d);
+  std::vector<double> out(x.rows * static_cast<size_t>(m.num_groups()));
+  for (size_t r = 0; r < x.rows; ++r)
+    p->PredictRowMargin(x.row(r), out.data() + r * m.num_groups());
+  return out;
+}
+
+// A run interrupted after any checkpoint and resumed from it ends bit-identical to an
+// uninterrupted run (subsampling, early-stopping state and all).
+TEST(TrainerTest, ResumeFromACheckpointIsBitIdentical) {
+  Synthetic s = MakeData(2000, 7), v = MakeData(500, 8);
+  ExecContext ctx(ExecContext::Options{.threads = 2});
+  auto x = *BinDataset(s.d, {0, 1, 2}, 255, 100000, ctx);
+  auto vx = *ApplyBins(v.d, x.features, ctx);
+  TrainOptions o = Options(40);
+  o.params.subsample = 0.7;
+  o.params.colsample = 0.7;
+  o.params.early_stopping_rounds = 50;
+  TrainInput vin{&vx, v.y, {}};
+  const std::string full = model::EncodeModel(*TrainGbdt({&x, s.y, {}}, &vin, o, ctx));
+  for (int stop_at : {5, 20, 35}) {
+    std::optional<model::TreeModel> saved;
+    TrainOptions crash = o;
+    crash.checkpoint_every = 5;
+    crash.on_checkpoint = [&](const model::TreeModel& m) -> Status {
+      saved = m;
+      return static_cast<int>(m.trees.size()) == stop_at ? CancelledError("simulated crash")
+                                                         : Status::Ok();
+    };
+    EXPECT_EQ(TrainGbdt({&x, s.y, {}}, &vin, crash, ctx).status().code(), StatusCode::kCancelled);
+    ASSERT_TRUE(saved.has_value());
+    // Through the file format, as a real resume reads it.
+    model::TreeModel checkpoint = *model::DecodeModel(model::EncodeModel(*saved), "ckpt");
+    TrainOptions resume = o;
+    resume.init = &checkpoint;
+    resume.resume = true;
+    TrainInput tin{&x, s.y, MarginsOf(checkpoint, s.d)};
+    TrainInput vres{&vx, v.y, MarginsOf(checkpoint, v.d)};
+    auto m = TrainGbdt(tin, &vres, resume, ctx);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(model::EncodeModel(*m), full) << "stopped at " << stop_at;
+  }
+}
+
+TEST(TrainerTest, WarmStartAddsTrees) {
+  Synthetic s = MakeData(2000, 9);
+  ExecContext ctx(ExecContext::Options{.threads = 2});
+  auto x = *BinDataset(s.d, {0, 1, 2}, 255, 100000, ctx);
+  auto first = *TrainGbdt({&x, s.y, {}}, nullptr, Options(10), ctx);
+  TrainOptions more = Options(15);
+  more.init = &first;
+  auto m = TrainGbdt({&x, s.y, MarginsOf(first, s.d)}, nullptr, more, ctx);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->trees.size(), 25u);
+  // The first model's trees are kept unchanged in front.
+  for (size_t t = 0; t < first.trees.size(); ++t) {
+    ASSERT_EQ(m->trees[t].nodes.size(), first.trees[t].nodes.size());
+    for (size_t i = 0; i < first.trees[t].nodes.size(); ++i) {
+      EXPECT_EQ(m->trees[t].nodes[i].value, first.trees[t].nodes[i].value);
+      EXPECT_EQ(m->trees[t].nodes[i].threshold, first.trees[t].nodes[i].threshold);
+    }
+  }
+  // The added trees improve the fit on the training data.
+  std::vector<double> before = MarginsOf(first, s.d), after = MarginsOf(*m, s.d);
+  EXPECT_LT(*EvaluateMetric("logloss", model::Objective::kBinaryLogistic, 1, after, s.y),
+            *EvaluateMetric("logloss", model::Objective::kBinaryLogistic, 1, before, s.y));
+  // A model with other features is refused.
+  model::TreeModel other = first;
+  other.features[0].name = "renamed";
+  more.init = &other;
+  EXPECT_FALSE(TrainGbdt({&x, s.y, MarginsOf(first, s.d)}, nullptr, more, ctx).ok());
+}
+
+}  // namespace
+}  // namespace kiln::learn

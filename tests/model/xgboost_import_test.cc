@@ -31,8 +31,9 @@ TEST(XgboostImportTest, ThresholdReproducesFloatComparison) {
 }
 
 TEST(XgboostImportTest, RejectsBadDocuments) {
-  for (const char* bad : {"", "{}", "[1,2]", "{\"learner\": {}}", "not json",
-                          R"({"learner": {"learner_model_param": {"num_feature": "2", "num_class": "0",
+  for (const char* bad :
+       {"", "{}", "[1,2]", "{\"learner\": {}}", "not json",
+        R"({"learner": {"learner_model_param": {"num_feature": "2", "num_class": "0",
                              "base_score": "0.5"}, "objective": {"name": "rank:pairwise"}}})"}) {
     auto r = ImportXgboostJson(bad, "m.json");
     EXPECT_FALSE(r.ok()) << bad;

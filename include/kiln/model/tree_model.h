@@ -65,6 +65,8 @@ struct TreeModel {
   int32_t best_iteration = -1;        // early stopping: trees [0, (best+1)*groups) are used
   std::string params_json;            // training parameters, for inspection
   std::string training_profile_json;  // reference profile for drift (data subsystem JSON)
+  // Checkpoints only: the trainer's state to resume from (iteration, early-stopping state).
+  std::string train_state_json;
 
   int32_t num_groups() const {
     return objective == Objective::kMulticlassSoftmax ? num_classes : 1;

@@ -328,6 +328,87 @@ Status CheckInputs(const TrainInput& train, const TrainInput* valid, const Train
   return Status::Ok();
 }
 
+Status CheckInit(const model::TreeModel& init, const model::TreeModel& m, const TrainInput& train,
+                 const TrainInput* valid) {
+  if (init.objective != m.objective || init.num_groups() != m.num_groups()) {
+    return InvalidArgumentError("init model has another objective or number of classes");
+  }
+  if (init.features.size() != m.features.size()) {
+    return InvalidArgumentError("init model has other features");
+  }
+  for (size_t f = 0; f < m.features.size(); ++f) {
+    const auto& a = init.features[f];
+    const auto& b = m.features[f];
+    if (a.name != b.name || a.categorical != b.categorical || a.categories != b.categories) {
+      return InvalidArgumentError(fmt::format("init model feature '{}' differs", a.name));
+    }
+  }
+  const size_t groups = static_cast<size_t>(m.num_groups());
+  if (train.init_margins.size() != train.x->rows * groups ||
+      (valid && valid->init_margins.size() != valid->x->rows * groups)) {
+    return InvalidArgumentError("init margins missing or of the wrong size");
+  }
+  return Status::Ok();
+}
+
+std::vector<double> InitialMargins(const TrainInput& in, const std::vector<double>& base,
+                                   bool from_init) {
+  if (from_init) return in.init_margins;
+  std::vector<double> m(in.x->rows * base.size());
+  for (size_t r = 0; r < in.x->rows; ++r) {
+    std::copy(base.begin(), base.end(), m.begin() + static_cast<ptrdiff_t>(r * base.size()));
+  }
+  return m;
+}
+
+std::vector<uint8_t> SampleFeatures(size_t features, double colsample, std::mt19937_64* rng) {
+  std::vector<uint8_t> use(features, 1);
+  if (colsample >= 1) return use;
+  std::vector<size_t> order(features);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), *rng);
+  const size_t keep = std::max<size_t>(1, static_cast<size_t>(std::ceil(colsample * features)));
+  std::fill(use.begin(), use.end(), 0);
+  for (size_t i = 0; i < keep; ++i) use[order[i]] = 1;
+  return use;
+}
+
+// "iteration=12;best_iteration=7;best_score=0.81" (a checkpoint's train_state_json). Doubles
+// use the shortest round-trip form, so a resumed early-stopping comparison is exact.
+std::string WriteTrainState(int iteration, int best_iteration, double best_score) {
+  return fmt::format("iteration={};best_iteration={};best_score={}", iteration, best_iteration,
+                     best_score);
+}
+
+Status ReadTrainState(const std::string& text, int trees_iterations, int* best_iteration,
+                      double* best_score) {
+  int iteration = -1;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t semi = text.find(';', pos);
+    if (semi == std::string::npos) semi = text.size();
+    const std::string item = text.substr(pos, semi - pos);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) return InvalidArgumentError("bad checkpoint state");
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    try {
+      if (key == "iteration")
+        iteration = std::stoi(value);
+      else if (key == "best_iteration")
+        *best_iteration = std::stoi(value);
+      else if (key == "best_score")
+        *best_score = std::stod(value);
+    } catch (const std::exception&) {
+      return InvalidArgumentError("bad checkpoint state");
+    }
+    pos = semi + 1;
+  }
+  if (iteration != trees_iterations) {
+    return InvalidArgumentError("checkpoint state does not match its trees");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* valid,
@@ -339,54 +420,48 @@ Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* va
   model::TreeModel m;
   m.objective = o.objective;
   m.num_classes = o.objective == model::Objective::kMulticlassSoftmax ? o.num_classes : 1;
-  if (o.objective == model::Objective::kBinaryLogistic) m.num_classes = 1;
   const int32_t groups = m.num_groups();
   m.features = x.features;
   m.target = o.target;
   m.class_labels = o.class_labels;
   m.params_json = p.ToJson();
   m.base_score = BaseScore(o.objective, groups, train.labels);
+  const std::string metric = DefaultMetrics(o.objective).front();
+  double best_score = HigherIsBetter(metric) ? -INFINITY : INFINITY;
+  int start = 0, end = p.num_trees, best_iter = 0;
+  if (o.init) {
+    KILN_RETURN_IF_ERROR(CheckInit(*o.init, m, train, valid));
+    m.base_score = o.init->base_score;
+    m.trees = o.init->trees;
+    start = static_cast<int>(m.trees.size()) / groups;
+    if (o.resume) {
+      KILN_RETURN_IF_ERROR(
+          ReadTrainState(o.init->train_state_json, start, &best_iter, &best_score));
+    } else {
+      end = start + p.num_trees;
+      best_iter = start > 0 ? start - 1 : 0;
+    }
+  }
 
   const gbdt::Layout layout(x);
   TreeBuilder builder(x, layout, p, ctx);
-  std::vector<double> margin(n * groups), vmargin;
-  for (size_t r = 0; r < n; ++r) {
-    for (int32_t k = 0; k < groups; ++k)
-      margin[r * groups + k] = m.base_score[static_cast<size_t>(k)];
-  }
-  if (valid) {
-    vmargin.resize(valid->x->rows * groups);
-    for (size_t r = 0; r < valid->x->rows; ++r) {
-      for (int32_t k = 0; k < groups; ++k)
-        vmargin[r * groups + k] = m.base_score[static_cast<size_t>(k)];
-    }
-  }
-  const std::string metric = DefaultMetrics(o.objective).front();
+  std::vector<double> margin = InitialMargins(train, m.base_score, o.init != nullptr), vmargin;
+  if (valid) vmargin = InitialMargins(*valid, m.base_score, o.init != nullptr);
   std::vector<GradPair> grad_all(n * groups), grad(n);
   std::vector<int32_t> leaf_of_row(n);
   std::vector<uint32_t> rows;
   rows.reserve(n);
-  double best_score = HigherIsBetter(metric) ? -INFINITY : INFINITY;
-  int best_iter = 0;
-  for (int it = 0; it < p.num_trees; ++it) {
+  for (int it = start; it < end; ++it) {
     KILN_RETURN_IF_ERROR(ctx.CheckAlive());
     ComputeGradients(o.objective, groups, margin, train.labels, grad_all);
+    // Seeded by the iteration number, so a resumed run draws what the uninterrupted one drew.
     std::mt19937_64 rng(p.seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(it));
     rows.clear();
     std::bernoulli_distribution take_row(p.subsample);
     for (uint32_t r = 0; r < n; ++r) {
       if (p.subsample >= 1 || take_row(rng)) rows.push_back(r);
     }
-    std::vector<uint8_t> use(x.num_features(), 1);
-    if (p.colsample < 1) {
-      std::vector<size_t> order(x.num_features());
-      std::iota(order.begin(), order.end(), 0);
-      std::shuffle(order.begin(), order.end(), rng);
-      const size_t keep =
-          std::max<size_t>(1, static_cast<size_t>(std::ceil(p.colsample * order.size())));
-      std::fill(use.begin(), use.end(), 0);
-      for (size_t i = 0; i < keep; ++i) use[order[i]] = 1;
-    }
+    const std::vector<uint8_t> use = SampleFeatures(x.num_features(), p.colsample, &rng);
     for (int32_t k = 0; k < groups; ++k) {
       for (size_t r = 0; r < n; ++r) grad[r] = grad_all[r * groups + k];
       std::fill(leaf_of_row.begin(), leaf_of_row.end(), -1);
@@ -414,7 +489,15 @@ Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* va
       log.best_iteration = best_iter;
     }
     if (o.on_iteration) o.on_iteration(log);
-    if (valid && p.early_stopping_rounds > 0 && it - best_iter >= p.early_stopping_rounds) break;
+    const bool stop =
+        valid && p.early_stopping_rounds > 0 && it - best_iter >= p.early_stopping_rounds;
+    if (o.on_checkpoint && o.checkpoint_every > 0 && (it + 1) % o.checkpoint_every == 0 && !stop &&
+        it + 1 < end) {
+      model::TreeModel checkpoint = m;
+      checkpoint.train_state_json = WriteTrainState(it + 1, best_iter, best_score);
+      KILN_RETURN_IF_ERROR(o.on_checkpoint(checkpoint));
+    }
+    if (stop) break;
   }
   if (valid && p.early_stopping_rounds > 0) m.best_iteration = best_iter;
   KILN_RETURN_IF_ERROR(m.Validate());

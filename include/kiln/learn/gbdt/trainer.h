@@ -26,6 +26,9 @@ namespace kiln::learn {
 struct TrainInput {
   const BinnedData* x = nullptr;
   std::vector<float> labels;  // class index (classification) or value (regression)
+  // With TrainOptions::init: the init model's margins for these rows (rows x groups), as the
+  // Predictor computes them.
+  std::vector<double> init_margins;
 };
 
 struct IterationLog {
@@ -42,6 +45,17 @@ struct TrainOptions {
   std::string target;
   std::vector<std::string> class_labels;
   std::function<void(const IterationLog&)> on_iteration;
+
+  // Continue from an existing model: its trees are kept and boosting goes on from its margins.
+  // Warm start (resume = false): num_trees more iterations. Resume (resume = true): `init` is a
+  // checkpoint of this same training (its train_state_json), and training finishes the
+  // remaining iterations with a result bit-identical to an uninterrupted run.
+  const model::TreeModel* init = nullptr;
+  bool resume = false;
+  // Called every checkpoint_every iterations (0 = never) with the model so far, including its
+  // train_state_json; an error stops training.
+  int checkpoint_every = 0;
+  std::function<Status(const model::TreeModel&)> on_checkpoint;
 };
 
 Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* valid,
