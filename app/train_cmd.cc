@@ -228,10 +228,15 @@ Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
   KILN_ASSIGN_OR_RETURN(Labels l, MakeLabels(d.data, m->target, classification ? "" : "regression",
                                              classification ? &m->class_labels : nullptr));
   Status st;
+  const auto t0 = std::chrono::steady_clock::now();
   json metrics = MetricsJson(*m, *pred, d.data, l.values, *ctx, &st);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   KILN_RETURN_IF_ERROR(st);
-  json out = {
-      {"model", a.model}, {"data", d.label}, {"rows", d.data.num_rows()}, {"metrics", metrics}};
+  json out = {{"model", a.model},
+              {"data", d.label},
+              {"rows", d.data.num_rows()},
+              {"metrics", metrics},
+              {"predict_rows_per_second", static_cast<double>(d.data.num_rows()) / seconds}};
   if (a.json) {
     Print(out.dump(2));
   } else {

@@ -36,22 +36,22 @@ kiln_rss=$(( $(cat "$OUT/rss.txt") / 1024 ))
 "$KILN" --home "$home" --threads "$THREADS" eval --model "$OUT/bench.kiln" --data test --json > "$OUT/kiln-eval.json"
 kiln=$(/usr/bin/python3 -c "
 import json; t=json.load(open('$OUT/kiln-train.json')); e=json.load(open('$OUT/kiln-eval.json'))
-print(t['binning_seconds'], t['train_seconds'], e['metrics']['auc'])")
+print(t['binning_seconds'], t['train_seconds'], e['metrics']['auc'], int(e['predict_rows_per_second']))")
 
 echo "$KIND $ROWS rows, $TREES trees, max_depth $DEPTH, num_leaves $LEAVES, $THREADS threads, $(date -u +%F)"
 echo
-echo "| tool | binning s | train s | test AUC | peak RSS MB | train time vs XGBoost |"
-echo "|---|---|---|---|---|---|"
+echo "| tool | binning s | train s | test AUC | peak RSS MB | batch predict rows/s | train time vs XGBoost |"
+echo "|---|---|---|---|---|---|---|"
 rows=()
 for tool in xgboost sklearn; do
   r=$(/usr/bin/time -f "%M" -o "$OUT/rss.txt" /usr/bin/python3 bench/peers/train_peers.py "$tool" \
       "$train" "$test" "$TREES" "$DEPTH" "$LEAVES" "$THREADS")
-  rows+=("$tool $(echo "$r" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(d['binning_seconds'], d['train_seconds'], d['auc'])") $(( $(cat "$OUT/rss.txt") / 1024 ))")
+  rows+=("$tool $(echo "$r" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(d['binning_seconds'], d['train_seconds'], d['auc'], int(d['predict_rows_per_s']))") $(( $(cat "$OUT/rss.txt") / 1024 ))")
 done
 rows+=("kiln $kiln $kiln_rss")
 xgb_train=$(echo "${rows[0]}" | awk '{print $3}')
 for r in "${rows[@]}"; do
-  read -r tool bin tr auc rss <<< "$r"
-  awk -v t="$tool" -v b="$bin" -v s="$tr" -v a="$auc" -v m="$rss" -v x="$xgb_train" \
-    'BEGIN {printf "| %s | %.2f | %.2f | %.4f | %d | %.2fx |\n", t, b, s, a, m, s/x}'
+  read -r tool bin tr auc pr rss <<< "$r"
+  awk -v t="$tool" -v b="$bin" -v s="$tr" -v a="$auc" -v m="$rss" -v x="$xgb_train" -v p="$pr" \
+    'BEGIN {printf "| %s | %.2f | %.2f | %.4f | %d | %d | %.2fx |\n", t, b, s, a, m, p, s/x}'
 done
