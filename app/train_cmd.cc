@@ -230,7 +230,8 @@ Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
   Status st;
   const auto t0 = std::chrono::steady_clock::now();
   json metrics = MetricsJson(*m, *pred, d.data, l.values, *ctx, &st);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   KILN_RETURN_IF_ERROR(st);
   json out = {{"model", a.model},
               {"data", d.label},

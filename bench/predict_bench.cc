@@ -23,7 +23,8 @@ const Fixture& Get() {
     std::normal_distribution<double> normal;
     data::Dataset d;
     std::vector<data::Field> fields;
-    for (int c = 0; c < 28; ++c) fields.push_back({"f" + std::to_string(c), data::DataType::kFloat64});
+    for (int c = 0; c < 28; ++c)
+      fields.push_back({"f" + std::to_string(c), data::DataType::kFloat64});
     d.schema = *data::Schema::Make(fields);
     d.columns.assign(28, data::Column(data::DataType::kFloat64));
     std::vector<float> y;
@@ -46,7 +47,8 @@ const Fixture& Get() {
     o.params.min_data_in_leaf = 1;
     auto m = *learn::TrainGbdt({&bins, y, {}}, nullptr, o, ctx);
     Fixture fx;
-    fx.predictor = *model::Predictor::Create(std::make_shared<const model::TreeModel>(std::move(m)));
+    fx.predictor =
+        *model::Predictor::Create(std::make_shared<const model::TreeModel>(std::move(m)));
     fx.x = *fx.predictor->Prepare(d);
     return fx;
   }();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -16,6 +17,65 @@ Predictor::Predictor(std::shared_ptr<const TreeModel> model) : model_(std::move(
     used_trees_ = std::min(used_trees_, static_cast<size_t>(model_->best_iteration + 1) *
                                             static_cast<size_t>(model_->num_groups()));
   }
+  Compile();
+}
+
+void Predictor::Compile() {
+  for (size_t t = 0; t < used_trees_; ++t) {
+    const Tree& tree = model_->trees[t];
+    const uint32_t cat_base = static_cast<uint32_t>(categories_.size());
+    categories_.insert(categories_.end(), tree.categories.begin(), tree.categories.end());
+    roots_.push_back(static_cast<uint32_t>(nodes_.size()));
+    // Breadth first from the root; each split's children are appended side by side.
+    std::vector<int32_t> queue = {0};
+    nodes_.push_back({});
+    original_.push_back(0);
+    for (size_t q = 0; q < queue.size(); ++q) {
+      const Node& n = tree.nodes[static_cast<size_t>(queue[q])];
+      FlatNode& f = nodes_[roots_.back() + q];
+      if (n.is_leaf()) {
+        f = {n.value, kLeaf, 0};
+        continue;
+      }
+      f.meta = n.feature | (n.default_left ? kDefaultLeft : 0) | (n.categorical ? kCategorical : 0);
+      f.value = n.threshold;
+      if (n.categorical) {
+        const uint32_t range[2] = {cat_base + n.cat_begin, cat_base + n.cat_end};
+        std::memcpy(&f.value, range, sizeof range);
+      }
+      f.left = static_cast<int32_t>(roots_.back() + queue.size());
+      queue.push_back(n.left);
+      queue.push_back(n.right);
+      nodes_.push_back({});
+      nodes_.push_back({});
+      original_.push_back(n.left);
+      original_.push_back(n.right);
+    }
+  }
+}
+
+inline uint32_t Predictor::Step(uint32_t i, const double* row) const {
+  const FlatNode& n = nodes_[i];
+  if (n.meta & kLeaf) return i;
+  const double v = row[n.meta & kFeatureMask];
+  bool left;
+  if (std::isnan(v)) {
+    left = n.meta & kDefaultLeft;
+  } else if (n.meta & kCategorical) {
+    uint32_t range[2];
+    std::memcpy(range, &n.value, sizeof range);
+    left = std::binary_search(categories_.begin() + range[0], categories_.begin() + range[1],
+                              static_cast<uint32_t>(v));
+  } else {
+    left = v <= n.value;
+  }
+  return static_cast<uint32_t>(n.left) + (left ? 0u : 1u);
+}
+
+uint32_t Predictor::WalkToLeaf(size_t tree, const double* row) const {
+  uint32_t i = roots_[tree];
+  while (!(nodes_[i].meta & kLeaf)) i = Step(i, row);
+  return i;
 }
 
 Result<std::unique_ptr<Predictor>> Predictor::Create(std::shared_ptr<const TreeModel> model) {
@@ -74,33 +134,11 @@ Result<FeatureMatrix> Predictor::Prepare(const data::Dataset& d) const {
   return x;
 }
 
-uint32_t Predictor::LeafOf(const Tree& tree, const double* row) const {
-  const Node* nodes = tree.nodes.data();
-  int32_t i = 0;
-  while (!nodes[i].is_leaf()) {
-    const Node& n = nodes[i];
-    const double v = row[n.feature];
-    bool left;
-    if (std::isnan(v)) {
-      left = n.default_left;
-    } else if (n.categorical) {
-      const uint32_t c = static_cast<uint32_t>(v);
-      left = std::binary_search(tree.categories.begin() + n.cat_begin,
-                                tree.categories.begin() + n.cat_end, c);
-    } else {
-      left = v <= n.threshold;
-    }
-    i = left ? n.left : n.right;
-  }
-  return static_cast<uint32_t>(i);
-}
-
 void Predictor::PredictRowMargin(const double* row, double* margins) const {
   const int32_t groups = model_->num_groups();
   for (int32_t g = 0; g < groups; ++g) margins[g] = model_->base_score[static_cast<size_t>(g)];
   for (size_t t = 0; t < used_trees_; ++t) {
-    const Tree& tree = model_->trees[t];
-    margins[tree.class_index] += tree.nodes[LeafOf(tree, row)].value;
+    margins[model_->trees[t].class_index] += nodes_[WalkToLeaf(t, row)].value;
   }
 }
 
@@ -138,7 +176,7 @@ Status Predictor::Predict(const FeatureMatrix& x, PredictKind kind, std::span<fl
     if (kind == PredictKind::kLeafIndex) {
       for (size_t t = 0; t < used_trees_; ++t) {
         for (size_t r = r0; r < r1; ++r) {
-          out[r * width + t] = static_cast<float>(LeafOf(model_->trees[t], x.row(r)));
+          out[r * width + t] = static_cast<float>(original_[WalkToLeaf(t, x.row(r))]);
         }
       }
       return Status::Ok();
@@ -149,11 +187,25 @@ Status Predictor::Predict(const FeatureMatrix& x, PredictKind kind, std::span<fl
         margins[(r - r0) * groups + g] = model_->base_score[static_cast<size_t>(g)];
       }
     }
+    constexpr size_t kLanes = 8;  // rows walking a tree together
     for (size_t t = 0; t < used_trees_; ++t) {
-      const Tree& tree = model_->trees[t];
-      for (size_t r = r0; r < r1; ++r) {
-        margins[(r - r0) * groups + tree.class_index] += tree.nodes[LeafOf(tree, x.row(r))].value;
+      const size_t k = static_cast<size_t>(model_->trees[t].class_index);
+      size_t r = r0;
+      for (; r + kLanes <= r1; r += kLanes) {
+        uint32_t idx[kLanes];
+        for (size_t l = 0; l < kLanes; ++l) idx[l] = roots_[t];
+        bool done = false;
+        while (!done) {
+          done = true;
+          for (size_t l = 0; l < kLanes; ++l) {
+            idx[l] = Step(idx[l], x.row(r + l));
+            done &= (nodes_[idx[l]].meta & kLeaf) != 0;
+          }
+        }
+        for (size_t l = 0; l < kLanes; ++l)
+          margins[(r + l - r0) * groups + k] += nodes_[idx[l]].value;
       }
+      for (; r < r1; ++r) margins[(r - r0) * groups + k] += nodes_[WalkToLeaf(t, x.row(r))].value;
     }
     for (size_t r = r0; r < r1; ++r) {
       float* o = out.data() + r * width;

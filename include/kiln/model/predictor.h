@@ -54,11 +54,27 @@ class Predictor {
   size_t used_trees() const { return used_trees_; }
 
  private:
+  // Trees compiled into one array of 16-byte nodes, children adjacent (right = left + 1), so a
+  // walk touches few cache lines; several rows walk a tree at once to overlap memory latency.
+  struct FlatNode {
+    double value;   // split threshold, or leaf value; categorical: category range (two u32)
+    uint32_t meta;  // feature (bits 0..23), categorical (29), default left (30), leaf (31)
+    int32_t left;   // left child's index (right = left + 1)
+  };
+  static constexpr uint32_t kLeaf = 1u << 31, kDefaultLeft = 1u << 30, kCategorical = 1u << 29;
+  static constexpr uint32_t kFeatureMask = (1u << 24) - 1;
+
   explicit Predictor(std::shared_ptr<const TreeModel> model);
-  uint32_t LeafOf(const Tree& tree, const double* row) const;
+  void Compile();
+  uint32_t Step(uint32_t i, const double* row) const;
+  uint32_t WalkToLeaf(size_t tree, const double* row) const;
 
   std::shared_ptr<const TreeModel> model_;
   size_t used_trees_;
+  std::vector<FlatNode> nodes_;
+  std::vector<uint32_t> roots_;       // per tree
+  std::vector<uint32_t> categories_;  // all trees' category sets
+  std::vector<int32_t> original_;     // flat index -> node index in its tree (leaf indices)
 };
 
 // Converts margins of one row to probabilities / predictions in place (sigmoid, softmax, exp).
