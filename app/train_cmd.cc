@@ -217,14 +217,38 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   return 0;
 }
 
+// What eval and predict both need: the context, the home, the model, its predictor, the data.
+struct Scoring {
+  std::unique_ptr<ExecContext> ctx;
+  std::unique_ptr<KilnHome> home;
+  std::shared_ptr<const model::TreeModel> model;
+  std::unique_ptr<model::Predictor> predictor;
+  LoadedData data;
+};
+
+Result<Scoring> OpenScoring(const GlobalOptions& g, const TrainArgs& a) {
+  Scoring s;
+  s.ctx = Context(g, 0);
+  KILN_ASSIGN_OR_RETURN(s.home, KilnHome::Open(KilnHome::Resolve(g.home)));
+  KILN_ASSIGN_OR_RETURN(s.model, model::LoadModel(s.home->fs(), a.model));
+  KILN_ASSIGN_OR_RETURN(s.predictor, model::Predictor::Create(s.model));
+  KILN_ASSIGN_OR_RETURN(s.data, LoadData(&s.home->datasets(), s.home->fs(), a.data, *s.ctx));
+  return s;
+}
+
+bool IsClassification(const model::TreeModel& m) {
+  return m.objective == model::Objective::kBinaryLogistic ||
+         m.objective == model::Objective::kMulticlassSoftmax;
+}
+
 Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
-  auto ctx = Context(g, 0);
-  KILN_ASSIGN_OR_RETURN(auto home, KilnHome::Open(KilnHome::Resolve(g.home)));
-  KILN_ASSIGN_OR_RETURN(auto m, model::LoadModel(home->fs(), a.model));
-  KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(m));
-  KILN_ASSIGN_OR_RETURN(LoadedData d, LoadData(&home->datasets(), home->fs(), a.data, *ctx));
-  const bool classification = m->objective == model::Objective::kBinaryLogistic ||
-                              m->objective == model::Objective::kMulticlassSoftmax;
+  KILN_ASSIGN_OR_RETURN(Scoring sc, OpenScoring(g, a));
+  const auto& m = sc.model;
+  const auto& pred = sc.predictor;
+  const auto& ctx = sc.ctx;
+  auto& home = sc.home;
+  const LoadedData& d = sc.data;
+  const bool classification = IsClassification(*m);
   KILN_ASSIGN_OR_RETURN(Labels l, MakeLabels(d.data, m->target, classification ? "" : "regression",
                                              classification ? &m->class_labels : nullptr));
   Status st;
@@ -260,14 +284,14 @@ void AppendCsv(std::string* out, const std::string& v) {
 }
 
 Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
-  auto ctx = Context(g, 0);
-  KILN_ASSIGN_OR_RETURN(auto home, KilnHome::Open(KilnHome::Resolve(g.home)));
-  KILN_ASSIGN_OR_RETURN(auto m, model::LoadModel(home->fs(), a.model));
-  KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(m));
-  KILN_ASSIGN_OR_RETURN(LoadedData d, LoadData(&home->datasets(), home->fs(), a.data, *ctx));
+  KILN_ASSIGN_OR_RETURN(Scoring sc, OpenScoring(g, a));
+  const auto& m = sc.model;
+  const auto& pred = sc.predictor;
+  const auto& ctx = sc.ctx;
+  auto& home = sc.home;
+  const LoadedData& d = sc.data;
   KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, pred->Prepare(d.data));
-  const bool classification = m->objective == model::Objective::kBinaryLogistic ||
-                              m->objective == model::Objective::kMulticlassSoftmax;
+  const bool classification = IsClassification(*m);
   const size_t width = pred->output_width(model::PredictKind::kProbability);
   std::vector<float> out(x.rows * width);
   KILN_RETURN_IF_ERROR(pred->Predict(x, model::PredictKind::kProbability, out, *ctx));

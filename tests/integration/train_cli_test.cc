@@ -182,19 +182,7 @@ TEST_F(TrainCliTest, ResumeAfterKillNineIsBitIdentical) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     const std::string out = dir_ + "/resumed.kiln";
     fs::remove(out);
-    std::vector<std::string> args = with_out(train, out);
-    std::fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-      freopen("/dev/null", "w", stdout);
-      freopen("/dev/null", "w", stderr);
-      std::string bin = kiln::testing::KilnBin();
-      std::vector<char*> argv{bin.data()};
-      for (auto& x : args) argv.push_back(x.data());
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
+    pid_t pid = kiln::testing::SpawnKiln(with_out(train, out));
     std::this_thread::sleep_for(std::chrono::microseconds(full_us * (3 + 2 * attempt) / 10));
     kill(pid, SIGKILL);
     int status = 0;

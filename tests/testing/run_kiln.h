@@ -41,6 +41,24 @@ inline std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
+// Starts kiln with `args` in the background (output discarded); returns its pid.
+inline pid_t SpawnKiln(const std::vector<std::string>& args) {
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    std::string bin = KilnBin();
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv{bin.data()};
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 // Runs kiln with `args` (no shell involved); stdout/stderr go to files in `scratch`.
 inline RunResult RunKiln(const std::vector<std::string>& args, const std::string& scratch) {
   const std::string out = scratch + "/stdout", err = scratch + "/stderr";
