@@ -246,7 +246,6 @@ Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
   const auto& m = sc.model;
   const auto& pred = sc.predictor;
   const auto& ctx = sc.ctx;
-  auto& home = sc.home;
   const LoadedData& d = sc.data;
   const bool classification = IsClassification(*m);
   KILN_ASSIGN_OR_RETURN(Labels l, MakeLabels(d.data, m->target, classification ? "" : "regression",
