@@ -35,6 +35,7 @@ struct TrainArgs {
   double valid_frac = 0;
   bool json = false;
   bool explain = false;
+  bool trees = false;
 };
 
 std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
@@ -357,6 +358,30 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
   }
   size_t nodes = 0;
   for (const auto& t : m->trees) nodes += t.nodes.size();
+  json trees = json::array();
+  for (size_t t = 0; a.trees && t < m->trees.size(); ++t) {
+    const model::Tree& tree = m->trees[t];
+    json tree_nodes = json::array();
+    for (const model::Node& n : tree.nodes) {
+      if (n.is_leaf()) {
+        tree_nodes.push_back({{"leaf", n.value}, {"cover", n.cover}});
+        continue;
+      }
+      json node = {{"feature", m->features[n.feature].name}, {"left", n.left}, {"right", n.right},
+                   {"default_left", n.default_left},         {"gain", n.gain}, {"cover", n.cover}};
+      if (n.categorical) {
+        json cats = json::array();
+        for (uint32_t k = n.cat_begin; k < n.cat_end; ++k) {
+          cats.push_back(m->features[n.feature].categories[tree.categories[k]]);
+        }
+        node["categories_left"] = std::move(cats);
+      } else {
+        node["threshold"] = n.threshold;
+      }
+      tree_nodes.push_back(std::move(node));
+    }
+    trees.push_back({{"class_index", tree.class_index}, {"nodes", std::move(tree_nodes)}});
+  }
   json out = {{"objective", model::ObjectiveName(m->objective)},
               {"num_classes", m->num_classes},
               {"classes", m->class_labels},
@@ -367,6 +392,7 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
               {"base_score", m->base_score},
               {"features", features},
               {"params", json::parse(m->params_json, nullptr, false)}};
+  if (a.trees) out["trees_json"] = std::move(trees);
   Print(out.dump(2));
   return 0;
 }
@@ -436,6 +462,9 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   CLI::App* inspect = model_cmd->add_subcommand("inspect", "summary of a model file (JSON)");
   inspect->add_option("file", args->model, "model file")->required();
   inspect->add_flag("--json", args->json, "JSON output (the default)");
+  inspect->add_flag("--trees", args->trees,
+                    "also dump every tree (nodes with feature, threshold or categories, children, "
+                    "gain, cover; leaves with their value): a JSON export of the model");
   inspect->callback(bind(Inspect));
   CLI::App* import = model_cmd->add_subcommand("import", "convert an XGBoost JSON model to kiln");
   import->add_option("file", args->model, "XGBoost model saved with save_model(\"m.json\")")

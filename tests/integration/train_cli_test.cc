@@ -73,9 +73,14 @@ TEST_F(TrainCliTest, TrainEvalPredictInspect) {
   std::getline(in, first);
   EXPECT_EQ(header, "id,prob_no,prob_yes,prediction");  // classes in first-seen order
   EXPECT_EQ(first.substr(0, 2), "0,");                  // id copied through, input order
-  auto inspect = Kiln({"model", "inspect", model});
+  auto inspect = Kiln({"model", "inspect", model, "--trees"});
   ASSERT_EQ(inspect.exit_code, 0);
-  EXPECT_EQ(json::parse(inspect.out)["features"].size(), 2u);  // id and target excluded
+  json info = json::parse(inspect.out);
+  EXPECT_EQ(info["features"].size(), 2u);  // id and target excluded
+  EXPECT_EQ(info["trees_json"].size(), 30u);
+  EXPECT_GT(info["features"][0]["importance"]["splits"].get<double>() +
+                info["features"][1]["importance"]["splits"].get<double>(),
+            0);
 }
 
 TEST_F(TrainCliTest, BadInputs) {
