@@ -128,8 +128,11 @@ TEST(ModelIoTest, StructurallyInvalidModelsAreRefusedEvenWithAValidChecksum) {
 
 // BI-14: pickles, zip archives (torch/joblib) and other formats are refused without parsing.
 TEST(ModelIoTest, ForeignFormatsAreRefused) {
-  for (std::string b : {std::string("\x80\x04\x95\x10\x00cos\nsystem\n", 17),
-                        std::string("PK\x03\x04...."), std::string("{\"learner\": {}}")}) {
+  static constexpr char kPickle[] =
+      "\x80\x04\x95\x10\x00"
+      "cos\nsystem\n";  // protocol 4
+  for (std::string b : {std::string(kPickle, sizeof kPickle - 1), std::string("PK\x03\x04...."),
+                        std::string("{\"learner\": {}}")}) {
     auto r = DecodeModel(b, "evil.bin");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
