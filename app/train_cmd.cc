@@ -56,24 +56,28 @@ Result<learn::GbdtParams> ParseParams(const std::vector<std::string>& kvs) {
   return p;
 }
 
+json MetricsFromMargins(const model::TreeModel& m, const std::vector<double>& margins,
+                        const std::vector<float>& labels) {
+  json out = json::object();
+  for (const auto& name : learn::DefaultMetrics(m.objective)) {
+    auto v = learn::EvaluateMetric(name, m.objective, m.num_groups(), margins, labels);
+    if (v.ok()) out[name] = *v;
+  }
+  return out;
+}
+
 json MetricsJson(const model::TreeModel& m, const model::Predictor& pred, const data::Dataset& d,
                  const std::vector<float>& labels, const ExecContext& ctx, Status* status) {
-  json out = json::object();
   auto x = pred.Prepare(d);
   if (!x.ok()) {
     *status = x.status();
-    return out;
+    return json::object();
   }
   const size_t groups = static_cast<size_t>(m.num_groups());
   std::vector<float> margins(x->rows * groups);
   *status = pred.Predict(*x, model::PredictKind::kMargin, margins, ctx);
-  if (!status->ok()) return out;
-  std::vector<double> md(margins.begin(), margins.end());
-  for (const auto& name : learn::DefaultMetrics(m.objective)) {
-    auto v = learn::EvaluateMetric(name, m.objective, m.num_groups(), md, labels);
-    if (v.ok()) out[name] = *v;
-  }
-  return out;
+  if (!status->ok()) return json::object();
+  return MetricsFromMargins(m, std::vector<double>(margins.begin(), margins.end()), labels);
 }
 
 bool HasBinEdges(const model::TreeModel& m) {
@@ -187,6 +191,9 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
       KILN_ASSIGN_OR_RETURN(vin.init_margins, Margins(init, valid_rows, *ctx));
     }
   }
+  // From here on the bins stand for the data: free the columns before training.
+  train_rows = data::Dataset{};
+  valid_rows = data::Dataset{};
   o.checkpoint_every = a.checkpoint_every;
   o.on_checkpoint = [&](const model::TreeModel& partial) -> Status {
     KILN_RETURN_IF_ERROR(home->fs().CreateDirs(DirName(checkpoint)));
@@ -198,7 +205,6 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   if (*home->fs().Exists(checkpoint)) home->fs().Remove(checkpoint).IgnoreError();
   auto shared = std::make_shared<const model::TreeModel>(std::move(m));
   KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(shared));
-  Status st;
   json result = {{"model", a.out},
                  {"data", train.label},
                  {"objective", model::ObjectiveName(shared->objective)},
@@ -206,11 +212,11 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
                  {"best_iteration", shared->best_iteration},
                  {"binning_seconds", std::chrono::duration<double>(t1 - t0).count()},
                  {"train_seconds", std::chrono::duration<double>(t2 - t1).count()}};
-  result["train_metrics"] = MetricsJson(*shared, *pred, train_rows, train_labels, *ctx, &st);
-  KILN_RETURN_IF_ERROR(st);
-  if (valid_rows.num_rows() > 0) {
-    result["valid_metrics"] = MetricsJson(*shared, *pred, valid_rows, valid_labels, *ctx, &st);
-    KILN_RETURN_IF_ERROR(st);
+  KILN_ASSIGN_OR_RETURN(auto train_margins, learn::PredictBinned(*pred, x, *ctx));
+  result["train_metrics"] = MetricsFromMargins(*shared, train_margins, train_labels);
+  if (vx) {
+    KILN_ASSIGN_OR_RETURN(auto valid_margins, learn::PredictBinned(*pred, *vx, *ctx));
+    result["valid_metrics"] = MetricsFromMargins(*shared, valid_margins, valid_labels);
   }
   Print(a.json ? result.dump(2)
                : fmt::format("trained {} trees -> {}\n{}", shared->trees.size(), a.out,

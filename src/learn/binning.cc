@@ -129,6 +129,43 @@ Result<BinnedData> BinDataset(const data::Dataset& d, const std::vector<size_t>&
   return out;
 }
 
+Result<std::vector<double>> PredictBinned(const model::Predictor& predictor, const BinnedData& x,
+                                          const ExecContext& ctx) {
+  const auto& features = predictor.model().features;
+  if (features.size() != x.num_features()) return InvalidArgumentError("feature count mismatch");
+  for (size_t f = 0; f < features.size(); ++f) {
+    if (features[f].name != x.features[f].name ||
+        features[f].categorical != x.features[f].categorical) {
+      return InvalidArgumentError(fmt::format("feature {} differs from the model's", f));
+    }
+  }
+  const size_t groups = static_cast<size_t>(predictor.model().num_groups());
+  std::vector<double> margins(x.rows * groups);
+  constexpr size_t kBlock = 4096;
+  KILN_RETURN_IF_ERROR(ParallelFor(ctx, (x.rows + kBlock - 1) / kBlock, [&](size_t b) -> Status {
+    const size_t r0 = b * kBlock, r1 = std::min(x.rows, r0 + kBlock);
+    model::FeatureMatrix m;
+    m.rows = r1 - r0;
+    m.cols = x.num_features();
+    m.values.resize(m.rows * m.cols);
+    for (size_t f = 0; f < m.cols; ++f) {
+      const uint8_t* col = x.column(f);
+      for (size_t r = r0; r < r1; ++r) {
+        const uint8_t bin = col[r];
+        double v = std::nan("");
+        if (bin != x.num_bins[f]) {
+          v = x.features[f].categorical ? static_cast<double>(bin) : x.features[f].bin_edges[bin];
+        }
+        m.values[(r - r0) * m.cols + f] = v;
+      }
+    }
+    for (size_t r = 0; r < m.rows; ++r)
+      predictor.PredictRowMargin(m.row(r), &margins[(r0 + r) * groups]);
+    return Status::Ok();
+  }));
+  return margins;
+}
+
 Result<BinnedData> ApplyBins(const data::Dataset& d, const std::vector<model::FeatureInfo>& ref,
                              const ExecContext& ctx) {
   BinnedData out;

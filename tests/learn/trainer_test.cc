@@ -331,3 +331,30 @@ TEST(TrainerTest, WarmStartAddsTrees) {
 
 }  // namespace
 }  // namespace kiln::learn
+
+namespace kiln::learn {
+namespace {
+
+// Predicting from bins (each bin standing for its upper edge) gives exactly the margins of the
+// raw values, so training can free the raw columns.
+TEST(BinningTest, PredictBinnedEqualsRawPrediction) {
+  Synthetic s = MakeData(3000, 12), other = MakeData(1000, 13);
+  ExecContext ctx(ExecContext::Options{.threads = 2});
+  auto x = *BinDataset(s.d, {0, 1, 2}, 32, 100000, ctx);
+  auto m = *TrainGbdt({&x, s.y, {}}, nullptr, Options(15), ctx);
+  auto p = *model::Predictor::Create(std::make_shared<const model::TreeModel>(m));
+  for (const data::Dataset* d : {&s.d, &other.d}) {
+    auto binned = *ApplyBins(*d, x.features, ctx);
+    auto from_bins = PredictBinned(*p, binned, ctx);
+    ASSERT_TRUE(from_bins.ok()) << from_bins.status().ToString();
+    auto raw = *p->Prepare(*d);
+    for (size_t r = 0; r < raw.rows; ++r) {
+      double margin;
+      p->PredictRowMargin(raw.row(r), &margin);
+      ASSERT_EQ((*from_bins)[r], margin) << r;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kiln::learn

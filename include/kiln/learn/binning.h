@@ -12,6 +12,7 @@
 
 #include "kiln/base/exec_context.h"
 #include "kiln/data/column.h"
+#include "kiln/model/predictor.h"
 #include "kiln/model/tree_model.h"
 
 namespace kiln::learn {
@@ -38,6 +39,12 @@ Result<BinnedData> BinDataset(const data::Dataset& data, const std::vector<size_
 Result<BinnedData> ApplyBins(const data::Dataset& data,
                              const std::vector<model::FeatureInfo>& reference,
                              const ExecContext& ctx);
+
+// Margins (rows x groups) of `predictor` on binned rows. Each numeric bin is represented by its
+// upper edge, which falls on the same side of every split threshold as all values in the bin,
+// so these margins equal the predictor's on the raw values; the raw data need not be kept.
+Result<std::vector<double>> PredictBinned(const model::Predictor& predictor, const BinnedData& x,
+                                          const ExecContext& ctx);
 
 // Numeric bin edges for sorted values (exposed for tests).
 std::vector<double> ComputeEdges(std::vector<double> sorted_values, int max_bin);
