@@ -49,6 +49,8 @@ else:
     cats = [c for c in xtr.columns if str(xtr[c].dtype) == "category"]
     for c in cats:
         xtr[c], xte[c] = xtr[c].cat.codes, xte[c].cat.codes
+    # scikit-learn 1.2 accepts at most 255 categories per feature; wider ones stay ordinal codes.
+    cats = [c for c in cats if xtr[c].max() < 255]
     m = HistGradientBoostingClassifier(
         max_iter=trees, learning_rate=0.1, max_depth=depth or None,
         max_leaf_nodes=leaves or None if leaves else 2 ** depth, max_bins=255,

@@ -103,6 +103,9 @@ Result<BinnedData> BinDataset(const data::Dataset& d, const std::vector<size_t>&
     if (col.type() == data::DataType::kCategorical) {
       f.categorical = true;
       f.categories = col.dictionary() ? *col.dictionary() : data::Dictionary{};
+      // Only the first kMaxBins categories get a bin; the model knows no others, so at
+      // prediction time they are unknown (missing) exactly as they were in training.
+      if (f.categories.size() > static_cast<size_t>(kMaxBins)) f.categories.resize(kMaxBins);
       return Status::Ok();
     }
     if (!data::IsNumeric(col.type())) {

@@ -358,3 +358,43 @@ TEST(BinningTest, PredictBinnedEqualsRawPrediction) {
 
 }  // namespace
 }  // namespace kiln::learn
+
+namespace kiln::learn {
+namespace {
+
+// A categorical feature wider than the bins: categories past the first 255 are unknown to the
+// model, in training (missing bin) and in prediction alike.
+TEST(BinningTest, WideCategoricalsPredictTheSameFromBinsAndRawValues) {
+  std::mt19937_64 rng(17);
+  data::Dataset d;
+  d.schema = *data::Schema::Make({{"c", DataType::kCategorical}, {"x", DataType::kFloat64}});
+  Column c(DataType::kCategorical), xc(DataType::kFloat64);
+  data::Dictionary dict;
+  for (int k = 0; k < 300; ++k) dict.push_back("k" + std::to_string(k));
+  std::vector<float> y;
+  for (int i = 0; i < 60000; ++i) {  // ~200 rows per category (splits need 100)
+    const uint32_t code = static_cast<uint32_t>(rng() % 300);
+    c.AppendCode(code);
+    xc.AppendFloat64(static_cast<double>(rng() % 1000) / 1000);
+    y.push_back((code % 7 < 3) != (rng() % 10 == 0) ? 1.f : 0.f);
+  }
+  c.set_dictionary(std::make_shared<const data::Dictionary>(dict));
+  d.columns = {c, xc};
+  ExecContext ctx(ExecContext::Options{.threads = 2});
+  auto x = *BinDataset(d, {0, 1}, 255, 100000, ctx);
+  EXPECT_EQ(x.features[0].categories.size(), 255u);
+  auto m = *TrainGbdt({&x, y, {}}, nullptr, Options(20), ctx);
+  auto p = *model::Predictor::Create(std::make_shared<const model::TreeModel>(m));
+  auto from_bins = *PredictBinned(*p, x, ctx);
+  auto raw = *p->Prepare(d);
+  for (size_t r = 0; r < raw.rows; ++r) {
+    double margin;
+    p->PredictRowMargin(raw.row(r), &margin);
+    ASSERT_EQ(from_bins[r], margin) << r;
+  }
+  std::vector<double> md(from_bins.begin(), from_bins.end());
+  EXPECT_GT(*EvaluateMetric("auc", model::Objective::kBinaryLogistic, 1, md, y), 0.85);
+}
+
+}  // namespace
+}  // namespace kiln::learn

@@ -131,8 +131,15 @@ Split BestNumeric(const Sum* h, uint16_t bins, uint32_t f, const Sum& total, dou
   return best;
 }
 
-// Categorical: one-vs-rest below max_cat_to_onehot categories, else the best prefix of the
-// categories sorted by gradient statistics (g / (h + lambda)), with missing on either side.
+// Categorical splits. Up to max_cat_to_onehot categories: one category vs the rest. Beyond:
+// the categories with at least kMinDataPerCategory rows are ordered by g / (h + kCatSmooth) and
+// the best set of at most kMaxCatThreshold categories from either end goes left (LightGBM's
+// regularised partition search; without these limits wide categoricals overfit badly).
+// Missing values are tried on both sides; rare categories go right with the rest.
+constexpr uint32_t kMinDataPerCategory = 100;
+constexpr double kCatSmooth = 10.0;
+constexpr size_t kMaxCatThreshold = 32;
+
 Split BestCategorical(const Sum* h, uint16_t bins, uint32_t f, const Sum& total, double parent,
                       const GbdtParams& p) {
   Split best;
@@ -144,28 +151,39 @@ Split BestCategorical(const Sum* h, uint16_t bins, uint32_t f, const Sum& total,
   if (cats.size() < 2 && miss.n == 0) return best;
   const bool onehot = cats.size() <= static_cast<size_t>(p.max_cat_to_onehot);
   if (!onehot) {
+    const uint32_t min_n = std::min<uint32_t>(kMinDataPerCategory, total.n / 4 + 1);
+    cats.erase(std::remove_if(cats.begin(), cats.end(), [&](uint32_t c) { return h[c].n < min_n; }),
+               cats.end());
     std::stable_sort(cats.begin(), cats.end(), [&](uint32_t a, uint32_t b) {
-      return h[a].g / (h[a].h + p.lambda) < h[b].g / (h[b].h + p.lambda);
+      return h[a].g / (h[a].h + kCatSmooth) < h[b].g / (h[b].h + kCatSmooth);
     });
   }
   for (int dir = 0; dir < (miss.n > 0 ? 2 : 1); ++dir) {
     const bool miss_left = dir == 1;
-    Sum left = miss_left ? miss : Sum{};
     Split c;
     c.feature = f;
     c.categorical = true;
     c.default_left = miss_left;
-    for (size_t k = 0; k < cats.size(); ++k) {
-      if (onehot) {
+    if (onehot) {
+      for (uint32_t cat : cats) {
         Split one = c;
-        SetBit(one.left_cats, cats[k]);
-        Sum l = left;
-        l.Add(h[cats[k]]);
+        SetBit(one.left_cats, cat);
+        Sum l = miss_left ? miss : Sum{};
+        l.Add(h[cat]);
         Consider(&best, l, total, parent, p, one);
-      } else if (k + 1 < cats.size()) {
-        left.Add(h[cats[k]]);
-        SetBit(c.left_cats, cats[k]);
-        Consider(&best, left, total, parent, p, c);
+      }
+      continue;
+    }
+    // Prefixes from the low end, then from the high end, of at most kMaxCatThreshold.
+    for (int from_high = 0; from_high < 2; ++from_high) {
+      Split set = c;
+      Sum left = miss_left ? miss : Sum{};
+      const size_t limit = std::min(kMaxCatThreshold, cats.size() > 0 ? cats.size() - 1 : 0);
+      for (size_t k = 0; k < limit; ++k) {
+        const uint32_t cat = from_high ? cats[cats.size() - 1 - k] : cats[k];
+        left.Add(h[cat]);
+        SetBit(set.left_cats, cat);
+        Consider(&best, left, total, parent, p, set);
       }
     }
   }
