@@ -23,8 +23,6 @@ Predictor::Predictor(std::shared_ptr<const TreeModel> model) : model_(std::move(
 void Predictor::Compile() {
   for (size_t t = 0; t < used_trees_; ++t) {
     const Tree& tree = model_->trees[t];
-    const uint32_t cat_base = static_cast<uint32_t>(categories_.size());
-    categories_.insert(categories_.end(), tree.categories.begin(), tree.categories.end());
     roots_.push_back(static_cast<uint32_t>(nodes_.size()));
     // Breadth first from the root; each split's children are appended side by side.
     std::vector<int32_t> queue = {0};
@@ -40,8 +38,13 @@ void Predictor::Compile() {
       f.meta = n.feature | (n.default_left ? kDefaultLeft : 0) | (n.categorical ? kCategorical : 0);
       f.value = n.threshold;
       if (n.categorical) {
-        const uint32_t range[2] = {cat_base + n.cat_begin, cat_base + n.cat_end};
-        std::memcpy(&f.value, range, sizeof range);
+        std::array<uint64_t, 4> set{};
+        for (uint32_t k = n.cat_begin; k < n.cat_end; ++k) {
+          const uint32_t c = tree.categories[k];
+          if (c < 256) set[c >> 6] |= uint64_t{1} << (c & 63);
+        }
+        f.value = static_cast<double>(cat_sets_.size());
+        cat_sets_.push_back(set);
       }
       f.left = static_cast<int32_t>(roots_.back() + queue.size());
       queue.push_back(n.left);
@@ -62,10 +65,9 @@ inline uint32_t Predictor::Step(uint32_t i, const double* row) const {
   if (std::isnan(v)) {
     left = n.meta & kDefaultLeft;
   } else if (n.meta & kCategorical) {
-    uint32_t range[2];
-    std::memcpy(range, &n.value, sizeof range);
-    left = std::binary_search(categories_.begin() + range[0], categories_.begin() + range[1],
-                              static_cast<uint32_t>(v));
+    const auto& set = cat_sets_[static_cast<size_t>(n.value)];
+    const uint32_t c = static_cast<uint32_t>(v);
+    left = c < 256 && ((set[c >> 6] >> (c & 63)) & 1);
   } else {
     left = v <= n.value;
   }
@@ -119,10 +121,24 @@ Result<FeatureMatrix> Predictor::Prepare(const data::Dataset& d) const {
       for (size_t r = 0; r < x.rows; ++r) x.values[r * x.cols + f] = col.NumericAt(r);
       continue;
     }
-    // Categorical: map the input's values to the model's codes by text.
+    // Categorical: map the input's values to the model's codes by text; a dictionary-coded
+    // column is translated once per category, not once per row.
     std::unordered_map<std::string_view, double> code;
     for (size_t k = 0; k < features[f].categories.size(); ++k) {
       code.emplace(features[f].categories[k], static_cast<double>(k));
+    }
+    const double unknown = std::nan("");
+    if (col.type() == data::DataType::kCategorical && col.dictionary()) {
+      std::vector<double> remap;
+      for (const auto& text : *col.dictionary()) {
+        auto it = code.find(text);
+        remap.push_back(it == code.end() ? unknown : it->second);
+      }
+      for (size_t r = 0; r < x.rows; ++r) {
+        const uint32_t c = col.codes()[r];
+        if (col.IsValid(r) && c < remap.size()) x.values[r * x.cols + f] = remap[c];
+      }
+      continue;
     }
     for (size_t r = 0; r < x.rows; ++r) {
       if (!col.IsValid(r)) continue;

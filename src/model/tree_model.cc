@@ -87,7 +87,7 @@ Status TreeModel::Validate() const {
           return InvalidArgumentError(fmt::format("tree {} node {}: bad category range", t, i));
         }
         for (uint32_t k = node.cat_begin; k < node.cat_end; ++k) {
-          if (tree.categories[k] >= f.categories.size() ||
+          if (tree.categories[k] >= f.categories.size() || tree.categories[k] >= 256 ||
               (k > node.cat_begin && tree.categories[k] <= tree.categories[k - 1])) {
             return InvalidArgumentError(fmt::format("tree {} node {}: bad category set", t, i));
           }

@@ -12,6 +12,7 @@
 // Predict may run concurrently.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <span>
 #include <vector>
@@ -57,7 +58,7 @@ class Predictor {
   // Trees compiled into one array of 16-byte nodes, children adjacent (right = left + 1), so a
   // walk touches few cache lines; several rows walk a tree at once to overlap memory latency.
   struct FlatNode {
-    double value;   // split threshold, or leaf value; categorical: category range (two u32)
+    double value;   // split threshold, or leaf value; categorical: index into cat_sets_
     uint32_t meta;  // feature (bits 0..23), categorical (29), default left (30), leaf (31)
     int32_t left;   // left child's index (right = left + 1)
   };
@@ -72,9 +73,11 @@ class Predictor {
   std::shared_ptr<const TreeModel> model_;
   size_t used_trees_;
   std::vector<FlatNode> nodes_;
-  std::vector<uint32_t> roots_;       // per tree
-  std::vector<uint32_t> categories_;  // all trees' category sets
-  std::vector<int32_t> original_;     // flat index -> node index in its tree (leaf indices)
+  std::vector<uint32_t> roots_;  // per tree
+  // Category sets of categorical splits as 256-bit sets (codes >= 256 never go left: the
+  // trainer gives at most 255 categories a bin; imported models have no categorical splits).
+  std::vector<std::array<uint64_t, 4>> cat_sets_;
+  std::vector<int32_t> original_;  // flat index -> node index in its tree (leaf indices)
 };
 
 // Converts margins of one row to probabilities / predictions in place (sigmoid, softmax, exp).

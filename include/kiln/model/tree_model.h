@@ -71,7 +71,8 @@ struct TreeModel {
   int32_t num_groups() const {
     return objective == Objective::kMulticlassSoftmax ? num_classes : 1;
   }
-  // Structural checks (indices in range, children after parents, categories sorted, sizes).
+  // Structural checks (indices in range, children after parents, categories sorted and below
+  // 256, sizes).
   Status Validate() const;
 };
 
