@@ -15,6 +15,7 @@ using model::Objective;
 namespace {
 double Sigmoid(double m) { return 1.0 / (1.0 + std::exp(-m)); }
 constexpr double kMinHessian = 1e-16;
+GradPair Pair(double g, double h) { return {static_cast<float>(g), static_cast<float>(h)}; }
 }  // namespace
 
 void ComputeGradients(Objective objective, int32_t groups, std::span<const double> margins,
@@ -24,7 +25,7 @@ void ComputeGradients(Objective objective, int32_t groups, std::span<const doubl
     case Objective::kBinaryLogistic:
       for (size_t r = 0; r < rows; ++r) {
         const double p = Sigmoid(margins[r]);
-        out[r] = {p - labels[r], std::max(p * (1 - p), kMinHessian)};
+        out[r] = Pair(p - labels[r], std::max(p * (1 - p), kMinHessian));
       }
       break;
     case Objective::kMulticlassSoftmax: {
@@ -35,18 +36,18 @@ void ComputeGradients(Objective objective, int32_t groups, std::span<const doubl
         for (int32_t k = 0; k < groups; ++k) {
           const double y = static_cast<int32_t>(labels[r]) == k ? 1.0 : 0.0;
           const double pk = p[static_cast<size_t>(k)];
-          out[r * groups + k] = {pk - y, std::max(2.0 * pk * (1 - pk), kMinHessian)};
+          out[r * groups + k] = Pair(pk - y, std::max(2.0 * pk * (1 - pk), kMinHessian));
         }
       }
       break;
     }
     case Objective::kRegressionL2:
-      for (size_t r = 0; r < rows; ++r) out[r] = {margins[r] - labels[r], 1.0};
+      for (size_t r = 0; r < rows; ++r) out[r] = Pair(margins[r] - labels[r], 1.0);
       break;
     case Objective::kRegressionL1:
       for (size_t r = 0; r < rows; ++r) {
         const double d = margins[r] - labels[r];
-        out[r] = {d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0), 1.0};
+        out[r] = Pair(d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0), 1.0);
       }
       break;
     case Objective::kPoisson:
@@ -54,7 +55,7 @@ void ComputeGradients(Objective objective, int32_t groups, std::span<const doubl
         const double mu = std::exp(margins[r]);
         // Hessian uses exp(margin + 0.7) as XGBoost does (max_delta_step for poisson) to keep
         // the first steps stable.
-        out[r] = {mu - labels[r], std::exp(margins[r] + 0.7)};
+        out[r] = Pair(mu - labels[r], std::exp(margins[r] + 0.7));
       }
       break;
   }

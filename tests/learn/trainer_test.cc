@@ -167,7 +167,8 @@ TEST(SplitTest, HistogramSplitMatchesExactGreedy) {
     }
     std::vector<GradPair> g(rows);
     for (auto& gp : g)
-      gp = {static_cast<double>(rng() % 200) / 100 - 1, 0.5 + (rng() % 100) / 100.0};
+      gp = {static_cast<float>(static_cast<double>(rng() % 200) / 100 - 1),
+            static_cast<float>(0.5 + static_cast<double>(rng() % 100) / 100.0)};
     ExecContext ctx(ExecContext::Options{.threads = 2});
     auto x = *BinDataset(d, {0, 1, 2}, 255, 1000, ctx);
     GbdtParams p;
