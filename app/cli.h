@@ -30,6 +30,5 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& global,
 
 // Writes `text` to stdout followed by a newline.
 void Print(const std::string& text);
-bool StdoutIsTerminal();
 
 }  // namespace kiln::app

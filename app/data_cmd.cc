@@ -21,8 +21,6 @@ void Print(const std::string& text) {
   if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
 }
 
-bool StdoutIsTerminal() { return ::isatty(1) == 1; }
-
 namespace {
 
 struct DataArgs {

@@ -169,7 +169,6 @@ class TableReaderImpl final : public TableReader {
   };
   Prefetch pf_;
   bool first_ = true;
-  uint64_t rows_ = 0;
 };
 
 Kind TableReaderImpl::Classify(std::string_view s) const {
@@ -495,7 +494,6 @@ Result<ReadEvent> TableReaderImpl::Next(data::Dataset* chunk, const ColumnSink& 
   for (const auto& st : cols_) {
     if (st.widen_to != Kind::kNull) return ScanAndRestart();
   }
-  rows_ += raw_.rows;
   return ReadEvent::kChunk;
 }
 
@@ -531,7 +529,6 @@ Result<ReadEvent> TableReaderImpl::ScanAndRestart() {
   for (auto& st : cols_) st.fixed = true;  // a second widening would mean the file changed
   KILN_RETURN_IF_ERROR(BuildSchema());
   first_ = true;
-  rows_ = 0;
   return ReadEvent::kRestart;
 }
 

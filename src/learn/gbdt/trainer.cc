@@ -64,19 +64,18 @@ class TreeBuilder {
   // Finds the best split of each candidate that can split; the candidates are searched in
   // parallel with each other, and a large one also across features.
   void SearchSplits(Candidate* a, Candidate* b) {
+    if (b == nullptr) return SearchOne(a);
     Candidate* cs[2] = {a, b};
-    auto search = [&](size_t i) -> Status {
-      Candidate* c = cs[i];
-      if (c == nullptr || !Splittable(c->depth, c->end - c->begin)) return Status::Ok();
-      const bool large = (c->end - c->begin) > 20000;
-      c->split = gbdt::FindBestSplit(x_, layout_, *use_, c->hist, c->total, p_, ctx_, large);
+    ParallelFor(ctx_, 2, [&](size_t i) {
+      SearchOne(cs[i]);
       return Status::Ok();
-    };
-    if (b == nullptr) {
-      search(0).IgnoreError();
-    } else {
-      ParallelFor(ctx_, 2, search).IgnoreError();  // the body cannot fail
-    }
+    }).IgnoreError();  // the body cannot fail
+  }
+  // Best split of one candidate if it can split; large nodes also search features in parallel.
+  void SearchOne(Candidate* c) {
+    if (!Splittable(c->depth, c->end - c->begin)) return;
+    const bool large = (c->end - c->begin) > 20000;
+    c->split = gbdt::FindBestSplit(x_, layout_, *use_, c->hist, c->total, p_, ctx_, large);
   }
   bool CanSplit(const Candidate& c) const {
     return c.split.valid() && (p_.max_depth == 0 || c.depth < p_.max_depth);
@@ -222,12 +221,8 @@ void TreeBuilder::GrowLevels(Candidate root, GrownTree* t, std::vector<Candidate
       Candidate* l = &next[2 * j];
       Candidate* r = &next[2 * j + 1];
       SplitRows(c, base + 2 * static_cast<int32_t>(j), &scratch, l, r);
-      for (Candidate* child : {l, r}) {
-        if (!Splittable(child->depth, child->end - child->begin)) continue;
-        const bool large = (child->end - child->begin) > 20000;
-        child->split =
-            gbdt::FindBestSplit(x_, layout_, *use_, child->hist, child->total, p_, ctx_, large);
-      }
+      SearchOne(l);  // the level already runs its nodes in parallel
+      SearchOne(r);
       return Status::Ok();
     }).IgnoreError();  // the body cannot fail
     level = std::move(next);
