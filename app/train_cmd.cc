@@ -28,7 +28,7 @@ namespace {
 
 struct TrainArgs {
   std::string data, valid, target, task, out = "model.kiln", model, pred_out, from = "xgboost";
-  std::string init_model;
+  std::string init_model, kind = "probability";
   int checkpoint_every = 10;
   bool resume = false;
   std::vector<std::string> params;
@@ -298,11 +298,21 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   const LoadedData& d = sc.data;
   KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, pred->Prepare(d.data));
   const bool classification = IsClassification(*m);
+  const size_t groups = static_cast<size_t>(m->num_groups()), shap_width = m->features.size() + 1;
+  // The probabilities (or regression predictions) always: they give the `prediction` column.
   const size_t width = pred->output_width(model::PredictKind::kProbability);
   std::vector<float> out(x.rows * width);
   KILN_RETURN_IF_ERROR(pred->Predict(x, model::PredictKind::kProbability, out, *ctx));
+  // --kind margin | leaf: raw scores per group, or the leaf index reached in every tree.
+  std::vector<float> extra;
+  size_t extra_width = 0;
+  if (a.kind == "margin" || a.kind == "leaf") {
+    const auto kind = a.kind == "margin" ? model::PredictKind::kMargin : model::PredictKind::kLeafIndex;
+    extra_width = pred->output_width(kind);
+    extra.resize(x.rows * extra_width);
+    KILN_RETURN_IF_ERROR(pred->Predict(x, kind, extra, *ctx));
+  }
   // --explain: TreeSHAP contributions (of the predicted class for multiclass models).
-  const size_t groups = static_cast<size_t>(m->num_groups()), shap_width = m->features.size() + 1;
   std::vector<double> phi;
   if (a.explain) {
     phi.resize(x.rows * groups * shap_width);
@@ -314,7 +324,14 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   }
   std::string csv;
   if (id_col) csv += d.data.schema.field(*id_col).name + ",";
-  if (classification) {
+  if (a.kind == "margin") {
+    for (size_t k = 0; k < extra_width; ++k) {
+      AppendCsv(&csv, groups == 1 ? std::string("margin") : "margin_" + m->class_labels[k]);
+      csv += ',';
+    }
+  } else if (a.kind == "leaf") {
+    for (size_t t = 0; t < extra_width; ++t) csv += fmt::format("leaf_{},", t);
+  } else if (classification) {
     for (const auto& c : m->class_labels) AppendCsv(&csv, "prob_" + c), csv += ',';
   }
   csv += "prediction";
@@ -326,8 +343,11 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   for (size_t r = 0; r < x.rows; ++r) {
     if (id_col) AppendCsv(&csv, d.data.columns[*id_col].TextAt(r)), csv += ',';
     const float* o = out.data() + r * width;
+    for (size_t k = 0; k < extra_width; ++k) csv += fmt::format("{},", extra[r * extra_width + k]);
     if (classification) {
-      for (size_t k = 0; k < width; ++k) csv += fmt::format("{},", o[k]);
+      if (extra_width == 0) {
+        for (size_t k = 0; k < width; ++k) csv += fmt::format("{},", o[k]);
+      }
       AppendCsv(&csv, m->class_labels[static_cast<size_t>(std::max_element(o, o + width) - o)]);
     } else {
       csv += fmt::format("{}", o[0]);
@@ -458,6 +478,11 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   predict->add_option("--model", args->model, "model file")->required();
   predict->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
   predict->add_option("--out", args->pred_out, "predictions CSV")->required();
+  predict
+      ->add_option("--kind", args->kind,
+                   "what to write besides `prediction`: probability (default; regression: none), "
+                   "margin (raw scores) or leaf (the leaf index in every tree)")
+      ->check(CLI::IsMember({"probability", "margin", "leaf"}));
   predict->add_flag("--explain", args->explain,
                     "add TreeSHAP columns shap_<feature> and shap_bias (margin contributions)");
   predict->add_flag("--json", args->json, "machine-readable output");

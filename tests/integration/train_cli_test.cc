@@ -2,7 +2,9 @@
 // sanity check against XGBoost 1.7.4 (Debian python3-xgboost) on ../shared/data.
 #include <signal.h>
 #include <sys/wait.h>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -73,6 +75,30 @@ TEST_F(TrainCliTest, TrainEvalPredictInspect) {
   std::getline(in, first);
   EXPECT_EQ(header, "id,prob_no,prob_yes,prediction");  // classes in first-seen order
   EXPECT_EQ(first.substr(0, 2), "0,");                  // id copied through, input order
+  // --kind margin: the raw score, whose sigmoid is prob_yes; --kind leaf: a leaf per tree.
+  const std::string margins = dir_ + "/margin.csv", leaves = dir_ + "/leaf.csv";
+  ASSERT_EQ(Kiln({"predict", "--model", model, "--data", "t", "--out", margins, "--kind", "margin"})
+                .exit_code,
+            0);
+  ASSERT_EQ(
+      Kiln({"predict", "--model", model, "--data", "t", "--out", leaves, "--kind", "leaf"}).exit_code,
+      0);
+  std::ifstream min(margins), lin(leaves);
+  std::string mheader, mfirst, lheader, lfirst;
+  std::getline(min, mheader);
+  std::getline(min, mfirst);
+  std::getline(lin, lheader);
+  std::getline(lin, lfirst);
+  EXPECT_EQ(mheader, "id,margin,prediction");
+  const double margin = std::stod(mfirst.substr(2));
+  const size_t comma = first.find(',', 2);
+  const double prob_yes = std::stod(first.substr(comma + 1));
+  EXPECT_NEAR(1 / (1 + std::exp(-margin)), prob_yes, 1e-5) << mfirst << " vs " << first;
+  EXPECT_EQ(std::count(lheader.begin(), lheader.end(), ','), 1 + 30);  // id, leaf_0..29, prediction
+  EXPECT_EQ(lheader.substr(0, 10), "id,leaf_0,");
+  EXPECT_EQ(Kiln({"predict", "--model", model, "--data", "t", "--out", leaves, "--kind", "nope"})
+                .exit_code,
+            2);
   auto inspect = Kiln({"model", "inspect", model, "--trees"});
   ASSERT_EQ(inspect.exit_code, 0);
   json info = json::parse(inspect.out);
