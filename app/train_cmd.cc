@@ -307,7 +307,8 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   std::vector<float> extra;
   size_t extra_width = 0;
   if (a.kind == "margin" || a.kind == "leaf") {
-    const auto kind = a.kind == "margin" ? model::PredictKind::kMargin : model::PredictKind::kLeafIndex;
+    const auto kind =
+        a.kind == "margin" ? model::PredictKind::kMargin : model::PredictKind::kLeafIndex;
     extra_width = pred->output_width(kind);
     extra.resize(x.rows * extra_width);
     KILN_RETURN_IF_ERROR(pred->Predict(x, kind, extra, *ctx));

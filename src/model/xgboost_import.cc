@@ -1,5 +1,6 @@
 #include "kiln/model/xgboost_import.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -33,7 +34,12 @@ double Number(const json& j) {
   return j.get<double>();
 }
 
-Status ImportTree(const json& t, size_t num_features, Tree* out) {
+// Categorical features are imported with the codes 0..255 as their dictionary ("0", "1", ...):
+// XGBoost 1.7's JSON keeps no category names, and kiln's category sets hold codes below 256.
+constexpr uint32_t kImportedCategories = 256;
+
+Status ImportTree(const json& t, const std::vector<bool>* feature_categorical, Tree* out) {
+  const size_t num_features = feature_categorical->size();
   const auto& left = t.at("left_children");
   const auto& right = t.at("right_children");
   const auto& cond = t.at("split_conditions");
@@ -46,9 +52,33 @@ Status ImportTree(const json& t, size_t num_features, Tree* out) {
   for (const json* a : {&right, &cond, &index, &dleft, &hess, &gain}) {
     if (a->size() != n) return InvalidArgumentError("node arrays differ in length");
   }
+  // Categorical splits: XGBoost sends a category in the node's set to the right child and any
+  // other to the left; kiln sends the set to the left, so those nodes get their children swapped.
+  std::vector<bool> categorical(n, false);
+  std::vector<std::pair<size_t, size_t>> cat_range(n);  // [begin, end) in `categories`
+  const json empty = json::array();
+  const json& cats = t.contains("categories") ? t.at("categories") : empty;
   if (t.contains("split_type")) {
-    for (const auto& st : t.at("split_type")) {
-      if (st.get<int>() != 0) return UnimplementedError("categorical splits are not imported yet");
+    const auto& st = t.at("split_type");
+    if (st.size() != n) return InvalidArgumentError("node arrays differ in length");
+    const auto& nodes = t.at("categories_nodes");
+    const auto& segments = t.at("categories_segments");
+    const auto& sizes = t.at("categories_sizes");
+    if (segments.size() != nodes.size() || sizes.size() != nodes.size()) {
+      return InvalidArgumentError("categories arrays differ in length");
+    }
+    for (size_t k = 0; k < nodes.size(); ++k) {
+      const uint64_t nid = nodes[k].get<uint64_t>(), begin = segments[k].get<uint64_t>();
+      const uint64_t size = sizes[k].get<uint64_t>();
+      if (nid >= n || begin > cats.size() || size > cats.size() - begin) {
+        return InvalidArgumentError("categories out of range");
+      }
+      cat_range[nid] = {begin, begin + size};
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const int type = st[i].get<int>();
+      if (type != 0 && type != 1) return InvalidArgumentError("unknown split type");
+      categorical[i] = type == 1;
     }
   }
   out->nodes.resize(n);
@@ -72,8 +102,33 @@ Status ImportTree(const json& t, size_t num_features, Tree* out) {
     node.right = static_cast<int32_t>(r);
     node.feature = static_cast<uint32_t>(f);
     node.default_left = dleft[i].get<int>() != 0;
-    node.threshold = ThresholdForFloatLess(static_cast<float>(cond[i].get<double>()));
     node.gain = gain[i].get<double>();
+    if (!categorical[i]) {
+      node.threshold = ThresholdForFloatLess(static_cast<float>(cond[i].get<double>()));
+      continue;
+    }
+    if (!(*feature_categorical)[f]) {
+      return InvalidArgumentError(
+          fmt::format("node {}: categorical split on a numeric feature", i));
+    }
+    std::swap(node.left, node.right);
+    node.default_left = !node.default_left;
+    node.categorical = true;
+    node.cat_begin = static_cast<uint32_t>(out->categories.size());
+    std::vector<uint32_t> set;
+    for (size_t k = cat_range[i].first; k < cat_range[i].second; ++k) {
+      const double code = cats[k].get<double>();
+      if (!(code >= 0 && code < kImportedCategories) || code != std::floor(code)) {
+        return UnimplementedError(
+            fmt::format("node {}: category code {} (kiln imports codes below {})", i, code,
+                        kImportedCategories));
+      }
+      set.push_back(static_cast<uint32_t>(code));
+    }
+    std::sort(set.begin(), set.end());
+    set.erase(std::unique(set.begin(), set.end()), set.end());
+    out->categories.insert(out->categories.end(), set.begin(), set.end());
+    node.cat_end = static_cast<uint32_t>(out->categories.size());
   }
   return Status::Ok();
 }
@@ -113,10 +168,19 @@ Status Import(const json& root, TreeModel* m) {
   std::vector<std::string> names;
   if (learner.contains("feature_names"))
     names = learner.at("feature_names").get<std::vector<std::string>>();
+  std::vector<std::string> types;
+  if (learner.contains("feature_types"))
+    types = learner.at("feature_types").get<std::vector<std::string>>();
+  std::vector<bool> feature_categorical(num_features, false);
   for (size_t f = 0; f < num_features; ++f) {
     FeatureInfo fi;
     fi.name = f < names.size() && !names[f].empty() ? names[f] : fmt::format("f{}", f);
-    fi.bin_edges = {std::numeric_limits<double>::infinity()};
+    if (f < types.size() && types[f] == "c") {
+      feature_categorical[f] = fi.categorical = true;
+      for (uint32_t k = 0; k < kImportedCategories; ++k) fi.categories.push_back(std::to_string(k));
+    } else {
+      fi.bin_edges = {std::numeric_limits<double>::infinity()};
+    }
     m->features.push_back(std::move(fi));
   }
   const json& model = learner.at("gradient_booster").at("model");
@@ -126,7 +190,7 @@ Status Import(const json& root, TreeModel* m) {
   for (size_t t = 0; t < trees.size(); ++t) {
     Tree tree;
     KILN_RETURN_IF_ERROR(
-        ImportTree(trees[t], num_features, &tree).WithContext(fmt::format("tree {}", t)));
+        ImportTree(trees[t], &feature_categorical, &tree).WithContext(fmt::format("tree {}", t)));
     tree.class_index = info[t].get<int32_t>();
     m->trees.push_back(std::move(tree));
   }
@@ -134,12 +198,40 @@ Status Import(const json& root, TreeModel* m) {
   return m->Validate();
 }
 
+// XGBoost writes NaN split conditions (categorical nodes) as a bare `NaN`, which is not JSON;
+// outside strings it becomes `null`.
+std::string NanToNull(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+      out += c;
+    } else if (text.compare(i, 3, "NaN") == 0) {
+      out += "null";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<TreeModel> ImportXgboostJson(std::string_view text, std::string_view source) {
   TreeModel m;
   try {
-    json root = json::parse(text);
+    json root = json::parse(NanToNull(text));
     Status s = Import(root, &m);
     if (!s.ok()) {
       return Status(

@@ -80,9 +80,9 @@ TEST_F(TrainCliTest, TrainEvalPredictInspect) {
   ASSERT_EQ(Kiln({"predict", "--model", model, "--data", "t", "--out", margins, "--kind", "margin"})
                 .exit_code,
             0);
-  ASSERT_EQ(
-      Kiln({"predict", "--model", model, "--data", "t", "--out", leaves, "--kind", "leaf"}).exit_code,
-      0);
+  ASSERT_EQ(Kiln({"predict", "--model", model, "--data", "t", "--out", leaves, "--kind", "leaf"})
+                .exit_code,
+            0);
   std::ifstream min(margins), lin(leaves);
   std::string mheader, mfirst, lheader, lfirst;
   std::getline(min, mheader);
@@ -237,7 +237,7 @@ TEST_F(TrainCliTest, XgboostImportParity) {
     GTEST_SKIP() << "needs Debian python3-xgboost";
   }
   ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir_).c_str()), 0);
-  for (const std::string name : {"binary", "multi", "regression"}) {
+  for (const std::string name : {"binary", "multi", "regression", "categorical"}) {
     const std::string model = dir_ + "/" + name + ".kiln";
     auto imp =
         Kiln({"model", "import", dir_ + "/" + name + ".json", "--from", "xgboost", "--out", model});

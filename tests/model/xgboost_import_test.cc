@@ -48,5 +48,45 @@ TEST(XgboostImportTest, RejectsBadDocuments) {
   EXPECT_EQ(ImportXgboostJson(cyclic, "c.json").status().code(), StatusCode::kInvalidArgument);
 }
 
+// A one-split categorical stump as XGBoost 1.7 writes it (NaN condition, categories go right).
+std::string CategoricalStump(const std::string& type, const std::string& categories,
+                             const std::string& leaf = "1.0") {
+  return R"({"learner": {"learner_model_param": {"num_feature": "1", "num_class": "0",
+      "base_score": "5E-1"}, "objective": {"name": "binary:logistic"},
+      "feature_names": ["NaN\"x"], "feature_types": [")" +
+         type + R"("], "gradient_booster": {"model": {"tree_info": [0], "trees": [{
+      "left_children": [1, -1, -1], "right_children": [2, -1, -1],
+      "split_conditions": [NaN, -1.0, )" +
+         leaf + R"(], "split_indices": [0, 0, 0], "default_left": [1, 0, 0],
+      "sum_hessian": [3, 2, 1], "loss_changes": [1, 0, 0], "split_type": [1, 0, 0],
+      "categories": )" +
+         categories + R"(, "categories_nodes": [0], "categories_segments": [0],
+      "categories_sizes": [2]}]}}}})";
+}
+
+TEST(XgboostImportTest, CategoricalSplits) {
+  auto m = ImportXgboostJson(CategoricalStump("c", "[7, 3]"), "m.json");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->features[0].name, "NaN\"x");  // NaN inside a string is left alone
+  ASSERT_TRUE(m->features[0].categorical);
+  const Node& root = m->trees[0].nodes[0];
+  ASSERT_TRUE(root.categorical);
+  // kiln sends the set left: XGBoost's right child (leaf 1.0) becomes the left one.
+  EXPECT_EQ(m->trees[0].nodes[static_cast<size_t>(root.left)].value, 1.0);
+  EXPECT_FALSE(root.default_left);  // missing still reaches XGBoost's left child (-1.0)
+  EXPECT_EQ(std::vector<uint32_t>(m->trees[0].categories.begin() + root.cat_begin,
+                                  m->trees[0].categories.begin() + root.cat_end),
+            (std::vector<uint32_t>{3, 7}));
+  // A categorical split on a numeric feature, codes kiln cannot hold, NaN as a leaf value.
+  EXPECT_EQ(ImportXgboostJson(CategoricalStump("float", "[7, 3]"), "m").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ImportXgboostJson(CategoricalStump("c", "[7, 300]"), "m").status().code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(ImportXgboostJson(CategoricalStump("c", "[7, 3]", "NaN"), "m").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ImportXgboostJson(CategoricalStump("c", "[7]"), "m").status().code(),
+            StatusCode::kInvalidArgument);  // sizes say 2, only 1 category
+}
+
 }  // namespace
 }  // namespace kiln::model
