@@ -23,7 +23,11 @@ void BuildHistogram(const BinnedData& x, const Layout& layout, const std::vector
   // only the bin lookup is a random access.
   thread_local std::vector<GradPair> ordered;
   ordered.resize(count);
-  for (size_t i = 0; i < count; ++i) ordered[i] = grad[rows[i]];
+  constexpr size_t kAhead = 32;
+  for (size_t i = 0; i < count; ++i) {
+    if (i + kAhead < count) __builtin_prefetch(grad.data() + rows[i + kAhead]);
+    ordered[i] = grad[rows[i]];
+  }
   const GradPair* og = ordered.data();
   // Small nodes are not worth the hand-off to another thread.
   const bool parallel = count * x.num_features() > 65536;
@@ -31,7 +35,16 @@ void BuildHistogram(const BinnedData& x, const Layout& layout, const std::vector
     if (!use[f]) return Status::Ok();
     const uint8_t* col = x.column(f);
     Sum* h = hist->data() + layout.offset[f];
-    for (size_t i = 0; i < count; ++i) {
+    // Deep nodes' rows are scattered over the column: fetch the bins a few rows ahead.
+    const size_t head = count > kAhead ? count - kAhead : 0;
+    for (size_t i = 0; i < head; ++i) {
+      __builtin_prefetch(col + rows[i + kAhead]);
+      Sum& s = h[col[rows[i]]];
+      s.g += og[i].g;
+      s.h += og[i].h;
+      ++s.n;
+    }
+    for (size_t i = head; i < count; ++i) {
       Sum& s = h[col[rows[i]]];
       s.g += og[i].g;
       s.h += og[i].h;

@@ -1,6 +1,7 @@
 #include "kiln/learn/gbdt/trainer.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 #include <queue>
@@ -148,18 +149,25 @@ void TreeBuilder::SplitRows(Candidate& c, int32_t li, std::vector<uint32_t>* scr
   const Split& s = c.split;
   const uint8_t* col = x_.column(s.feature);
   const uint16_t missing = x_.num_bins[s.feature];
-  // Stable partition of the segment: left rows keep their order, then right rows.
-  uint32_t nl = 0;
-  scratch->clear();
+  // Stable partition of the segment: left rows keep their order, then right rows. Branch-free
+  // (a bin -> side table; every row is written to both outputs, one cursor advances), with the
+  // bins of scattered rows fetched ahead.
+  std::array<uint8_t, 256> left_bin;
+  for (uint32_t b = 0; b < 256; ++b) left_bin[b] = s.GoesLeft(static_cast<uint8_t>(b), missing);
+  uint32_t nl = 0, nr = 0;
+  scratch->resize(c.end - c.begin);
+  uint32_t* out_right = scratch->data();
+  constexpr uint32_t kAhead = 32;
   for (uint32_t i = c.begin; i < c.end; ++i) {
+    if (i + kAhead < c.end) __builtin_prefetch(col + rows_[i + kAhead]);
     const uint32_t r = rows_[i];
-    if (s.GoesLeft(col[r], missing)) {
-      rows_[c.begin + nl++] = r;
-    } else {
-      scratch->push_back(r);
-    }
+    const uint32_t goes_left = left_bin[col[r]];
+    rows_[c.begin + nl] = r;
+    out_right[nr] = r;
+    nl += goes_left;
+    nr += 1 - goes_left;
   }
-  std::copy(scratch->begin(), scratch->end(), rows_.begin() + c.begin + nl);
+  std::copy(out_right, out_right + nr, rows_.begin() + c.begin + nl);
   const uint32_t mid = c.begin + nl;
   if (!Splittable(c.depth + 1, nl) && !Splittable(c.depth + 1, c.end - mid)) {
     // Both children will be leaves: no histograms needed (the deepest level is the largest).
