@@ -2,9 +2,9 @@
 
 #include <sqlite3.h>
 
-#include <chrono>
-
 #include <fmt/format.h>
+
+#include "registry/sqlite_util.h"
 
 namespace kiln::registry {
 
@@ -33,67 +33,87 @@ CREATE TABLE dataset_versions (
   PRIMARY KEY (name, version)
 );
 )sql",
+    // 2: experiments and runs, the model registry.
+    R"sql(
+CREATE TABLE runs (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  experiment TEXT NOT NULL,
+  name TEXT,
+  status TEXT NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER,
+  train_data TEXT, train_hash TEXT, valid_data TEXT, valid_hash TEXT, artifact TEXT,
+  kiln_version TEXT, build_commit TEXT, host TEXT, parent_id TEXT,
+  cpu_seconds REAL, peak_rss_bytes INTEGER
+);
+CREATE INDEX runs_experiment ON runs(experiment, start_ms);
+CREATE INDEX runs_start ON runs(start_ms);
+CREATE INDEX runs_parent ON runs(parent_id);
+CREATE TABLE run_params (
+  run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+  key TEXT NOT NULL, value TEXT NOT NULL, num REAL,
+  PRIMARY KEY (run_seq, key)
+) WITHOUT ROWID;
+CREATE INDEX run_params_num ON run_params(key, num);
+CREATE INDEX run_params_text ON run_params(key, value);
+CREATE TABLE run_metrics (
+  run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+  key TEXT NOT NULL, value REAL NOT NULL,
+  PRIMARY KEY (run_seq, key)
+) WITHOUT ROWID;
+CREATE INDEX run_metrics_value ON run_metrics(key, value);
+CREATE TABLE run_tags (
+  run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+  key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (run_seq, key)
+) WITHOUT ROWID;
+CREATE INDEX run_tags_value ON run_tags(key, value);
+CREATE TABLE run_curves (
+  run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+  key TEXT NOT NULL, steps BLOB NOT NULL, vals BLOB NOT NULL,
+  PRIMARY KEY (run_seq, key)
+) WITHOUT ROWID;
+CREATE TABLE models (
+  name TEXT PRIMARY KEY,
+  created_ms INTEGER NOT NULL,
+  last_version INTEGER NOT NULL
+);
+CREATE TABLE model_versions (
+  name TEXT NOT NULL REFERENCES models(name),
+  version INTEGER NOT NULL,
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  artifact TEXT NOT NULL,
+  description TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (name, version)
+);
+CREATE INDEX model_versions_run ON model_versions(run_id);
+CREATE TABLE model_version_tags (
+  name TEXT NOT NULL, version INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (name, version, key),
+  FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+);
+CREATE TABLE model_aliases (
+  name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+  PRIMARY KEY (name, alias),
+  FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+);
+CREATE TABLE alias_history (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, previous INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL
+);
+CREATE INDEX alias_history_name ON alias_history(name, seq);
+CREATE TABLE gate_reports (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL, challenger INTEGER NOT NULL, champion INTEGER NOT NULL,
+  alias TEXT NOT NULL, gate TEXT NOT NULL, data TEXT NOT NULL, passed INTEGER NOT NULL,
+  report TEXT NOT NULL, at_ms INTEGER NOT NULL, actor TEXT NOT NULL
+);
+)sql",
 };
-
-Status SqlError(sqlite3* db, int rc, std::string_view what) {
-  std::string msg =
-      fmt::format("catalog {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return UnavailableError(std::move(msg));
-  if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return DataLossError(std::move(msg));
-  if (rc == SQLITE_FULL) return ResourceExhaustedError(std::move(msg));
-  if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY)
-    return FailedPreconditionError(std::move(msg));
-  return InternalError(std::move(msg));
-}
-
-// A prepared statement with bound parameters; finalizes itself.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Status ok() const { return rc_ == SQLITE_OK ? Status::Ok() : SqlError(db_, rc_, "prepare"); }
-  Stmt& Bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  // true if a row is available, false when done.
-  Result<bool> Step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return SqlError(db_, rc, "query");
-  }
-  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
-  std::string Text(int col) {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : "";
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
-
-Status Exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-  if (rc != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errstr(rc);
-    sqlite3_free(err);
-    return SqlError(nullptr, rc, msg);
-  }
-  return Status::Ok();
-}
 
 constexpr const char* kVersionColumns =
     "name, version, manifest, content_hash, rows, parent, message, created_at_ms";
@@ -121,28 +141,7 @@ Result<std::vector<VersionRecord>> ReadRecords(Stmt& s) {
   return out;
 }
 
-// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on any error.
-template <typename F>
-Status Transaction(sqlite3* db, F&& body) {
-  KILN_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
-  Status s = body();
-  if (s.ok()) s = Exec(db, "COMMIT");
-  if (!s.ok()) Exec(db, "ROLLBACK").IgnoreError();
-  return s;
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
-
-struct SqliteCatalog::Db {
-  sqlite3* db = nullptr;
-  ~Db() { sqlite3_close_v2(db); }
-};
 
 SqliteCatalog::SqliteCatalog(std::unique_ptr<Db> db) : db_(std::move(db)) {}
 SqliteCatalog::~SqliteCatalog() = default;
@@ -205,16 +204,8 @@ Result<VersionRecord> SqliteCatalog::CommitVersion(const VersionRecord& record) 
   sqlite3* db = db_->db;
   VersionRecord out = record;
   Status st = Transaction(db, [&]() -> Status {
-    Stmt up(db,
-            "INSERT INTO datasets(name, created_at_ms, last_version) VALUES (?1, ?2, 1) "
-            "ON CONFLICT(name) DO UPDATE SET last_version = last_version + 1 "
-            "RETURNING last_version");
-    KILN_RETURN_IF_ERROR(up.ok());
-    up.Bind(1, record.name).Bind(2, record.created_at_ms);
-    KILN_ASSIGN_OR_RETURN(bool row, up.Step());
-    if (!row) return InternalError("no version number returned");
-    out.version = up.Int(0);
-    KILN_RETURN_IF_ERROR(up.Step().status());
+    KILN_ASSIGN_OR_RETURN(out.version, NextVersion(db, "datasets", "created_at_ms", record.name,
+                                                   record.created_at_ms));
     Stmt ins(db,
              "INSERT INTO dataset_versions(name, version, manifest, content_hash, rows, parent, "
              "message, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");

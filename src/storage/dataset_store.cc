@@ -283,6 +283,8 @@ Result<GcReport> DatasetStore::CollectGarbage() {
       for (const auto& c : rg.chunks) live.insert(c.hash);
     }
   }
+  KILN_ASSIGN_OR_RETURN(auto artifacts, catalog_->LiveArtifacts());
+  live.insert(artifacts.begin(), artifacts.end());
   KILN_ASSIGN_OR_RETURN(auto objects, blobs_.List());
   for (const auto& o : objects) {
     if (live.count(o)) continue;

@@ -1,6 +1,5 @@
 // SqliteCatalog: the embedded catalog in `<home>/meta.db` (SQLite, WAL, synchronous=FULL) with
-// versioned schema migrations. Implements storage::DatasetCatalog; later issues add runs,
-// models and jobs to the same database.
+// versioned schema migrations: dataset versions, runs and the model registry (CatalogStore).
 //
 // Concurrency: several processes may open the same meta.db; writes take SQLite's write lock
 // (BEGIN IMMEDIATE) and wait up to `busy_timeout_ms` for it; readers never block writers (WAL).
@@ -11,11 +10,11 @@
 #include <string>
 
 #include "kiln/base/mutex.h"
-#include "kiln/storage/catalog.h"
+#include "kiln/registry/catalog_store.h"
 
 namespace kiln::registry {
 
-class SqliteCatalog final : public storage::DatasetCatalog {
+class SqliteCatalog final : public CatalogStore {
  public:
   struct Options {
     int busy_timeout_ms = 30000;
@@ -30,6 +29,30 @@ class SqliteCatalog final : public storage::DatasetCatalog {
   Status DeleteVersion(const std::string& name, int64_t version) override;
   Result<std::vector<std::string>> LiveManifests() override;
 
+  Result<RunRecord> CreateRun(const RunRecord& run) override;
+  Status FinishRun(const std::string& id, RunStatus status,
+                   const std::map<std::string, double>& metrics, std::span<const Curve> curves,
+                   const RunAttributes& attributes) override;
+  Status SetRunTags(const std::string& id, const std::map<std::string, std::string>& tags) override;
+  Result<RunRecord> GetRun(const std::string& id) override;
+  Result<std::vector<Curve>> GetCurves(const std::string& id, const std::string& key) override;
+  Result<std::vector<RunRecord>> SearchRuns(const RunQuery& query) override;
+  Status DeleteRun(const std::string& id) override;
+
+  Result<ModelVersion> RegisterModel(const ModelVersion& mv) override;
+  Result<ModelVersion> GetModelVersion(const std::string& name, int64_t version) override;
+  Result<std::vector<ModelVersion>> ListModelVersions(const std::string& name) override;
+  Result<std::vector<ModelSummary>> ListModels() override;
+  Result<AliasEvent> SetAlias(const std::string& name, const std::string& alias, int64_t version,
+                              const std::string& actor, const std::string& reason,
+                              std::optional<int64_t> expected_current) override;
+  Result<int64_t> ResolveAlias(const std::string& name, const std::string& alias) override;
+  Result<std::vector<AliasEvent>> AliasHistory(const std::string& name) override;
+  Result<int64_t> LastAliasChange() override;
+  Result<GateReport> StoreGateReport(const GateReport& report) override;
+  Result<std::vector<GateReport>> GateReports(const std::string& name) override;
+  Result<std::vector<std::string>> LiveArtifacts() override;
+
   // The schema version the database is at (after migrations).
   Result<int64_t> SchemaVersion();
 
@@ -37,6 +60,10 @@ class SqliteCatalog final : public storage::DatasetCatalog {
   struct Db;
   explicit SqliteCatalog(std::unique_ptr<Db> db);
   Status Migrate();
+  // Reads params, metrics and tags of the run with row `seq` into `run` (lock held).
+  Status LoadRunDetails(int64_t seq, RunRecord* run) KILN_REQUIRES(mu_);
+  Result<ModelVersion> ReadModelVersion(const std::string& name, int64_t version)
+      KILN_REQUIRES(mu_);
 
   Mutex mu_;
   std::unique_ptr<Db> db_ KILN_GUARDED_BY(mu_);

@@ -41,6 +41,9 @@ class DatasetCatalog {
   virtual Status DeleteVersion(const std::string& name, int64_t version) = 0;
   // Manifest object names of all live versions (the GC roots).
   virtual Result<std::vector<std::string>> LiveManifests() = 0;
+  // Other objects the catalog references (model artifacts of runs and model versions): GC keeps
+  // them beside the manifests and their chunks.
+  virtual Result<std::vector<std::string>> LiveArtifacts() = 0;
 };
 
 }  // namespace kiln::storage
