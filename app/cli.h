@@ -28,6 +28,10 @@ void AddDataCommands(CLI::App& app, const GlobalOptions& global,
 void AddTrainCommands(CLI::App& app, const GlobalOptions& global,
                       std::function<Result<ExitCode>()>* run);
 
+// Registers `kiln runs ...` and `kiln models ...`.
+void AddRunsCommands(CLI::App& app, const GlobalOptions& global,
+                     std::function<Result<ExitCode>()>* run);
+
 // Writes `text` to stdout followed by a newline.
 void Print(const std::string& text);
 

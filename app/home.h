@@ -19,6 +19,7 @@ class KilnHome {
 
   FileSystem& fs() { return *fs_; }
   storage::DatasetStore& datasets() { return *store_; }
+  registry::CatalogStore& catalog() { return *catalog_; }
   const std::string& path() const { return path_; }
 
  private:

@@ -34,6 +34,7 @@ int Run(int argc, char** argv) {
   std::function<kiln::Result<int>()> run;
   kiln::app::AddDataCommands(app, global, &run);
   kiln::app::AddTrainCommands(app, global, &run);
+  kiln::app::AddRunsCommands(app, global, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

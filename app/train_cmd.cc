@@ -9,6 +9,7 @@
 
 #include "app/cli.h"
 #include "app/home.h"
+#include "app/run_recorder.h"
 #include "app/training_data.h"
 #include "kiln/base/hash.h"
 #include "kiln/base/thread_pool.h"
@@ -28,7 +29,7 @@ namespace {
 
 struct TrainArgs {
   std::string data, valid, target, task, out = "model.kiln", model, pred_out, from = "xgboost";
-  std::string init_model, kind = "probability";
+  std::string init_model, kind = "probability", experiment = "default", run_name;
   int checkpoint_every = 10;
   bool resume = false;
   std::vector<std::string> params;
@@ -139,6 +140,22 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
     for (auto r : tr) t2.push_back(labels.values[r]);
     train_labels = std::move(t2);
   }
+  // The run: params as given and as resolved, the data lineage.
+  registry::RunRecord run;
+  run.experiment = a.experiment;
+  run.name = a.run_name;
+  const json resolved = json::parse(params.ToJson());
+  for (auto it = resolved.begin(); it != resolved.end(); ++it) {
+    run.params[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+  }
+  run.params["target"] = a.target;
+  run.params["objective"] = std::string(model::ObjectiveName(labels.objective));
+  if (a.valid_frac > 0) run.params["valid_frac"] = fmt::format("{}", a.valid_frac);
+  if (!a.init_model.empty()) run.tags["init_model"] = a.init_model;
+  run.attributes.train_data = train.label;
+  run.attributes.train_hash = train.content_hash;
+  run.attributes.valid_data = a.valid;
+  KILN_ASSIGN_OR_RETURN(auto recorder, RunRecorder::Start(home.get(), std::move(run)));
   const auto t0 = std::chrono::steady_clock::now();
   // Warm start or resume: continue from a model; its bin edges and dictionaries bin the data.
   const std::string checkpoint = JoinPath(
@@ -174,6 +191,7 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   o.class_labels = labels.class_labels;
   const bool progress = !a.json;
   o.on_iteration = [&](const learn::IterationLog& log) {
+    if (log.valid) recorder->AddPoint("valid." + log.metric, log.iteration, *log.valid);
     if (!progress) return;
     std::string line = fmt::format("[{:4}]", log.iteration + 1);
     if (log.valid)
@@ -201,7 +219,8 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   };
   KILN_ASSIGN_OR_RETURN(model::TreeModel m, learn::TrainGbdt(tin, vx ? &vin : nullptr, o, *ctx));
   const auto t2 = std::chrono::steady_clock::now();
-  KILN_RETURN_IF_ERROR(model::SaveModel(home->fs(), a.out, m));
+  const std::string model_bytes = model::EncodeModel(m);
+  KILN_RETURN_IF_ERROR(AtomicWriteFile(home->fs(), a.out, model_bytes));
   if (*home->fs().Exists(checkpoint)) home->fs().Remove(checkpoint).IgnoreError();
   auto shared = std::make_shared<const model::TreeModel>(std::move(m));
   KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(shared));
@@ -218,9 +237,22 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
     KILN_ASSIGN_OR_RETURN(auto valid_margins, learn::PredictBinned(*pred, *vx, *ctx));
     result["valid_metrics"] = MetricsFromMargins(*shared, valid_margins, valid_labels);
   }
+  std::map<std::string, double> metrics;
+  for (const char* set : {"train_metrics", "valid_metrics"}) {
+    if (!result.contains(set)) continue;
+    for (auto& [k, v] : result[set].items()) {
+      metrics[std::string(set).substr(0, 5) + "." + k] = v.get<double>();
+    }
+  }
+  metrics["train_seconds"] = result["train_seconds"].get<double>();
+  metrics["binning_seconds"] = result["binning_seconds"].get<double>();
+  KILN_ASSIGN_OR_RETURN(std::string artifact, recorder->Finish(model_bytes, metrics));
+  result["run_id"] = recorder->id();
+  result["experiment"] = a.experiment;
+  result["artifact"] = artifact;
   Print(a.json ? result.dump(2)
-               : fmt::format("trained {} trees -> {}\n{}", shared->trees.size(), a.out,
-                             result.dump(2)));
+               : fmt::format("trained {} trees -> {} (run {})\n{}", shared->trees.size(), a.out,
+                             recorder->id(), result.dump(2)));
   return 0;
 }
 
@@ -453,6 +485,9 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   train->add_option("--task", args->task, "binary|multiclass|regression (default: inferred)")
       ->check(CLI::IsMember({"binary", "multiclass", "regression"}));
   train->add_option("--param", args->params, "k=v training parameter (repeatable)");
+  train->add_option("--experiment", args->experiment, "experiment the run belongs to")
+      ->default_val("default");
+  train->add_option("--run-name", args->run_name, "a name for the run (free text)");
   train->add_option("--valid", args->valid, "validation dataset NAME[@vN] or file");
   train->add_option("--valid-frac", args->valid_frac,
                     "hold out this fraction (seeded) for validation");

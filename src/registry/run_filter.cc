@@ -74,8 +74,9 @@ Result<std::vector<Token>> Tokenize(std::string_view s) {
                 (std::isdigit(static_cast<unsigned char>(s[i + 1])) || s[i + 1] == '.'))) {
       t.type = Tok::kNumber;
       size_t j = i + 1;
-      while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '.' ||
-                              ((s[j] == '-' || s[j] == '+') && (s[j - 1] == 'e' || s[j - 1] == 'E'))))
+      while (j < s.size() &&
+             (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '.' ||
+              ((s[j] == '-' || s[j] == '+') && (s[j - 1] == 'e' || s[j - 1] == 'E'))))
         ++j;
       const std::string text(s.substr(c == '+' ? i + 1 : i, j - (c == '+' ? i + 1 : i)));
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), t.number);
@@ -427,12 +428,12 @@ Result<SqlFragment> CompileRunFilter(std::string_view filter, SqlDialect dialect
   return Compiler(std::move(tokens), dialect, first_param).Filter();
 }
 
-Result<SqlFragment> CompileRunOrder(std::string_view order_by, SqlDialect dialect, int first_param) {
+Result<SqlFragment> CompileRunOrder(std::string_view order_by, SqlDialect dialect,
+                                    int first_param) {
   if (order_by.size() > kMaxFilterBytes) return InvalidArgumentError("order-by: too long");
   KILN_ASSIGN_OR_RETURN(auto tokens, Tokenize(order_by));
   if (tokens.size() == 1) return SqlFragment{"r.start_ms DESC, r.seq DESC", {}};
-  KILN_ASSIGN_OR_RETURN(SqlFragment f,
-                        Compiler(std::move(tokens), dialect, first_param).Order());
+  KILN_ASSIGN_OR_RETURN(SqlFragment f, Compiler(std::move(tokens), dialect, first_param).Order());
   f.sql += ", r.seq DESC";
   return f;
 }

@@ -193,12 +193,13 @@ Result<AliasEvent> SqliteCatalog::SetAlias(const std::string& name, const std::s
   KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
     KILN_ASSIGN_OR_RETURN(ev.previous, CurrentAlias(db, name, alias));
     if (expected_current && *expected_current != ev.previous) {
-      return FailedPreconditionError(fmt::format(
-          "alias {}@{} moved meanwhile (now version {}, expected {})", name, alias, ev.previous,
-          *expected_current));
+      return FailedPreconditionError(
+          fmt::format("alias {}@{} moved meanwhile (now version {}, expected {})", name, alias,
+                      ev.previous, *expected_current));
     }
     if (version == 0) {
-      if (ev.previous == 0) return NotFoundError(fmt::format("model {} has no alias '{}'", name, alias));
+      if (ev.previous == 0)
+        return NotFoundError(fmt::format("model {} has no alias '{}'", name, alias));
       Stmt d(db, "DELETE FROM model_aliases WHERE name = ?1 AND alias = ?2");
       KILN_RETURN_IF_ERROR(d.ok());
       d.Bind(1, name).Bind(2, alias);

@@ -166,7 +166,8 @@ Status SqliteCatalog::FinishRun(const std::string& id, RunStatus status,
                                 const std::map<std::string, double>& metrics,
                                 std::span<const Curve> curves, const RunAttributes& attributes) {
   KILN_RETURN_IF_ERROR(CheckRunId(id));
-  if (status == RunStatus::kRunning) return InvalidArgumentError("a run ends as finished, failed or killed");
+  if (status == RunStatus::kRunning)
+    return InvalidArgumentError("a run ends as finished, failed or killed");
   KILN_RETURN_IF_ERROR(CheckKeys("metric", metrics));
   if (!attributes.artifact.empty() && !storage::IsObjectName(attributes.artifact)) {
     return InvalidArgumentError("artifact must be an object name");
@@ -197,8 +198,9 @@ Status SqliteCatalog::FinishRun(const std::string& id, RunStatus status,
     }
     // Curves: one row per key, steps and values as little-endian int64 / float64 arrays.
     for (const auto& c : curves) {
-      Stmt m(db,
-             "INSERT OR REPLACE INTO run_curves(run_seq, key, steps, vals) VALUES (?1, ?2, ?3, ?4)");
+      Stmt m(
+          db,
+          "INSERT OR REPLACE INTO run_curves(run_seq, key, steps, vals) VALUES (?1, ?2, ?3, ?4)");
       KILN_RETURN_IF_ERROR(m.ok());
       m.Bind(1, seq).Bind(2, c.key);
       m.BindBlob(3, c.steps.data(), c.steps.size() * sizeof(int64_t));
@@ -223,8 +225,8 @@ Status SqliteCatalog::SetRunTags(const std::string& id,
 
 Status SqliteCatalog::LoadRunDetails(int64_t seq, RunRecord* run) {
   sqlite3* db = db_->db;
-  KILN_RETURN_IF_ERROR(ReadKeyValues(db, "SELECT key, value FROM run_params WHERE run_seq = ?1",
-                                     seq, &run->params));
+  KILN_RETURN_IF_ERROR(
+      ReadKeyValues(db, "SELECT key, value FROM run_params WHERE run_seq = ?1", seq, &run->params));
   KILN_RETURN_IF_ERROR(ReadKeyValues(db, "SELECT key, value FROM run_metrics WHERE run_seq = ?1",
                                      seq, &run->metrics));
   return ReadKeyValues(db, "SELECT key, value FROM run_tags WHERE run_seq = ?1", seq, &run->tags);
@@ -281,9 +283,9 @@ Result<std::vector<RunRecord>> SqliteCatalog::SearchRuns(const RunQuery& query) 
     return InvalidArgumentError("limit must be 1..1000000");
   }
   KILN_ASSIGN_OR_RETURN(SqlFragment where, CompileRunFilter(query.filter, SqlDialect::kSqlite, 3));
-  KILN_ASSIGN_OR_RETURN(
-      SqlFragment order,
-      CompileRunOrder(query.order_by, SqlDialect::kSqlite, 3 + static_cast<int>(where.args.size())));
+  KILN_ASSIGN_OR_RETURN(SqlFragment order,
+                        CompileRunOrder(query.order_by, SqlDialect::kSqlite,
+                                        3 + static_cast<int>(where.args.size())));
   const std::string sql = fmt::format(
       "SELECT {} FROM runs r WHERE (?1 = '' OR r.experiment = ?1) AND {} ORDER BY {} LIMIT ?2",
       kRunColumns, where.sql, order.sql);
@@ -328,8 +330,8 @@ Status SqliteCatalog::DeleteRun(const std::string& id) {
     used.Bind(1, id);
     KILN_ASSIGN_OR_RETURN(bool row, used.Step());
     if (row) {
-      return FailedPreconditionError(fmt::format(
-          "run {} is registered as model {} version {}", id, used.Text(0), used.Int(1)));
+      return FailedPreconditionError(fmt::format("run {} is registered as model {} version {}", id,
+                                                 used.Text(0), used.Int(1)));
     }
     Stmt s(db, "DELETE FROM runs WHERE seq = ?1");
     KILN_RETURN_IF_ERROR(s.ok());

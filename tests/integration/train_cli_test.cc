@@ -109,6 +109,56 @@ TEST_F(TrainCliTest, TrainEvalPredictInspect) {
             0);
 }
 
+// Training records a run; the run is registered, aliased, rolled back, listed and filtered.
+TEST_F(TrainCliTest, RunsAndRegistry) {
+  std::string csv = "x,y\n";
+  for (int i = 0; i < 300; ++i) csv += fmt::format("{},{}\n", i % 50, (i % 50) < 20 ? 1 : 0);
+  ASSERT_EQ(Kiln({"data", "ingest", Write("t.csv", csv), "--name", "t"}).exit_code, 0);
+  std::vector<std::string> ids;
+  for (const char* depth : {"3", "5"}) {
+    auto r = Kiln({"train", "--data", "t", "--target", "y", "--valid-frac", "0.2", "--param",
+                   std::string("max_depth=") + depth, "--param", "num_trees=5", "--experiment",
+                   "exp", "--out", dir_ + "/m" + depth + ".kiln", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json j = json::parse(r.out);
+    ids.push_back(j["run_id"]);
+    EXPECT_EQ(j["artifact"].get<std::string>().size(), 64u);
+  }
+  auto list =
+      Kiln({"runs", "list", "--experiment", "exp", "--filter", "params.max_depth >= 5", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  json runs = json::parse(list.out);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["run_id"], ids[1]);
+  EXPECT_EQ(runs[0]["status"], "finished");
+  EXPECT_EQ(runs[0]["attributes"]["train_data"], "t@v1");
+  EXPECT_TRUE(runs[0]["metrics"].contains("valid.auc"));
+  auto show = Kiln({"runs", "show", ids[0]});
+  ASSERT_EQ(show.exit_code, 0);
+  EXPECT_EQ(json::parse(show.out)["curves"]["valid.auc"]["values"].size(), 5u);
+  for (const auto& id : ids) {
+    ASSERT_EQ(Kiln({"models", "register", id, "--name", "churn"}).exit_code, 0);
+  }
+  ASSERT_EQ(Kiln({"models", "alias", "churn", "1", "--set", "production"}).exit_code, 0);
+  ASSERT_EQ(Kiln({"models", "alias", "churn", "2", "--set", "production"}).exit_code, 0);
+  ASSERT_EQ(Kiln({"models", "rollback", "churn", "--reason", "regression"}).exit_code, 0);
+  auto shown = Kiln({"models", "show", "churn@production"});
+  ASSERT_EQ(shown.exit_code, 0);
+  EXPECT_EQ(json::parse(shown.out)["version"], 1);
+  auto history = json::parse(Kiln({"models", "history", "churn", "--json"}).out);
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[2]["reason"], "regression");
+  // GC keeps registered artifacts; a registered run cannot be deleted.
+  ASSERT_EQ(Kiln({"data", "gc"}).exit_code, 0);
+  EXPECT_EQ(Kiln({"runs", "delete", ids[0]}).exit_code, 1);
+  auto bad = Kiln({"runs", "list", "--filter", "metrics.auc > 1; DROP TABLE runs"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("position"), std::string::npos);
+  EXPECT_EQ(Kiln({"models", "show", "churn@nope"}).exit_code, 1);
+  EXPECT_EQ(Kiln({"models", "register", ids[0], "--name", "../etc"}).exit_code, 1);
+  EXPECT_EQ(json::parse(Kiln({"runs", "list", "--json"}).out).size(), 2u);
+}
+
 TEST_F(TrainCliTest, BadInputs) {
   std::string data = Write("t.csv", "x,y\n1,a\n2,a\n3,a\n");
   ASSERT_EQ(Kiln({"data", "ingest", data, "--name", "t"}).exit_code, 0);

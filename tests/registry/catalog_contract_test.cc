@@ -35,8 +35,8 @@ RunAttributes Finished(const std::string& artifact = kArtifact) {
 }
 
 TEST_P(CatalogContractTest, RunLifecycle) {
-  auto run = store_->CreateRun(MakeRun("exp", {{"eta", "0.1"}, {"objective", "binary"}},
-                                       {{"team", "risk"}}));
+  auto run = store_->CreateRun(
+      MakeRun("exp", {{"eta", "0.1"}, {"objective", "binary"}}, {{"team", "risk"}}));
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   EXPECT_TRUE(IsRunId(run->id));
   EXPECT_GT(run->start_ms, 0);
@@ -54,11 +54,10 @@ TEST_P(CatalogContractTest, RunLifecycle) {
 
   std::vector<Curve> curves = {{"train.logloss", {0, 1, 2}, {0.6, 0.5, 0.45}},
                                {"valid.auc", {0, 1, 2}, {0.7, 0.75, 0.76}}};
-  ASSERT_TRUE(store_->FinishRun(run->id, RunStatus::kFinished, {{"auc", 0.76}}, curves, Finished())
-                  .ok());
-  EXPECT_EQ(
-      store_->FinishRun(run->id, RunStatus::kFailed, {}, {}, Finished()).code(),
-      StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(
+      store_->FinishRun(run->id, RunStatus::kFinished, {{"auc", 0.76}}, curves, Finished()).ok());
+  EXPECT_EQ(store_->FinishRun(run->id, RunStatus::kFailed, {}, {}, Finished()).code(),
+            StatusCode::kFailedPrecondition);
   got = store_->GetRun(run->id);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->status, RunStatus::kFinished);
@@ -95,10 +94,9 @@ class SearchTest : public CatalogContractTest {
       const std::string eta = i % 2 ? "0.3" : "0.1";
       std::map<std::string, std::string> tags;
       if (depth % 2 == 0) tags["team"] = "risk";
-      auto r = store_->CreateRun(
-          MakeRun(i < 10 ? "exp" : "other",
-                  {{"max_depth", std::to_string(depth)}, {"eta", eta}, {"objective", "binary"}},
-                  tags));
+      auto r = store_->CreateRun(MakeRun(
+          i < 10 ? "exp" : "other",
+          {{"max_depth", std::to_string(depth)}, {"eta", eta}, {"objective", "binary"}}, tags));
       ASSERT_TRUE(r.ok());
       ids_.push_back(r->id);
       if (i == 11) continue;  // left running, no metrics
@@ -207,10 +205,9 @@ TEST_P(CatalogContractTest, ModelRegistryAndAliases) {
   auto v2 = store_->RegisterModel({.name = "churn", .run_id = b->id, .actor = "ci"});
   ASSERT_TRUE(v2.ok());
   EXPECT_EQ(v2->version, 2);
-  EXPECT_EQ(store_->RegisterModel({.name = "churn", .run_id = std::string(32, 'e')})
-                .status()
-                .code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(
+      store_->RegisterModel({.name = "churn", .run_id = std::string(32, 'e')}).status().code(),
+      StatusCode::kNotFound);
   EXPECT_EQ(store_->RegisterModel({.name = "../x", .run_id = a->id}).status().code(),
             StatusCode::kInvalidArgument);
   auto got = store_->GetModelVersion("churn", 1);
@@ -224,7 +221,8 @@ TEST_P(CatalogContractTest, ModelRegistryAndAliases) {
   // Aliases, their history and the change counter.
   const int64_t before = *store_->LastAliasChange();
   EXPECT_EQ(store_->ResolveAlias("churn", "production").status().code(), StatusCode::kNotFound);
-  ASSERT_TRUE(store_->SetAlias("churn", "production", 1, "ana", "first release", std::nullopt).ok());
+  ASSERT_TRUE(
+      store_->SetAlias("churn", "production", 1, "ana", "first release", std::nullopt).ok());
   auto moved = store_->SetAlias("churn", "production", 2, "ci", "better auc", int64_t{1});
   ASSERT_TRUE(moved.ok());
   EXPECT_EQ(moved->previous, 1);
@@ -266,9 +264,15 @@ TEST_P(CatalogContractTest, ModelRegistryAndAliases) {
   ASSERT_TRUE(live.ok());
   EXPECT_EQ(live->size(), 2u);
   // Gate reports.
-  GateReport rep{.name = "churn", .challenger = 2, .champion = 1, .alias = "production",
-                 .gate = "auc >= champion.auc", .data = "credit@v2", .passed = true,
-                 .report_json = "{}", .actor = "ci"};
+  GateReport rep{.name = "churn",
+                 .challenger = 2,
+                 .champion = 1,
+                 .alias = "production",
+                 .gate = "auc >= champion.auc",
+                 .data = "credit@v2",
+                 .passed = true,
+                 .report_json = "{}",
+                 .actor = "ci"};
   ASSERT_TRUE(store_->StoreGateReport(rep).ok());
   auto reports = store_->GateReports("churn");
   ASSERT_TRUE(reports.ok());

@@ -124,7 +124,8 @@ class CatalogStore : public storage::DatasetCatalog {
   virtual Status FinishRun(const std::string& id, RunStatus status,
                            const std::map<std::string, double>& metrics,
                            std::span<const Curve> curves, const RunAttributes& attributes) = 0;
-  virtual Status SetRunTags(const std::string& id, const std::map<std::string, std::string>& tags) = 0;
+  virtual Status SetRunTags(const std::string& id,
+                            const std::map<std::string, std::string>& tags) = 0;
   virtual Result<RunRecord> GetRun(const std::string& id) = 0;
   // The run's curves; `key` "" = all.
   virtual Result<std::vector<Curve>> GetCurves(const std::string& id, const std::string& key) = 0;

@@ -110,10 +110,12 @@ class DatasetStore {
   DatasetCatalog& catalog() { return *catalog_; }
   BlobStore& blobs() { return blobs_; }
   const Limits& limits() const { return options_.limits; }
+  // The home lock: shared while objects are published and recorded in the catalog (GC holds it
+  // exclusively), so an object is never collected between its write and its record.
+  Result<std::unique_ptr<FileLock>> Lock(LockMode mode);
 
  private:
   friend class VersionWriter;
-  Result<std::unique_ptr<FileLock>> Lock(LockMode mode);
   Result<data::Column> DecodeRef(std::string_view blob, const Manifest& m, size_t rg, size_t col);
 
   FileSystem* fs_;
