@@ -27,7 +27,8 @@ class RunRecorder {
   // One point of a metric curve (e.g. "valid.auc" at iteration `step`).
   void AddPoint(const std::string& key, int64_t step, double value);
   // Stores `artifact` (model file bytes) and ends the run as finished; returns the object name.
-  Result<std::string> Finish(std::string_view artifact, const std::map<std::string, double>& metrics);
+  Result<std::string> Finish(std::string_view artifact,
+                             const std::map<std::string, double>& metrics);
 
  private:
   RunRecorder(KilnHome* home, registry::RunRecord run) : home_(home), run_(std::move(run)) {}

@@ -130,9 +130,9 @@ json RunJson(const RunRecord& r) {
 }
 
 json VersionJson(const registry::ModelVersion& v) {
-  return {{"name", v.name},       {"version", v.version},         {"run_id", v.run_id},
+  return {{"name", v.name},         {"version", v.version},         {"run_id", v.run_id},
           {"artifact", v.artifact}, {"description", v.description}, {"tags", v.tags},
-          {"actor", v.actor},     {"created_ms", v.created_ms},   {"aliases", v.aliases}};
+          {"actor", v.actor},       {"created_ms", v.created_ms},   {"aliases", v.aliases}};
 }
 
 Result<std::unique_ptr<KilnHome>> OpenHome(const GlobalOptions& g) {
@@ -192,8 +192,8 @@ Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& 
   if (colon != std::string::npos) {
     const std::string name = ref.substr(0, colon), num = ref.substr(colon + 1);
     int64_t v = 0;
-    if (num.empty() || num.size() > 18 || num.find_first_not_of("0123456789") != std::string::npos ||
-        (v = std::stoll(num)) <= 0) {
+    if (num.empty() || num.size() > 18 ||
+        num.find_first_not_of("0123456789") != std::string::npos || (v = std::stoll(num)) <= 0) {
       return InvalidArgumentError(fmt::format("bad model version in '{}'", ref.substr(0, 64)));
     }
     return std::make_pair(name, v);
@@ -218,12 +218,14 @@ Result<ExitCode> ModelsAlias(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(auto ev, home->catalog().SetAlias(a.name, a.set_alias, a.version, Actor(),
                                                           a.reason, std::nullopt));
-  Print(a.json ? json{{"name", ev.name}, {"alias", ev.alias}, {"version", ev.version},
-                      {"previous", ev.previous}}
-                     .dump(2)
-               : fmt::format("{}@{} -> version {} (was {})", ev.name, ev.alias, ev.version,
-                             ev.previous == 0 ? std::string("unset")
-                                              : std::to_string(ev.previous)));
+  Print(a.json
+            ? json{{"name", ev.name},
+                   {"alias", ev.alias},
+                   {"version", ev.version},
+                   {"previous", ev.previous}}
+                  .dump(2)
+            : fmt::format("{}@{} -> version {} (was {})", ev.name, ev.alias, ev.version,
+                          ev.previous == 0 ? std::string("unset") : std::to_string(ev.previous)));
   return 0;
 }
 
@@ -246,7 +248,9 @@ Result<ExitCode> ModelsRollback(const GlobalOptions& g, const RunsArgs& a) {
   }
   const std::string reason = a.reason.empty() ? "rollback" : a.reason;
   KILN_ASSIGN_OR_RETURN(auto ev, c.SetAlias(a.name, a.alias, target, Actor(), reason, current));
-  Print(a.json ? json{{"name", ev.name}, {"alias", ev.alias}, {"version", ev.version},
+  Print(a.json ? json{{"name", ev.name},
+                      {"alias", ev.alias},
+                      {"version", ev.version},
                       {"previous", ev.previous}}
                      .dump(2)
                : fmt::format("{}@{} rolled back to version {} (was {})", ev.name, ev.alias,
