@@ -14,13 +14,6 @@
 #include "kiln/base/file_lock.h"
 #include "kiln/base/names.h"
 
-#ifndef KILN_VERSION
-#define KILN_VERSION "0.0.0"
-#endif
-#ifndef KILN_GIT_COMMIT
-#define KILN_GIT_COMMIT "unknown"
-#endif
-
 namespace kiln::app {
 
 using nlohmann::json;
@@ -214,18 +207,25 @@ Result<ExitCode> ModelsRegister(const GlobalOptions& g, const RunsArgs& a) {
   return 0;
 }
 
+void PrintAliasMove(const registry::AliasEvent& ev, bool as_json) {
+  if (as_json) {
+    Print(json{
+        {"name", ev.name}, {"alias", ev.alias}, {"version", ev.version}, {"previous", ev.previous}}
+              .dump(2));
+    return;
+  }
+  const auto version = [](int64_t v) {
+    return v == 0 ? std::string("unset") : fmt::format("version {}", v);
+  };
+  Print(fmt::format("{}@{} -> {} (was {})", ev.name, ev.alias, version(ev.version),
+                    version(ev.previous)));
+}
+
 Result<ExitCode> ModelsAlias(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(auto ev, home->catalog().SetAlias(a.name, a.set_alias, a.version, Actor(),
                                                           a.reason, std::nullopt));
-  Print(a.json
-            ? json{{"name", ev.name},
-                   {"alias", ev.alias},
-                   {"version", ev.version},
-                   {"previous", ev.previous}}
-                  .dump(2)
-            : fmt::format("{}@{} -> version {} (was {})", ev.name, ev.alias, ev.version,
-                          ev.previous == 0 ? std::string("unset") : std::to_string(ev.previous)));
+  PrintAliasMove(ev, a.json);
   return 0;
 }
 
@@ -248,13 +248,7 @@ Result<ExitCode> ModelsRollback(const GlobalOptions& g, const RunsArgs& a) {
   }
   const std::string reason = a.reason.empty() ? "rollback" : a.reason;
   KILN_ASSIGN_OR_RETURN(auto ev, c.SetAlias(a.name, a.alias, target, Actor(), reason, current));
-  Print(a.json ? json{{"name", ev.name},
-                      {"alias", ev.alias},
-                      {"version", ev.version},
-                      {"previous", ev.previous}}
-                     .dump(2)
-               : fmt::format("{}@{} rolled back to version {} (was {})", ev.name, ev.alias,
-                             ev.version, ev.previous));
+  PrintAliasMove(ev, a.json);
   return 0;
 }
 
@@ -286,7 +280,7 @@ Result<ExitCode> ModelsShow(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   auto& c = home->catalog();
   KILN_ASSIGN_OR_RETURN(auto ref, ResolveModelRef(c, a.ref));
-  if (ref.second == 0 && a.ref.find_first_of(":@") == std::string::npos) {
+  if (ref.second == 0) {  // a bare name: every version
     KILN_ASSIGN_OR_RETURN(auto versions, c.ListModelVersions(ref.first));
     json out = json::array();
     for (const auto& v : versions) out.push_back(VersionJson(v));

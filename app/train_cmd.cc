@@ -237,12 +237,12 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
     KILN_ASSIGN_OR_RETURN(auto valid_margins, learn::PredictBinned(*pred, *vx, *ctx));
     result["valid_metrics"] = MetricsFromMargins(*shared, valid_margins, valid_labels);
   }
+  // The run's final metrics: train.<m>, valid.<m> and the timings.
   std::map<std::string, double> metrics;
-  for (const char* set : {"train_metrics", "valid_metrics"}) {
+  for (const auto& [set, prefix] :
+       {std::pair{"train_metrics", "train."}, {"valid_metrics", "valid."}}) {
     if (!result.contains(set)) continue;
-    for (auto& [k, v] : result[set].items()) {
-      metrics[std::string(set).substr(0, 5) + "." + k] = v.get<double>();
-    }
+    for (auto& [k, v] : result[set].items()) metrics[prefix + k] = v.get<double>();
   }
   metrics["train_seconds"] = result["train_seconds"].get<double>();
   metrics["binning_seconds"] = result["binning_seconds"].get<double>();

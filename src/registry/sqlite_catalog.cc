@@ -280,15 +280,7 @@ Status SqliteCatalog::DeleteVersion(const std::string& name, int64_t version) {
 
 Result<std::vector<std::string>> SqliteCatalog::LiveManifests() {
   MutexLock lock(&mu_);
-  Stmt s(db_->db, "SELECT manifest FROM dataset_versions WHERE deleted_at_ms IS NULL");
-  KILN_RETURN_IF_ERROR(s.ok());
-  std::vector<std::string> out;
-  while (true) {
-    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(s.Text(0));
-  }
-  return out;
+  return ReadTexts(db_->db, "SELECT manifest FROM dataset_versions WHERE deleted_at_ms IS NULL");
 }
 
 }  // namespace kiln::registry

@@ -167,14 +167,16 @@ Result<std::vector<ModelSummary>> SqliteCatalog::ListModels() {
     if (!row) break;
     out.push_back({s.Text(0), s.Int(1), s.Int(2), {}});
   }
+  // Both queries are ordered by name: walk the aliases alongside the models.
   Stmt a(db_->db, "SELECT name, alias, version FROM model_aliases ORDER BY name, alias");
   KILN_RETURN_IF_ERROR(a.ok());
+  auto m = out.begin();
   while (true) {
     KILN_ASSIGN_OR_RETURN(bool row, a.Step());
     if (!row) break;
-    for (auto& m : out) {
-      if (m.name == a.Text(0)) m.aliases[a.Text(1)] = a.Int(2);
-    }
+    const std::string name = a.Text(0);
+    while (m != out.end() && m->name < name) ++m;
+    if (m != out.end() && m->name == name) m->aliases[a.Text(1)] = a.Int(2);
   }
   return out;
 }
@@ -309,17 +311,9 @@ Result<std::vector<GateReport>> SqliteCatalog::GateReports(const std::string& na
 
 Result<std::vector<std::string>> SqliteCatalog::LiveArtifacts() {
   MutexLock lock(&mu_);
-  Stmt s(db_->db,
-         "SELECT artifact FROM runs WHERE artifact IS NOT NULL UNION "
-         "SELECT artifact FROM model_versions");
-  KILN_RETURN_IF_ERROR(s.ok());
-  std::vector<std::string> out;
-  while (true) {
-    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(s.Text(0));
-  }
-  return out;
+  return ReadTexts(db_->db,
+                   "SELECT artifact FROM runs WHERE artifact IS NOT NULL UNION "
+                   "SELECT artifact FROM model_versions");
 }
 
 }  // namespace kiln::registry

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -136,6 +137,18 @@ inline Result<int64_t> NextVersion(sqlite3* db, const char* table, const char* c
   const int64_t version = up.Int(0);
   KILN_RETURN_IF_ERROR(up.Step().status());
   return version;
+}
+
+// The first column of every row `sql` (no parameters) selects, as text.
+inline Result<std::vector<std::string>> ReadTexts(sqlite3* db, const char* sql) {
+  Stmt s(db, sql);
+  KILN_RETURN_IF_ERROR(s.ok());
+  std::vector<std::string> out;
+  while (true) {
+    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.push_back(s.Text(0));
+  }
 }
 
 // Appends the (key, value) text rows `sql` selects (one bound integer ?1) to `out`.

@@ -19,49 +19,27 @@ void BuildHistogram(const BinnedData& x, const Layout& layout, const std::vector
                     const std::vector<GradPair>& grad, const uint32_t* rows, size_t count,
                     std::vector<Sum>* hist, const ExecContext& ctx) {
   hist->assign(layout.total, Sum{});
-  // A node whose rows are one contiguous range (the root without row sampling) reads bins and
-  // gradients straight through.
-  size_t run = 0;
-  while (run < count && rows[run] == rows[0] + run) ++run;
-  const bool contiguous = count > 0 && run == count;
-  // Otherwise gradients are gathered once in node order, so each feature pass reads them
-  // sequentially and only the bin lookup is a random access.
-  thread_local std::vector<GradPair> ordered;
+  if (count == 0) return;
+  // Gradients gathered once in node order, so each feature pass reads them sequentially and
+  // only the bin lookup is a random access. Deep nodes' rows are scattered over the columns:
+  // both gathers fetch a few rows ahead.
   constexpr size_t kAhead = 32;
-  if (!contiguous) {
-    ordered.resize(count);
-    for (size_t i = 0; i < count; ++i) {
-      if (i + kAhead < count) __builtin_prefetch(grad.data() + rows[i + kAhead]);
-      ordered[i] = grad[rows[i]];
-    }
+  const size_t last = count - 1;
+  thread_local std::vector<GradPair> ordered;
+  ordered.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    __builtin_prefetch(grad.data() + rows[std::min(i + kAhead, last)]);
+    ordered[i] = grad[rows[i]];
   }
-  const GradPair* og = contiguous ? grad.data() + rows[0] : ordered.data();
+  const GradPair* og = ordered.data();
   // Small nodes are not worth the hand-off to another thread.
   const bool parallel = count * x.num_features() > 65536;
   auto one = [&](size_t f) -> Status {
     if (!use[f]) return Status::Ok();
     const uint8_t* col = x.column(f);
     Sum* h = hist->data() + layout.offset[f];
-    if (contiguous) {
-      const uint8_t* bins = col + rows[0];
-      for (size_t i = 0; i < count; ++i) {
-        Sum& s = h[bins[i]];
-        s.g += og[i].g;
-        s.h += og[i].h;
-        ++s.n;
-      }
-      return Status::Ok();
-    }
-    // Deep nodes' rows are scattered over the column: fetch the bins a few rows ahead.
-    const size_t head = count > kAhead ? count - kAhead : 0;
-    for (size_t i = 0; i < head; ++i) {
-      __builtin_prefetch(col + rows[i + kAhead]);
-      Sum& s = h[col[rows[i]]];
-      s.g += og[i].g;
-      s.h += og[i].h;
-      ++s.n;
-    }
-    for (size_t i = head; i < count; ++i) {
+    for (size_t i = 0; i < count; ++i) {
+      __builtin_prefetch(col + rows[std::min(i + kAhead, last)]);
       Sum& s = h[col[rows[i]]];
       s.g += og[i].g;
       s.h += og[i].h;
