@@ -2,7 +2,49 @@
 
 #include <cstdlib>
 
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "kiln/registry/sql_catalog.h"
+
 namespace kiln::app {
+
+namespace {
+
+constexpr uint64_t kMaxConfigBytes = 1 << 20;
+
+// The `catalog:` setting of <home>/kiln.yaml; "sqlite" when the file or the key is absent.
+Result<std::string> CatalogSetting(FileSystem& fs, const std::string& home) {
+  const std::string path = JoinPath(home, "kiln.yaml");
+  KILN_ASSIGN_OR_RETURN(bool exists, fs.Exists(path));
+  if (!exists) return std::string("sqlite");
+  KILN_ASSIGN_OR_RETURN(std::string text, fs.ReadFile(path, kMaxConfigBytes));
+  try {
+    const YAML::Node root = YAML::Load(text);
+    if (root.IsNull()) return std::string("sqlite");
+    if (!root.IsMap()) return InvalidArgumentError("kiln.yaml: expected a mapping of settings");
+    const YAML::Node catalog = root["catalog"];
+    if (!catalog) return std::string("sqlite");
+    if (!catalog.IsScalar() || catalog.Scalar().empty()) {
+      return InvalidArgumentError("kiln.yaml: catalog must be 'sqlite' or a postgresql:// URL");
+    }
+    return catalog.Scalar();
+  } catch (const YAML::Exception& e) {
+    return InvalidArgumentError(fmt::format("kiln.yaml: {}", e.what()));
+  }
+}
+
+// The URL for messages: the password (user:PASSWORD@) replaced by ***.
+std::string MaskPassword(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  const size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+}  // namespace
 
 std::string KilnHome::Resolve(const std::string& flag) {
   if (!flag.empty()) return flag;
@@ -15,8 +57,19 @@ Result<std::unique_ptr<KilnHome>> KilnHome::Open(const std::string& path) {
   home->path_ = path;
   home->fs_ = NewPosixFileSystem();
   KILN_RETURN_IF_ERROR(home->fs_->CreateDirs(path).WithContext("kiln home"));
-  KILN_ASSIGN_OR_RETURN(home->catalog_,
-                        registry::SqliteCatalog::Open(JoinPath(path, "meta.db"), {}));
+  KILN_ASSIGN_OR_RETURN(std::string catalog, CatalogSetting(*home->fs_, path));
+  if (catalog == "sqlite") {
+    home->catalog_name_ = "sqlite";
+    KILN_ASSIGN_OR_RETURN(home->catalog_,
+                          registry::SqlCatalog::OpenSqlite(JoinPath(path, "meta.db")));
+  } else if (registry::SqlCatalog::IsPostgresUrl(catalog)) {
+    home->catalog_name_ = MaskPassword(catalog);
+    auto pg = registry::SqlCatalog::OpenPostgres(catalog);
+    if (!pg.ok()) return pg.status().WithContext(home->catalog_name_);
+    home->catalog_ = std::move(*pg);
+  } else {
+    return InvalidArgumentError("kiln.yaml: catalog must be 'sqlite' or a postgresql:// URL");
+  }
   home->store_ = std::make_unique<storage::DatasetStore>(
       home->fs_.get(), path, home->catalog_.get(), storage::DatasetStore::Options{});
   KILN_RETURN_IF_ERROR(home->store_->Init());

@@ -1,12 +1,15 @@
-// KilnHome: opens the kiln home directory (`--home` / KILN_HOME / ./kiln-home) and wires the
-// file system, the SQLite catalog and the dataset store together.
+// KilnHome: opens the kiln home directory (`--home` / KILN_HOME / ./kiln-home), reads its
+// kiln.yaml, and wires the file system, the catalog and the dataset store together.
+//
+// kiln.yaml (optional):
+//   catalog: postgresql://kiln@db.internal:5432/kiln   # default: sqlite (<home>/meta.db)
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "kiln/base/file_system.h"
-#include "kiln/registry/sqlite_catalog.h"
+#include "kiln/registry/catalog_store.h"
 #include "kiln/storage/dataset_store.h"
 
 namespace kiln::app {
@@ -21,11 +24,14 @@ class KilnHome {
   storage::DatasetStore& datasets() { return *store_; }
   registry::CatalogStore& catalog() { return *catalog_; }
   const std::string& path() const { return path_; }
+  // "sqlite" or the PostgreSQL URL with any password masked.
+  const std::string& catalog_name() const { return catalog_name_; }
 
  private:
   std::string path_;
+  std::string catalog_name_;
   std::unique_ptr<FileSystem> fs_;
-  std::unique_ptr<registry::SqliteCatalog> catalog_;
+  std::unique_ptr<registry::CatalogStore> catalog_;
   std::unique_ptr<storage::DatasetStore> store_;
 };
 

@@ -15,10 +15,11 @@ function(kiln_cc_library)
   target_link_libraries(${K_NAME} PUBLIC ${K_DEPS} PRIVATE ${K_PRIVATE_DEPS})
 endfunction()
 
-# kiln_cc_test(NAME <target> SRCS <files...> DEPS <targets...> [LABELS <labels...>])
-# Tests without labels are labelled `unit`.
+# kiln_cc_test(NAME <target> SRCS <files...> DEPS <targets...> [LABELS <labels...>] [WHOLE])
+# Tests without labels are labelled `unit`. Each test case is its own ctest, unless WHOLE: then
+# the binary is one ctest (for suites sharing one expensive fixture, e.g. a database server).
 function(kiln_cc_test)
-  cmake_parse_arguments(K "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(K "WHOLE" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${K_NAME} ${K_SRCS})
   target_include_directories(${K_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/include
     ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
@@ -30,10 +31,15 @@ function(kiln_cc_test)
   if(NOT K_LABELS)
     set(K_LABELS unit)
   endif()
-  gtest_discover_tests(${K_NAME}
-    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    PROPERTIES LABELS "${K_LABELS}"
-    DISCOVERY_TIMEOUT 60)
+  if(K_WHOLE)
+    add_test(NAME ${K_NAME} COMMAND ${K_NAME} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(${K_NAME} PROPERTIES LABELS "${K_LABELS}")
+  else()
+    gtest_discover_tests(${K_NAME}
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+      PROPERTIES LABELS "${K_LABELS}"
+      DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()
 
 # kiln_cc_bench(NAME <target> SRCS <files...> DEPS <targets...>)

@@ -4,7 +4,7 @@
 
 #include "app/ingest_job.h"
 #include "kiln/base/mem_file_system.h"
-#include "kiln/registry/sqlite_catalog.h"
+#include "kiln/registry/sql_catalog.h"
 
 namespace kiln::app {
 namespace {
@@ -20,7 +20,7 @@ std::string Csv(int rows) {
 struct Env {
   MemFileSystem mem;
   FaultInjectingFileSystem fault{&mem};
-  std::unique_ptr<registry::SqliteCatalog> catalog = *registry::SqliteCatalog::Open(":memory:", {});
+  std::unique_ptr<registry::SqlCatalog> catalog = *registry::SqlCatalog::OpenSqlite(":memory:");
   std::unique_ptr<storage::DatasetStore> store;
   ExecContext ctx{ExecContext::Options{.threads = 2}};
 

@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "kiln/registry/catalog_store.h"
-#include "kiln/registry/sqlite_catalog.h"
+#include "kiln/registry/sql_catalog.h"
 #include "testing/run_kiln.h"
 
 namespace kiln::registry {
@@ -26,10 +26,13 @@ inline std::ostream& operator<<(std::ostream& os, const CatalogBackend& b) { ret
 
 inline CatalogBackend SqliteBackend() {
   return {"sqlite", [](const std::string& dir) -> Result<std::unique_ptr<CatalogStore>> {
-            KILN_ASSIGN_OR_RETURN(auto s, SqliteCatalog::Open(dir + "/meta.db", {}));
+            KILN_ASSIGN_OR_RETURN(auto s, SqlCatalog::OpenSqlite(dir + "/meta.db"));
             return std::unique_ptr<CatalogStore>(std::move(s));
           }};
 }
+
+// The backend the contract suites run on in this test binary (each binary defines it).
+CatalogBackend ContractBackend();
 
 class CatalogContractTest : public ::testing::TestWithParam<CatalogBackend> {
  protected:

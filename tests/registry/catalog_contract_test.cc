@@ -1,5 +1,5 @@
-// The CatalogStore contract: every backend (SQLite here; PostgreSQL in its integration test,
-// which instantiates the same suite) must pass these.
+// The CatalogStore contract: every backend must pass these. The suites are instantiated per
+// backend: SQLite in sqlite_catalog_test.cc, PostgreSQL in postgres_catalog_test.cc.
 #include "registry/catalog_contract.h"
 
 #include <filesystem>
@@ -319,8 +319,44 @@ TEST_P(CatalogContractTest, ConcurrentWritersLoseNothing) {
   for (size_t i = 0; i < versions->size(); ++i) EXPECT_EQ((*versions)[i].version, int64_t(i + 1));
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, CatalogContractTest, ::testing::Values(SqliteBackend()));
-INSTANTIATE_TEST_SUITE_P(Sqlite, SearchTest, ::testing::Values(SqliteBackend()));
+TEST_P(CatalogContractTest, DatasetVersions) {
+  storage::VersionRecord rec;
+  rec.name = "credit";
+  rec.manifest = std::string(64, 'a');
+  rec.content_hash = std::string(64, 'c');
+  rec.rows = 10;
+  rec.message = "it's \"quoted\"; DROP TABLE runs; --";
+  EXPECT_EQ(store_->CommitVersion(rec)->version, 1);
+  EXPECT_EQ(store_->CommitVersion(rec)->version, 2);
+  rec.name = "other";
+  EXPECT_EQ(store_->CommitVersion(rec)->version, 1);
+  ASSERT_TRUE(store_->DeleteVersion("credit", 2).ok());
+  EXPECT_EQ(store_->DeleteVersion("credit", 2).code(), StatusCode::kNotFound);
+  rec.name = "credit";
+  EXPECT_EQ(store_->CommitVersion(rec)->version, 3);  // numbers are never reused
+  auto latest = store_->GetVersion("credit", 0);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->version, 3);
+  EXPECT_EQ(latest->message, rec.message);
+  EXPECT_EQ(store_->GetVersion("credit", 2).status().code(), StatusCode::kNotFound);
+  auto versions = store_->ListVersions("credit");
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0].version, 1);
+  auto all = store_->ListDatasets();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "credit");
+  EXPECT_EQ((*all)[0].version, 3);
+  EXPECT_EQ(store_->LiveManifests()->size(), 3u);
+  // A second connection sees the same data.
+  auto other = Reopen();
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ((*other)->GetVersion("other", 1)->rows, 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backend, CatalogContractTest, ::testing::Values(ContractBackend()));
+INSTANTIATE_TEST_SUITE_P(Backend, SearchTest, ::testing::Values(ContractBackend()));
 
 }  // namespace
 }  // namespace kiln::registry

@@ -1,4 +1,5 @@
-#include "kiln/registry/sqlite_catalog.h"
+#include "kiln/registry/sql_catalog.h"
+#include "registry/catalog_contract.h"
 
 #include <unistd.h>
 
@@ -23,7 +24,7 @@ VersionRecord Rec(const std::string& name) {
 }
 
 TEST(SqliteCatalogTest, VersionsNumberUpAndNeverReuse) {
-  auto c = *SqliteCatalog::Open(":memory:", {});
+  auto c = *SqlCatalog::OpenSqlite(":memory:");
   EXPECT_EQ(*c->SchemaVersion(), 2);
   EXPECT_EQ(c->CommitVersion(Rec("a"))->version, 1);
   EXPECT_EQ(c->CommitVersion(Rec("a"))->version, 2);
@@ -40,7 +41,7 @@ TEST(SqliteCatalogTest, VersionsNumberUpAndNeverReuse) {
 
 // Names are bound as parameters, never spliced into SQL.
 TEST(SqliteCatalogTest, HostileNamesAreJustData) {
-  auto c = *SqliteCatalog::Open(":memory:", {});
+  auto c = *SqlCatalog::OpenSqlite(":memory:");
   const std::string evil = "x'; DROP TABLE dataset_versions; --";
   ASSERT_TRUE(c->CommitVersion(Rec(evil)).ok());
   EXPECT_EQ(c->GetVersion(evil, 1)->name, evil);
@@ -52,10 +53,10 @@ TEST(SqliteCatalogTest, ReopenKeepsDataAndMigrationsAreIdempotent) {
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
   const std::string path = dir + "/meta.db";
   {
-    auto c = *SqliteCatalog::Open(path, {});
+    auto c = *SqlCatalog::OpenSqlite(path);
     ASSERT_TRUE(c->CommitVersion(Rec("a")).ok());
   }
-  auto c = *SqliteCatalog::Open(path, {});
+  auto c = *SqlCatalog::OpenSqlite(path);
   EXPECT_EQ(*c->SchemaVersion(), 2);
   EXPECT_EQ(c->GetVersion("a", 0)->version, 1);
   std::filesystem::remove_all(dir);
@@ -67,12 +68,12 @@ TEST(SqliteCatalogTest, ConcurrentWritersGetDistinctVersions) {
   std::string dir = (std::filesystem::temp_directory_path() / "kiln-cat-XXXXXX").string();
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
   const std::string path = dir + "/meta.db";
-  ASSERT_TRUE(SqliteCatalog::Open(path, {}).ok());
+  ASSERT_TRUE(SqlCatalog::OpenSqlite(path).ok());
   std::vector<std::thread> threads;
   std::vector<std::vector<int64_t>> got(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      auto c = *SqliteCatalog::Open(path, {});
+      auto c = *SqlCatalog::OpenSqlite(path);
       for (int i = 0; i < 25; ++i) got[t].push_back(c->CommitVersion(Rec("shared"))->version);
     });
   }
@@ -91,11 +92,14 @@ TEST(SqliteCatalogTest, GarbageFileIsAClearError) {
   FILE* f = std::fopen(path.c_str(), "w");
   std::fputs("this is not a database, just some text that is long enough to matter......", f);
   std::fclose(f);
-  auto c = SqliteCatalog::Open(path, {});
+  auto c = SqlCatalog::OpenSqlite(path);
   EXPECT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), StatusCode::kDataLoss) << c.status().ToString();
   std::filesystem::remove_all(dir);
 }
 
 }  // namespace
+
+CatalogBackend ContractBackend() { return SqliteBackend(); }
+
 }  // namespace kiln::registry

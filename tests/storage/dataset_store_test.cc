@@ -4,7 +4,7 @@
 
 #include "kiln/base/mem_file_system.h"
 #include "kiln/data/profile.h"
-#include "kiln/registry/sqlite_catalog.h"
+#include "kiln/registry/sql_catalog.h"
 
 namespace kiln::storage {
 namespace {
@@ -36,7 +36,7 @@ std::vector<data::ColumnProfile> Profiles(const data::Dataset& d) {
 
 struct Env {
   MemFileSystem mem;
-  std::unique_ptr<registry::SqliteCatalog> catalog = *registry::SqliteCatalog::Open(":memory:", {});
+  std::unique_ptr<registry::SqlCatalog> catalog = *registry::SqlCatalog::OpenSqlite(":memory:");
   ExecContext ctx{ExecContext::Options{.threads = 2}};
 
   std::unique_ptr<DatasetStore> Store(FileSystem* fs) {

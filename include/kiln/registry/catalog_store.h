@@ -1,7 +1,7 @@
 // CatalogStore: the one catalog interface of kiln — dataset versions (storage::DatasetCatalog),
 // experiments and runs (params, metrics, metric curves, tags, lineage, resource use), and the
 // model registry (versions, aliases with their history). Two implementations pass one contract
-// test suite: SQLite in the kiln home (SqliteCatalog, the embedded default) and PostgreSQL.
+// test suite: SqlCatalog on SQLite in the kiln home (the embedded default) and on PostgreSQL.
 //
 // Writes that belong together are one transaction: a run is created with its params, tags and
 // lineage in one; finished with its final metrics, curves and artifact in one; an alias move and

@@ -1,9 +1,9 @@
-// SqliteCatalog: the model registry — versions, aliases and their history, gate reports.
+// SqlCatalog: the model registry — versions, aliases and their history, gate reports.
 #include <fmt/format.h>
 
 #include "kiln/base/names.h"
-#include "kiln/registry/sqlite_catalog.h"
-#include "registry/sqlite_util.h"
+#include "kiln/registry/sql_catalog.h"
+#include "registry/sql_db.h"
 
 namespace kiln::registry {
 
@@ -25,7 +25,7 @@ Status CheckText(const char* what, const std::string& v) {
 }
 
 // The alias of `name` currently points to (0 = unset).
-Result<int64_t> CurrentAlias(sqlite3* db, const std::string& name, const std::string& alias) {
+Result<int64_t> CurrentAlias(SqlDb* db, const std::string& name, const std::string& alias) {
   Stmt s(db, "SELECT version FROM model_aliases WHERE name = ?1 AND alias = ?2");
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, name).Bind(2, alias);
@@ -35,7 +35,7 @@ Result<int64_t> CurrentAlias(sqlite3* db, const std::string& name, const std::st
 
 }  // namespace
 
-Result<ModelVersion> SqliteCatalog::RegisterModel(const ModelVersion& mv) {
+Result<ModelVersion> SqlCatalog::RegisterModel(const ModelVersion& mv) {
   KILN_RETURN_IF_ERROR(CheckModelRef(mv.name, 0));
   if (!IsRunId(mv.run_id)) {
     return InvalidArgumentError(fmt::format("'{}' is not a run id", mv.run_id.substr(0, 64)));
@@ -47,7 +47,7 @@ Result<ModelVersion> SqliteCatalog::RegisterModel(const ModelVersion& mv) {
     KILN_RETURN_IF_ERROR(CheckText("tag value", v));
   }
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
+  SqlDb* db = db_.get();
   ModelVersion out = mv;
   out.created_ms = NowMs();
   KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
@@ -84,8 +84,8 @@ Result<ModelVersion> SqliteCatalog::RegisterModel(const ModelVersion& mv) {
   return out;
 }
 
-Result<ModelVersion> SqliteCatalog::ReadModelVersion(const std::string& name, int64_t version) {
-  sqlite3* db = db_->db;
+Result<ModelVersion> SqlCatalog::ReadModelVersion(const std::string& name, int64_t version) {
+  SqlDb* db = db_.get();
   Stmt s(db,
          "SELECT run_id, artifact, description, actor, created_ms FROM model_versions "
          "WHERE name = ?1 AND version = ?2");
@@ -120,11 +120,11 @@ Result<ModelVersion> SqliteCatalog::ReadModelVersion(const std::string& name, in
   return mv;
 }
 
-Result<ModelVersion> SqliteCatalog::GetModelVersion(const std::string& name, int64_t version) {
+Result<ModelVersion> SqlCatalog::GetModelVersion(const std::string& name, int64_t version) {
   KILN_RETURN_IF_ERROR(CheckModelRef(name, version));
   MutexLock lock(&mu_);
   if (version == 0) {
-    Stmt s(db_->db, "SELECT MAX(version) FROM model_versions WHERE name = ?1");
+    Stmt s(db_.get(), "SELECT MAX(version) FROM model_versions WHERE name = ?1");
     KILN_RETURN_IF_ERROR(s.ok());
     s.Bind(1, name);
     KILN_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -134,10 +134,10 @@ Result<ModelVersion> SqliteCatalog::GetModelVersion(const std::string& name, int
   return ReadModelVersion(name, version);
 }
 
-Result<std::vector<ModelVersion>> SqliteCatalog::ListModelVersions(const std::string& name) {
+Result<std::vector<ModelVersion>> SqlCatalog::ListModelVersions(const std::string& name) {
   KILN_RETURN_IF_ERROR(CheckModelRef(name, 0));
   MutexLock lock(&mu_);
-  Stmt s(db_->db, "SELECT version FROM model_versions WHERE name = ?1 ORDER BY version");
+  Stmt s(db_.get(), "SELECT version FROM model_versions WHERE name = ?1 ORDER BY version");
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, name);
   std::vector<int64_t> versions;
@@ -155,9 +155,9 @@ Result<std::vector<ModelVersion>> SqliteCatalog::ListModelVersions(const std::st
   return out;
 }
 
-Result<std::vector<ModelSummary>> SqliteCatalog::ListModels() {
+Result<std::vector<ModelSummary>> SqlCatalog::ListModels() {
   MutexLock lock(&mu_);
-  Stmt s(db_->db,
+  Stmt s(db_.get(),
          "SELECT m.name, m.last_version, (SELECT COUNT(*) FROM model_versions v WHERE v.name = "
          "m.name) FROM models m ORDER BY m.name");
   KILN_RETURN_IF_ERROR(s.ok());
@@ -168,7 +168,7 @@ Result<std::vector<ModelSummary>> SqliteCatalog::ListModels() {
     out.push_back({s.Text(0), s.Int(1), s.Int(2), {}});
   }
   // Both queries are ordered by name: walk the aliases alongside the models.
-  Stmt a(db_->db, "SELECT name, alias, version FROM model_aliases ORDER BY name, alias");
+  Stmt a(db_.get(), "SELECT name, alias, version FROM model_aliases ORDER BY name, alias");
   KILN_RETURN_IF_ERROR(a.ok());
   auto m = out.begin();
   while (true) {
@@ -181,16 +181,16 @@ Result<std::vector<ModelSummary>> SqliteCatalog::ListModels() {
   return out;
 }
 
-Result<AliasEvent> SqliteCatalog::SetAlias(const std::string& name, const std::string& alias,
-                                           int64_t version, const std::string& actor,
-                                           const std::string& reason,
-                                           std::optional<int64_t> expected_current) {
+Result<AliasEvent> SqlCatalog::SetAlias(const std::string& name, const std::string& alias,
+                                        int64_t version, const std::string& actor,
+                                        const std::string& reason,
+                                        std::optional<int64_t> expected_current) {
   KILN_RETURN_IF_ERROR(CheckModelRef(name, version));
   KILN_RETURN_IF_ERROR(ValidateName(alias, "alias"));
   KILN_RETURN_IF_ERROR(CheckText("actor", actor));
   KILN_RETURN_IF_ERROR(CheckText("reason", reason));
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
+  SqlDb* db = db_.get();
   AliasEvent ev{0, name, alias, version, 0, NowMs(), actor, reason};
   KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
     KILN_ASSIGN_OR_RETURN(ev.previous, CurrentAlias(db, name, alias));
@@ -233,19 +233,19 @@ Result<AliasEvent> SqliteCatalog::SetAlias(const std::string& name, const std::s
   return ev;
 }
 
-Result<int64_t> SqliteCatalog::ResolveAlias(const std::string& name, const std::string& alias) {
+Result<int64_t> SqlCatalog::ResolveAlias(const std::string& name, const std::string& alias) {
   KILN_RETURN_IF_ERROR(CheckModelRef(name, 0));
   KILN_RETURN_IF_ERROR(ValidateName(alias, "alias"));
   MutexLock lock(&mu_);
-  KILN_ASSIGN_OR_RETURN(int64_t v, CurrentAlias(db_->db, name, alias));
+  KILN_ASSIGN_OR_RETURN(int64_t v, CurrentAlias(db_.get(), name, alias));
   if (v == 0) return NotFoundError(fmt::format("model {} has no alias '{}'", name, alias));
   return v;
 }
 
-Result<std::vector<AliasEvent>> SqliteCatalog::AliasHistory(const std::string& name) {
+Result<std::vector<AliasEvent>> SqlCatalog::AliasHistory(const std::string& name) {
   KILN_RETURN_IF_ERROR(CheckModelRef(name, 0));
   MutexLock lock(&mu_);
-  Stmt s(db_->db,
+  Stmt s(db_.get(),
          "SELECT seq, alias, version, previous, at_ms, actor, reason FROM alias_history "
          "WHERE name = ?1 ORDER BY seq");
   KILN_RETURN_IF_ERROR(s.ok());
@@ -259,20 +259,20 @@ Result<std::vector<AliasEvent>> SqliteCatalog::AliasHistory(const std::string& n
   return out;
 }
 
-Result<int64_t> SqliteCatalog::LastAliasChange() {
+Result<int64_t> SqlCatalog::LastAliasChange() {
   MutexLock lock(&mu_);
-  Stmt s(db_->db, "SELECT COALESCE(MAX(seq), 0) FROM alias_history");
+  Stmt s(db_.get(), "SELECT COALESCE(MAX(seq), 0) FROM alias_history");
   KILN_RETURN_IF_ERROR(s.ok());
   KILN_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;
 }
 
-Result<GateReport> SqliteCatalog::StoreGateReport(const GateReport& report) {
+Result<GateReport> SqlCatalog::StoreGateReport(const GateReport& report) {
   KILN_RETURN_IF_ERROR(CheckModelRef(report.name, report.challenger));
   KILN_RETURN_IF_ERROR(CheckText("gate", report.gate));
   KILN_RETURN_IF_ERROR(CheckText("report", report.report_json));
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
+  SqlDb* db = db_.get();
   GateReport out = report;
   if (out.at_ms == 0) out.at_ms = NowMs();
   KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
@@ -291,10 +291,10 @@ Result<GateReport> SqliteCatalog::StoreGateReport(const GateReport& report) {
   return out;
 }
 
-Result<std::vector<GateReport>> SqliteCatalog::GateReports(const std::string& name) {
+Result<std::vector<GateReport>> SqlCatalog::GateReports(const std::string& name) {
   KILN_RETURN_IF_ERROR(CheckModelRef(name, 0));
   MutexLock lock(&mu_);
-  Stmt s(db_->db,
+  Stmt s(db_.get(),
          "SELECT id, challenger, champion, alias, gate, data, passed, report, at_ms, actor "
          "FROM gate_reports WHERE name = ?1 ORDER BY id");
   KILN_RETURN_IF_ERROR(s.ok());
@@ -309,9 +309,9 @@ Result<std::vector<GateReport>> SqliteCatalog::GateReports(const std::string& na
   return out;
 }
 
-Result<std::vector<std::string>> SqliteCatalog::LiveArtifacts() {
+Result<std::vector<std::string>> SqlCatalog::LiveArtifacts() {
   MutexLock lock(&mu_);
-  return ReadTexts(db_->db,
+  return ReadTexts(db_.get(),
                    "SELECT artifact FROM runs WHERE artifact IS NOT NULL UNION "
                    "SELECT artifact FROM model_versions");
 }

@@ -1,4 +1,4 @@
-// SqliteCatalog: runs, metric curves and the model registry (see catalog_store.h).
+// SqlCatalog: runs, metric curves and the model registry (see catalog_store.h).
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -7,10 +7,10 @@
 #include <fmt/format.h>
 
 #include "kiln/base/names.h"
-#include "kiln/registry/sqlite_catalog.h"
+#include "kiln/registry/sql_catalog.h"
 #include "kiln/storage/blob_store.h"
 #include "registry/run_filter.h"
-#include "registry/sqlite_util.h"
+#include "registry/sql_db.h"
 
 namespace kiln::registry {
 
@@ -82,12 +82,14 @@ RunRecord ReadRun(Stmt& s, int64_t* seq) {
   return r;
 }
 
-Status InsertKeyValues(sqlite3* db, const char* table, int64_t seq,
+Status InsertKeyValues(SqlDb* db, const char* table, int64_t seq,
                        const std::map<std::string, std::string>& kv) {
-  const std::string sql =
-      fmt::format("INSERT OR REPLACE INTO {}(run_seq, key, value) VALUES (?1, ?2, ?3)", table);
+  const std::string sql = fmt::format(
+      "INSERT INTO {}(run_seq, key, value) VALUES (?1, ?2, ?3) ON CONFLICT(run_seq, "
+      "key) DO UPDATE SET value = excluded.value",
+      table);
   for (const auto& [k, v] : kv) {
-    Stmt s(db, sql.c_str());
+    Stmt s(db, sql);
     KILN_RETURN_IF_ERROR(s.ok());
     s.Bind(1, seq).Bind(2, k).Bind(3, v);
     KILN_RETURN_IF_ERROR(s.Step().status());
@@ -95,7 +97,7 @@ Status InsertKeyValues(sqlite3* db, const char* table, int64_t seq,
   return Status::Ok();
 }
 
-Result<int64_t> RunSeq(sqlite3* db, const std::string& id) {
+Result<int64_t> RunSeq(SqlDb* db, const std::string& id) {
   Stmt s(db, "SELECT seq FROM runs WHERE id = ?1");
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, id);
@@ -104,7 +106,7 @@ Result<int64_t> RunSeq(sqlite3* db, const std::string& id) {
   return s.Int(0);
 }
 
-Status UpdateAttributes(sqlite3* db, int64_t seq, const RunAttributes& a) {
+Status UpdateAttributes(SqlDb* db, int64_t seq, const RunAttributes& a) {
   Stmt s(db,
          "UPDATE runs SET train_data = ?2, train_hash = ?3, valid_data = ?4, valid_hash = ?5, "
          "artifact = ?6, kiln_version = ?7, build_commit = ?8, host = ?9, parent_id = ?10, "
@@ -119,7 +121,7 @@ Status UpdateAttributes(sqlite3* db, int64_t seq, const RunAttributes& a) {
 
 }  // namespace
 
-Result<RunRecord> SqliteCatalog::CreateRun(const RunRecord& run) {
+Result<RunRecord> SqlCatalog::CreateRun(const RunRecord& run) {
   RunRecord out = run;
   if (out.id.empty()) out.id = NewRunId();
   if (out.start_ms == 0) out.start_ms = NowMs();
@@ -133,7 +135,7 @@ Result<RunRecord> SqliteCatalog::CreateRun(const RunRecord& run) {
   KILN_RETURN_IF_ERROR(CheckKeys("param", out.params));
   KILN_RETURN_IF_ERROR(CheckKeys("tag", out.tags));
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
+  SqlDb* db = db_.get();
   KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
     Stmt s(db,
            "INSERT INTO runs(id, experiment, name, status, start_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
@@ -162,9 +164,9 @@ Result<RunRecord> SqliteCatalog::CreateRun(const RunRecord& run) {
   return out;
 }
 
-Status SqliteCatalog::FinishRun(const std::string& id, RunStatus status,
-                                const std::map<std::string, double>& metrics,
-                                std::span<const Curve> curves, const RunAttributes& attributes) {
+Status SqlCatalog::FinishRun(const std::string& id, RunStatus status,
+                             const std::map<std::string, double>& metrics,
+                             std::span<const Curve> curves, const RunAttributes& attributes) {
   KILN_RETURN_IF_ERROR(CheckRunId(id));
   if (status == RunStatus::kRunning)
     return InvalidArgumentError("a run ends as finished, failed or killed");
@@ -179,28 +181,33 @@ Status SqliteCatalog::FinishRun(const std::string& id, RunStatus status,
     }
   }
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
+  SqlDb* db = db_.get();
   return Transaction(db, [&]() -> Status {
     KILN_ASSIGN_OR_RETURN(int64_t seq, RunSeq(db, id));
-    Stmt s(db, "UPDATE runs SET status = ?2, end_ms = ?3 WHERE seq = ?1 AND status = 'running'");
+    Stmt s(db,
+           "UPDATE runs SET status = ?2, end_ms = ?3 WHERE seq = ?1 AND status = 'running' "
+           "RETURNING seq");
     KILN_RETURN_IF_ERROR(s.ok());
     s.Bind(1, seq).Bind(2, std::string(RunStatusName(status))).Bind(3, NowMs());
-    KILN_RETURN_IF_ERROR(s.Step().status());
-    if (sqlite3_changes(db) == 0) {
+    KILN_ASSIGN_OR_RETURN(bool changed, s.Step());
+    if (changed) KILN_RETURN_IF_ERROR(s.Step().status());
+    if (!changed) {
       return FailedPreconditionError(fmt::format("run {} has already ended", id));
     }
     KILN_RETURN_IF_ERROR(UpdateAttributes(db, seq, attributes));
     for (const auto& [k, v] : metrics) {
-      Stmt m(db, "INSERT OR REPLACE INTO run_metrics(run_seq, key, value) VALUES (?1, ?2, ?3)");
+      Stmt m(db,
+             "INSERT INTO run_metrics(run_seq, key, value) VALUES (?1, ?2, ?3) "
+             "ON CONFLICT(run_seq, key) DO UPDATE SET value = excluded.value");
       KILN_RETURN_IF_ERROR(m.ok());
       m.Bind(1, seq).Bind(2, k).Bind(3, v);
       KILN_RETURN_IF_ERROR(m.Step().status());
     }
     // Curves: one row per key, steps and values as little-endian int64 / float64 arrays.
     for (const auto& c : curves) {
-      Stmt m(
-          db,
-          "INSERT OR REPLACE INTO run_curves(run_seq, key, steps, vals) VALUES (?1, ?2, ?3, ?4)");
+      Stmt m(db,
+             "INSERT INTO run_curves(run_seq, key, steps, vals) VALUES (?1, ?2, ?3, ?4) ON "
+             "CONFLICT(run_seq, key) DO UPDATE SET steps = excluded.steps, vals = excluded.vals");
       KILN_RETURN_IF_ERROR(m.ok());
       m.Bind(1, seq).Bind(2, c.key);
       m.BindBlob(3, c.steps.data(), c.steps.size() * sizeof(int64_t));
@@ -211,20 +218,20 @@ Status SqliteCatalog::FinishRun(const std::string& id, RunStatus status,
   });
 }
 
-Status SqliteCatalog::SetRunTags(const std::string& id,
-                                 const std::map<std::string, std::string>& tags) {
+Status SqlCatalog::SetRunTags(const std::string& id,
+                              const std::map<std::string, std::string>& tags) {
   KILN_RETURN_IF_ERROR(CheckRunId(id));
   KILN_RETURN_IF_ERROR(CheckKeys("tag", tags));
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
+  SqlDb* db = db_.get();
   return Transaction(db, [&]() -> Status {
     KILN_ASSIGN_OR_RETURN(int64_t seq, RunSeq(db, id));
     return InsertKeyValues(db, "run_tags", seq, tags);
   });
 }
 
-Status SqliteCatalog::LoadRunDetails(int64_t seq, RunRecord* run) {
-  sqlite3* db = db_->db;
+Status SqlCatalog::LoadRunDetails(int64_t seq, RunRecord* run) {
+  SqlDb* db = db_.get();
   KILN_RETURN_IF_ERROR(
       ReadKeyValues(db, "SELECT key, value FROM run_params WHERE run_seq = ?1", seq, &run->params));
   KILN_RETURN_IF_ERROR(ReadKeyValues(db, "SELECT key, value FROM run_metrics WHERE run_seq = ?1",
@@ -232,11 +239,11 @@ Status SqliteCatalog::LoadRunDetails(int64_t seq, RunRecord* run) {
   return ReadKeyValues(db, "SELECT key, value FROM run_tags WHERE run_seq = ?1", seq, &run->tags);
 }
 
-Result<RunRecord> SqliteCatalog::GetRun(const std::string& id) {
+Result<RunRecord> SqlCatalog::GetRun(const std::string& id) {
   KILN_RETURN_IF_ERROR(CheckRunId(id));
   MutexLock lock(&mu_);
   const std::string sql = fmt::format("SELECT {} FROM runs r WHERE r.id = ?1", kRunColumns);
-  Stmt s(db_->db, sql.c_str());
+  Stmt s(db_.get(), sql);
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, id);
   KILN_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -247,11 +254,11 @@ Result<RunRecord> SqliteCatalog::GetRun(const std::string& id) {
   return run;
 }
 
-Result<std::vector<Curve>> SqliteCatalog::GetCurves(const std::string& id, const std::string& key) {
+Result<std::vector<Curve>> SqlCatalog::GetCurves(const std::string& id, const std::string& key) {
   KILN_RETURN_IF_ERROR(CheckRunId(id));
   MutexLock lock(&mu_);
-  KILN_ASSIGN_OR_RETURN(int64_t seq, RunSeq(db_->db, id));
-  Stmt s(db_->db,
+  KILN_ASSIGN_OR_RETURN(int64_t seq, RunSeq(db_.get(), id));
+  Stmt s(db_.get(),
          "SELECT key, steps, vals FROM run_curves WHERE run_seq = ?1 AND (?2 = '' OR key = ?2) "
          "ORDER BY key");
   KILN_RETURN_IF_ERROR(s.ok());
@@ -277,20 +284,20 @@ Result<std::vector<Curve>> SqliteCatalog::GetCurves(const std::string& id, const
   return out;
 }
 
-Result<std::vector<RunRecord>> SqliteCatalog::SearchRuns(const RunQuery& query) {
+Result<std::vector<RunRecord>> SqlCatalog::SearchRuns(const RunQuery& query) {
   if (!query.experiment.empty()) KILN_RETURN_IF_ERROR(ValidateName(query.experiment, "experiment"));
   if (query.limit <= 0 || query.limit > 1'000'000) {
     return InvalidArgumentError("limit must be 1..1000000");
   }
-  KILN_ASSIGN_OR_RETURN(SqlFragment where, CompileRunFilter(query.filter, SqlDialect::kSqlite, 3));
-  KILN_ASSIGN_OR_RETURN(SqlFragment order,
-                        CompileRunOrder(query.order_by, SqlDialect::kSqlite,
-                                        3 + static_cast<int>(where.args.size())));
+  KILN_ASSIGN_OR_RETURN(SqlFragment where, CompileRunFilter(query.filter, db_->dialect(), 3));
+  KILN_ASSIGN_OR_RETURN(
+      SqlFragment order,
+      CompileRunOrder(query.order_by, db_->dialect(), 3 + static_cast<int>(where.args.size())));
   const std::string sql = fmt::format(
       "SELECT {} FROM runs r WHERE (?1 = '' OR r.experiment = ?1) AND {} ORDER BY {} LIMIT ?2",
       kRunColumns, where.sql, order.sql);
   MutexLock lock(&mu_);
-  Stmt s(db_->db, sql.c_str());
+  Stmt s(db_.get(), sql);
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, query.experiment).Bind(2, query.limit);
   int i = 3;
@@ -319,10 +326,10 @@ Result<std::vector<RunRecord>> SqliteCatalog::SearchRuns(const RunQuery& query) 
   return out;
 }
 
-Status SqliteCatalog::DeleteRun(const std::string& id) {
+Status SqlCatalog::DeleteRun(const std::string& id) {
   KILN_RETURN_IF_ERROR(CheckRunId(id));
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
+  SqlDb* db = db_.get();
   return Transaction(db, [&]() -> Status {
     KILN_ASSIGN_OR_RETURN(int64_t seq, RunSeq(db, id));
     Stmt used(db, "SELECT name, version FROM model_versions WHERE run_id = ?1 LIMIT 1");

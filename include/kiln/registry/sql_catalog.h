@@ -1,26 +1,39 @@
-// SqliteCatalog: the embedded catalog in `<home>/meta.db` (SQLite, WAL, synchronous=FULL) with
-// versioned schema migrations: dataset versions, runs and the model registry (CatalogStore).
-//
-// Concurrency: several processes may open the same meta.db; writes take SQLite's write lock
-// (BEGIN IMMEDIATE) and wait up to `busy_timeout_ms` for it; readers never block writers (WAL).
+// SqlCatalog: the CatalogStore on a SQL database, with versioned schema migrations — dataset
+// versions, runs and the model registry. Two engines:
+//   - SQLite: the embedded default, `<home>/meta.db` (WAL, synchronous=FULL). Several processes
+//     may open it; writes take SQLite's write lock (BEGIN IMMEDIATE) and wait up to
+//     `busy_timeout_ms` for it; readers never block writers.
+//   - PostgreSQL 15 (libpqxx), `catalog: postgresql://user@host:port/db` in kiln.yaml, for
+//     teams sharing one catalog. Write transactions take one transaction-scoped advisory lock,
+//     so they serialize like SQLite's; reads run concurrently.
+// Both run the same statements and pass the same contract test suite.
 // Thread-safety: one connection per instance, serialized by an internal mutex.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "kiln/base/mutex.h"
 #include "kiln/registry/catalog_store.h"
 
 namespace kiln::registry {
 
-class SqliteCatalog final : public CatalogStore {
+class SqlDb;
+
+struct SqliteOptions {
+  int busy_timeout_ms = 30000;
+};
+
+class SqlCatalog final : public CatalogStore {
  public:
-  struct Options {
-    int busy_timeout_ms = 30000;
-  };
-  static Result<std::unique_ptr<SqliteCatalog>> Open(const std::string& path, Options options);
-  ~SqliteCatalog() override;
+  static Result<std::unique_ptr<SqlCatalog>> OpenSqlite(const std::string& path,
+                                                        SqliteOptions options = {});
+  // `url`: a libpq connection URI, postgresql://[user[:password]@]host[:port]/dbname[?...].
+  static Result<std::unique_ptr<SqlCatalog>> OpenPostgres(const std::string& url);
+  // True for the URLs OpenPostgres takes (postgresql:// or postgres://).
+  static bool IsPostgresUrl(std::string_view url);
+  ~SqlCatalog() override;
 
   Result<storage::VersionRecord> CommitVersion(const storage::VersionRecord& record) override;
   Result<storage::VersionRecord> GetVersion(const std::string& name, int64_t version) override;
@@ -57,8 +70,7 @@ class SqliteCatalog final : public CatalogStore {
   Result<int64_t> SchemaVersion();
 
  private:
-  struct Db;
-  explicit SqliteCatalog(std::unique_ptr<Db> db);
+  explicit SqlCatalog(std::unique_ptr<SqlDb> db);
   Status Migrate();
   // Reads params, metrics and tags of the run with row `seq` into `run` (lock held).
   Status LoadRunDetails(int64_t seq, RunRecord* run) KILN_REQUIRES(mu_);
@@ -66,7 +78,7 @@ class SqliteCatalog final : public CatalogStore {
       KILN_REQUIRES(mu_);
 
   Mutex mu_;
-  std::unique_ptr<Db> db_ KILN_GUARDED_BY(mu_);
+  std::unique_ptr<SqlDb> db_ KILN_GUARDED_BY(mu_);
 };
 
 }  // namespace kiln::registry

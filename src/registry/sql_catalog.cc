@@ -1,10 +1,11 @@
-#include "kiln/registry/sqlite_catalog.h"
+#include "kiln/registry/sql_catalog.h"
 
-#include <sqlite3.h>
+#include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
-#include "registry/sqlite_util.h"
+#include "registry/sql_db.h"
 
 namespace kiln::registry {
 
@@ -143,31 +144,67 @@ Result<std::vector<VersionRecord>> ReadRecords(Stmt& s) {
 
 }  // namespace
 
-SqliteCatalog::SqliteCatalog(std::unique_ptr<Db> db) : db_(std::move(db)) {}
-SqliteCatalog::~SqliteCatalog() = default;
+SqlCatalog::SqlCatalog(std::unique_ptr<SqlDb> db) : db_(std::move(db)) {}
+SqlCatalog::~SqlCatalog() = default;
 
-Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Open(const std::string& path,
-                                                           Options options) {
-  auto db = std::make_unique<Db>();
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) return SqlError(db->db, rc, "open");
-  sqlite3_busy_timeout(db->db, options.busy_timeout_ms);
-  KILN_RETURN_IF_ERROR(Exec(db->db, "PRAGMA journal_mode=WAL"));
-  KILN_RETURN_IF_ERROR(Exec(db->db, "PRAGMA synchronous=FULL"));
-  KILN_RETURN_IF_ERROR(Exec(db->db, "PRAGMA foreign_keys=ON"));
-  auto catalog = std::unique_ptr<SqliteCatalog>(new SqliteCatalog(std::move(db)));
+Result<std::unique_ptr<SqlCatalog>> SqlCatalog::OpenSqlite(const std::string& path,
+                                                           SqliteOptions options) {
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<SqlDb> db, OpenSqliteDb(path, options));
+  auto catalog = std::unique_ptr<SqlCatalog>(new SqlCatalog(std::move(db)));
   KILN_RETURN_IF_ERROR(catalog->Migrate());
   return catalog;
 }
 
-Status SqliteCatalog::Migrate() {
+bool SqlCatalog::IsPostgresUrl(std::string_view url) {
+  return url.starts_with("postgresql://") || url.starts_with("postgres://");
+}
+
+Result<std::unique_ptr<SqlCatalog>> SqlCatalog::OpenPostgres(const std::string& url) {
+  if (!IsPostgresUrl(url)) {
+    return InvalidArgumentError("a PostgreSQL catalog URL starts with postgresql://");
+  }
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<SqlDb> db, OpenPostgresDb(url));
+  auto catalog = std::unique_ptr<SqlCatalog>(new SqlCatalog(std::move(db)));
+  KILN_RETURN_IF_ERROR(catalog->Migrate());
+  return catalog;
+}
+
+namespace {
+
+// The migrations are written for SQLite; PostgreSQL gets the same schema with its type names.
+std::string PostgresDdl(std::string ddl) {
+  static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+      {"INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"},
+      {"INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY"},
+      {"INTEGER", "BIGINT"},
+      {"REAL", "DOUBLE PRECISION"},
+      {"BLOB", "BYTEA"},
+      {") WITHOUT ROWID", ")"},
+  };
+  for (const auto& [from, to] : kTypes) {
+    std::string out;
+    size_t pos = 0;
+    while (true) {
+      const size_t hit = ddl.find(from, pos);
+      if (hit == std::string::npos) break;
+      out.append(ddl, pos, hit - pos).append(to);
+      pos = hit + from.size();
+    }
+    out.append(ddl, pos, std::string::npos);
+    ddl = std::move(out);
+  }
+  return ddl;
+}
+
+}  // namespace
+
+Status SqlCatalog::Migrate() {
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
-  KILN_RETURN_IF_ERROR(
-      Exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+  SqlDb* db = db_.get();
+  const bool pg = db->dialect() == SqlDialect::kPostgres;
   return Transaction(db, [&]() -> Status {
+    KILN_RETURN_IF_ERROR(
+        Exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
     int64_t current = 0;
     {
       Stmt s(db, "SELECT MAX(version) FROM schema_version");
@@ -181,8 +218,8 @@ Status SqliteCatalog::Migrate() {
           "meta.db schema version {} is newer than this kiln supports ({})", current, target));
     }
     for (int64_t v = current; v < target; ++v) {
-      KILN_RETURN_IF_ERROR(Exec(db, kMigrations[v]));
-      Stmt s(db, "INSERT INTO schema_version(version) VALUES (?)");
+      KILN_RETURN_IF_ERROR(Exec(db, pg ? PostgresDdl(kMigrations[v]) : kMigrations[v]));
+      Stmt s(db, "INSERT INTO schema_version(version) VALUES (?1)");
       KILN_RETURN_IF_ERROR(s.ok());
       s.Bind(1, v + 1);
       KILN_RETURN_IF_ERROR(s.Step().status());
@@ -191,17 +228,17 @@ Status SqliteCatalog::Migrate() {
   });
 }
 
-Result<int64_t> SqliteCatalog::SchemaVersion() {
+Result<int64_t> SqlCatalog::SchemaVersion() {
   MutexLock lock(&mu_);
-  Stmt s(db_->db, "SELECT MAX(version) FROM schema_version");
+  Stmt s(db_.get(), "SELECT MAX(version) FROM schema_version");
   KILN_RETURN_IF_ERROR(s.ok());
   KILN_ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.Int(0) : 0;
 }
 
-Result<VersionRecord> SqliteCatalog::CommitVersion(const VersionRecord& record) {
+Result<VersionRecord> SqlCatalog::CommitVersion(const VersionRecord& record) {
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
+  SqlDb* db = db_.get();
   VersionRecord out = record;
   Status st = Transaction(db, [&]() -> Status {
     KILN_ASSIGN_OR_RETURN(out.version, NextVersion(db, "datasets", "created_at_ms", record.name,
@@ -218,7 +255,7 @@ Result<VersionRecord> SqliteCatalog::CommitVersion(const VersionRecord& record) 
   return out;
 }
 
-Result<VersionRecord> SqliteCatalog::GetVersion(const std::string& name, int64_t version) {
+Result<VersionRecord> SqlCatalog::GetVersion(const std::string& name, int64_t version) {
   MutexLock lock(&mu_);
   const std::string sql =
       version == 0 ? fmt::format(
@@ -229,7 +266,7 @@ Result<VersionRecord> SqliteCatalog::GetVersion(const std::string& name, int64_t
                          "SELECT {} FROM dataset_versions WHERE name = ?1 AND version = ?2 AND "
                          "deleted_at_ms IS NULL",
                          kVersionColumns);
-  Stmt s(db_->db, sql.c_str());
+  Stmt s(db_.get(), sql);
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, name);
   if (version != 0) s.Bind(2, version);
@@ -238,49 +275,50 @@ Result<VersionRecord> SqliteCatalog::GetVersion(const std::string& name, int64_t
   return ReadRecord(s);
 }
 
-Result<std::vector<VersionRecord>> SqliteCatalog::ListVersions(const std::string& name) {
+Result<std::vector<VersionRecord>> SqlCatalog::ListVersions(const std::string& name) {
   MutexLock lock(&mu_);
   const std::string sql = fmt::format(
       "SELECT {} FROM dataset_versions WHERE name = ?1 AND deleted_at_ms IS NULL ORDER BY version",
       kVersionColumns);
-  Stmt s(db_->db, sql.c_str());
+  Stmt s(db_.get(), sql);
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, name);
   return ReadRecords(s);
 }
 
-Result<std::vector<VersionRecord>> SqliteCatalog::ListDatasets() {
+Result<std::vector<VersionRecord>> SqlCatalog::ListDatasets() {
   MutexLock lock(&mu_);
   const std::string sql = fmt::format(
       "SELECT {} FROM dataset_versions v WHERE deleted_at_ms IS NULL AND version = (SELECT "
       "MAX(version) FROM dataset_versions w WHERE w.name = v.name AND w.deleted_at_ms IS NULL) "
       "ORDER BY name",
       kVersionColumns);
-  Stmt s(db_->db, sql.c_str());
+  Stmt s(db_.get(), sql);
   KILN_RETURN_IF_ERROR(s.ok());
   return ReadRecords(s);
 }
 
-Status SqliteCatalog::DeleteVersion(const std::string& name, int64_t version) {
+Status SqlCatalog::DeleteVersion(const std::string& name, int64_t version) {
   MutexLock lock(&mu_);
-  sqlite3* db = db_->db;
+  SqlDb* db = db_.get();
   return Transaction(db, [&]() -> Status {
     Stmt s(db,
            "UPDATE dataset_versions SET deleted_at_ms = ?3 "
-           "WHERE name = ?1 AND version = ?2 AND deleted_at_ms IS NULL");
+           "WHERE name = ?1 AND version = ?2 AND deleted_at_ms IS NULL RETURNING version");
     KILN_RETURN_IF_ERROR(s.ok());
     s.Bind(1, name).Bind(2, version).Bind(3, NowMs());
-    KILN_RETURN_IF_ERROR(s.Step().status());
-    if (sqlite3_changes(db) == 0) {
+    KILN_ASSIGN_OR_RETURN(bool changed, s.Step());
+    if (changed) KILN_RETURN_IF_ERROR(s.Step().status());
+    if (!changed) {
       return NotFoundError(fmt::format("dataset '{}' has no version {}", name, version));
     }
     return Status::Ok();
   });
 }
 
-Result<std::vector<std::string>> SqliteCatalog::LiveManifests() {
+Result<std::vector<std::string>> SqlCatalog::LiveManifests() {
   MutexLock lock(&mu_);
-  return ReadTexts(db_->db, "SELECT manifest FROM dataset_versions WHERE deleted_at_ms IS NULL");
+  return ReadTexts(db_.get(), "SELECT manifest FROM dataset_versions WHERE deleted_at_ms IS NULL");
 }
 
 }  // namespace kiln::registry
