@@ -32,6 +32,10 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& global,
 void AddRunsCommands(CLI::App& app, const GlobalOptions& global,
                      std::function<Result<ExitCode>()>* run);
 
+// Registers `kiln models promote` under `models` (app/promote_cmd.cc).
+void AddPromoteCommand(CLI::App* models, const GlobalOptions& global,
+                       std::function<Result<ExitCode>()>* run);
+
 // Writes `text` to stdout followed by a newline.
 void Print(const std::string& text);
 

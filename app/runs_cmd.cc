@@ -10,6 +10,7 @@
 
 #include "app/cli.h"
 #include "app/home.h"
+#include "app/model_ops.h"
 #include "app/run_recorder.h"
 #include "kiln/base/file_lock.h"
 #include "kiln/base/names.h"
@@ -92,11 +93,6 @@ std::string Time(int64_t ms) {
   return buf;
 }
 
-std::string Actor() {
-  if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
-  return "unknown";
-}
-
 json RunJson(const RunRecord& r) {
   const auto& a = r.attributes;
   return {{"run_id", r.id},
@@ -126,10 +122,6 @@ json VersionJson(const registry::ModelVersion& v) {
   return {{"name", v.name},         {"version", v.version},         {"run_id", v.run_id},
           {"artifact", v.artifact}, {"description", v.description}, {"tags", v.tags},
           {"actor", v.actor},       {"created_ms", v.created_ms},   {"aliases", v.aliases}};
-}
-
-Result<std::unique_ptr<KilnHome>> OpenHome(const GlobalOptions& g) {
-  return KilnHome::Open(KilnHome::Resolve(g.home));
 }
 
 Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
@@ -171,27 +163,6 @@ Result<ExitCode> RunsDelete(const GlobalOptions& g, const RunsArgs& a) {
   KILN_RETURN_IF_ERROR(home->catalog().DeleteRun(a.run));
   Print(a.json ? json{{"deleted", a.run}}.dump(2) : fmt::format("deleted run {}", a.run));
   return 0;
-}
-
-// NAME, NAME:k or NAME@alias -> (name, version); a bare NAME is its latest version.
-Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& c,
-                                                        const std::string& ref) {
-  const size_t at = ref.find('@'), colon = ref.find(':');
-  if (at != std::string::npos) {
-    const std::string name = ref.substr(0, at);
-    KILN_ASSIGN_OR_RETURN(int64_t v, c.ResolveAlias(name, ref.substr(at + 1)));
-    return std::make_pair(name, v);
-  }
-  if (colon != std::string::npos) {
-    const std::string name = ref.substr(0, colon), num = ref.substr(colon + 1);
-    int64_t v = 0;
-    if (num.empty() || num.size() > 18 ||
-        num.find_first_not_of("0123456789") != std::string::npos || (v = std::stoll(num)) <= 0) {
-      return InvalidArgumentError(fmt::format("bad model version in '{}'", ref.substr(0, 64)));
-    }
-    return std::make_pair(name, v);
-  }
-  return std::make_pair(ref, int64_t{0});
 }
 
 Result<ExitCode> ModelsRegister(const GlobalOptions& g, const RunsArgs& a) {
@@ -284,7 +255,16 @@ Result<ExitCode> ModelsShow(const GlobalOptions& g, const RunsArgs& a) {
     KILN_ASSIGN_OR_RETURN(auto versions, c.ListModelVersions(ref.first));
     json out = json::array();
     for (const auto& v : versions) out.push_back(VersionJson(v));
-    Print(json{{"name", ref.first}, {"versions", out}}.dump(2));
+    KILN_ASSIGN_OR_RETURN(auto gates, c.GateReports(ref.first));
+    json reports = json::array();
+    for (const auto& r : gates) {
+      json report = json::parse(r.report_json, nullptr, false);
+      report["report_id"] = r.id;
+      report["at_ms"] = r.at_ms;
+      report["actor"] = r.actor;
+      reports.push_back(std::move(report));
+    }
+    Print(json{{"name", ref.first}, {"versions", out}, {"gate_reports", reports}}.dump(2));
     return 0;
   }
   KILN_ASSIGN_OR_RETURN(auto v, c.GetModelVersion(ref.first, ref.second));
@@ -380,6 +360,7 @@ void AddRunsCommands(CLI::App& app, const GlobalOptions& g,
   hist->add_option("name", args->name, "model name")->required();
   hist->add_flag("--json", args->json, "machine-readable output");
   hist->callback(bind(ModelsHistory));
+  AddPromoteCommand(models, g, run);
 }
 
 }  // namespace kiln::app

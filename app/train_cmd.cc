@@ -9,6 +9,7 @@
 
 #include "app/cli.h"
 #include "app/home.h"
+#include "app/model_ops.h"
 #include "app/run_recorder.h"
 #include "app/training_data.h"
 #include "kiln/base/hash.h"
@@ -39,11 +40,6 @@ struct TrainArgs {
   bool trees = false;
 };
 
-std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
-  return std::make_unique<ExecContext>(
-      ExecContext::Options{.threads = threads > 0 ? threads : g.threads});
-}
-
 Result<learn::GbdtParams> ParseParams(const std::vector<std::string>& kvs) {
   learn::GbdtParams p;
   for (const auto& kv : kvs) {
@@ -65,20 +61,6 @@ json MetricsFromMargins(const model::TreeModel& m, const std::vector<double>& ma
     if (v.ok()) out[name] = *v;
   }
   return out;
-}
-
-json MetricsJson(const model::TreeModel& m, const model::Predictor& pred, const data::Dataset& d,
-                 const std::vector<float>& labels, const ExecContext& ctx, Status* status) {
-  auto x = pred.Prepare(d);
-  if (!x.ok()) {
-    *status = x.status();
-    return json::object();
-  }
-  const size_t groups = static_cast<size_t>(m.num_groups());
-  std::vector<float> margins(x->rows * groups);
-  *status = pred.Predict(*x, model::PredictKind::kMargin, margins, ctx);
-  if (!status->ok()) return json::object();
-  return MetricsFromMargins(m, std::vector<double>(margins.begin(), margins.end()), labels);
 }
 
 bool HasBinEdges(const model::TreeModel& m) {
@@ -269,7 +251,7 @@ Result<Scoring> OpenScoring(const GlobalOptions& g, const TrainArgs& a) {
   Scoring s;
   s.ctx = Context(g, 0);
   KILN_ASSIGN_OR_RETURN(s.home, KilnHome::Open(KilnHome::Resolve(g.home)));
-  KILN_ASSIGN_OR_RETURN(s.model, model::LoadModel(s.home->fs(), a.model));
+  KILN_ASSIGN_OR_RETURN(s.model, LoadModelRef(*s.home, a.model));
   KILN_ASSIGN_OR_RETURN(s.predictor, model::Predictor::Create(s.model));
   KILN_ASSIGN_OR_RETURN(s.data, LoadData(&s.home->datasets(), s.home->fs(), a.data, *s.ctx));
   return s;
@@ -282,19 +264,12 @@ bool IsClassification(const model::TreeModel& m) {
 
 Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
   KILN_ASSIGN_OR_RETURN(Scoring sc, OpenScoring(g, a));
-  const auto& m = sc.model;
-  const auto& pred = sc.predictor;
-  const auto& ctx = sc.ctx;
   const LoadedData& d = sc.data;
-  const bool classification = IsClassification(*m);
-  KILN_ASSIGN_OR_RETURN(Labels l, MakeLabels(d.data, m->target, classification ? "" : "regression",
-                                             classification ? &m->class_labels : nullptr));
-  Status st;
   const auto t0 = std::chrono::steady_clock::now();
-  json metrics = MetricsJson(*m, *pred, d.data, l.values, *ctx, &st);
+  KILN_ASSIGN_OR_RETURN(auto scores, ScoreModel(sc.model, d.data, *sc.ctx));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  KILN_RETURN_IF_ERROR(st);
+  const json metrics = scores;
   json out = {{"model", a.model},
               {"data", d.label},
               {"rows", d.data.num_rows()},

@@ -107,9 +107,7 @@ class PostgresStmt final : public SqlStmt {
     blob.clear();
     const std::string_view hex(f.c_str(), f.size());
     if (f.is_null() || !hex.starts_with("\\x")) return blob;
-    auto nibble = [](char c) {
-      return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-    };
+    auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
     blob.reserve((hex.size() - 2) / 2);
     for (size_t i = 2; i + 1 < hex.size(); i += 2) {
       blob += static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1]));
@@ -123,7 +121,9 @@ class PostgresStmt final : public SqlStmt {
     if (params_.size() < static_cast<size_t>(i)) params_.resize(static_cast<size_t>(i));
     params_[static_cast<size_t>(i) - 1] = std::move(v);
   }
-  pqxx::field Field(int col) const { return result_[static_cast<pqxx::result::size_type>(row_)][col]; }
+  pqxx::field Field(int col) const {
+    return result_[static_cast<pqxx::result::size_type>(row_)][col];
+  }
 
   PostgresDb* db_;
   std::string sql_;

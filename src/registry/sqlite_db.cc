@@ -109,8 +109,7 @@ class SqliteDb final : public SqlDb {
 
 }  // namespace
 
-Result<std::unique_ptr<SqlDb>> OpenSqliteDb(const std::string& path,
-                                            const SqliteOptions& options) {
+Result<std::unique_ptr<SqlDb>> OpenSqliteDb(const std::string& path, const SqliteOptions& options) {
   auto db = std::make_unique<SqliteDb>();
   KILN_RETURN_IF_ERROR(db->Open(path, options));
   return std::unique_ptr<SqlDb>(std::move(db));

@@ -159,6 +159,60 @@ TEST_F(TrainCliTest, RunsAndRegistry) {
   EXPECT_EQ(json::parse(Kiln({"runs", "list", "--json"}).out).size(), 2u);
 }
 
+TEST_F(TrainCliTest, PromoteWithGate) {
+  // y depends on x with noise; a 1-tree stump model is clearly worse than a 30-tree model.
+  std::string csv = "x,z,y\n";
+  for (int i = 0; i < 600; ++i) {
+    const int x = (i * 37) % 100, z = (i * 11) % 7;
+    csv += fmt::format("{},{},{}\n", x, z, (x + 13 * z) % 100 < 45 ? 1 : 0);
+  }
+  ASSERT_EQ(Kiln({"data", "ingest", Write("t.csv", csv), "--name", "t"}).exit_code, 0);
+  ASSERT_EQ(Kiln({"data", "ingest", Write("h.csv", csv), "--name", "holdout"}).exit_code, 0);
+  for (const char* trees : {"30", "1"}) {
+    auto r = Kiln({"train", "--data", "t", "--target", "y", "--param",
+                   std::string("num_trees=") + trees, "--param", "max_depth=1", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(Kiln({"models", "register", json::parse(r.out)["run_id"], "--name", "m"}).exit_code,
+              0);
+  }
+  const std::string gate = "auc >= champion.auc - 0.001";
+  // First promotion: no champion, champion clauses are skipped.
+  auto first = Kiln({"models", "promote", "m", "1", "--gate", gate + " and auc > 0.5", "--on",
+                     "holdout@v1", "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.err << first.out;
+  json r1 = json::parse(first.out);
+  EXPECT_TRUE(r1["clauses"][0]["skipped"]);
+  EXPECT_TRUE(r1["moved"]);
+  // The 1-tree challenger loses: exit 1, production stays on version 1, the report is stored.
+  auto second = Kiln({"models", "promote", "m", "2", "--gate", gate, "--on", "holdout", "--json"});
+  EXPECT_EQ(second.exit_code, 1);
+  json r2 = json::parse(second.out);
+  EXPECT_FALSE(r2["passed"]);
+  EXPECT_FALSE(r2["moved"]);
+  EXPECT_LT(r2["challenger"]["metrics"]["auc"].get<double>(),
+            r2["champion"]["metrics"]["auc"].get<double>());
+  EXPECT_EQ(json::parse(Kiln({"models", "show", "m@production"}).out)["version"], 1);
+  // A lenient gate lets it through.
+  ASSERT_EQ(Kiln({"models", "promote", "m", "2", "--gate", "auc > 0", "--on", "holdout"}).exit_code,
+            0);
+  EXPECT_EQ(json::parse(Kiln({"models", "show", "m@production"}).out)["version"], 2);
+  json shown = json::parse(Kiln({"models", "show", "m"}).out);
+  ASSERT_EQ(shown["gate_reports"].size(), 3u);
+  EXPECT_EQ(shown["gate_reports"][1]["outcome"], "gate failed");
+  // The registry reference works wherever a model is read.
+  EXPECT_EQ(Kiln({"eval", "--model", "m@production", "--data", "holdout"}).exit_code, 0);
+  // Bad gates, unknown metrics, versions and data are clear errors and move nothing.
+  auto bad = Kiln({"models", "promote", "m", "1", "--gate", "auc >= 0.8; DROP", "--on", "holdout"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("gate"), std::string::npos) << bad.err;
+  auto unknown = Kiln({"models", "promote", "m", "1", "--gate", "rmse < 1", "--on", "holdout"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("rmse"), std::string::npos) << unknown.err;
+  EXPECT_EQ(Kiln({"models", "promote", "m", "9", "--gate", gate, "--on", "holdout"}).exit_code, 1);
+  EXPECT_EQ(Kiln({"models", "promote", "m", "1", "--gate", gate, "--on", "nope"}).exit_code, 1);
+  EXPECT_EQ(json::parse(Kiln({"models", "show", "m@production"}).out)["version"], 2);
+}
+
 TEST_F(TrainCliTest, BadInputs) {
   std::string data = Write("t.csv", "x,y\n1,a\n2,a\n3,a\n");
   ASSERT_EQ(Kiln({"data", "ingest", data, "--name", "t"}).exit_code, 0);

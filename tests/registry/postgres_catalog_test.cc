@@ -34,8 +34,7 @@ class PostgresEnvironment : public ::testing::Environment {
 const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
 TEST(PostgresCatalogTest, BadUrlsAreClearErrors) {
-  EXPECT_EQ(SqlCatalog::OpenPostgres("sqlite:///x").status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(SqlCatalog::OpenPostgres("sqlite:///x").status().code(), StatusCode::kInvalidArgument);
   // Nothing listens on port 1.
   auto st = SqlCatalog::OpenPostgres("postgresql://kiln@127.0.0.1:1/postgres").status();
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();

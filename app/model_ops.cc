@@ -1,0 +1,97 @@
+#include "app/model_ops.h"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "app/training_data.h"
+#include "kiln/learn/objective.h"
+#include "kiln/model/model_io.h"
+#include "kiln/model/predictor.h"
+
+namespace kiln::app {
+
+namespace {
+
+constexpr uint64_t kMaxModelBytes = 4ULL << 30;
+
+}  // namespace
+
+std::string Actor() {
+  if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
+  return "unknown";
+}
+
+Result<std::unique_ptr<KilnHome>> OpenHome(const GlobalOptions& g) {
+  return KilnHome::Open(KilnHome::Resolve(g.home));
+}
+
+std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
+  return std::make_unique<ExecContext>(
+      ExecContext::Options{.threads = threads > 0 ? threads : g.threads});
+}
+
+Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& c,
+                                                        const std::string& ref) {
+  const size_t at = ref.find('@'), colon = ref.find(':');
+  if (at != std::string::npos) {
+    const std::string name = ref.substr(0, at);
+    KILN_ASSIGN_OR_RETURN(int64_t v, c.ResolveAlias(name, ref.substr(at + 1)));
+    return std::make_pair(name, v);
+  }
+  if (colon != std::string::npos) {
+    const std::string name = ref.substr(0, colon), num = ref.substr(colon + 1);
+    int64_t v = 0;
+    if (num.empty() || num.size() > 18 ||
+        num.find_first_not_of("0123456789") != std::string::npos || (v = std::stoll(num)) <= 0) {
+      return InvalidArgumentError(fmt::format("bad model version in '{}'", ref.substr(0, 64)));
+    }
+    return std::make_pair(name, v);
+  }
+  return std::make_pair(ref, int64_t{0});
+}
+
+Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& home,
+                                                                    const std::string& name,
+                                                                    int64_t version) {
+  KILN_ASSIGN_OR_RETURN(registry::ModelVersion mv,
+                        home.catalog().GetModelVersion(name, version));
+  KILN_ASSIGN_OR_RETURN(std::string bytes,
+                        home.datasets().blobs().Read(mv.artifact, kMaxModelBytes));
+  KILN_ASSIGN_OR_RETURN(model::TreeModel m,
+                        model::DecodeModel(bytes, fmt::format("{}:{}", mv.name, mv.version)));
+  return std::shared_ptr<const model::TreeModel>(
+      std::make_shared<model::TreeModel>(std::move(m)));
+}
+
+Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
+                                                             const std::string& ref) {
+  KILN_ASSIGN_OR_RETURN(bool is_file, home.fs().Exists(ref));
+  if (is_file) return model::LoadModel(home.fs(), ref);
+  KILN_ASSIGN_OR_RETURN(auto r, ResolveModelRef(home.catalog(), ref));
+  return LoadRegisteredModel(home, r.first, r.second);
+}
+
+Result<std::map<std::string, double>> ScoreModel(const std::shared_ptr<const model::TreeModel>& model,
+                                                 const data::Dataset& d,
+                                                 const ExecContext& ctx) {
+  const model::TreeModel& m = *model;
+  const bool classification = m.objective == model::Objective::kBinaryLogistic ||
+                              m.objective == model::Objective::kMulticlassSoftmax;
+  KILN_ASSIGN_OR_RETURN(Labels l, MakeLabels(d, m.target, classification ? "" : "regression",
+                                             classification ? &m.class_labels : nullptr));
+  KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(model));
+  KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, pred->Prepare(d));
+  const size_t groups = static_cast<size_t>(m.num_groups());
+  std::vector<float> margins(x.rows * groups);
+  KILN_RETURN_IF_ERROR(pred->Predict(x, model::PredictKind::kMargin, margins, ctx));
+  const std::vector<double> wide(margins.begin(), margins.end());
+  std::map<std::string, double> out;
+  for (const auto& name : learn::DefaultMetrics(m.objective)) {
+    auto v = learn::EvaluateMetric(name, m.objective, m.num_groups(), wide, l.values);
+    if (v.ok()) out[name] = *v;
+  }
+  return out;
+}
+
+}  // namespace kiln::app

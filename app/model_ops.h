@@ -1,0 +1,43 @@
+// What several verbs share about registered models: who acts, model references
+// (NAME, NAME:k, NAME@alias, or a model file), loading a model from the registry, and scoring a
+// model on a dataset with its default metrics.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "app/cli.h"
+#include "app/home.h"
+#include "kiln/data/column.h"
+#include "kiln/model/tree_model.h"
+
+namespace kiln::app {
+
+// The actor recorded in alias moves and registrations ($USER, else "unknown").
+std::string Actor();
+
+Result<std::unique_ptr<KilnHome>> OpenHome(const GlobalOptions& g);
+
+std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads);
+
+// NAME, NAME:k or NAME@alias -> (name, version); a bare NAME is (name, 0): its latest version.
+Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& c,
+                                                        const std::string& ref);
+
+// Version `version` (0: latest) of registered model `name`, read from the blob store.
+Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& home,
+                                                                    const std::string& name,
+                                                                    int64_t version);
+
+// A model file path if such a file exists, else a registry reference (NAME, NAME:k, NAME@alias).
+Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
+                                                             const std::string& ref);
+
+// The model's default metrics on `d`, whose target column the model names.
+Result<std::map<std::string, double>> ScoreModel(const std::shared_ptr<const model::TreeModel>& model,
+                                                 const data::Dataset& d,
+                                                 const ExecContext& ctx);
+
+}  // namespace kiln::app
