@@ -36,6 +36,10 @@ void AddRunsCommands(CLI::App& app, const GlobalOptions& global,
 void AddPromoteCommand(CLI::App* models, const GlobalOptions& global,
                        std::function<Result<ExitCode>()>* run);
 
+// Registers `kiln tune` (app/tune_cmd.cc).
+void AddTuneCommand(CLI::App& app, const GlobalOptions& global,
+                    std::function<Result<ExitCode>()>* run);
+
 // Writes `text` to stdout followed by a newline.
 void Print(const std::string& text);
 

@@ -35,6 +35,7 @@ int Run(int argc, char** argv) {
   kiln::app::AddDataCommands(app, global, &run);
   kiln::app::AddTrainCommands(app, global, &run);
   kiln::app::AddRunsCommands(app, global, &run);
+  kiln::app::AddTuneCommand(app, global, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

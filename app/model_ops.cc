@@ -54,14 +54,12 @@ Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& 
 Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& home,
                                                                     const std::string& name,
                                                                     int64_t version) {
-  KILN_ASSIGN_OR_RETURN(registry::ModelVersion mv,
-                        home.catalog().GetModelVersion(name, version));
+  KILN_ASSIGN_OR_RETURN(registry::ModelVersion mv, home.catalog().GetModelVersion(name, version));
   KILN_ASSIGN_OR_RETURN(std::string bytes,
                         home.datasets().blobs().Read(mv.artifact, kMaxModelBytes));
   KILN_ASSIGN_OR_RETURN(model::TreeModel m,
                         model::DecodeModel(bytes, fmt::format("{}:{}", mv.name, mv.version)));
-  return std::shared_ptr<const model::TreeModel>(
-      std::make_shared<model::TreeModel>(std::move(m)));
+  return std::shared_ptr<const model::TreeModel>(std::make_shared<model::TreeModel>(std::move(m)));
 }
 
 Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
@@ -72,9 +70,9 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
   return LoadRegisteredModel(home, r.first, r.second);
 }
 
-Result<std::map<std::string, double>> ScoreModel(const std::shared_ptr<const model::TreeModel>& model,
-                                                 const data::Dataset& d,
-                                                 const ExecContext& ctx) {
+Result<std::map<std::string, double>> ScoreModel(
+    const std::shared_ptr<const model::TreeModel>& model, const data::Dataset& d,
+    const ExecContext& ctx) {
   const model::TreeModel& m = *model;
   const bool classification = m.objective == model::Objective::kBinaryLogistic ||
                               m.objective == model::Objective::kMulticlassSoftmax;

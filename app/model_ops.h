@@ -36,8 +36,8 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
                                                              const std::string& ref);
 
 // The model's default metrics on `d`, whose target column the model names.
-Result<std::map<std::string, double>> ScoreModel(const std::shared_ptr<const model::TreeModel>& model,
-                                                 const data::Dataset& d,
-                                                 const ExecContext& ctx);
+Result<std::map<std::string, double>> ScoreModel(
+    const std::shared_ptr<const model::TreeModel>& model, const data::Dataset& d,
+    const ExecContext& ctx);
 
 }  // namespace kiln::app

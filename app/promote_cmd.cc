@@ -82,20 +82,20 @@ Result<ExitCode> Promote(const GlobalOptions& g, const PromoteArgs& a) {
                        {"passed", c.passed},
                        {"skipped", c.skipped}});
   }
-  json report = {{"name", a.name},
-                 {"alias", a.to},
-                 {"gate", a.gate},
-                 {"data", data.label},
-                 {"data_hash", data.content_hash},
-                 {"rows", data.data.num_rows()},
-                 {"challenger", {{"version", a.version}, {"metrics", challenger_metrics}}},
-                 {"champion", champion == 0 ? json(nullptr)
-                                            : json{{"version", champion},
-                                                   {"metrics", *champion_metrics}}},
-                 {"clauses", clauses},
-                 {"passed", result.passed},
-                 {"moved", moved},
-                 {"outcome", outcome}};
+  json report = {
+      {"name", a.name},
+      {"alias", a.to},
+      {"gate", a.gate},
+      {"data", data.label},
+      {"data_hash", data.content_hash},
+      {"rows", data.data.num_rows()},
+      {"challenger", {{"version", a.version}, {"metrics", challenger_metrics}}},
+      {"champion",
+       champion == 0 ? json(nullptr) : json{{"version", champion}, {"metrics", *champion_metrics}}},
+      {"clauses", clauses},
+      {"passed", result.passed},
+      {"moved", moved},
+      {"outcome", outcome}};
   registry::GateReport stored;
   stored.name = a.name;
   stored.challenger = a.version;

@@ -26,9 +26,11 @@ class RunRecorder {
   const std::string& id() const { return run_.id; }
   // One point of a metric curve (e.g. "valid.auc" at iteration `step`).
   void AddPoint(const std::string& key, int64_t step, double value);
-  // Stores `artifact` (model file bytes) and ends the run as finished; returns the object name.
+  // Stores `artifact` (model file bytes; none if empty) and ends the run as finished; returns
+  // the object name ("" without an artifact).
   Result<std::string> Finish(std::string_view artifact,
                              const std::map<std::string, double>& metrics);
+  Status SetTags(const std::map<std::string, std::string>& tags);
 
  private:
   RunRecorder(KilnHome* home, registry::RunRecord run) : home_(home), run_(std::move(run)) {}

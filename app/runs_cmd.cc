@@ -62,7 +62,10 @@ Result<std::string> RunRecorder::Finish(std::string_view artifact,
                                         const std::map<std::string, double>& metrics) {
   // Shared home lock from publishing the object to recording it: GC cannot run in between.
   KILN_ASSIGN_OR_RETURN(auto lock, home_->datasets().Lock(LockMode::kShared));
-  KILN_ASSIGN_OR_RETURN(std::string object, home_->datasets().blobs().Put(artifact));
+  std::string object;
+  if (!artifact.empty()) {
+    KILN_ASSIGN_OR_RETURN(object, home_->datasets().blobs().Put(artifact));
+  }
   registry::RunAttributes a = ResourceUse();
   a.artifact = object;
   std::vector<registry::Curve> curves;
@@ -71,6 +74,10 @@ Result<std::string> RunRecorder::Finish(std::string_view artifact,
       home_->catalog().FinishRun(run_.id, RunStatus::kFinished, metrics, curves, a));
   ended_ = true;
   return object;
+}
+
+Status RunRecorder::SetTags(const std::map<std::string, std::string>& tags) {
+  return home_->catalog().SetRunTags(run_.id, tags);
 }
 
 namespace {

@@ -28,10 +28,14 @@ using nlohmann::json;
 
 namespace {
 
+// The training curve is the loss over this many training rows (a fixed seeded sample).
+constexpr size_t kTrainCurveRows = 50000;
+
 struct TrainArgs {
   std::string data, valid, target, task, out = "model.kiln", model, pred_out, from = "xgboost";
-  std::string init_model, kind = "probability", experiment = "default", run_name;
+  std::string init_model, kind = "probability", experiment = "default", run_name, metric;
   int checkpoint_every = 10;
+  bool no_curves = false;
   bool resume = false;
   std::vector<std::string> params;
   double valid_frac = 0;
@@ -172,8 +176,13 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   o.target = a.target;
   o.class_labels = labels.class_labels;
   const bool progress = !a.json;
+  o.eval_metric = a.metric;
+  o.train_curve_rows = a.no_curves ? 0 : kTrainCurveRows;
   o.on_iteration = [&](const learn::IterationLog& log) {
-    if (log.valid) recorder->AddPoint("valid." + log.metric, log.iteration, *log.valid);
+    if (!a.no_curves) {
+      if (log.valid) recorder->AddPoint("valid." + log.metric, log.iteration, *log.valid);
+      if (log.train) recorder->AddPoint("train." + log.train_metric, log.iteration, *log.train);
+    }
     if (!progress) return;
     std::string line = fmt::format("[{:4}]", log.iteration + 1);
     if (log.valid)
@@ -463,6 +472,10 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   train->add_option("--experiment", args->experiment, "experiment the run belongs to")
       ->default_val("default");
   train->add_option("--run-name", args->run_name, "a name for the run (free text)");
+  train->add_option("--metric", args->metric,
+                    "validation / early-stopping metric (default: auc, mlogloss, rmse or mae)");
+  train->add_flag("--no-curves", args->no_curves,
+                  "record no per-iteration curves in the run (final metrics only)");
   train->add_option("--valid", args->valid, "validation dataset NAME[@vN] or file");
   train->add_option("--valid-frac", args->valid_frac,
                     "hold out this fraction (seeded) for validation");

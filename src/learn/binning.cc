@@ -169,6 +169,20 @@ Result<std::vector<double>> PredictBinned(const model::Predictor& predictor, con
   return margins;
 }
 
+BinnedData TakeBinnedRows(const BinnedData& x, const std::vector<uint32_t>& rows) {
+  BinnedData out;
+  out.rows = rows.size();
+  out.features = x.features;
+  out.num_bins = x.num_bins;
+  out.bins.resize(out.rows * x.num_features());
+  for (size_t f = 0; f < x.num_features(); ++f) {
+    const uint8_t* src = x.column(f);
+    uint8_t* dst = out.bins.data() + f * out.rows;
+    for (size_t i = 0; i < rows.size(); ++i) dst[i] = src[rows[i]];
+  }
+  return out;
+}
+
 Result<BinnedData> ApplyBins(const data::Dataset& d, const std::vector<model::FeatureInfo>& ref,
                              const ExecContext& ctx) {
   BinnedData out;

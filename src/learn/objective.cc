@@ -124,6 +124,19 @@ std::vector<std::string> DefaultMetrics(Objective objective) {
   }
 }
 
+std::string LossMetric(Objective objective) {
+  switch (objective) {
+    case Objective::kBinaryLogistic:
+      return "logloss";
+    case Objective::kMulticlassSoftmax:
+      return "mlogloss";
+    case Objective::kRegressionL1:
+      return "mae";
+    default:
+      return "rmse";
+  }
+}
+
 Result<double> EvaluateMetric(std::string_view metric, Objective objective, int32_t groups,
                               std::span<const double> margins, std::span<const float> labels) {
   const size_t n = labels.size();

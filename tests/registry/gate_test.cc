@@ -43,11 +43,11 @@ TEST(GateTest, NoChampionSkipsChampionClauses) {
 }
 
 TEST(GateTest, BadGatesAreClearErrors) {
-  for (const char* g : {"", "auc", "auc >", "auc >= 0.8 or auc < 1", "auc >= (0.8", "auc >= 0.8 and",
-                        "auc >= 1e999", "auc ! 0.8", "auc >= 0.8; DROP TABLE runs", "and > 1"}) {
+  for (const char* g :
+       {"", "auc", "auc >", "auc >= 0.8 or auc < 1", "auc >= (0.8", "auc >= 0.8 and",
+        "auc >= 1e999", "auc ! 0.8", "auc >= 0.8; DROP TABLE runs", "and > 1"}) {
     EXPECT_EQ(ValidateGate(g).code(), StatusCode::kInvalidArgument) << g;
-    EXPECT_EQ(EvaluateGate(g, kChallenger, kChampion).status().code(),
-              StatusCode::kInvalidArgument)
+    EXPECT_EQ(EvaluateGate(g, kChallenger, kChampion).status().code(), StatusCode::kInvalidArgument)
         << g;
   }
   auto unknown = EvaluateGate("rmse < 1", kChallenger, kChampion);

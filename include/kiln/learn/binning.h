@@ -40,6 +40,10 @@ Result<BinnedData> ApplyBins(const data::Dataset& data,
                              const std::vector<model::FeatureInfo>& reference,
                              const ExecContext& ctx);
 
+// The rows `rows` (in that order) of `x`, with the same edges: folds and splits of data binned
+// once.
+BinnedData TakeBinnedRows(const BinnedData& x, const std::vector<uint32_t>& rows);
+
 // Margins (rows x groups) of `predictor` on binned rows. Each numeric bin is represented by its
 // upper edge, which falls on the same side of every split threshold as all values in the bin,
 // so these margins equal the predictor's on the raw values; the raw data need not be kept.

@@ -34,5 +34,7 @@ Result<double> EvaluateMetric(std::string_view metric, model::Objective objectiv
 bool HigherIsBetter(std::string_view metric);
 // The metrics reported for an objective; the first is the early-stopping metric.
 std::vector<std::string> DefaultMetrics(model::Objective objective);
+// The objective's own loss among its metrics (logloss, mlogloss, mae or rmse): cheap to compute.
+std::string LossMetric(model::Objective objective);
 
 }  // namespace kiln::learn

@@ -429,7 +429,31 @@ Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* va
   m.class_labels = o.class_labels;
   m.params_json = p.ToJson();
   m.base_score = BaseScore(o.objective, groups, train.labels);
-  const std::string metric = DefaultMetrics(o.objective).front();
+  const std::string metric =
+      o.eval_metric.empty() ? DefaultMetrics(o.objective).front() : o.eval_metric;
+  if (const auto known = DefaultMetrics(o.objective);
+      std::find(known.begin(), known.end(), metric) == known.end()) {
+    return InvalidArgumentError(fmt::format("metric '{}' does not fit objective {} (use one of {})",
+                                            metric, model::ObjectiveName(o.objective),
+                                            fmt::join(known, ", ")));
+  }
+  // The training curve: the loss over a fixed sample of rows.
+  const std::string train_metric = LossMetric(o.objective);
+  std::vector<uint32_t> curve_rows;
+  std::vector<float> curve_labels;
+  std::vector<double> curve_margins;
+  if (o.train_curve_rows > 0) {
+    curve_rows.resize(x.rows);
+    std::iota(curve_rows.begin(), curve_rows.end(), 0u);
+    if (o.train_curve_rows < x.rows) {
+      std::mt19937_64 rng(p.seed ^ 0x5eed5eed5eedull);
+      std::shuffle(curve_rows.begin(), curve_rows.end(), rng);
+      curve_rows.resize(o.train_curve_rows);
+      std::sort(curve_rows.begin(), curve_rows.end());
+    }
+    for (uint32_t r : curve_rows) curve_labels.push_back(train.labels[r]);
+    curve_margins.resize(curve_rows.size() * static_cast<size_t>(groups));
+  }
   double best_score = HigherIsBetter(metric) ? -INFINITY : INFINITY;
   int start = 0, end = p.num_trees, best_iter = 0;
   if (o.init) {
@@ -491,9 +515,19 @@ Result<model::TreeModel> TrainGbdt(const TrainInput& train, const TrainInput* va
       if (better) best_score = score, best_iter = it;
       log.best_iteration = best_iter;
     }
+    if (!curve_rows.empty()) {
+      const size_t g = static_cast<size_t>(groups);
+      for (size_t i = 0; i < curve_rows.size(); ++i) {
+        for (size_t k = 0; k < g; ++k) curve_margins[i * g + k] = margin[curve_rows[i] * g + k];
+      }
+      log.train_metric = train_metric;
+      KILN_ASSIGN_OR_RETURN(log.train, EvaluateMetric(train_metric, o.objective, groups,
+                                                      curve_margins, curve_labels));
+    }
     if (o.on_iteration) o.on_iteration(log);
     const bool stop =
-        valid && p.early_stopping_rounds > 0 && it - best_iter >= p.early_stopping_rounds;
+        (valid && p.early_stopping_rounds > 0 && it - best_iter >= p.early_stopping_rounds) ||
+        (o.keep_going && !o.keep_going(log));
     if (o.on_checkpoint && o.checkpoint_every > 0 && (it + 1) % o.checkpoint_every == 0 && !stop &&
         it + 1 < end) {
       model::TreeModel checkpoint = m;

@@ -36,6 +36,10 @@ struct IterationLog {
   std::string metric;  // the early-stopping metric
   std::optional<double> valid;
   int best_iteration = 0;
+  // With TrainOptions::train_curve_rows: the objective's loss (train_metric) on a fixed sample
+  // of training rows.
+  std::string train_metric;
+  std::optional<double> train;
 };
 
 struct TrainOptions {
@@ -44,7 +48,14 @@ struct TrainOptions {
   int32_t num_classes = 1;
   std::string target;
   std::vector<std::string> class_labels;
+  // The validation (early-stopping) metric; "" = the objective's first default metric.
+  std::string eval_metric;
   std::function<void(const IterationLog&)> on_iteration;
+  // Asked after every iteration; false stops training there (the trees so far are the model).
+  std::function<bool(const IterationLog&)> keep_going;
+  // > 0: IterationLog::train carries the objective's loss over the first this-many training
+  // rows of a seeded permutation (a cheap training curve; 0 = off).
+  size_t train_curve_rows = 0;
 
   // Continue from an existing model: its trees are kept and boosting goes on from its margins.
   // Warm start (resume = false): num_trees more iterations. Resume (resume = true): `init` is a
