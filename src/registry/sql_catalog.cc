@@ -114,6 +114,19 @@ CREATE TABLE gate_reports (
   report TEXT NOT NULL, at_ms INTEGER NOT NULL, actor TEXT NOT NULL
 );
 )sql",
+    // 3: curves in a rowid table. In a WITHOUT ROWID table a row over ~1 KB spills into its own
+    // overflow page, so each 100-step curve took ~5 KB on disk; here it stays on the leaf page.
+    R"sql(
+CREATE TABLE run_curves_v3 (
+  run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+  key TEXT NOT NULL, steps BLOB NOT NULL, vals BLOB NOT NULL,
+  UNIQUE (run_seq, key)
+);
+INSERT INTO run_curves_v3(run_seq, key, steps, vals)
+  SELECT run_seq, key, steps, vals FROM run_curves;
+DROP TABLE run_curves;
+ALTER TABLE run_curves_v3 RENAME TO run_curves;
+)sql",
 };
 
 constexpr const char* kVersionColumns =

@@ -23,6 +23,9 @@ class SqlDb;
 
 struct SqliteOptions {
   int busy_timeout_ms = 30000;
+  // false: synchronous=NORMAL (a commit survives a crash of the process, not of the machine);
+  // for bulk loads such as benchmarks. The kiln home always uses the durable default.
+  bool durable = true;
 };
 
 class SqlCatalog final : public CatalogStore {
