@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "app/cli.h"
 #include "app/model_ops.h"
@@ -37,11 +37,11 @@ struct TuneArgs {
 
 // The search's settings, as stored in (and restored from) the parent run's params.
 json SettingsJson(const TuneArgs& a, const std::string& space_text) {
-  return {{"data", a.data},         {"target", a.target},       {"task", a.task},
-          {"space", space_text},    {"sampler", a.sampler},     {"scheduler", a.scheduler},
-          {"metric", a.metric},     {"params", a.params},       {"trials", a.trials},
-          {"cv", a.cv},             {"grace", a.grace},         {"startup", a.startup},
-          {"eta", a.eta},           {"valid_frac", a.valid_frac}, {"seed", a.seed}};
+  return {{"data", a.data},      {"target", a.target},         {"task", a.task},
+          {"space", space_text}, {"sampler", a.sampler},       {"scheduler", a.scheduler},
+          {"metric", a.metric},  {"params", a.params},         {"trials", a.trials},
+          {"cv", a.cv},          {"grace", a.grace},           {"startup", a.startup},
+          {"eta", a.eta},        {"valid_frac", a.valid_frac}, {"seed", a.seed}};
 }
 
 Status RestoreSettings(const json& j, TuneArgs* a, std::string* space_text) {
@@ -62,8 +62,8 @@ Status RestoreSettings(const json& j, TuneArgs* a, std::string* space_text) {
     a->valid_frac = j.at("valid_frac");
     a->seed = j.at("seed");
   } catch (const json::exception& e) {
-    return InvalidArgumentError(fmt::format("the parent run's tune settings are unreadable: {}",
-                                            e.what()));
+    return InvalidArgumentError(
+        fmt::format("the parent run's tune settings are unreadable: {}", e.what()));
   }
   return Status::Ok();
 }
@@ -189,8 +189,8 @@ class RunObserver final : public tune::TrialObserver {
                                              {"best_iteration", r.best_iteration}})
                              .status());
     if (progress_) {
-      std::fprintf(stderr, "trial %3d  %s %.6f  rounds %4d%s  (run %s)\n", r.index,
-                   metric_.c_str(), r.score, r.rounds,
+      std::fprintf(stderr, "trial %3d  %s %.6f  rounds %4d%s  (run %s)\n", r.index, metric_.c_str(),
+                   r.score, r.rounds,
                    r.stopped_at > 0 ? fmt::format("  stopped at {}", r.stopped_at).c_str() : "",
                    rec->id().c_str());
     }
@@ -345,9 +345,10 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
 
   // The best finished trial (this call's and earlier ones).
   registry::RunQuery best_q;
-  best_q.filter = fmt::format("attributes.parent_id = '{}' and attributes.status = 'finished' and "
-                              "metrics.`{}` is not null",
-                              parent_id, key);
+  best_q.filter = fmt::format(
+      "attributes.parent_id = '{}' and attributes.status = 'finished' and "
+      "metrics.`{}` is not null",
+      parent_id, key);
   best_q.order_by = fmt::format("metrics.`{}` {}", key, higher ? "desc" : "asc");
   best_q.limit = 1;
   KILN_ASSIGN_OR_RETURN(auto best_runs, catalog.SearchRuns(best_q));
@@ -404,31 +405,28 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
     KILN_RETURN_IF_ERROR(parent_rec->SetTags({{"best_run", best.id}, {"model_run", model_run}}));
     KILN_RETURN_IF_ERROR(parent_rec->Finish("", metrics).status());
   } else {
-    KILN_RETURN_IF_ERROR(catalog.SetRunTags(parent_id, {{"best_run", best.id}, {"model_run", model_run}}));
+    KILN_RETURN_IF_ERROR(
+        catalog.SetRunTags(parent_id, {{"best_run", best.id}, {"model_run", model_run}}));
     registry::RunAttributes attrs = parent->attributes;
     KILN_RETURN_IF_ERROR(
         catalog.FinishRun(parent_id, registry::RunStatus::kFinished, metrics, {}, attrs));
   }
-  json out = {{"run_id", parent_id},
-              {"metric", o.metric},
-              {"best_run", best.id},
-              {"best_score", best.metrics.at(key)},
-              {"best_params", best.params},
-              {"model_run", model_run},
-              {"trials_resumed", resumed},
-              {"trials_run", summary.trials.size()},
+  json out = {{"run_id", parent_id},           {"metric", o.metric},
+              {"best_run", best.id},           {"best_score", best.metrics.at(key)},
+              {"best_params", best.params},    {"model_run", model_run},
+              {"trials_resumed", resumed},     {"trials_run", summary.trials.size()},
               {"rounds", summary.total_rounds}};
   if (registered > 0) out["registered"] = {{"name", a.register_name}, {"version", registered}};
   if (a.json) {
     Print(out.dump(2));
   } else {
-    std::string text = fmt::format("best trial: run {}  {} {:.6f}\n", best.id, o.metric,
-                                   best.metrics.at(key));
+    std::string text =
+        fmt::format("best trial: run {}  {} {:.6f}\n", best.id, o.metric, best.metrics.at(key));
     for (const auto& spec : space.params) {
       text += fmt::format("  {:<20} {}\n", spec.name, best.params.at(spec.name));
     }
-    text += fmt::format("{} trials ({} resumed), {} boosting rounds; tune run {}", resumed +
-                        summary.trials.size(), resumed, summary.total_rounds, parent_id);
+    text += fmt::format("{} trials ({} resumed), {} boosting rounds; tune run {}",
+                        resumed + summary.trials.size(), resumed, summary.total_rounds, parent_id);
     if (registered > 0) {
       text += fmt::format("\nregistered {} version {} (run {})", a.register_name, registered,
                           model_run);
@@ -440,8 +438,7 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
 
 }  // namespace
 
-void AddTuneCommand(CLI::App& app, const GlobalOptions& g,
-                    std::function<Result<ExitCode>()>* run) {
+void AddTuneCommand(CLI::App& app, const GlobalOptions& g, std::function<Result<ExitCode>()>* run) {
   auto args = std::make_shared<TuneArgs>();
   CLI::App* t = app.add_subcommand("tune", "hyperparameter search (TPE or random, ASHA, CV)");
   t->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file");

@@ -77,7 +77,8 @@ class SqliteDb final : public SqlDb {
     if (rc != SQLITE_OK) return SqliteError(db_, rc, "open");
     sqlite3_busy_timeout(db_, options.busy_timeout_ms);
     KILN_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
-    KILN_RETURN_IF_ERROR(Exec(options.durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+    KILN_RETURN_IF_ERROR(
+        Exec(options.durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
     return Exec("PRAGMA foreign_keys=ON");
   }
 

@@ -34,8 +34,7 @@ double FromInternal(const ParamSpec& p, double u) {
 
 double RandomValue(const ParamSpec& p, std::mt19937_64& rng) {
   if (p.type == ParamSpec::Type::kCategorical) {
-    return static_cast<double>(
-        std::uniform_int_distribution<size_t>(0, p.values.size() - 1)(rng));
+    return static_cast<double>(std::uniform_int_distribution<size_t>(0, p.values.size() - 1)(rng));
   }
   const Range r = InternalRange(p);
   return FromInternal(p, std::uniform_real_distribution<double>(r.lo, r.hi)(rng));

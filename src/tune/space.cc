@@ -16,7 +16,8 @@ constexpr size_t kMaxValues = 256;
 
 Status CheckSpec(const ParamSpec& p) {
   const std::string what = fmt::format("space.yaml: '{}'", p.name);
-  if (p.name == "max_bin" || p.name == "threads" || p.name == "nthread" || p.name == "num_threads") {
+  if (p.name == "max_bin" || p.name == "threads" || p.name == "nthread" ||
+      p.name == "num_threads") {
     return InvalidArgumentError(
         fmt::format("{}: cannot be tuned (trials share one binning and the threads)", what));
   }
@@ -26,8 +27,10 @@ Status CheckSpec(const ParamSpec& p) {
     }
   } else {
     if (!(p.low <= p.high)) return InvalidArgumentError(fmt::format("{}: low > high", what));
-    if (p.log && p.low <= 0) return InvalidArgumentError(fmt::format("{}: log needs low > 0", what));
-    if (p.type == ParamSpec::Type::kInt && (p.low != std::floor(p.low) || p.high != std::floor(p.high))) {
+    if (p.log && p.low <= 0)
+      return InvalidArgumentError(fmt::format("{}: log needs low > 0", what));
+    if (p.type == ParamSpec::Type::kInt &&
+        (p.low != std::floor(p.low) || p.high != std::floor(p.high))) {
       return InvalidArgumentError(fmt::format("{}: int bounds must be whole numbers", what));
     }
   }

@@ -50,7 +50,8 @@ std::vector<Fold> MakeFolds(const learn::BinnedData& x, const std::vector<float>
                                 n * static_cast<size_t>(f + 1) / static_cast<size_t>(k));
     }
   } else {
-    valid_ranges.emplace_back(0, static_cast<size_t>(std::llround(static_cast<double>(n) * valid_frac)));
+    valid_ranges.emplace_back(
+        0, static_cast<size_t>(std::llround(static_cast<double>(n) * valid_frac)));
   }
   std::vector<Fold> folds;
   for (const auto& [begin, end] : valid_ranges) {
@@ -127,7 +128,8 @@ Result<TrialResult> RunTrial(Shared& s, int index, const Assignment& a) {
     t.on_iteration = [&](const learn::IterationLog& log) {
       rounds = log.iteration + 1;
       if (!log.valid) return;
-      if (s.higher ? *log.valid > best : *log.valid < best) best = *log.valid, best_iter = log.iteration;
+      if (s.higher ? *log.valid > best : *log.valid < best)
+        best = *log.valid, best_iter = log.iteration;
       if (f == 0) r.curve.push_back(*log.valid);
     };
     // ASHA decides on the first fold; a trial it stops trains no further folds.
@@ -194,8 +196,8 @@ Result<TuneSummary> RunTune(const TuneOptions& options, const std::vector<Fold>&
   s.options = &options;
   s.folds = &folds;
   s.observer = observer;
-  s.metric = options.metric.empty() ? learn::DefaultMetrics(options.objective).front()
-                                    : options.metric;
+  s.metric =
+      options.metric.empty() ? learn::DefaultMetrics(options.objective).front() : options.metric;
   s.higher = learn::HigherIsBetter(s.metric);
   int max_rounds = options.base.num_trees;
   for (const auto& p : options.space.params) {

@@ -52,8 +52,8 @@ class TuneCliTest : public ::testing::Test {
     return RunKiln(args, dir_);
   }
   json Children(const std::string& parent) {
-    auto r = Kiln({"runs", "list", "--filter", "attributes.parent_id = '" + parent + "'",
-                   "--limit", "1000", "--json"});
+    auto r = Kiln({"runs", "list", "--filter", "attributes.parent_id = '" + parent + "'", "--limit",
+                   "1000", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::parse(r.out);
   }
@@ -80,8 +80,8 @@ TEST_F(TuneCliTest, AshaTrialsAreChildRunsAndTheBestIsRegistered) {
   }
   EXPECT_DOUBLE_EQ(out["best_score"].get<double>(), best);
   EXPECT_GT(best, 0.8);
-  EXPECT_GT(stopped, 0);         // ASHA stopped some trials at a rung
-  EXPECT_LT(rounds, 9 * 90);     // and saved rounds
+  EXPECT_GT(stopped, 0);      // ASHA stopped some trials at a rung
+  EXPECT_LT(rounds, 9 * 90);  // and saved rounds
   EXPECT_EQ(out["rounds"], rounds);
   auto show = Kiln({"runs", "show", parent});
   ASSERT_EQ(show.exit_code, 0);
@@ -95,9 +95,26 @@ TEST_F(TuneCliTest, AshaTrialsAreChildRunsAndTheBestIsRegistered) {
 }
 
 TEST_F(TuneCliTest, CrossValidationRefitsTheBest) {
-  auto r = Kiln({"tune", "--data", "t", "--target", "y", "--space", dir_ + "/space.yaml",
-                 "--trials", "4", "--cv", "3", "--scheduler", "random", "--sampler", "random",
-                 "--param", "num_trees=30", "--register", "cv", "--json"});
+  auto r = Kiln({"tune",
+                 "--data",
+                 "t",
+                 "--target",
+                 "y",
+                 "--space",
+                 dir_ + "/space.yaml",
+                 "--trials",
+                 "4",
+                 "--cv",
+                 "3",
+                 "--scheduler",
+                 "random",
+                 "--sampler",
+                 "random",
+                 "--param",
+                 "num_trees=30",
+                 "--register",
+                 "cv",
+                 "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json out = json::parse(r.out);
   EXPECT_NE(out["model_run"], out["best_run"]);
@@ -108,7 +125,7 @@ TEST_F(TuneCliTest, CrossValidationRefitsTheBest) {
       EXPECT_EQ(c["tags"]["tune.refit_of"], out["best_run"]);
       EXPECT_EQ(c["attributes"]["artifact"].get<std::string>().size(), 64u);
     } else {
-      EXPECT_EQ(c["metrics"]["rounds"], 90);  // 30 rounds x 3 folds
+      EXPECT_EQ(c["metrics"]["rounds"], 90);       // 30 rounds x 3 folds
       EXPECT_EQ(c["attributes"]["artifact"], "");  // fold models are not kept
     }
   }
@@ -116,17 +133,17 @@ TEST_F(TuneCliTest, CrossValidationRefitsTheBest) {
 }
 
 TEST_F(TuneCliTest, ResumeAfterKillNineKeepsFinishedTrials) {
-  pid_t pid = kiln::testing::SpawnKiln(
-      {"--home", dir_ + "/home", "tune", "--data", "t", "--target", "y", "--space",
-       dir_ + "/space.yaml", "--trials", "200", "--scheduler", "random", "--param",
-       "num_trees=100", "--experiment", "killme"});
+  pid_t pid =
+      kiln::testing::SpawnKiln({"--home", dir_ + "/home", "tune", "--data", "t", "--target", "y",
+                                "--space", dir_ + "/space.yaml", "--trials", "200", "--scheduler",
+                                "random", "--param", "num_trees=100", "--experiment", "killme"});
   // Kill it once some trials have finished.
   std::string parent;
   size_t finished_before = 0;
   for (int i = 0; i < 600 && finished_before < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    auto p = Kiln({"runs", "list", "--experiment", "killme", "--filter", "tags.kind = 'tune'",
-                   "--json"});
+    auto p = Kiln(
+        {"runs", "list", "--experiment", "killme", "--filter", "tags.kind = 'tune'", "--json"});
     if (p.exit_code != 0 || json::parse(p.out).empty()) continue;
     parent = json::parse(p.out)[0]["run_id"];
     finished_before = 0;
@@ -156,7 +173,7 @@ TEST_F(TuneCliTest, ResumeAfterKillNineKeepsFinishedTrials) {
   EXPECT_EQ(finished, 200u);
   EXPECT_LE(killed, 1u);  // the trial that was training when killed
   for (const auto& id : kept) EXPECT_TRUE(after.count(id)) << id;  // nothing repeated or lost
-  EXPECT_EQ(Kiln({"tune", "--resume", parent}).exit_code, 1);  // already finished
+  EXPECT_EQ(Kiln({"tune", "--resume", parent}).exit_code, 1);      // already finished
 }
 
 TEST_F(TuneCliTest, BadSpacesAndArguments) {
@@ -175,10 +192,10 @@ TEST_F(TuneCliTest, BadSpacesAndArguments) {
     EXPECT_EQ(r.exit_code, 1) << text;
     EXPECT_NE(r.err.find(expect), std::string::npos) << text << " -> " << r.err;
   }
-  EXPECT_EQ(Kiln({"tune", "--data", "t", "--target", "y", "--space", dir_ + "/space.yaml",
-                  "--cv", "1"})
-                .exit_code,
-            1);
+  EXPECT_EQ(
+      Kiln({"tune", "--data", "t", "--target", "y", "--space", dir_ + "/space.yaml", "--cv", "1"})
+          .exit_code,
+      1);
   auto train = Kiln({"train", "--data", "t", "--target", "y", "--json"});
   ASSERT_EQ(train.exit_code, 0);
   auto not_tune = Kiln({"tune", "--resume", json::parse(train.out)["run_id"]});

@@ -12,8 +12,8 @@ SearchSpace Space() {
   SearchSpace s;
   s.params.push_back({"learning_rate", ParamSpec::Type::kFloat, 0.001, 1.0, true, {}});
   s.params.push_back({"max_depth", ParamSpec::Type::kInt, 2, 12, false, {}});
-  s.params.push_back({"max_cat_to_onehot", ParamSpec::Type::kCategorical, 0, 0, false,
-                      {"2", "4", "8", "16"}});
+  s.params.push_back(
+      {"max_cat_to_onehot", ParamSpec::Type::kCategorical, 0, 0, false, {"2", "4", "8", "16"}});
   return s;
 }
 
@@ -71,7 +71,7 @@ TEST(AshaTest, RungsAndCutoffs) {
   EXPECT_FALSE(asha.Continue(5, 0.4));  // below the 2/3 quantile of {0.4, 0.5}
   EXPECT_TRUE(asha.Continue(5, 0.9));
   EXPECT_FALSE(asha.Continue(5, 0.45));  // cutoff: 0.5 of {0.4, 0.45, 0.5, 0.9}
-  EXPECT_TRUE(asha.Continue(15, 0.1));  // rungs are independent
+  EXPECT_TRUE(asha.Continue(15, 0.1));   // rungs are independent
 }
 
 TEST(FoldsTest, FoldsPartitionTheRows) {

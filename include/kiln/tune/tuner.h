@@ -72,9 +72,9 @@ struct TrialResult {
   learn::GbdtParams resolved;
   double score = 0;  // the metric, mean over folds of each fold's best
   int best_iteration = 0;
-  int rounds = 0;            // boosting rounds trained, summed over folds
-  int stopped_at = 0;        // the rung ASHA stopped it at (0 = ran to the end)
-  std::vector<double> curve;  // the first fold's validation metric per round
+  int rounds = 0;                         // boosting rounds trained, summed over folds
+  int stopped_at = 0;                     // the rung ASHA stopped it at (0 = ran to the end)
+  std::vector<double> curve;              // the first fold's validation metric per round
   std::optional<model::TreeModel> model;  // holdout (one fold) only
 };
 
