@@ -44,19 +44,6 @@ struct TrainArgs {
   bool trees = false;
 };
 
-Result<learn::GbdtParams> ParseParams(const std::vector<std::string>& kvs) {
-  learn::GbdtParams p;
-  for (const auto& kv : kvs) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos) {
-      return InvalidArgumentError(fmt::format("--param expects k=v, got '{}'", kv.substr(0, 64)));
-    }
-    KILN_RETURN_IF_ERROR(p.Set(kv.substr(0, eq), kv.substr(eq + 1)));
-  }
-  KILN_RETURN_IF_ERROR(p.Validate());
-  return p;
-}
-
 json MetricsFromMargins(const model::TreeModel& m, const std::vector<double>& margins,
                         const std::vector<float>& labels) {
   json out = json::object();
@@ -97,7 +84,7 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   if (a.valid_frac < 0 || a.valid_frac >= 1)
     return InvalidArgumentError("--valid-frac must be in [0, 1)");
   auto ctx = Context(g, params.threads);
-  KILN_ASSIGN_OR_RETURN(auto home, KilnHome::Open(KilnHome::Resolve(g.home)));
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(LoadedData train, LoadData(&home->datasets(), home->fs(), a.data, *ctx));
   KILN_ASSIGN_OR_RETURN(Labels labels, MakeLabels(train.data, a.target, a.task));
   if (params.objective) labels.objective = *params.objective;
@@ -130,10 +117,7 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   registry::RunRecord run;
   run.experiment = a.experiment;
   run.name = a.run_name;
-  const json resolved = json::parse(params.ToJson());
-  for (auto it = resolved.begin(); it != resolved.end(); ++it) {
-    run.params[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
-  }
+  run.params = RunParams(params);
   run.params["target"] = a.target;
   run.params["objective"] = std::string(model::ObjectiveName(labels.objective));
   if (a.valid_frac > 0) run.params["valid_frac"] = fmt::format("{}", a.valid_frac);
@@ -169,12 +153,7 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
     KILN_ASSIGN_OR_RETURN(vx, learn::ApplyBins(valid_rows, x.features, *ctx));
   }
   const auto t1 = std::chrono::steady_clock::now();
-  learn::TrainOptions o;
-  o.params = params;
-  o.objective = labels.objective;
-  o.num_classes = labels.num_classes;
-  o.target = a.target;
-  o.class_labels = labels.class_labels;
+  learn::TrainOptions o = TrainOptionsFor(params, labels, a.target);
   const bool progress = !a.json;
   o.eval_metric = a.metric;
   o.train_curve_rows = a.no_curves ? 0 : kTrainCurveRows;
@@ -259,16 +238,11 @@ struct Scoring {
 Result<Scoring> OpenScoring(const GlobalOptions& g, const TrainArgs& a) {
   Scoring s;
   s.ctx = Context(g, 0);
-  KILN_ASSIGN_OR_RETURN(s.home, KilnHome::Open(KilnHome::Resolve(g.home)));
+  KILN_ASSIGN_OR_RETURN(s.home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(s.model, LoadModelRef(*s.home, a.model));
   KILN_ASSIGN_OR_RETURN(s.predictor, model::Predictor::Create(s.model));
   KILN_ASSIGN_OR_RETURN(s.data, LoadData(&s.home->datasets(), s.home->fs(), a.data, *s.ctx));
   return s;
-}
-
-bool IsClassification(const model::TreeModel& m) {
-  return m.objective == model::Objective::kBinaryLogistic ||
-         m.objective == model::Objective::kMulticlassSoftmax;
 }
 
 Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {

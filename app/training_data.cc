@@ -6,6 +6,7 @@
 #include <random>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "kiln/base/names.h"
 #include "kiln/ingest/reader.h"
@@ -152,6 +153,39 @@ std::pair<std::vector<data::RowIndex>, std::vector<data::RowIndex>> SplitRows(si
   std::vector<data::RowIndex> train, valid;
   for (size_t r = 0; r < rows; ++r) (pick(rng) ? valid : train).push_back(r);
   return {train, valid};
+}
+
+Result<learn::GbdtParams> ParseParams(const std::vector<std::string>& kvs) {
+  learn::GbdtParams p;
+  for (const auto& kv : kvs) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos) {
+      return InvalidArgumentError(fmt::format("--param expects k=v, got '{}'", kv.substr(0, 64)));
+    }
+    KILN_RETURN_IF_ERROR(p.Set(kv.substr(0, eq), kv.substr(eq + 1)));
+  }
+  KILN_RETURN_IF_ERROR(p.Validate());
+  return p;
+}
+
+std::map<std::string, std::string> RunParams(const learn::GbdtParams& p) {
+  std::map<std::string, std::string> out;
+  const nlohmann::json resolved = nlohmann::json::parse(p.ToJson());
+  for (auto it = resolved.begin(); it != resolved.end(); ++it) {
+    out[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+  }
+  return out;
+}
+
+learn::TrainOptions TrainOptionsFor(const learn::GbdtParams& params, const Labels& labels,
+                                    const std::string& target) {
+  learn::TrainOptions o;
+  o.params = params;
+  o.objective = labels.objective;
+  o.num_classes = labels.num_classes;
+  o.target = target;
+  o.class_labels = labels.class_labels;
+  return o;
 }
 
 }  // namespace kiln::app

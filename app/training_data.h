@@ -2,6 +2,7 @@
 // the feature columns, and a seeded train/validation split. Shared by train, eval and predict.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,8 @@
 #include "kiln/base/exec_context.h"
 #include "kiln/base/file_system.h"
 #include "kiln/data/column.h"
+#include "kiln/learn/gbdt/trainer.h"
+#include "kiln/learn/params.h"
 #include "kiln/model/tree_model.h"
 #include "kiln/storage/dataset_store.h"
 
@@ -41,6 +44,16 @@ struct LoadedData {
 };
 Result<LoadedData> LoadData(storage::DatasetStore* store, FileSystem& fs, const std::string& ref,
                             const ExecContext& ctx);
+
+// `--param k=v` flags -> validated training parameters.
+Result<learn::GbdtParams> ParseParams(const std::vector<std::string>& kvs);
+
+// Resolved parameters as a run's params (one text per name).
+std::map<std::string, std::string> RunParams(const learn::GbdtParams& p);
+
+// Trainer options for `params` and the labels of column `target`.
+learn::TrainOptions TrainOptionsFor(const learn::GbdtParams& params, const Labels& labels,
+                                    const std::string& target);
 
 // Seeded random split: (train rows, validation rows), validation ~ `fraction` of the rows.
 std::pair<std::vector<data::RowIndex>, std::vector<data::RowIndex>> SplitRows(size_t rows,

@@ -25,48 +25,25 @@ namespace {
 
 constexpr uint64_t kMaxSpaceBytes = 1 << 20;
 
-struct TuneArgs {
+// What the search is: stored in the parent run's params and restored by --resume.
+struct TuneSettings {
   std::string data, target, task, space, sampler = "tpe", scheduler = "asha", metric;
-  std::string experiment = "tune", resume, register_name;
   std::vector<std::string> params;
-  int trials = 20, parallel = 1, cv = 0, grace = 10, startup = 10;
+  int trials = 20, cv = 0, grace = 10, startup = 10;
   double eta = 3, valid_frac = 0.2;
   uint64_t seed = 42;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TuneSettings, data, target, task, space, sampler, scheduler,
+                                   metric, params, trials, cv, grace, startup, eta, valid_frac,
+                                   seed)
+
+// How this invocation runs it (`space` above is the YAML text of `space_file`).
+struct TuneArgs {
+  TuneSettings s;
+  std::string space_file, experiment = "tune", resume, register_name;
+  int parallel = 1;
   bool json = false;
 };
-
-// The search's settings, as stored in (and restored from) the parent run's params.
-json SettingsJson(const TuneArgs& a, const std::string& space_text) {
-  return {{"data", a.data},      {"target", a.target},         {"task", a.task},
-          {"space", space_text}, {"sampler", a.sampler},       {"scheduler", a.scheduler},
-          {"metric", a.metric},  {"params", a.params},         {"trials", a.trials},
-          {"cv", a.cv},          {"grace", a.grace},           {"startup", a.startup},
-          {"eta", a.eta},        {"valid_frac", a.valid_frac}, {"seed", a.seed}};
-}
-
-Status RestoreSettings(const json& j, TuneArgs* a, std::string* space_text) {
-  try {
-    a->data = j.at("data");
-    a->target = j.at("target");
-    a->task = j.at("task");
-    *space_text = j.at("space");
-    a->sampler = j.at("sampler");
-    a->scheduler = j.at("scheduler");
-    a->metric = j.at("metric");
-    a->params = j.at("params").get<std::vector<std::string>>();
-    a->trials = j.at("trials");
-    a->cv = j.at("cv");
-    a->grace = j.at("grace");
-    a->startup = j.at("startup");
-    a->eta = j.at("eta");
-    a->valid_frac = j.at("valid_frac");
-    a->seed = j.at("seed");
-  } catch (const json::exception& e) {
-    return InvalidArgumentError(
-        fmt::format("the parent run's tune settings are unreadable: {}", e.what()));
-  }
-  return Status::Ok();
-}
 
 Result<double> Number(const YAML::Node& n, const std::string& what) {
   if (!n || !n.IsScalar()) return InvalidArgumentError(fmt::format("{}: expected a number", what));
@@ -131,15 +108,6 @@ Result<tune::SearchSpace> ParseSpace(const std::string& yaml) {
   return space;
 }
 
-std::map<std::string, std::string> ParamsOf(const learn::GbdtParams& p) {
-  std::map<std::string, std::string> out;
-  const json resolved = json::parse(p.ToJson());
-  for (auto it = resolved.begin(); it != resolved.end(); ++it) {
-    out[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
-  }
-  return out;
-}
-
 // Records each trial as a child run of the search's parent run.
 class RunObserver final : public tune::TrialObserver {
  public:
@@ -157,7 +125,7 @@ class RunObserver final : public tune::TrialObserver {
     registry::RunRecord run;
     run.experiment = experiment_;
     run.name = fmt::format("trial {}", index);
-    run.params = ParamsOf(resolved);
+    run.params = RunParams(resolved);
     run.params.erase("threads");
     run.tags["tune.trial"] = std::to_string(index);
     run.attributes.parent_id = parent_;
@@ -211,7 +179,6 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
   auto ctx = Context(g, 0);
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   auto& catalog = home->catalog();
-  std::string space_text;
   std::optional<registry::RunRecord> parent;
   if (!a.resume.empty()) {
     KILN_ASSIGN_OR_RETURN(parent, catalog.GetRun(a.resume));
@@ -219,65 +186,59 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
     if (it == parent->params.end()) {
       return InvalidArgumentError(fmt::format("run {} is not a tune run", a.resume));
     }
-    const int parallel = a.parallel;
-    const std::string register_name = a.register_name;
-    const bool as_json = a.json;
-    KILN_RETURN_IF_ERROR(RestoreSettings(json::parse(it->second, nullptr, false), &a, &space_text));
-    a.parallel = parallel, a.register_name = register_name, a.json = as_json;
+    try {
+      a.s = json::parse(it->second).get<TuneSettings>();
+    } catch (const json::exception& e) {
+      return InvalidArgumentError(
+          fmt::format("the parent run's tune settings are unreadable: {}", e.what()));
+    }
     a.experiment = parent->experiment;
   } else {
-    if (a.data.empty() || a.target.empty() || a.space.empty()) {
+    if (a.s.data.empty() || a.s.target.empty() || a.space_file.empty()) {
       return InvalidArgumentError("--data, --target and --space are required (or --resume RUN)");
     }
-    KILN_ASSIGN_OR_RETURN(space_text, home->fs().ReadFile(a.space, kMaxSpaceBytes));
+    KILN_ASSIGN_OR_RETURN(a.s.space, home->fs().ReadFile(a.space_file, kMaxSpaceBytes));
   }
-  KILN_ASSIGN_OR_RETURN(tune::SearchSpace space, ParseSpace(space_text));
-  if (a.scheduler != "asha" && a.scheduler != "random") {
+  KILN_ASSIGN_OR_RETURN(tune::SearchSpace space, ParseSpace(a.s.space));
+  if (a.s.scheduler != "asha" && a.s.scheduler != "random") {
     return InvalidArgumentError("--scheduler must be asha or random");
   }
-  if (a.cv == 1 || a.cv < 0 || a.cv > 20) return InvalidArgumentError("--cv must be 2..20");
-  if (a.cv == 0 && !(a.valid_frac > 0 && a.valid_frac < 1)) {
+  if (a.s.cv == 1 || a.s.cv < 0 || a.s.cv > 20) return InvalidArgumentError("--cv must be 2..20");
+  if (a.s.cv == 0 && !(a.s.valid_frac > 0 && a.s.valid_frac < 1)) {
     return InvalidArgumentError("--valid-frac must be in (0, 1)");
   }
   if (a.parallel < 1 || a.parallel > 256) return InvalidArgumentError("--parallel must be 1..256");
 
   tune::TuneOptions o;
   o.space = space;
-  for (const auto& kv : a.params) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos) {
-      return InvalidArgumentError(fmt::format("--param expects k=v, got '{}'", kv.substr(0, 64)));
-    }
-    KILN_RETURN_IF_ERROR(o.base.Set(kv.substr(0, eq), kv.substr(eq + 1)));
-  }
-  KILN_RETURN_IF_ERROR(o.base.Validate());
+  KILN_ASSIGN_OR_RETURN(o.base, ParseParams(a.s.params));
 
   // Load and bin once; every trial trains on these folds.
-  KILN_ASSIGN_OR_RETURN(LoadedData data, LoadData(&home->datasets(), home->fs(), a.data, *ctx));
-  KILN_ASSIGN_OR_RETURN(Labels labels, MakeLabels(data.data, a.target, a.task));
+  KILN_ASSIGN_OR_RETURN(LoadedData data, LoadData(&home->datasets(), home->fs(), a.s.data, *ctx));
+  KILN_ASSIGN_OR_RETURN(Labels labels, MakeLabels(data.data, a.s.target, a.s.task));
   if (o.base.objective) labels.objective = *o.base.objective;
   std::vector<std::string> skipped;
-  const std::vector<size_t> features = FeatureColumns(data.data, a.target, &skipped);
+  const std::vector<size_t> features = FeatureColumns(data.data, a.s.target, &skipped);
   if (features.empty()) return InvalidArgumentError("no usable feature columns");
   KILN_ASSIGN_OR_RETURN(learn::BinnedData x,
                         learn::BinDataset(data.data, features, o.base.max_bin, 200000, *ctx));
   data.data = data::Dataset{};
   const std::vector<tune::Fold> folds =
-      tune::MakeFolds(x, labels.values, a.cv, a.valid_frac, a.seed);
+      tune::MakeFolds(x, labels.values, a.s.cv, a.s.valid_frac, a.s.seed);
 
   o.objective = labels.objective;
   o.num_classes = labels.num_classes;
-  o.target = a.target;
+  o.target = a.s.target;
   o.class_labels = labels.class_labels;
-  o.metric = a.metric.empty() ? learn::DefaultMetrics(labels.objective).front() : a.metric;
-  o.trials = a.trials;
+  o.metric = a.s.metric.empty() ? learn::DefaultMetrics(labels.objective).front() : a.s.metric;
+  o.trials = a.s.trials;
   o.parallel = a.parallel;
-  o.sampler = a.sampler;
-  o.startup = a.startup;
-  o.asha = a.scheduler == "asha";
-  o.grace = a.grace;
-  o.eta = a.eta;
-  o.seed = a.seed;
+  o.sampler = a.s.sampler;
+  o.startup = a.s.startup;
+  o.asha = a.s.scheduler == "asha";
+  o.grace = a.s.grace;
+  o.eta = a.s.eta;
+  o.seed = a.s.seed;
   const bool higher = learn::HigherIsBetter(o.metric);
   const std::string key = "valid." + o.metric;
 
@@ -324,12 +285,12 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
     registry::RunRecord run;
     run.experiment = a.experiment;
     run.name = "tune";
-    run.params["tune.settings"] = SettingsJson(a, space_text).dump();
+    run.params["tune.settings"] = json(a.s).dump();
     run.params["tune.metric"] = o.metric;
-    run.params["tune.trials"] = std::to_string(a.trials);
-    run.params["tune.sampler"] = a.sampler;
-    run.params["tune.scheduler"] = a.scheduler;
-    run.params["tune.cv"] = std::to_string(a.cv);
+    run.params["tune.trials"] = std::to_string(a.s.trials);
+    run.params["tune.sampler"] = a.s.sampler;
+    run.params["tune.scheduler"] = a.s.scheduler;
+    run.params["tune.cv"] = std::to_string(a.s.cv);
     run.tags["kind"] = "tune";
     run.attributes.train_data = data.label;
     run.attributes.train_hash = data.content_hash;
@@ -358,7 +319,7 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
 
   // With cross-validation no trial model saw all rows: refit the best parameters on all of them
   // for the rounds its first fold found best.
-  if (a.cv >= 2) {
+  if (a.s.cv >= 2) {
     learn::GbdtParams p = o.base;
     for (const auto& spec : space.params) {
       KILN_RETURN_IF_ERROR(p.Set(spec.name, best.params.at(spec.name)));
@@ -368,19 +329,14 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
     registry::RunRecord run;
     run.experiment = a.experiment;
     run.name = "refit";
-    run.params = ParamsOf(p);
+    run.params = RunParams(p);
     run.params.erase("threads");
     run.tags["tune.refit_of"] = best.id;
     run.attributes.parent_id = parent_id;
     run.attributes.train_data = data.label;
     run.attributes.train_hash = data.content_hash;
     KILN_ASSIGN_OR_RETURN(auto rec, RunRecorder::Start(home.get(), std::move(run)));
-    learn::TrainOptions t;
-    t.params = p;
-    t.objective = o.objective;
-    t.num_classes = o.num_classes;
-    t.target = o.target;
-    t.class_labels = o.class_labels;
+    const learn::TrainOptions t = TrainOptionsFor(p, labels, a.s.target);
     KILN_ASSIGN_OR_RETURN(model::TreeModel m,
                           learn::TrainGbdt({&x, labels.values, {}}, nullptr, t, *ctx));
     KILN_RETURN_IF_ERROR(
@@ -441,23 +397,24 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
 void AddTuneCommand(CLI::App& app, const GlobalOptions& g, std::function<Result<ExitCode>()>* run) {
   auto args = std::make_shared<TuneArgs>();
   CLI::App* t = app.add_subcommand("tune", "hyperparameter search (TPE or random, ASHA, CV)");
-  t->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file");
-  t->add_option("--target", args->target, "label column");
-  t->add_option("--task", args->task, "binary|multiclass|regression (default: inferred)");
-  t->add_option("--space", args->space, "space.yaml: parameter -> {type, low, high, log, values}");
-  t->add_option("--trials", args->trials, "trials in all (default 20)");
+  t->add_option("--data", args->s.data, "dataset NAME[@vN] or a CSV/JSONL file");
+  t->add_option("--target", args->s.target, "label column");
+  t->add_option("--task", args->s.task, "binary|multiclass|regression (default: inferred)");
+  t->add_option("--space", args->space_file,
+                "space.yaml: parameter -> {type, low, high, log, values}");
+  t->add_option("--trials", args->s.trials, "trials in all (default 20)");
   t->add_option("--parallel", args->parallel, "trials at a time (default 1)");
-  t->add_option("--sampler", args->sampler, "tpe (default) or random");
-  t->add_option("--scheduler", args->scheduler,
+  t->add_option("--sampler", args->s.sampler, "tpe (default) or random");
+  t->add_option("--scheduler", args->s.scheduler,
                 "asha (default: stop weak trials early) or random (every trial runs in full)");
-  t->add_option("--startup", args->startup, "random trials before TPE models (default 10)");
-  t->add_option("--grace", args->grace, "ASHA: rounds of the first rung (default 10)");
-  t->add_option("--eta", args->eta, "ASHA: reduction factor (default 3)");
-  t->add_option("--cv", args->cv, "K-fold cross-validation (default: one hold-out split)");
-  t->add_option("--valid-frac", args->valid_frac, "hold-out fraction without --cv (default 0.2)");
-  t->add_option("--metric", args->metric, "metric to optimise (default: auc, mlogloss or rmse)");
-  t->add_option("--param", args->params, "k=v fixed training parameter (repeatable)");
-  t->add_option("--seed", args->seed, "seed of samplers and splits (default 42)");
+  t->add_option("--startup", args->s.startup, "random trials before TPE models (default 10)");
+  t->add_option("--grace", args->s.grace, "ASHA: rounds of the first rung (default 10)");
+  t->add_option("--eta", args->s.eta, "ASHA: reduction factor (default 3)");
+  t->add_option("--cv", args->s.cv, "K-fold cross-validation (default: one hold-out split)");
+  t->add_option("--valid-frac", args->s.valid_frac, "hold-out fraction without --cv (default 0.2)");
+  t->add_option("--metric", args->s.metric, "metric to optimise (default: auc, mlogloss or rmse)");
+  t->add_option("--param", args->s.params, "k=v fixed training parameter (repeatable)");
+  t->add_option("--seed", args->s.seed, "seed of samplers and splits (default 42)");
   t->add_option("--experiment", args->experiment, "experiment of the runs (default tune)");
   t->add_option("--resume", args->resume, "continue the interrupted tune run RUN");
   t->add_option("--register", args->register_name, "register the best model under this name");

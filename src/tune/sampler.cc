@@ -61,23 +61,17 @@ class Parzen {
  public:
   Parzen(std::vector<double> points, Range r) : r_(r) {
     const double width = r.hi - r.lo;
-    points.push_back(0.5 * (r.lo + r.hi));  // the prior
     std::sort(points.begin(), points.end());
     const size_t n = points.size();
-    const double min_sigma = width / std::min(100.0, 1.0 + static_cast<double>(n));
+    const double min_sigma = width / std::min(100.0, 2.0 + static_cast<double>(n));
     for (size_t i = 0; i < n; ++i) {
       const double left = i == 0 ? points[i] - r.lo : points[i] - points[i - 1];
       const double right = i + 1 == n ? r.hi - points[i] : points[i + 1] - points[i];
       mu_.push_back(points[i]);
       sigma_.push_back(std::clamp(std::max(left, right), min_sigma, width));
     }
-    // The prior keeps the full width.
-    for (size_t i = 0; i < n; ++i) {
-      if (mu_[i] == 0.5 * (r.lo + r.hi)) {
-        sigma_[i] = width;
-        break;
-      }
-    }
+    mu_.push_back(0.5 * (r.lo + r.hi));  // the prior: the whole range
+    sigma_.push_back(width);
   }
   double Sample(std::mt19937_64& rng) const {
     const size_t k = std::uniform_int_distribution<size_t>(0, mu_.size() - 1)(rng);
