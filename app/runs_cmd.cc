@@ -2,13 +2,18 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <functional>
+#include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "app/cli.h"
+#include "app/curve_plot.h"
 #include "app/home.h"
 #include "app/model_ops.h"
 #include "app/run_recorder.h"
@@ -84,7 +89,9 @@ namespace {
 
 struct RunsArgs {
   std::string experiment, filter, order_by, run, name, description, alias, reason, ref;
-  std::string set_alias;
+  std::string set_alias, plot;
+  std::vector<std::string> runs, curves;
+  int64_t points = 10;
   int64_t limit = 50;
   int64_t version = 0;
   bool json = false;
@@ -162,6 +169,187 @@ Result<ExitCode> RunsShow(const GlobalOptions& g, const RunsArgs& a) {
   for (const auto& c : curves) cj[c.key] = {{"steps", c.steps}, {"values", c.values}};
   out["curves"] = cj;
   Print(out.dump(2));
+  return 0;
+}
+
+// --- runs compare ---
+
+constexpr size_t kMaxCompared = 16;
+
+// A table cell: at most 24 characters.
+std::string Cell(std::string s) {
+  if (s.size() > 24) s = s.substr(0, 23) + "~";
+  return s;
+}
+
+std::string MetricText(double v) { return fmt::format("{:.6g}", v); }
+
+// One row of a side-by-side table: the label, then one column per run.
+std::string Row(const std::string& mark, const std::string& label,
+                const std::vector<std::string>& cells, size_t label_width) {
+  std::string line = fmt::format("{:<2}{:<{}}", mark, Cell(label), label_width);
+  for (const auto& c : cells) line += fmt::format("  {:<24}", Cell(c));
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line + "\n";
+}
+
+// Rows for one key space (params or metrics): every key any run has, `*` where runs differ.
+template <typename Map, typename F>
+std::string KeyRows(const std::vector<RunRecord>& runs, Map RunRecord::*field, F&& text,
+                    size_t label_width) {
+  std::set<std::string> keys;
+  for (const auto& r : runs) {
+    for (const auto& [k, v] : r.*field) keys.insert(k);
+  }
+  std::string out;
+  for (const auto& k : keys) {
+    std::vector<std::string> cells;
+    for (const auto& r : runs) {
+      auto it = (r.*field).find(k);
+      cells.push_back(it == (r.*field).end() ? "-" : text(it->second));
+    }
+    const bool differs =
+        std::adjacent_find(cells.begin(), cells.end(), std::not_equal_to<>()) != cells.end();
+    out += Row(differs ? "*" : "", k, cells, label_width);
+  }
+  return out;
+}
+
+// Up to `points` steps spread evenly over the union of the runs' steps for one curve key,
+// the first and last always included.
+std::vector<int64_t> SampleSteps(const std::vector<const registry::Curve*>& curves, size_t points) {
+  std::set<int64_t> all;
+  for (const auto* c : curves) {
+    if (c) all.insert(c->steps.begin(), c->steps.end());
+  }
+  std::vector<int64_t> steps(all.begin(), all.end());
+  if (steps.size() <= points) return steps;
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < points; ++i) out.push_back(steps[i * (steps.size() - 1) / (points - 1)]);
+  return out;
+}
+
+Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
+  if (a.runs.empty() || a.runs.size() > kMaxCompared) {
+    return InvalidArgumentError(fmt::format("compare takes 1 to {} runs", kMaxCompared));
+  }
+  if (a.points < 2 || a.points > 1000) return InvalidArgumentError("--points must be 2..1000");
+  std::optional<PlotFormat> format;
+  if (!a.plot.empty()) {
+    KILN_ASSIGN_OR_RETURN(format, PlotFormatFor(a.plot));
+  }
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  std::vector<RunRecord> runs;
+  std::vector<std::map<std::string, registry::Curve>> curves(a.runs.size());
+  std::set<std::string> keys;
+  for (size_t i = 0; i < a.runs.size(); ++i) {
+    KILN_ASSIGN_OR_RETURN(RunRecord r, home->catalog().GetRun(a.runs[i]));
+    KILN_ASSIGN_OR_RETURN(auto got, home->catalog().GetCurves(a.runs[i], ""));
+    for (auto& c : got) {
+      if (!a.curves.empty() &&
+          std::find(a.curves.begin(), a.curves.end(), c.key) == a.curves.end()) {
+        continue;
+      }
+      keys.insert(c.key);
+      curves[i][c.key] = std::move(c);
+    }
+    runs.push_back(std::move(r));
+  }
+  for (const auto& k : a.curves) {
+    if (!keys.count(k)) {
+      return NotFoundError(fmt::format("none of the runs has a curve '{}'", k.substr(0, 64)));
+    }
+  }
+  // The curves of one key across the runs (null where a run lacks it).
+  auto across = [&](const std::string& key) {
+    std::vector<const registry::Curve*> out;
+    for (const auto& m : curves) {
+      auto it = m.find(key);
+      out.push_back(it == m.end() ? nullptr : &it->second);
+    }
+    return out;
+  };
+  if (format) {
+    std::vector<PlotPanel> panels;
+    for (const auto& key : keys) {
+      PlotPanel p{key, {}};
+      const auto cs = across(key);
+      for (size_t i = 0; i < runs.size(); ++i) {
+        const std::string label =
+            runs[i].id.substr(0, 8) + (runs[i].name.empty() ? "" : " " + runs[i].name);
+        p.series.push_back({label, cs[i]});
+      }
+      panels.push_back(std::move(p));
+    }
+    KILN_ASSIGN_OR_RETURN(std::string bytes, RenderCurvePlot(panels, *format));
+    KILN_RETURN_IF_ERROR(AtomicWriteFile(home->fs(), a.plot, bytes));
+  }
+  if (a.json) {
+    json out = {{"runs", json::array()}};
+    for (size_t i = 0; i < runs.size(); ++i) {
+      json r = RunJson(runs[i]);
+      json cj = json::object();
+      for (const auto& [k, c] : curves[i]) cj[k] = {{"steps", c.steps}, {"values", c.values}};
+      r["curves"] = cj;
+      out["runs"].push_back(std::move(r));
+    }
+    if (format) out["plot"] = a.plot;
+    Print(out.dump(2));
+    return 0;
+  }
+  constexpr size_t kLabel = 22;
+  auto column = [&](auto&& f) {
+    std::vector<std::string> cells;
+    for (const auto& r : runs) cells.push_back(f(r));
+    return cells;
+  };
+  std::string text =
+      Row("", "run", column([](const RunRecord& r) { return r.id.substr(0, 8); }), kLabel);
+  text += Row("", "name", column([](const RunRecord& r) { return r.name.empty() ? "-" : r.name; }),
+              kLabel);
+  text += Row("", "experiment", column([](const RunRecord& r) { return r.experiment; }), kLabel);
+  text +=
+      Row("", "status",
+          column([](const RunRecord& r) { return std::string(registry::RunStatusName(r.status)); }),
+          kLabel);
+  text +=
+      Row("", "started (UTC)", column([](const RunRecord& r) { return Time(r.start_ms); }), kLabel);
+  text += Row("", "duration", column([](const RunRecord& r) {
+                return r.end_ms ? fmt::format("{:.2f} s", (r.end_ms - r.start_ms) / 1000.0)
+                                : std::string("-");
+              }),
+              kLabel);
+  text += Row("", "train data", column([](const RunRecord& r) {
+                return r.attributes.train_data.empty() ? "-" : r.attributes.train_data;
+              }),
+              kLabel);
+  text += "\nparams (* = differs)\n";
+  text += KeyRows(
+      runs, &RunRecord::params, [](const std::string& v) { return v; }, kLabel);
+  text += "\nmetrics\n";
+  text += KeyRows(runs, &RunRecord::metrics, MetricText, kLabel);
+  for (const auto& key : keys) {
+    const auto cs = across(key);
+    text += fmt::format("\ncurve {}\n", key);
+    text += Row("", "step", column([](const RunRecord& r) { return r.id.substr(0, 8); }), kLabel);
+    for (int64_t step : SampleSteps(cs, static_cast<size_t>(a.points))) {
+      std::vector<std::string> cells;
+      for (const auto* c : cs) {
+        std::string cell = "-";
+        if (c) {
+          auto it = std::find(c->steps.begin(), c->steps.end(), step);
+          if (it != c->steps.end()) {
+            cell = MetricText(c->values[static_cast<size_t>(it - c->steps.begin())]);
+          }
+        }
+        cells.push_back(cell);
+      }
+      text += Row("", std::to_string(step), cells, kLabel);
+    }
+  }
+  if (format) text += fmt::format("\nplot written to {}\n", a.plot);
+  text.pop_back();
+  Print(text);
   return 0;
 }
 
@@ -314,7 +502,7 @@ void AddRunsCommands(CLI::App& app, const GlobalOptions& g,
   auto bind = [&g, run, args](Result<ExitCode> (*fn)(const GlobalOptions&, const RunsArgs&)) {
     return [&g, run, args, fn] { *run = [&g, args, fn] { return fn(g, *args); }; };
   };
-  CLI::App* runs = app.add_subcommand("runs", "experiment runs: list, show, delete");
+  CLI::App* runs = app.add_subcommand("runs", "experiment runs: list, show, compare, delete");
   runs->require_subcommand(1);
   CLI::App* list = runs->add_subcommand("list", "list runs, newest first");
   list->add_option("--experiment", args->experiment, "only this experiment");
@@ -328,6 +516,14 @@ void AddRunsCommands(CLI::App& app, const GlobalOptions& g,
   CLI::App* show = runs->add_subcommand("show", "one run: params, metrics, curves, lineage (JSON)");
   show->add_option("run", args->run, "run id")->required();
   show->callback(bind(RunsShow));
+  CLI::App* cmp = runs->add_subcommand(
+      "compare", "runs side by side: params, metrics and curves (table, or --plot a chart)");
+  cmp->add_option("runs", args->runs, "run ids (1 to 16)")->required();
+  cmp->add_option("--curve", args->curves, "only these curve keys (repeatable)");
+  cmp->add_option("--points", args->points, "curve steps shown per table (default 10)");
+  cmp->add_option("--plot", args->plot, "also draw the curves into FILE.svg or FILE.png");
+  cmp->add_flag("--json", args->json, "machine-readable output (full curves)");
+  cmp->callback(bind(RunsCompare));
   CLI::App* del = runs->add_subcommand("delete", "delete a run (not one a model version uses)");
   del->add_option("run", args->run, "run id")->required();
   del->add_flag("--json", args->json, "machine-readable output");

@@ -4,6 +4,7 @@
 //
 //   catalog_bench sqlite PATH N        (a fresh meta.db at PATH)
 //   catalog_bench postgresql://... N   (an empty database)
+// With --query-only last, the catalog is taken as already loaded and only the reads are timed.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -39,8 +40,11 @@ double MedianMs(F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const bool query_only = argc > 1 && std::string(argv[argc - 1]) == "--query-only";
+  if (query_only) --argc;
   if (argc != 4 && !(argc == 3 && SqlCatalog::IsPostgresUrl(argv[1]))) {
-    std::fprintf(stderr, "usage: catalog_bench sqlite PATH N | catalog_bench postgresql://... N\n");
+    std::fprintf(stderr,
+                 "usage: catalog_bench (sqlite PATH | postgresql://...) N [--query-only]\n");
     return 2;
   }
   const bool pg = SqlCatalog::IsPostgresUrl(argv[1]);
@@ -56,7 +60,7 @@ int main(int argc, char** argv) {
   std::uniform_real_distribution<double> u(0, 1);
   const auto t0 = std::chrono::steady_clock::now();
   std::string some_run;
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < (query_only ? 0 : n); ++i) {
     RunRecord r;
     r.experiment = fmt::format("exp{}", i % 20);
     for (int p = 0; p < 10; ++p) r.params[fmt::format("p{}", p)] = fmt::format("{}", (i + p) % 13);
@@ -79,6 +83,13 @@ int main(int argc, char** argv) {
     if ((i + 1) % 10000 == 0) std::fprintf(stderr, "%d runs\n", i + 1);
   }
   const double load_s = Ms(std::chrono::steady_clock::now() - t0) / 1000;
+  if (query_only) {
+    RunQuery middle;
+    middle.filter = fmt::format("params.p0 = '{}'", (n / 2) % 13);
+    auto got = c.SearchRuns(middle);
+    if (!got.ok() || got->empty()) return std::fprintf(stderr, "catalog is empty\n"), 1;
+    some_run = got->front().id;
+  }
   RunQuery q;
   q.filter = "metrics.m3 > 0.9 and (params.p1 in ('2', '5') or tags.team = 'risk')";
   q.order_by = "metrics.m7 desc";

@@ -142,6 +142,8 @@ class PostgresDb final : public SqlDb {
       quiet_ = std::make_unique<pqxx::quiet_errorhandler>(*conn_);
       pqxx::nontransaction n(*conn_);
       n.exec("SET client_min_messages TO warning");
+      // Catalog statements are short index lookups: compiling them costs more than it saves.
+      n.exec("SET jit = off");
       return Status::Ok();
     } catch (const std::exception& e) {
       return PgError("connect", e);

@@ -127,6 +127,19 @@ INSERT INTO run_curves_v3(run_seq, key, steps, vals)
 DROP TABLE run_curves;
 ALTER TABLE run_curves_v3 RENAME TO run_curves;
 )sql",
+    // 4: the filter indexes name run_seq, so a filter term is answered from the index alone.
+    // SQLite already appended the primary key to them; PostgreSQL read every matching row from
+    // the table (a 100k-run `runs list` spent most of its time there).
+    R"sql(
+DROP INDEX run_params_num;
+DROP INDEX run_params_text;
+DROP INDEX run_metrics_value;
+DROP INDEX run_tags_value;
+CREATE INDEX run_params_num ON run_params(key, num, run_seq);
+CREATE INDEX run_params_text ON run_params(key, value, run_seq);
+CREATE INDEX run_metrics_value ON run_metrics(key, value, run_seq);
+CREATE INDEX run_tags_value ON run_tags(key, value, run_seq);
+)sql",
 };
 
 constexpr const char* kVersionColumns =

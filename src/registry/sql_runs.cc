@@ -3,6 +3,9 @@
 #include <cstring>
 #include <optional>
 #include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -239,6 +242,41 @@ Status SqlCatalog::LoadRunDetails(int64_t seq, RunRecord* run) {
   return ReadKeyValues(db, "SELECT key, value FROM run_tags WHERE run_seq = ?1", seq, &run->tags);
 }
 
+Status SqlCatalog::LoadRunDetails(std::vector<std::pair<int64_t, RunRecord>>* runs) {
+  // A few statements for the whole page instead of three per run: on PostgreSQL each statement
+  // is a round trip.
+  constexpr size_t kChunk = 500;
+  SqlDb* db = db_.get();
+  std::unordered_map<int64_t, RunRecord*> by_seq;
+  for (auto& [seq, r] : *runs) by_seq[seq] = &r;
+  for (size_t begin = 0; begin < runs->size(); begin += kChunk) {
+    const size_t n = std::min(kChunk, runs->size() - begin);
+    std::string list;
+    for (size_t i = 0; i < n; ++i) list += fmt::format("{}?{}", i ? ", " : "", i + 1);
+    enum class Part { kParams, kMetrics, kTags };
+    for (Part part : {Part::kParams, Part::kMetrics, Part::kTags}) {
+      const char* table = part == Part::kParams
+                              ? "run_params"
+                              : (part == Part::kMetrics ? "run_metrics" : "run_tags");
+      Stmt s(db,
+             fmt::format("SELECT run_seq, key, value FROM {} WHERE run_seq IN ({})", table, list));
+      KILN_RETURN_IF_ERROR(s.ok());
+      for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), (*runs)[begin + i].first);
+      while (true) {
+        KILN_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        RunRecord* r = by_seq.at(s.Int(0));
+        if (part == Part::kMetrics) {
+          r->metrics[s.Text(1)] = s.Double(2);
+        } else {
+          (part == Part::kParams ? r->params : r->tags)[s.Text(1)] = s.Text(2);
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Result<RunRecord> SqlCatalog::GetRun(const std::string& id) {
   KILN_RETURN_IF_ERROR(CheckRunId(id));
   MutexLock lock(&mu_);
@@ -318,11 +356,10 @@ Result<std::vector<RunRecord>> SqlCatalog::SearchRuns(const RunQuery& query) {
     RunRecord r = ReadRun(s, &seq);
     rows.emplace_back(seq, std::move(r));
   }
+  KILN_RETURN_IF_ERROR(LoadRunDetails(&rows));
   std::vector<RunRecord> out;
-  for (auto& [seq, r] : rows) {
-    KILN_RETURN_IF_ERROR(LoadRunDetails(seq, &r));
-    out.push_back(std::move(r));
-  }
+  out.reserve(rows.size());
+  for (auto& [seq, r] : rows) out.push_back(std::move(r));
   return out;
 }
 

@@ -136,6 +136,35 @@ TEST_F(TrainCliTest, RunsAndRegistry) {
   auto show = Kiln({"runs", "show", ids[0]});
   ASSERT_EQ(show.exit_code, 0);
   EXPECT_EQ(json::parse(show.out)["curves"]["valid.auc"]["values"].size(), 5u);
+
+  // compare: params side by side with differing rows marked, curves as a table and a chart.
+  auto cmp = Kiln({"runs", "compare", ids[0], ids[1], "--points", "3"});
+  ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
+  EXPECT_NE(cmp.out.find("* max_depth"), std::string::npos) << cmp.out;
+  EXPECT_NE(cmp.out.find("  num_trees"), std::string::npos) << cmp.out;
+  EXPECT_NE(cmp.out.find("curve valid.auc"), std::string::npos) << cmp.out;
+  auto cmp_json = Kiln({"runs", "compare", ids[0], ids[1], "--curve", "valid.auc", "--json",
+                        "--plot", dir_ + "/c.svg"});
+  ASSERT_EQ(cmp_json.exit_code, 0) << cmp_json.err;
+  json cj = json::parse(cmp_json.out);
+  ASSERT_EQ(cj["runs"].size(), 2u);
+  EXPECT_EQ(cj["runs"][1]["params"]["max_depth"], "5");
+  EXPECT_EQ(cj["runs"][0]["curves"].size(), 1u);
+  EXPECT_EQ(cj["runs"][0]["curves"]["valid.auc"]["values"].size(), 5u);
+  std::ifstream svg_in(dir_ + "/c.svg");
+  const std::string svg((std::istreambuf_iterator<char>(svg_in)), {});
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_NE(svg.find("<path"), std::string::npos);
+  ASSERT_EQ(Kiln({"runs", "compare", ids[0], ids[1], "--plot", dir_ + "/c.png"}).exit_code, 0);
+  std::ifstream png_in(dir_ + "/c.png", std::ios::binary);
+  std::string magic(8, '\0');
+  png_in.read(magic.data(), 8);
+  EXPECT_EQ(magic, "\x89PNG\r\n\x1a\n");
+  EXPECT_EQ(Kiln({"runs", "compare", ids[0], "--plot", dir_ + "/c.gif"}).exit_code, 1);
+  EXPECT_EQ(Kiln({"runs", "compare", ids[0], std::string(32, 'f')}).exit_code, 1);
+  EXPECT_EQ(Kiln({"runs", "compare", ids[0], "--curve", "nope"}).exit_code, 1);
+  EXPECT_FALSE(fs::exists(dir_ + "/c.gif"));
+
   for (const auto& id : ids) {
     ASSERT_EQ(Kiln({"models", "register", id, "--name", "churn"}).exit_code, 0);
   }

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "kiln/base/mutex.h"
 #include "kiln/registry/catalog_store.h"
@@ -77,6 +79,8 @@ class SqlCatalog final : public CatalogStore {
   Status Migrate();
   // Reads params, metrics and tags of the run with row `seq` into `run` (lock held).
   Status LoadRunDetails(int64_t seq, RunRecord* run) KILN_REQUIRES(mu_);
+  // The same for a page of (seq, run) rows.
+  Status LoadRunDetails(std::vector<std::pair<int64_t, RunRecord>>* runs) KILN_REQUIRES(mu_);
   Result<ModelVersion> ReadModelVersion(const std::string& name, int64_t version)
       KILN_REQUIRES(mu_);
 
