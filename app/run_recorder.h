@@ -2,6 +2,10 @@
 // starts, finished with its metrics, curves, resource use and model artifact (stored in the blob
 // store under the shared home lock, so GC cannot collect it before the run references it). A
 // recorder destroyed before Finish() marks its run failed.
+//
+// While the job lives it holds an exclusive flock on <home>/runs/<id>.lock, which the kernel
+// drops when the process dies, kill -9 included: ReapKilledRuns() finds runs still `running`
+// whose lock nobody holds and marks them `killed`.
 #pragma once
 
 #include <map>
@@ -10,6 +14,7 @@
 #include <vector>
 
 #include "app/home.h"
+#include "kiln/base/file_lock.h"
 #include "kiln/registry/catalog_store.h"
 
 namespace kiln::app {
@@ -19,6 +24,10 @@ class RunRecorder {
   // `run` carries experiment, name, params, tags and the data lineage; kiln version, build
   // commit and host are filled in here.
   static Result<std::unique_ptr<RunRecorder>> Start(KilnHome* home, registry::RunRecord run);
+  // Takes over `run` again after its job died (`killed`, or still `running` with nobody holding
+  // its liveness lock): FailedPrecondition while another process holds it or once it ended
+  // otherwise.
+  static Result<std::unique_ptr<RunRecorder>> Resume(KilnHome* home, registry::RunRecord run);
   ~RunRecorder();
   RunRecorder(const RunRecorder&) = delete;
   RunRecorder& operator=(const RunRecorder&) = delete;
@@ -33,13 +42,21 @@ class RunRecorder {
   Status SetTags(const std::map<std::string, std::string>& tags);
 
  private:
-  RunRecorder(KilnHome* home, registry::RunRecord run) : home_(home), run_(std::move(run)) {}
+  RunRecorder(KilnHome* home, registry::RunRecord run, std::unique_ptr<FileLock> alive)
+      : home_(home), run_(std::move(run)), alive_(std::move(alive)) {}
   registry::RunAttributes ResourceUse() const;
+  // Removes the liveness lock file (the run has ended).
+  void ReleaseAlive();
 
   KilnHome* home_;
   registry::RunRecord run_;
+  std::unique_ptr<FileLock> alive_;
   std::map<std::string, registry::Curve> curves_;
   bool ended_ = false;
 };
+
+// Marks `killed` every run of this home that is still `running` but whose job no longer holds
+// its liveness lock (the process died without ending the run). Returns how many it marked.
+Result<int> ReapKilledRuns(KilnHome* home);
 
 }  // namespace kiln::app

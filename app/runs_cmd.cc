@@ -28,21 +28,93 @@ using registry::RunStatus;
 
 // --- RunRecorder ---
 
+namespace {
+
+std::string RunsDir(const KilnHome& home) { return JoinPath(home.path(), "runs"); }
+
+std::string AlivePath(const KilnHome& home, const std::string& run_id) {
+  return JoinPath(RunsDir(home), run_id + ".lock");
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RunRecorder>> RunRecorder::Start(KilnHome* home, RunRecord run) {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
   run.attributes.host = host;
   run.attributes.kiln_version = KILN_VERSION;
   run.attributes.build_commit = KILN_GIT_COMMIT;
-  KILN_ASSIGN_OR_RETURN(RunRecord created, home->catalog().CreateRun(run));
-  return std::unique_ptr<RunRecorder>(new RunRecorder(home, std::move(created)));
+  // The liveness lock is taken before the run exists, so a run is never `running` unlocked.
+  if (run.id.empty()) run.id = registry::NewRunId();
+  KILN_RETURN_IF_ERROR(home->fs().CreateDirs(RunsDir(*home)));
+  KILN_ASSIGN_OR_RETURN(auto alive,
+                        FileLock::Acquire(AlivePath(*home, run.id), LockMode::kExclusive));
+  auto created = home->catalog().CreateRun(run);
+  if (!created.ok()) {
+    home->fs().Remove(AlivePath(*home, run.id)).IgnoreError();
+    return created.status();
+  }
+  return std::unique_ptr<RunRecorder>(new RunRecorder(home, std::move(*created), std::move(alive)));
+}
+
+Result<std::unique_ptr<RunRecorder>> RunRecorder::Resume(KilnHome* home, RunRecord run) {
+  KILN_RETURN_IF_ERROR(home->fs().CreateDirs(RunsDir(*home)));
+  KILN_ASSIGN_OR_RETURN(auto alive,
+                        FileLock::TryAcquire(AlivePath(*home, run.id), LockMode::kExclusive));
+  if (!alive) {
+    return FailedPreconditionError(
+        fmt::format("run {} is still running in another process", run.id));
+  }
+  if (run.status == RunStatus::kKilled) {
+    KILN_RETURN_IF_ERROR(home->catalog().ReopenRun(run.id));
+    run.status = RunStatus::kRunning;
+  } else if (run.status != RunStatus::kRunning) {
+    return FailedPreconditionError(
+        fmt::format("run {} has already ended ({})", run.id, registry::RunStatusName(run.status)));
+  }
+  return std::unique_ptr<RunRecorder>(new RunRecorder(home, std::move(run), std::move(alive)));
 }
 
 RunRecorder::~RunRecorder() {
-  if (ended_) return;
-  home_->catalog()
-      .FinishRun(run_.id, RunStatus::kFailed, {}, {}, ResourceUse())
-      .IgnoreError();  // best effort: the job's own error is what gets reported
+  if (!ended_) {
+    home_->catalog()
+        .FinishRun(run_.id, RunStatus::kFailed, {}, {}, ResourceUse())
+        .IgnoreError();  // best effort: the job's own error is what gets reported
+  }
+  ReleaseAlive();
+}
+
+void RunRecorder::ReleaseAlive() {
+  if (!alive_) return;
+  // Removed while still held: a reaper that opened the file just before gets the lock only after
+  // the run has ended, and ending a run is conditional on it still running.
+  home_->fs().Remove(AlivePath(*home_, run_.id)).IgnoreError();
+  alive_.reset();
+}
+
+Result<int> ReapKilledRuns(KilnHome* home) {
+  const std::string dir = RunsDir(*home);
+  KILN_ASSIGN_OR_RETURN(bool exists, home->fs().Exists(dir));
+  if (!exists) return 0;
+  KILN_ASSIGN_OR_RETURN(auto names, home->fs().ListDir(dir));
+  int reaped = 0;
+  for (const auto& name : names) {
+    if (!name.ends_with(".lock")) continue;
+    const std::string id = name.substr(0, name.size() - 5);
+    if (!registry::IsRunId(id)) continue;
+    KILN_ASSIGN_OR_RETURN(auto lock,
+                          FileLock::TryAcquire(JoinPath(dir, name), LockMode::kExclusive));
+    if (!lock) continue;  // its job is alive
+    auto run = home->catalog().GetRun(id);
+    // Not in the catalog yet: a job between taking its lock and creating its run. Leave it.
+    if (!run.ok()) continue;
+    if (run->status == RunStatus::kRunning &&
+        home->catalog().FinishRun(id, RunStatus::kKilled, {}, {}, run->attributes).ok()) {
+      ++reaped;
+    }
+    home->fs().Remove(JoinPath(dir, name)).IgnoreError();
+  }
+  return reaped;
 }
 
 void RunRecorder::AddPoint(const std::string& key, int64_t step, double value) {
@@ -78,6 +150,7 @@ Result<std::string> RunRecorder::Finish(std::string_view artifact,
   KILN_RETURN_IF_ERROR(
       home_->catalog().FinishRun(run_.id, RunStatus::kFinished, metrics, curves, a));
   ended_ = true;
+  ReleaseAlive();
   return object;
 }
 
@@ -140,6 +213,7 @@ json VersionJson(const registry::ModelVersion& v) {
 
 Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
   KILN_ASSIGN_OR_RETURN(auto runs,
                         home->catalog().SearchRuns({a.experiment, a.filter, a.order_by, a.limit}));
   if (a.json) {
@@ -162,6 +236,7 @@ Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
 
 Result<ExitCode> RunsShow(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
   KILN_ASSIGN_OR_RETURN(RunRecord r, home->catalog().GetRun(a.run));
   KILN_ASSIGN_OR_RETURN(auto curves, home->catalog().GetCurves(a.run, ""));
   json out = RunJson(r);
@@ -239,6 +314,7 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
     KILN_ASSIGN_OR_RETURN(format, PlotFormatFor(a.plot));
   }
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
   std::vector<RunRecord> runs;
   std::vector<std::map<std::string, registry::Curve>> curves(a.runs.size());
   std::set<std::string> keys;

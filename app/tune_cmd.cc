@@ -249,6 +249,9 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
   int next_index = 0;
   if (parent) {
     parent_id = parent->id;
+    // Taking the parent over first: while its search still runs elsewhere this fails, before
+    // any of that search's trials could be marked killed.
+    KILN_ASSIGN_OR_RETURN(parent_rec, RunRecorder::Resume(home.get(), *parent));
     registry::RunQuery q;
     q.filter = fmt::format("attributes.parent_id = '{}'", parent_id);
     q.limit = 1'000'000;
@@ -276,10 +279,6 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
         obs.params[spec.name] = *v;
       }
       if (complete) history.push_back(std::move(obs));
-    }
-    if (parent->status != registry::RunStatus::kRunning) {
-      return FailedPreconditionError(fmt::format("tune run {} has already ended ({})", parent_id,
-                                                 registry::RunStatusName(parent->status)));
     }
   } else {
     registry::RunRecord run;
@@ -357,16 +356,8 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
       {"best." + key, best.metrics.at(key)},
       {"trials", static_cast<double>(resumed + static_cast<int>(summary.trials.size()))},
       {"rounds", static_cast<double>(summary.total_rounds)}};
-  if (parent_rec) {
-    KILN_RETURN_IF_ERROR(parent_rec->SetTags({{"best_run", best.id}, {"model_run", model_run}}));
-    KILN_RETURN_IF_ERROR(parent_rec->Finish("", metrics).status());
-  } else {
-    KILN_RETURN_IF_ERROR(
-        catalog.SetRunTags(parent_id, {{"best_run", best.id}, {"model_run", model_run}}));
-    registry::RunAttributes attrs = parent->attributes;
-    KILN_RETURN_IF_ERROR(
-        catalog.FinishRun(parent_id, registry::RunStatus::kFinished, metrics, {}, attrs));
-  }
+  KILN_RETURN_IF_ERROR(parent_rec->SetTags({{"best_run", best.id}, {"model_run", model_run}}));
+  KILN_RETURN_IF_ERROR(parent_rec->Finish("", metrics).status());
   json out = {{"run_id", parent_id},           {"metric", o.metric},
               {"best_run", best.id},           {"best_score", best.metrics.at(key)},
               {"best_params", best.params},    {"model_run", model_run},

@@ -10,16 +10,33 @@
 
 namespace kiln {
 
-Result<std::unique_ptr<FileLock>> FileLock::Acquire(const std::string& path, LockMode mode) {
+namespace {
+
+// Opens (creating) `path` and flocks it; with `wait` false, null when another holder conflicts.
+Result<int> Lock(const std::string& path, LockMode mode, bool wait) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoToStatus(errno, fmt::format("open lock {}", path));
-  int op = mode == LockMode::kShared ? LOCK_SH : LOCK_EX;
+  const int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB);
   while (::flock(fd, op) != 0) {
     if (errno == EINTR) continue;
     int err = errno;
     ::close(fd);
+    if (!wait && err == EWOULDBLOCK) return -1;
     return ErrnoToStatus(err, fmt::format("lock {}", path));
   }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileLock>> FileLock::Acquire(const std::string& path, LockMode mode) {
+  KILN_ASSIGN_OR_RETURN(int fd, Lock(path, mode, /*wait=*/true));
+  return std::unique_ptr<FileLock>(new FileLock(fd));
+}
+
+Result<std::unique_ptr<FileLock>> FileLock::TryAcquire(const std::string& path, LockMode mode) {
+  KILN_ASSIGN_OR_RETURN(int fd, Lock(path, mode, /*wait=*/false));
+  if (fd < 0) return std::unique_ptr<FileLock>();
   return std::unique_ptr<FileLock>(new FileLock(fd));
 }
 

@@ -233,6 +233,23 @@ Status SqlCatalog::SetRunTags(const std::string& id,
   });
 }
 
+Status SqlCatalog::ReopenRun(const std::string& id) {
+  KILN_RETURN_IF_ERROR(CheckRunId(id));
+  MutexLock lock(&mu_);
+  SqlDb* db = db_.get();
+  return Transaction(db, [&]() -> Status {
+    KILN_ASSIGN_OR_RETURN(int64_t seq, RunSeq(db, id));
+    Stmt s(db,
+           "UPDATE runs SET status = 'running', end_ms = NULL WHERE seq = ?1 AND status = "
+           "'killed' RETURNING seq");
+    KILN_RETURN_IF_ERROR(s.ok());
+    s.Bind(1, seq);
+    KILN_ASSIGN_OR_RETURN(bool changed, s.Step());
+    if (!changed) return FailedPreconditionError(fmt::format("run {} was not killed", id));
+    return s.Step().status();
+  });
+}
+
 Status SqlCatalog::LoadRunDetails(int64_t seq, RunRecord* run) {
   SqlDb* db = db_.get();
   KILN_RETURN_IF_ERROR(

@@ -1,8 +1,11 @@
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "kiln/base/file_lock.h"
 #include "kiln/base/file_system.h"
 #include "kiln/base/mem_file_system.h"
 
@@ -117,6 +120,30 @@ TEST(FaultInjectingFileSystemTest, EnospcShortWriteAndPowerLoss) {
   EXPECT_FALSE(fs.NewWritableFile("/d/g").ok());
   mem.Crash(CrashMode::kDropUnsynced, 3);
   EXPECT_FALSE(*mem.Exists("/d/f"));
+}
+
+// flock conflicts between open file descriptions, so two opens in one process behave like two
+// processes: TryAcquire gives null while the other holds a conflicting lock.
+TEST(FileLockTest, TryAcquireSeesHolders) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("kiln-lock-" + std::to_string(getpid()))).string();
+  {
+    auto held = FileLock::Acquire(path, LockMode::kExclusive);
+    ASSERT_TRUE(held.ok());
+    auto again = FileLock::TryAcquire(path, LockMode::kShared);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, nullptr);
+  }
+  auto shared = FileLock::TryAcquire(path, LockMode::kShared);
+  ASSERT_TRUE(shared.ok());
+  ASSERT_NE(*shared, nullptr);
+  auto shared2 = FileLock::TryAcquire(path, LockMode::kShared);
+  ASSERT_TRUE(shared2.ok());
+  EXPECT_NE(*shared2, nullptr);
+  auto exclusive = FileLock::TryAcquire(path, LockMode::kExclusive);
+  ASSERT_TRUE(exclusive.ok());
+  EXPECT_EQ(*exclusive, nullptr);
+  std::filesystem::remove(path);
 }
 
 }  // namespace

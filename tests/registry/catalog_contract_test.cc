@@ -76,6 +76,16 @@ TEST_P(CatalogContractTest, RunLifecycle) {
   EXPECT_EQ(one->size(), 1u);
   ASSERT_TRUE(store_->SetRunTags(run->id, {{"note", "baseline"}}).ok());
   EXPECT_EQ(store_->GetRun(run->id)->tags.at("note"), "baseline");
+  // Only a killed run can be reopened (a job resuming it), and only once per kill.
+  EXPECT_EQ(store_->ReopenRun(run->id).code(), StatusCode::kFailedPrecondition);
+  auto victim = store_->CreateRun(MakeRun("exp", {}));
+  ASSERT_TRUE(victim.ok());
+  ASSERT_TRUE(store_->FinishRun(victim->id, RunStatus::kKilled, {}, {}, {}).ok());
+  ASSERT_TRUE(store_->ReopenRun(victim->id).ok());
+  EXPECT_EQ(store_->GetRun(victim->id)->status, RunStatus::kRunning);
+  EXPECT_EQ(store_->GetRun(victim->id)->end_ms, 0);
+  EXPECT_EQ(store_->ReopenRun(victim->id).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->ReopenRun(std::string(32, 'e')).code(), StatusCode::kNotFound);
   // Unknown and malformed ids.
   EXPECT_EQ(store_->GetRun(std::string(32, 'f')).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->GetRun("../../etc/passwd").status().code(), StatusCode::kInvalidArgument);

@@ -15,6 +15,9 @@ class FileLock {
  public:
   // Blocks until the lock is held. Creates `path` if missing.
   static Result<std::unique_ptr<FileLock>> Acquire(const std::string& path, LockMode mode);
+  // Takes the lock only if no other holder conflicts: null when one does. Creates `path` if
+  // missing.
+  static Result<std::unique_ptr<FileLock>> TryAcquire(const std::string& path, LockMode mode);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;

@@ -126,6 +126,9 @@ class CatalogStore : public storage::DatasetCatalog {
                            std::span<const Curve> curves, const RunAttributes& attributes) = 0;
   virtual Status SetRunTags(const std::string& id,
                             const std::map<std::string, std::string>& tags) = 0;
+  // A `killed` run becomes `running` again (its end time cleared): a job resuming its own run.
+  // FailedPrecondition for any other status.
+  virtual Status ReopenRun(const std::string& id) = 0;
   virtual Result<RunRecord> GetRun(const std::string& id) = 0;
   // The run's curves; `key` "" = all.
   virtual Result<std::vector<Curve>> GetCurves(const std::string& id, const std::string& key) = 0;

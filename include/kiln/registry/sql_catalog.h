@@ -52,6 +52,7 @@ class SqlCatalog final : public CatalogStore {
                    const std::map<std::string, double>& metrics, std::span<const Curve> curves,
                    const RunAttributes& attributes) override;
   Status SetRunTags(const std::string& id, const std::map<std::string, std::string>& tags) override;
+  Status ReopenRun(const std::string& id) override;
   Result<RunRecord> GetRun(const std::string& id) override;
   Result<std::vector<Curve>> GetCurves(const std::string& id, const std::string& key) override;
   Result<std::vector<RunRecord>> SearchRuns(const RunQuery& query) override;
