@@ -40,6 +40,10 @@ void AddPromoteCommand(CLI::App* models, const GlobalOptions& global,
 void AddTuneCommand(CLI::App& app, const GlobalOptions& global,
                     std::function<Result<ExitCode>()>* run);
 
+// Registers `kiln serve` (app/serve_cmd.cc).
+void AddServeCommand(CLI::App& app, const GlobalOptions& global,
+                     std::function<Result<ExitCode>()>* run);
+
 // Writes `text` to stdout followed by a newline.
 void Print(const std::string& text);
 

@@ -36,6 +36,7 @@ int Run(int argc, char** argv) {
   kiln::app::AddTrainCommands(app, global, &run);
   kiln::app::AddRunsCommands(app, global, &run);
   kiln::app::AddTuneCommand(app, global, &run);
+  kiln::app::AddServeCommand(app, global, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,14 +8,9 @@
 #include "kiln/learn/objective.h"
 #include "kiln/model/model_io.h"
 #include "kiln/model/predictor.h"
+#include "kiln/serve/model_manager.h"
 
 namespace kiln::app {
-
-namespace {
-
-constexpr uint64_t kMaxModelBytes = 4ULL << 30;
-
-}  // namespace
 
 std::string Actor() {
   if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
@@ -54,12 +49,8 @@ Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& 
 Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& home,
                                                                     const std::string& name,
                                                                     int64_t version) {
-  KILN_ASSIGN_OR_RETURN(registry::ModelVersion mv, home.catalog().GetModelVersion(name, version));
-  KILN_ASSIGN_OR_RETURN(std::string bytes,
-                        home.datasets().blobs().Read(mv.artifact, kMaxModelBytes));
-  KILN_ASSIGN_OR_RETURN(model::TreeModel m,
-                        model::DecodeModel(bytes, fmt::format("{}:{}", mv.name, mv.version)));
-  return std::shared_ptr<const model::TreeModel>(std::make_shared<model::TreeModel>(std::move(m)));
+  return serve::LoadModelVersion(home.catalog(), home.datasets().blobs(), name, version,
+                                 Limits::Default());
 }
 
 Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,

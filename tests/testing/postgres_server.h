@@ -33,7 +33,7 @@ class PostgresServer {
       error_ = "chown to postgres failed";
       return;
     }
-    port_ = FreePort();
+    port_ = kiln::testing::FreePort();
     const std::string data = dir_ + "/data";
     if (Sh(fmt::format("{}{}/initdb -D {} -A trust -U kiln -E UTF8 --no-sync > {}/initdb.log 2>&1",
                        as_, bin_, data, dir_)) != 0) {
@@ -80,20 +80,6 @@ class PostgresServer {
       if (std::filesystem::exists(dir + "/pg_ctl")) return dir;
     }
     return "";
-  }
-  // A loopback port nothing listens on now (the kernel's pick for an ephemeral bind).
-  static int FreePort() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof(addr);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    const int port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
   }
 
   std::string bin_, dir_, as_, error_;

@@ -23,6 +23,18 @@ struct Limits {
   uint64_t max_manifest_bytes = 256u << 20;
   uint64_t max_chunk_bytes = 1ull << 31;
   uint64_t max_chunk_rows = 1u << 20;
+  // Model files and registered model artifacts.
+  uint64_t max_model_bytes = 2ull << 30;
+  // The inference server (BI-20..BI-28): checked before anything is allocated for a request.
+  uint64_t max_request_body_bytes = 64u << 20;
+  uint32_t max_request_header_bytes = 16u << 10;
+  uint32_t header_timeout_ms = 15000;  // the whole header, incl. keep-alive idle (slowloris)
+  uint32_t body_timeout_ms = 30000;    // the whole body (slow drip)
+  uint32_t max_tensors = 4096;         // inputs or outputs of one request
+  uint64_t max_rows_per_request = 1u << 20;
+  uint64_t max_tensor_elements = 1ull << 26;
+  uint32_t default_deadline_ms = 30000;
+  uint32_t max_deadline_ms = 300000;
 
   static const Limits& Default() {
     static const Limits kDefault;

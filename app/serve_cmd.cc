@@ -1,0 +1,98 @@
+// `kiln serve`: the inference server. Wiring and the shutdown order only: the protocol lives in
+// src/api, the models in src/serve, the sockets in src/http.
+//
+// SIGTERM / SIGINT: readiness turns 503 at once, the listener closes, in-flight requests are
+// answered (up to --drain-seconds), then the process exits 0.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "app/cli.h"
+#include "app/model_ops.h"
+#include "kiln/api/v2_service.h"
+#include "kiln/http/server.h"
+#include "kiln/serve/model_manager.h"
+
+namespace kiln::app {
+namespace {
+
+struct ServeArgs {
+  std::string address = "127.0.0.1";
+  int port = 8080;
+  int io_threads = 1;
+  std::vector<std::string> models;
+  int drain_seconds = 20;
+};
+
+Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
+  if (a.port < 0 || a.port > 65535) return InvalidArgumentError("--port must be 0..65535");
+  if (a.io_threads < 1 || a.io_threads > 256) {
+    return InvalidArgumentError("--io-threads must be 1..256");
+  }
+  if (a.drain_seconds < 0 || a.drain_seconds > 600) {
+    return InvalidArgumentError("--drain-seconds must be 0..600");
+  }
+  // Signals are taken synchronously (sigwait) by this thread; every thread started from here
+  // on inherits the blocked mask.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  const Limits limits = Limits::Default();
+  serve::ModelManager models(&home->catalog(), &home->datasets().blobs(), limits);
+  if (a.models.empty()) {
+    KILN_RETURN_IF_ERROR(models.LoadAll());
+  } else {
+    for (const auto& name : a.models) KILN_RETURN_IF_ERROR(models.Load(name));
+  }
+  api::V2Service service(&models, {"kiln", KILN_VERSION, limits});
+  http::HttpServerOptions o;
+  o.address = a.address;
+  o.port = static_cast<uint16_t>(a.port);
+  o.io_threads = a.io_threads;
+  o.limits = limits;
+  KILN_ASSIGN_OR_RETURN(auto server, http::HttpServer::Start(o, [&service](http::HttpRequest req,
+                                                                           http::Responder done) {
+                          service.Handle(std::move(req), std::move(done));
+                        }));
+  service.SetReady(true);
+  const auto loaded = models.List();
+  std::string names;
+  for (const auto& m : loaded) names += fmt::format(" {}:{}", m.name, m.version);
+  std::printf("kiln serve: %zu model(s)%s on http://%s:%u\n", loaded.size(), names.c_str(),
+              a.address.c_str(), server->port());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop, &sig);
+  service.SetReady(false);
+  std::fprintf(stderr, "kiln serve: %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  server->Shutdown(std::chrono::seconds(a.drain_seconds));
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, const GlobalOptions& g,
+                     std::function<Result<ExitCode>()>* run) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* s = app.add_subcommand(
+      "serve", "serve registered models over the Open Inference Protocol (KServe V2) REST API");
+  s->add_option("--address", args->address, "listen address (default 127.0.0.1)");
+  s->add_option("--port", args->port, "listen port (default 8080, 0 = any free port)");
+  s->add_option("--io-threads", args->io_threads, "HTTP IO threads (default 1)");
+  s->add_option("--model", args->models,
+                "serve only these registered models (repeatable; default: every model with a "
+                "production alias)");
+  s->add_option("--drain-seconds", args->drain_seconds,
+                "on SIGTERM, wait this long for in-flight requests (default 20)");
+  s->callback([&g, run, args] { *run = [&g, args] { return Serve(g, *args); }; });
+}
+
+}  // namespace kiln::app

@@ -1,0 +1,66 @@
+// V2Service: the Open Inference Protocol (KServe V2) REST endpoints and Triton's model
+// repository extension, over a ModelManager.
+//
+//   GET  /v2/health/live                       200 {"live":true}
+//   GET  /v2/health/ready                      200 {"ready":true} | 503 while starting/stopping
+//   GET  /v2                                   server metadata
+//   GET  /v2/models/{m}[/versions/{v}]         model metadata
+//   GET  /v2/models/{m}[/versions/{v}]/ready   200 when loaded, 404 otherwise
+//   POST /v2/models/{m}[/versions/{v}]/infer   inference
+//   POST /v2/repository/index                  the loaded models
+//   POST /v2/repository/models/{m}/load|unload by registry name only (never a path)
+//
+// `{v}` is a version number or an alias; a bare model name means its `production` alias.
+// Errors are {"error": "...", "code": "NOT_FOUND"} with the status of HttpStatusFor().
+// Thread-safety: Handle() may run on several IO threads at once.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "kiln/base/exec_context.h"
+#include "kiln/base/limits.h"
+#include "kiln/base/status.h"
+#include "kiln/http/server.h"
+#include "kiln/serve/model_manager.h"
+
+namespace kiln::api {
+
+// Status -> HTTP (CONVENTIONS.md): InvalidArgument/OutOfRange 400, NotFound 404,
+// AlreadyExists/FailedPrecondition 409, ResourceExhausted 429 (413 when `too_large`),
+// DeadlineExceeded 504, Unavailable 503, Unimplemented 501, the rest 500.
+int HttpStatusFor(const Status& s);
+// The error response for `s` (503 carries Retry-After). Internal errors are answered with a
+// generic message; the detail goes to the log only (BI-26).
+http::HttpResponse ErrorResponse(const Status& s);
+
+struct V2Options {
+  std::string server_name = "kiln";
+  std::string server_version;
+  Limits limits = Limits::Default();
+};
+
+class V2Service {
+ public:
+  V2Service(serve::ModelManager* models, V2Options options);
+
+  void Handle(http::HttpRequest req, http::Responder done);
+  // Readiness: false until SetReady(true) and again once shutdown begins.
+  void SetReady(bool ready) { ready_.store(ready); }
+
+ private:
+  http::HttpResponse Route(const http::HttpRequest& req);
+  http::HttpResponse ModelRoute(const http::HttpRequest& req, const std::string& model,
+                                const std::string& version, const std::string& action);
+  http::HttpResponse Infer(const http::HttpRequest& req, const std::string& model,
+                           const std::string& version);
+  http::HttpResponse Metadata(const serve::ServedModel& m);
+
+  serve::ModelManager* models_;
+  V2Options options_;
+  std::atomic<bool> ready_{false};
+  std::unique_ptr<ExecContext> ctx_;  // inference on the IO thread: one thread, no pool hops
+};
+
+}  // namespace kiln::api

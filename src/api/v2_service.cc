@@ -1,0 +1,231 @@
+#include "kiln/api/v2_service.h"
+
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kiln/base/logging.h"
+#include "kiln/base/names.h"
+#include "kiln/serve/inference.h"
+#include "kiln/serve/v2.h"
+
+namespace kiln::api {
+
+using http::HttpRequest;
+using http::HttpResponse;
+using serve::JsonQuote;
+
+int HttpStatusFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kUnimplemented:
+      return 501;
+    default:
+      return 500;
+  }
+}
+
+HttpResponse ErrorResponse(const Status& s) {
+  HttpResponse r;
+  r.status = HttpStatusFor(s);
+  std::string message = s.message();
+  if (r.status == 500) {
+    KILN_LOG_ERROR("internal error answering a request: {}", s.ToString());
+    message = "internal error";
+  }
+  r.body =
+      fmt::format(R"({{"error":{},"code":"{}"}})", JsonQuote(message), StatusCodeName(s.code()));
+  if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+namespace {
+
+HttpResponse Json(int status, std::string body) { return {status, "application/json", body, {}}; }
+
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The path's segments, percent-decoded once (a decoded '/' stays inside its segment, so
+// "..%2f" can never become a separator); InvalidArgument for a malformed escape.
+Result<std::vector<std::string>> Segments(std::string_view target) {
+  const size_t q = target.find_first_of("?#");
+  std::string_view path = target.substr(0, q);
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    std::string seg;
+    while (i < path.size() && path[i] != '/') {
+      if (path[i] == '%') {
+        if (i + 2 >= path.size() || Hex(path[i + 1]) < 0 || Hex(path[i + 2]) < 0) {
+          return InvalidArgumentError("malformed percent-encoding in the path");
+        }
+        seg += static_cast<char>(Hex(path[i + 1]) * 16 + Hex(path[i + 2]));
+        i += 3;
+      } else {
+        seg += path[i++];
+      }
+    }
+    out.push_back(std::move(seg));
+    if (out.size() > 8) return NotFoundError("no such endpoint");
+  }
+  return out;
+}
+
+HttpResponse MethodNotAllowed(std::string_view allowed) {
+  HttpResponse r = Json(405, R"({"error":"method not allowed","code":"INVALID_ARGUMENT"})");
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
+}
+
+std::string ShapeJson(const std::vector<int64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ","));
+}
+
+}  // namespace
+
+V2Service::V2Service(serve::ModelManager* models, V2Options options)
+    : models_(models),
+      options_(std::move(options)),
+      ctx_(std::make_unique<ExecContext>(ExecContext::Options{.threads = 1})) {}
+
+void V2Service::Handle(HttpRequest req, http::Responder done) {
+  HttpResponse resp;
+  try {
+    resp = Route(req);
+  } catch (const std::exception& e) {
+    resp = ErrorResponse(InternalError(e.what()));
+  }
+  done(std::move(resp));
+}
+
+HttpResponse V2Service::Route(const HttpRequest& req) {
+  auto parsed = Segments(req.target);
+  if (!parsed.ok()) return ErrorResponse(parsed.status());
+  const std::vector<std::string>& s = *parsed;
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  const bool post = req.method == "POST";
+  if (s.empty() || s[0] != "v2") return ErrorResponse(NotFoundError("no such endpoint"));
+  if (s.size() == 1) {
+    if (!get) return MethodNotAllowed("GET");
+    return Json(200,
+                fmt::format(R"({{"name":{},"version":{},"extensions":["model_repository"]}})",
+                            JsonQuote(options_.server_name), JsonQuote(options_.server_version)));
+  }
+  if (s[1] == "health" && s.size() == 3) {
+    if (!get) return MethodNotAllowed("GET");
+    if (s[2] == "live") return Json(200, R"({"live":true})");
+    if (s[2] == "ready") {
+      return ready_.load() ? Json(200, R"({"ready":true})")
+                           : ErrorResponse(UnavailableError("not ready"));
+    }
+  }
+  if (s[1] == "models" && s.size() >= 3) {
+    // models/{m}[/versions/{v}][/ready|/infer]
+    std::string version, action;
+    if (s.size() >= 5 && s[3] == "versions") {
+      version = s[4];
+      if (s.size() == 6) action = s[5];
+      if (s.size() > 6) return ErrorResponse(NotFoundError("no such endpoint"));
+    } else if (s.size() == 4) {
+      action = s[3];
+    } else if (s.size() != 3) {
+      return ErrorResponse(NotFoundError("no such endpoint"));
+    }
+    if (action.empty() && !get) return MethodNotAllowed("GET");
+    if (action == "ready" && !get) return MethodNotAllowed("GET");
+    if (action == "infer" && !post) return MethodNotAllowed("POST");
+    return ModelRoute(req, s[2], version, action);
+  }
+  if (s[1] == "repository" && s.size() == 3 && s[2] == "index") {
+    if (!post) return MethodNotAllowed("POST");
+    std::string body = "[";
+    for (const auto& e : models_->List()) {
+      if (body.size() > 1) body += ',';
+      body += fmt::format(R"({{"name":{},"version":"{}","state":"{}"}})", JsonQuote(e.name),
+                          e.version, e.ready ? "READY" : "UNAVAILABLE");
+    }
+    return Json(200, body + "]");
+  }
+  if (s[1] == "repository" && s.size() == 5 && s[2] == "models" &&
+      (s[4] == "load" || s[4] == "unload")) {
+    if (!post) return MethodNotAllowed("POST");
+    // By registry name only: the request body (Triton's load parameters, which may name files)
+    // is not read, BI-27.
+    if (Status v = ValidateName(s[3], "model name"); !v.ok()) return ErrorResponse(v);
+    Status st = s[4] == "load" ? models_->Load(s[3]) : models_->Unload(s[3]);
+    if (!st.ok()) return ErrorResponse(st);
+    return Json(200, "{}");
+  }
+  return ErrorResponse(NotFoundError("no such endpoint"));
+}
+
+HttpResponse V2Service::ModelRoute(const HttpRequest& req, const std::string& model,
+                                   const std::string& version, const std::string& action) {
+  if (Status v = ValidateName(model, "model name"); !v.ok()) return ErrorResponse(v);
+  if (!version.empty()) {
+    if (Status v = ValidateName(version, "model version"); !v.ok()) return ErrorResponse(v);
+  }
+  if (action == "infer") return Infer(req, model, version);
+  if (!action.empty() && action != "ready") {
+    return ErrorResponse(NotFoundError("no such endpoint"));
+  }
+  auto m = models_->Get(model, version);
+  if (!m.ok()) return ErrorResponse(m.status());
+  if (action == "ready") {
+    return Json(200, fmt::format(R"({{"name":{},"ready":true}})", JsonQuote(model)));
+  }
+  return Metadata(**m);
+}
+
+HttpResponse V2Service::Metadata(const serve::ServedModel& m) {
+  auto tensors = [](const std::vector<serve::TensorInfo>& ts) {
+    std::string out = "[";
+    for (const auto& t : ts) {
+      if (out.size() > 1) out += ',';
+      out += fmt::format(R"({{"name":{},"datatype":"{}","shape":{}}})", JsonQuote(t.name),
+                         serve::DataTypeName(t.datatype), ShapeJson(t.shape));
+    }
+    return out + "]";
+  };
+  return Json(200, fmt::format(R"({{"name":{},"versions":["{}"],"platform":"kiln_gbdt",)"
+                               R"("inputs":{},"outputs":{}}})",
+                               JsonQuote(m.name), m.version, tensors(serve::ModelInputs(m)),
+                               tensors(serve::ModelOutputs(m))));
+}
+
+HttpResponse V2Service::Infer(const HttpRequest& req, const std::string& model,
+                              const std::string& version) {
+  auto m = models_->Get(model, version);
+  if (!m.ok()) return ErrorResponse(m.status());
+  auto parsed = serve::ParseInferRequest(req.body, options_.limits);
+  if (!parsed.ok()) return ErrorResponse(parsed.status());
+  auto resp = serve::Infer(**m, *parsed, *ctx_, options_.limits);
+  if (!resp.ok()) return ErrorResponse(resp.status());
+  return Json(200, serve::WriteInferResponse(*resp));
+}
+
+}  // namespace kiln::api

@@ -1,0 +1,223 @@
+#include "kiln/serve/inference.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "kiln/model/shap.h"
+
+namespace kiln::serve {
+namespace {
+
+constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
+
+bool IsClassification(const model::TreeModel& m) {
+  return m.objective == model::Objective::kBinaryLogistic ||
+         m.objective == model::Objective::kMulticlassSoftmax;
+}
+
+std::string Shown(std::string_view s) {
+  std::string out(s.substr(0, 64));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') c = '?';
+  }
+  return out;
+}
+
+// A number as the text a category dictionary would hold ("3", "2.5").
+std::string NumberText(double v) {
+  char buf[32];
+  auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+// Rows of a per-feature tensor: shape [N] or [N, 1].
+Result<size_t> ColumnRows(const Tensor& t) {
+  if (t.shape.size() == 1 || (t.shape.size() == 2 && t.shape[1] == 1)) {
+    return static_cast<size_t>(t.shape[0]);
+  }
+  return InvalidArgumentError(
+      fmt::format("input '{}': shape must be [N] or [N, 1] for a feature", Shown(t.name)));
+}
+
+bool Requested(const InferRequest& req, std::string_view name) {
+  if (req.outputs.empty()) return true;
+  for (const auto& o : req.outputs) {
+    if (o.name == name) return true;
+  }
+  return false;
+}
+
+bool WantsExplanation(const InferRequest& req) {
+  auto it = req.parameters.find("explain");
+  if (it == req.parameters.end()) return false;
+  const bool* b = std::get_if<bool>(&it->second);
+  return b && *b;
+}
+
+}  // namespace
+
+std::vector<TensorInfo> ModelInputs(const ServedModel& m) {
+  std::vector<TensorInfo> out;
+  for (const auto& f : m.model->features) {
+    out.push_back({f.name, f.categories.empty() ? DataType::kFp64 : DataType::kBytes, {-1}});
+  }
+  return out;
+}
+
+std::vector<TensorInfo> ModelOutputs(const ServedModel& m) {
+  const auto& model = *m.model;
+  const int64_t features = static_cast<int64_t>(model.features.size());
+  std::vector<TensorInfo> out;
+  if (IsClassification(model)) {
+    const int64_t classes =
+        static_cast<int64_t>(m.predictor->output_width(model::PredictKind::kProbability));
+    out.push_back({"predict", DataType::kBytes, {-1}});
+    out.push_back({"probabilities", DataType::kFp32, {-1, classes}});
+  } else {
+    out.push_back({"predict", DataType::kFp32, {-1}});
+  }
+  out.push_back({"contributions", DataType::kFp32, {-1, model.num_groups(), features + 1}});
+  return out;
+}
+
+Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequest& req,
+                                           const Limits& limits) {
+  const auto& features = m.model->features;
+  const size_t cols = features.size();
+  model::FeatureMatrix x;
+  x.cols = cols;
+  // One [N, F] matrix.
+  if (req.inputs.size() == 1 && !m.feature_index.count(req.inputs[0].name) &&
+      req.inputs[0].shape.size() == 2) {
+    const Tensor& t = req.inputs[0];
+    if (t.datatype == DataType::kBytes || t.datatype == DataType::kBool) {
+      return InvalidArgumentError(
+          fmt::format("input '{}': a [N, F] matrix must be numeric", Shown(t.name)));
+    }
+    if (static_cast<size_t>(t.shape[1]) != cols) {
+      return InvalidArgumentError(fmt::format("input '{}': {} columns, the model has {} features",
+                                              Shown(t.name), t.shape[1], cols));
+    }
+    x.rows = static_cast<size_t>(t.shape[0]);
+    if (x.rows > limits.max_rows_per_request) {
+      return ResourceExhaustedError(
+          fmt::format("{} rows; at most {} per request", x.rows, limits.max_rows_per_request));
+    }
+    x.values = t.numbers;
+    return x;
+  }
+  // One tensor per feature.
+  std::vector<const Tensor*> by_feature(cols, nullptr);
+  size_t rows = 0;
+  for (const Tensor& t : req.inputs) {
+    auto it = m.feature_index.find(t.name);
+    if (it == m.feature_index.end()) {
+      return InvalidArgumentError(
+          fmt::format("input '{}': model '{}' has no such feature", Shown(t.name), m.name));
+    }
+    KILN_ASSIGN_OR_RETURN(size_t n, ColumnRows(t));
+    if (&t != &req.inputs.front() && n != rows) {
+      return InvalidArgumentError(
+          fmt::format("input '{}': {} rows, other inputs have {}", Shown(t.name), n, rows));
+    }
+    rows = n;
+    by_feature[it->second] = &t;
+  }
+  for (size_t f = 0; f < cols; ++f) {
+    if (!by_feature[f]) {
+      return InvalidArgumentError(fmt::format("no input for feature '{}'", features[f].name));
+    }
+  }
+  if (rows > limits.max_rows_per_request) {
+    return ResourceExhaustedError(
+        fmt::format("{} rows; at most {} per request", rows, limits.max_rows_per_request));
+  }
+  x.rows = rows;
+  x.values.assign(rows * cols, kMissing);
+  for (size_t f = 0; f < cols; ++f) {
+    const Tensor& t = *by_feature[f];
+    const auto& codes = m.category_codes[f];
+    const bool categorical = !features[f].categories.empty();
+    if (!categorical && t.datatype == DataType::kBytes) {
+      return InvalidArgumentError(
+          fmt::format("input '{}': feature is numeric, not BYTES", Shown(t.name)));
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      double v = kMissing;
+      if (t.datatype == DataType::kBytes) {
+        auto c = codes.find(t.strings[r]);
+        if (c != codes.end()) v = c->second;
+      } else if (categorical) {
+        if (!std::isnan(t.numbers[r])) {
+          auto c = codes.find(NumberText(t.numbers[r]));
+          if (c != codes.end()) v = c->second;
+        }
+      } else {
+        v = t.numbers[r];
+      }
+      x.values[r * cols + f] = v;
+    }
+  }
+  return x;
+}
+
+Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const ExecContext& ctx,
+                            const Limits& limits) {
+  const auto known = ModelOutputs(m);
+  for (const auto& o : req.outputs) {
+    const bool ok = std::any_of(known.begin(), known.end(),
+                                [&](const TensorInfo& k) { return k.name == o.name; });
+    if (!ok) {
+      return InvalidArgumentError(
+          fmt::format("output '{}': model '{}' has no such output", Shown(o.name), m.name));
+    }
+  }
+  KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, BuildFeatures(m, req, limits));
+  const auto& model = *m.model;
+  const int64_t rows = static_cast<int64_t>(x.rows);
+  InferResponse resp;
+  resp.model_name = m.name;
+  resp.model_version = std::to_string(m.version);
+  resp.id = req.id;
+  const size_t width = m.predictor->output_width(model::PredictKind::kProbability);
+  std::vector<float> probs(x.rows * width);
+  KILN_RETURN_IF_ERROR(m.predictor->Predict(x, model::PredictKind::kProbability, probs, ctx));
+  if (IsClassification(model)) {
+    if (Requested(req, "predict")) {
+      OutputTensor t{"predict", DataType::kBytes, {rows}, {}, {}};
+      t.strings.reserve(x.rows);
+      for (size_t r = 0; r < x.rows; ++r) {
+        const float* p = probs.data() + r * width;
+        const size_t best = static_cast<size_t>(std::max_element(p, p + width) - p);
+        t.strings.push_back(best < model.class_labels.size() ? model.class_labels[best]
+                                                             : std::to_string(best));
+      }
+      resp.outputs.push_back(std::move(t));
+    }
+    if (Requested(req, "probabilities")) {
+      resp.outputs.push_back({"probabilities",
+                              DataType::kFp32,
+                              {rows, static_cast<int64_t>(width)},
+                              std::vector<double>(probs.begin(), probs.end()),
+                              {}});
+    }
+  } else if (Requested(req, "predict")) {
+    resp.outputs.push_back(
+        {"predict", DataType::kFp32, {rows}, std::vector<double>(probs.begin(), probs.end()), {}});
+  }
+  if (WantsExplanation(req) || (!req.outputs.empty() && Requested(req, "contributions"))) {
+    const int64_t groups = model.num_groups();
+    const int64_t per = static_cast<int64_t>(x.cols) + 1;
+    std::vector<double> contrib(x.rows * static_cast<size_t>(groups * per));
+    KILN_RETURN_IF_ERROR(model::ExplainRows(*m.predictor, x, contrib, ctx));
+    resp.outputs.push_back(
+        {"contributions", DataType::kFp32, {rows, groups, per}, std::move(contrib), {}});
+  }
+  return resp;
+}
+
+}  // namespace kiln::serve

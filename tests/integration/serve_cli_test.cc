@@ -1,0 +1,194 @@
+// `kiln serve` end to end: ingest -> train -> register -> alias -> serve -> V2 requests, the
+// golden request/response files in tests/golden/v2/, and SIGTERM.
+//
+// Golden files: {"request": {"method", "path", "body"}, "status", "response"}; the response
+// body must equal "response" as JSON. KILN_UPDATE_GOLDEN=1 rewrites "status" and "response"
+// from the server's answers (review the diff before committing it).
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "kiln/http/server.h"
+#include "testing/run_kiln.h"
+
+namespace kiln {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+class ServeCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(kiln::testing::MakeTempDir("kiln-serve"));
+    home_ = new std::string(*dir_ + "/home");
+    const std::string data = kiln::testing::SourceDir() + "/examples/credit/credit_2024.csv";
+    auto run = [](std::vector<std::string> args) {
+      args.insert(args.begin(), {"--home", *home_});
+      return kiln::testing::RunKiln(args, *dir_);
+    };
+    ASSERT_EQ(run({"data", "ingest", data, "--name", "credit"}).exit_code, 0);
+    for (const char* depth : {"3", "4"}) {
+      auto t = run({"train", "--data", "credit", "--target", "Status", "--param",
+                    std::string("max_depth=") + depth, "--param", "num_trees=20", "--out",
+                    *dir_ + "/m.kiln", "--json"});
+      ASSERT_EQ(t.exit_code, 0) << t.err;
+      const std::string id = json::parse(t.out)["run_id"];
+      ASSERT_EQ(run({"models", "register", id, "--name", "credit-risk"}).exit_code, 0);
+    }
+    ASSERT_EQ(run({"models", "alias", "credit-risk", "1", "--set", "production"}).exit_code, 0);
+    ASSERT_EQ(run({"models", "alias", "credit-risk", "2", "--set", "staging"}).exit_code, 0);
+    port_ = kiln::testing::FreePort();
+    pid_ = kiln::testing::SpawnKiln(
+        {"--home", *home_, "serve", "--port", std::to_string(port_), "--io-threads", "2"});
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < deadline) {
+      auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(port_));
+      if (c.ok()) {
+        auto r = (*c)->Send("GET", "/v2/health/ready");
+        if (r.ok() && r->status == 200) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL() << "kiln serve did not become ready";
+  }
+  static void TearDownTestSuite() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(*dir_);
+    delete dir_;
+    delete home_;
+  }
+
+  static http::HttpResponse Send(const std::string& method, const std::string& path,
+                                 const std::string& body = "") {
+    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(port_));
+    EXPECT_TRUE(c.ok());
+    if (!c.ok()) return {};
+    auto r = (*c)->Send(method, path, body);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : http::HttpResponse{};
+  }
+
+  static std::string* dir_;
+  static std::string* home_;
+  static int port_;
+  static pid_t pid_;
+};
+
+std::string* ServeCliTest::dir_ = nullptr;
+std::string* ServeCliTest::home_ = nullptr;
+int ServeCliTest::port_ = 0;
+pid_t ServeCliTest::pid_ = 0;
+
+TEST_F(ServeCliTest, GoldenRequests) {
+  const fs::path golden = fs::path(kiln::testing::SourceDir()) / "tests/golden/v2";
+  const bool update = std::getenv("KILN_UPDATE_GOLDEN") != nullptr;
+  int checked = 0;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(golden)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    std::ifstream in(path);
+    json g = json::parse(in);
+    const json& req = g["request"];
+    const std::string body = !req.contains("body")     ? ""
+                             : req["body"].is_string() ? req["body"].get<std::string>()
+                                                       : req["body"].dump();
+    auto r = Send(req["method"], req["path"], body);
+    json got = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+    if (update) {
+      g["status"] = r.status;
+      g["response"] = got;
+      std::ofstream(path) << g.dump(2) << "\n";
+      continue;
+    }
+    EXPECT_EQ(r.status, g["status"].get<int>()) << path.filename() << ": " << r.body;
+    EXPECT_EQ(got, g["response"]) << path.filename() << ": " << r.body;
+    ++checked;
+  }
+  if (!update) {
+    EXPECT_GE(checked, 20);
+  }
+}
+
+TEST_F(ServeCliTest, InferByColumnsAndAsAMatrixAgree) {
+  // The first rows of the training file, by feature name.
+  json columns = {{"inputs", json::array()}};
+  const std::vector<std::pair<std::string, json>> row = {
+      {"Seniority", 9},       {"Home", "rent"},  {"Time", 60},         {"Age", 30},
+      {"Marital", "married"}, {"Records", "no"}, {"Job", "freelance"}, {"Expenses", 73},
+      {"Income", 129},        {"Assets", 0},     {"Debt", 0},          {"Amount", 800},
+      {"Price", 846}};
+  for (const auto& [name, v] : row) {
+    columns["inputs"].push_back({{"name", name},
+                                 {"shape", {1}},
+                                 {"datatype", v.is_string() ? "BYTES" : "FP64"},
+                                 {"data", {v}}});
+  }
+  auto by_col = Send("POST", "/v2/models/credit-risk/infer", columns.dump());
+  ASSERT_EQ(by_col.status, 200) << by_col.body;
+  json a = json::parse(by_col.body);
+  EXPECT_EQ(a["model_version"], "1");
+  ASSERT_EQ(a["outputs"][1]["name"], "probabilities");
+  const double p_good = a["outputs"][1]["data"][0];
+  EXPECT_GT(p_good, 0.0);
+  EXPECT_LT(p_good, 1.0);
+  // staging is version 2; version 1 by number is the production one.
+  auto staged = Send("POST", "/v2/models/credit-risk/versions/staging/infer", columns.dump());
+  ASSERT_EQ(staged.status, 200) << staged.body;
+  EXPECT_EQ(json::parse(staged.body)["model_version"], "2");
+  auto v1 = Send("POST", "/v2/models/credit-risk/versions/1/infer", columns.dump());
+  EXPECT_EQ(json::parse(v1.body)["outputs"], a["outputs"]);
+  // Explanations: contributions plus bias add up to the margin of the probability.
+  json explain = columns;
+  explain["parameters"] = {{"explain", true}};
+  explain["outputs"] = {{{"name", "probabilities"}}, {{"name", "contributions"}}};
+  auto e = Send("POST", "/v2/models/credit-risk/infer", explain.dump());
+  ASSERT_EQ(e.status, 200) << e.body;
+  json ej = json::parse(e.body);
+  ASSERT_EQ(ej["outputs"].size(), 2u);
+  double margin = 0;
+  for (double c : ej["outputs"][1]["data"]) margin += c;
+  const double p_bad = ej["outputs"][0]["data"][1];
+  EXPECT_NEAR(1.0 / (1.0 + std::exp(-margin)), p_bad, 1e-5);
+}
+
+TEST_F(ServeCliTest, RepositoryUnloadAndLoadByName) {
+  EXPECT_EQ(Send("POST", "/v2/repository/models/credit-risk/unload").status, 200);
+  EXPECT_EQ(Send("GET", "/v2/models/credit-risk/ready").status, 404);
+  EXPECT_EQ(Send("POST", "/v2/models/credit-risk/infer", "{}").status, 404);
+  // BI-27: a body naming files is not read; the model comes from the registry by name.
+  EXPECT_EQ(Send("POST", "/v2/repository/models/credit-risk/load",
+                 R"({"parameters":{"config":"/etc/passwd","file:1/model.kiln":"x"}})")
+                .status,
+            200);
+  EXPECT_EQ(Send("GET", "/v2/models/credit-risk/ready").status, 200);
+}
+
+// Defined last: in a whole-binary run it stops the server the other tests use.
+TEST_F(ServeCliTest, SigtermDrainsAndExitsZero) {
+  const auto t0 = Clock::now();
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = 0;
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(25));
+}
+
+}  // namespace
+}  // namespace kiln
