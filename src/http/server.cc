@@ -57,7 +57,7 @@ class HttpServer::Impl {
       : options_(options),
         handler_(std::move(handler)),
         work_(net::make_work_guard(ioc_)),
-        acceptor_(ioc_) {}
+        acceptor_(net::make_strand(ioc_)) {}
 
   Status Listen() {
     boost::system::error_code ec;
@@ -84,6 +84,7 @@ class HttpServer::Impl {
     net::post(acceptor_.get_executor(), [this] {
       boost::system::error_code ec;
       acceptor_.close(ec);
+      accept_retry_.cancel();
     });
     {
       std::unique_lock lock(mu_);
@@ -142,7 +143,8 @@ class HttpServer::Impl {
   // Keeps the IO threads running while requests wait for their responders and no socket
   // operation is pending (e.g. draining after the listener closed).
   net::executor_work_guard<net::io_context::executor_type> work_;
-  tcp::acceptor acceptor_;
+  tcp::acceptor acceptor_;  // on a strand: its handlers and Shutdown's close never overlap
+  net::steady_timer accept_retry_{acceptor_.get_executor()};
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
@@ -288,7 +290,13 @@ void HttpServer::Impl::Accept() {
   acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+      // E.g. out of file descriptors under a connection flood: back off instead of spinning.
       KILN_LOG_WARN("accept: {}", ec.message());
+      accept_retry_.expires_after(std::chrono::milliseconds(50));
+      accept_retry_.async_wait([this](beast::error_code) {
+        if (acceptor_.is_open()) Accept();
+      });
+      return;
     } else {
       boost::system::error_code nd;
       socket.set_option(tcp::no_delay(true), nd);
