@@ -14,6 +14,7 @@
 #include "app/model_ops.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
+#include "kiln/monitor/metrics.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::app {
@@ -51,7 +52,9 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   } else {
     for (const auto& name : a.models) KILN_RETURN_IF_ERROR(models.Load(name));
   }
-  api::V2Service service(&models, {"kiln", KILN_VERSION, limits});
+  monitor::MetricsRegistry metrics;
+  metrics.AddProcessMetrics();
+  api::V2Service service(&models, &metrics, {"kiln", KILN_VERSION, limits});
   http::HttpServerOptions o;
   o.address = a.address;
   o.port = static_cast<uint16_t>(a.port);

@@ -1,5 +1,6 @@
 #include "kiln/api/v2_service.h"
 
+#include <chrono>
 #include <vector>
 
 #include <fmt/format.h>
@@ -107,35 +108,64 @@ std::string ShapeJson(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-V2Service::V2Service(serve::ModelManager* models, V2Options options)
+V2Service::V2Service(serve::ModelManager* models, monitor::MetricsRegistry* metrics,
+                     V2Options options)
     : models_(models),
+      metrics_(metrics),
       options_(std::move(options)),
+      requests_(&metrics->AddCounter("kiln_requests_total",
+                                     "Requests answered, by route, model, version and HTTP status.",
+                                     {"route", "model", "version", "code"})),
+      latency_(&metrics->AddHistogram("kiln_request_duration_seconds",
+                                      "Time from a request's arrival to its answer, by route.",
+                                      {"route"}, monitor::LatencyBuckets())),
+      compute_(&metrics->AddHistogram("kiln_inference_compute_seconds",
+                                      "Model compute time of an inference request.", {"model"},
+                                      monitor::LatencyBuckets())),
+      rows_(&metrics->AddHistogram("kiln_inference_rows", "Rows per inference request.", {"model"},
+                                   monitor::SizeBuckets())),
+      in_flight_(metrics->AddGauge("kiln_requests_in_flight", "Requests being answered.").With({})),
       ctx_(std::make_unique<ExecContext>(ExecContext::Options{.threads = 1})) {}
 
 void V2Service::Handle(HttpRequest req, http::Responder done) {
+  const auto t0 = std::chrono::steady_clock::now();
+  in_flight_->Add(1);
   HttpResponse resp;
+  RequestLabels labels;
   try {
-    resp = Route(req);
+    resp = Route(req, &labels);
   } catch (const std::exception& e) {
     resp = ErrorResponse(InternalError(e.what()));
   }
+  // Unknown model names are not labels: a client cannot grow the metrics without bound.
+  requests_->With({labels.route, labels.model, labels.version, std::to_string(resp.status)})->Add();
+  latency_->With({labels.route})
+      ->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  in_flight_->Add(-1);
   done(std::move(resp));
 }
 
-HttpResponse V2Service::Route(const HttpRequest& req) {
+HttpResponse V2Service::Route(const HttpRequest& req, RequestLabels* labels) {
   auto parsed = Segments(req.target);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   const std::vector<std::string>& s = *parsed;
   const bool get = req.method == "GET" || req.method == "HEAD";
   const bool post = req.method == "POST";
+  if (s.size() == 1 && s[0] == "metrics") {
+    labels->route = "metrics";
+    if (!get) return MethodNotAllowed("GET");
+    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Expose(), {}};
+  }
   if (s.empty() || s[0] != "v2") return ErrorResponse(NotFoundError("no such endpoint"));
   if (s.size() == 1) {
+    labels->route = "server_metadata";
     if (!get) return MethodNotAllowed("GET");
     return Json(200,
                 fmt::format(R"({{"name":{},"version":{},"extensions":["model_repository"]}})",
                             JsonQuote(options_.server_name), JsonQuote(options_.server_version)));
   }
   if (s[1] == "health" && s.size() == 3) {
+    labels->route = "health";
     if (!get) return MethodNotAllowed("GET");
     if (s[2] == "live") return Json(200, R"({"live":true})");
     if (s[2] == "ready") {
@@ -155,11 +185,16 @@ HttpResponse V2Service::Route(const HttpRequest& req) {
     } else if (s.size() != 3) {
       return ErrorResponse(NotFoundError("no such endpoint"));
     }
+    labels->route = action.empty()      ? "model_metadata"
+                    : action == "ready" ? "model_ready"
+                    : action == "infer" ? "infer"
+                                        : "other";
     if (action.empty() && !get) return MethodNotAllowed("GET");
     if (action == "ready" && !get) return MethodNotAllowed("GET");
     if (action == "infer" && !post) return MethodNotAllowed("POST");
-    return ModelRoute(req, s[2], version, action);
+    return ModelRoute(req, s[2], version, action, labels);
   }
+  if (s[1] == "repository") labels->route = "repository";
   if (s[1] == "repository" && s.size() == 3 && s[2] == "index") {
     if (!post) return MethodNotAllowed("POST");
     std::string body = "[";
@@ -184,17 +219,20 @@ HttpResponse V2Service::Route(const HttpRequest& req) {
 }
 
 HttpResponse V2Service::ModelRoute(const HttpRequest& req, const std::string& model,
-                                   const std::string& version, const std::string& action) {
+                                   const std::string& version, const std::string& action,
+                                   RequestLabels* labels) {
   if (Status v = ValidateName(model, "model name"); !v.ok()) return ErrorResponse(v);
   if (!version.empty()) {
     if (Status v = ValidateName(version, "model version"); !v.ok()) return ErrorResponse(v);
   }
-  if (action == "infer") return Infer(req, model, version);
+  if (action == "infer") return Infer(req, model, version, labels);
   if (!action.empty() && action != "ready") {
     return ErrorResponse(NotFoundError("no such endpoint"));
   }
   auto m = models_->Get(model, version);
   if (!m.ok()) return ErrorResponse(m.status());
+  labels->model = (*m)->name;
+  labels->version = std::to_string((*m)->version);
   if (action == "ready") {
     return Json(200, fmt::format(R"({{"name":{},"ready":true}})", JsonQuote(model)));
   }
@@ -218,13 +256,21 @@ HttpResponse V2Service::Metadata(const serve::ServedModel& m) {
 }
 
 HttpResponse V2Service::Infer(const HttpRequest& req, const std::string& model,
-                              const std::string& version) {
+                              const std::string& version, RequestLabels* labels) {
   auto m = models_->Get(model, version);
   if (!m.ok()) return ErrorResponse(m.status());
+  labels->model = (*m)->name;
+  labels->version = std::to_string((*m)->version);
   auto parsed = serve::ParseInferRequest(req.body, options_.limits);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
+  const auto t0 = std::chrono::steady_clock::now();
   auto resp = serve::Infer(**m, *parsed, *ctx_, options_.limits);
   if (!resp.ok()) return ErrorResponse(resp.status());
+  compute_->With({labels->model})
+      ->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (!resp->outputs.empty() && !resp->outputs[0].shape.empty()) {
+    rows_->With({labels->model})->Observe(static_cast<double>(resp->outputs[0].shape[0]));
+  }
   return Json(200, serve::WriteInferResponse(*resp));
 }
 

@@ -178,6 +178,28 @@ TEST_F(ServeCliTest, RepositoryUnloadAndLoadByName) {
   EXPECT_EQ(Send("GET", "/v2/models/credit-risk/ready").status, 200);
 }
 
+// The /metrics page passes `promtool check metrics` and counts the requests made so far.
+TEST_F(ServeCliTest, MetricsPageIsPromtoolClean) {
+  ASSERT_EQ(Send("GET", "/v2/models/credit-risk").status, 200);
+  auto page = Send("GET", "/metrics");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_NE(page.content_type.find("text/plain"), std::string::npos);
+  EXPECT_NE(page.body.find("kiln_requests_total{route=\"model_metadata\",model=\"credit-risk\","
+                           "version=\"1\",code=\"200\"}"),
+            std::string::npos)
+      << page.body;
+  EXPECT_NE(page.body.find("kiln_request_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(page.body.find("process_resident_memory_bytes"), std::string::npos);
+  if (std::system("command -v promtool > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "promtool (Debian package prometheus) is not installed";
+  }
+  const std::string file = *dir_ + "/metrics.txt";
+  std::ofstream(file) << page.body;
+  const std::string out = *dir_ + "/promtool.out";
+  const int rc = std::system(("promtool check metrics < " + file + " > " + out + " 2>&1").c_str());
+  EXPECT_EQ(rc, 0) << kiln::testing::Slurp(out);
+}
+
 // Defined last: in a whole-binary run it stops the server the other tests use.
 TEST_F(ServeCliTest, SigtermDrainsAndExitsZero) {
   const auto t0 = Clock::now();

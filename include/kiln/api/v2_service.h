@@ -9,6 +9,7 @@
 //   POST /v2/models/{m}[/versions/{v}]/infer   inference
 //   POST /v2/repository/index                  the loaded models
 //   POST /v2/repository/models/{m}/load|unload by registry name only (never a path)
+//   GET  /metrics                              Prometheus text format
 //
 // `{v}` is a version number or an alias; a bare model name means its `production` alias.
 // Errors are {"error": "...", "code": "NOT_FOUND"} with the status of HttpStatusFor().
@@ -23,6 +24,7 @@
 #include "kiln/base/limits.h"
 #include "kiln/base/status.h"
 #include "kiln/http/server.h"
+#include "kiln/monitor/metrics.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::api {
@@ -41,24 +43,39 @@ struct V2Options {
   Limits limits = Limits::Default();
 };
 
+// What a request was, for its metrics: the route and, once resolved, the served model version.
+struct RequestLabels {
+  std::string route = "other";
+  std::string model, version;
+};
+
 class V2Service {
  public:
-  V2Service(serve::ModelManager* models, V2Options options);
+  // Request metrics are registered in `metrics`, which /metrics exposes; both must outlive
+  // the service.
+  V2Service(serve::ModelManager* models, monitor::MetricsRegistry* metrics, V2Options options);
 
   void Handle(http::HttpRequest req, http::Responder done);
   // Readiness: false until SetReady(true) and again once shutdown begins.
   void SetReady(bool ready) { ready_.store(ready); }
 
  private:
-  http::HttpResponse Route(const http::HttpRequest& req);
+  http::HttpResponse Route(const http::HttpRequest& req, RequestLabels* labels);
   http::HttpResponse ModelRoute(const http::HttpRequest& req, const std::string& model,
-                                const std::string& version, const std::string& action);
+                                const std::string& version, const std::string& action,
+                                RequestLabels* labels);
   http::HttpResponse Infer(const http::HttpRequest& req, const std::string& model,
-                           const std::string& version);
+                           const std::string& version, RequestLabels* labels);
   http::HttpResponse Metadata(const serve::ServedModel& m);
 
   serve::ModelManager* models_;
+  monitor::MetricsRegistry* metrics_;
   V2Options options_;
+  monitor::Family<monitor::Counter>* requests_;
+  monitor::Family<monitor::Histogram>* latency_;
+  monitor::Family<monitor::Histogram>* compute_;
+  monitor::Family<monitor::Histogram>* rows_;
+  monitor::Gauge* in_flight_;
   std::atomic<bool> ready_{false};
   std::unique_ptr<ExecContext> ctx_;  // inference on the IO thread: one thread, no pool hops
 };
