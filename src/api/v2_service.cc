@@ -149,7 +149,7 @@ HttpResponse V2Service::Route(const HttpRequest& req, RequestLabels* labels) {
   auto parsed = Segments(req.target);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   const std::vector<std::string>& s = *parsed;
-  const bool get = req.method == "GET" || req.method == "HEAD";
+  const bool get = req.method == "GET";
   const bool post = req.method == "POST";
   if (s.size() == 1 && s[0] == "metrics") {
     labels->route = "metrics";
