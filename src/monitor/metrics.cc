@@ -125,8 +125,8 @@ Histogram::Histogram(const std::vector<double>* bounds)
 }
 
 void Histogram::Observe(double v) {
-  const size_t i = static_cast<size_t>(std::lower_bound(bounds_->begin(), bounds_->end(), v) -
-                                       bounds_->begin());
+  const size_t i =
+      static_cast<size_t>(std::lower_bound(bounds_->begin(), bounds_->end(), v) - bounds_->begin());
   counts_[i].fetch_add(1, std::memory_order_relaxed);
   AtomicAdd(&sum_, v);
 }
@@ -138,9 +138,9 @@ std::vector<uint64_t> Histogram::counts() const {
 }
 
 const std::vector<double>& LatencyBuckets() {
-  static const std::vector<double> kBuckets = {1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
-                                               2.5e-3, 5e-3,   1e-2, 2.5e-2, 5e-2, 0.1,  0.25,
-                                               0.5,    1,      2.5,  5,    10};
+  static const std::vector<double> kBuckets = {1e-5,   2.5e-5, 5e-5, 1e-4,   2.5e-4, 5e-4, 1e-3,
+                                               2.5e-3, 5e-3,   1e-2, 2.5e-2, 5e-2,   0.1,  0.25,
+                                               0.5,    1,      2.5,  5,      10};
   return kBuckets;
 }
 
@@ -232,11 +232,9 @@ std::string MetricsRegistry::Expose() const {
           const std::string le =
               i < h->bounds().size() ? Number(h->bounds()[i]) : std::string("+Inf");
           out += fmt::format("{}_bucket{} {}\n", f.name(),
-                             Labels(f.labels(), values, fmt::format("le=\"{}\"", le)),
-                             cumulative);
+                             Labels(f.labels(), values, fmt::format("le=\"{}\"", le)), cumulative);
         }
-        out += fmt::format("{}_sum{} {}\n", f.name(), Labels(f.labels(), values),
-                           Number(h->sum()));
+        out += fmt::format("{}_sum{} {}\n", f.name(), Labels(f.labels(), values), Number(h->sum()));
         out += fmt::format("{}_count{} {}\n", f.name(), Labels(f.labels(), values), cumulative);
       }
     }
@@ -247,8 +245,8 @@ std::string MetricsRegistry::Expose() const {
       Header(&out, name, help, type);
       out += fmt::format("{} {}\n", name, Number(v));
     };
-    one("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-        "counter", p.cpu_seconds);
+    one("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter",
+        p.cpu_seconds);
     one("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", p.rss_bytes);
     one("process_open_fds", "Number of open file descriptors.", "gauge", p.open_fds);
     one("process_threads", "Number of OS threads in the process.", "gauge", p.threads);
