@@ -61,16 +61,11 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
   return LoadRegisteredModel(home, r.first, r.second);
 }
 
-bool IsClassification(const model::TreeModel& m) {
-  return m.objective == model::Objective::kBinaryLogistic ||
-         m.objective == model::Objective::kMulticlassSoftmax;
-}
-
 Result<std::map<std::string, double>> ScoreModel(
     const std::shared_ptr<const model::TreeModel>& model, const data::Dataset& d,
     const ExecContext& ctx) {
   const model::TreeModel& m = *model;
-  const bool classification = IsClassification(m);
+  const bool classification = m.is_classification();
   KILN_ASSIGN_OR_RETURN(Labels l, MakeLabels(d, m.target, classification ? "" : "regression",
                                              classification ? &m.class_labels : nullptr));
   KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(model));

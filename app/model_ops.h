@@ -35,9 +35,6 @@ Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& ho
 Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
                                                              const std::string& ref);
 
-// Binary or multiclass (labels are classes), else regression.
-bool IsClassification(const model::TreeModel& m);
-
 // The model's default metrics on `d`, whose target column the model names.
 Result<std::map<std::string, double>> ScoreModel(
     const std::shared_ptr<const model::TreeModel>& model, const data::Dataset& d,

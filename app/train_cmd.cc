@@ -288,7 +288,7 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   auto& home = sc.home;
   const LoadedData& d = sc.data;
   KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, pred->Prepare(d.data));
-  const bool classification = IsClassification(*m);
+  const bool classification = m->is_classification();
   const size_t groups = static_cast<size_t>(m->num_groups()), shap_width = m->features.size() + 1;
   // The probabilities (or regression predictions) always: they give the `prediction` column.
   const size_t width = pred->output_width(model::PredictKind::kProbability);

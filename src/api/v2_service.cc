@@ -29,7 +29,7 @@ int HttpStatusFor(const Status& s) {
     case StatusCode::kFailedPrecondition:
       return 409;
     case StatusCode::kResourceExhausted:
-      return 429;
+      return 413;  // every limit a request can exceed here is a size
     case StatusCode::kDeadlineExceeded:
       return 504;
     case StatusCode::kUnavailable:
@@ -200,8 +200,8 @@ HttpResponse V2Service::Route(const HttpRequest& req, RequestLabels* labels) {
     std::string body = "[";
     for (const auto& e : models_->List()) {
       if (body.size() > 1) body += ',';
-      body += fmt::format(R"({{"name":{},"version":"{}","state":"{}"}})", JsonQuote(e.name),
-                          e.version, e.ready ? "READY" : "UNAVAILABLE");
+      body += fmt::format(R"({{"name":{},"version":"{}","state":"READY"}})", JsonQuote(e.name),
+                          e.version);
     }
     return Json(200, body + "]");
   }

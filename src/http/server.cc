@@ -24,13 +24,6 @@ namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::string_view HttpRequest::Header(std::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (k == name) return v;
-  }
-  return {};
-}
-
 namespace {
 
 std::string Lower(std::string_view s) {

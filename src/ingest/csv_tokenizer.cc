@@ -326,36 +326,4 @@ Result<std::unique_ptr<Tokenizer>> NewCsvTokenizer(std::unique_ptr<SequentialFil
   return std::unique_ptr<Tokenizer>(std::move(t));
 }
 
-bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    if (*p < 0x80) {
-      ++p;
-      continue;
-    }
-    int len;
-    uint32_t cp;
-    if ((*p & 0xE0) == 0xC0)
-      len = 2, cp = *p & 0x1F;
-    else if ((*p & 0xF0) == 0xE0)
-      len = 3, cp = *p & 0x0F;
-    else if ((*p & 0xF8) == 0xF0)
-      len = 4, cp = *p & 0x07;
-    else
-      return false;
-    if (end - p < len) return false;
-    for (int i = 1; i < len; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    p += len;
-  }
-  return true;
-}
-
 }  // namespace kiln::ingest

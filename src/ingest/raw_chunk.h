@@ -13,6 +13,7 @@
 #include "kiln/base/hash.h"
 #include "kiln/base/limits.h"
 #include "kiln/base/status.h"
+#include "kiln/base/utf8.h"
 
 namespace kiln::ingest {
 
@@ -92,7 +93,6 @@ Result<std::unique_ptr<Tokenizer>> NewCsvTokenizer(std::unique_ptr<SequentialFil
 Result<std::unique_ptr<Tokenizer>> NewJsonLinesTokenizer(std::unique_ptr<SequentialFile> file,
                                                          const TokenizerOptions& options);
 
-// True if `s` is valid UTF-8.
-bool IsValidUtf8(std::string_view s);
+using ::kiln::IsValidUtf8;
 
 }  // namespace kiln::ingest

@@ -14,11 +14,6 @@ namespace {
 
 constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
 
-bool IsClassification(const model::TreeModel& m) {
-  return m.objective == model::Objective::kBinaryLogistic ||
-         m.objective == model::Objective::kMulticlassSoftmax;
-}
-
 std::string Shown(std::string_view s) {
   std::string out(s.substr(0, 64));
   for (char& c : out) {
@@ -72,7 +67,7 @@ std::vector<TensorInfo> ModelOutputs(const ServedModel& m) {
   const auto& model = *m.model;
   const int64_t features = static_cast<int64_t>(model.features.size());
   std::vector<TensorInfo> out;
-  if (IsClassification(model)) {
+  if (model.is_classification()) {
     const int64_t classes =
         static_cast<int64_t>(m.predictor->output_width(model::PredictKind::kProbability));
     out.push_back({"predict", DataType::kBytes, {-1}});
@@ -108,6 +103,16 @@ Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequ
           fmt::format("{} rows; at most {} per request", x.rows, limits.max_rows_per_request));
     }
     x.values = t.numbers;
+    // A categorical column holds codes: anything that is not one of the model's becomes
+    // missing (the predictor indexes category sets by code).
+    for (size_t f = 0; f < cols; ++f) {
+      const double n = static_cast<double>(features[f].categories.size());
+      if (n == 0) continue;
+      for (size_t r = 0; r < x.rows; ++r) {
+        double& v = x.values[r * cols + f];
+        if (!(v >= 0 && v < n && v == std::floor(v))) v = kMissing;
+      }
+    }
     return x;
   }
   // One tensor per feature.
@@ -186,7 +191,7 @@ Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const
   const size_t width = m.predictor->output_width(model::PredictKind::kProbability);
   std::vector<float> probs(x.rows * width);
   KILN_RETURN_IF_ERROR(m.predictor->Predict(x, model::PredictKind::kProbability, probs, ctx));
-  if (IsClassification(model)) {
+  if (model.is_classification()) {
     if (Requested(req, "predict")) {
       OutputTensor t{"predict", DataType::kBytes, {rows}, {}, {}};
       t.strings.reserve(x.rows);
@@ -212,7 +217,13 @@ Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const
   if (WantsExplanation(req) || (!req.outputs.empty() && Requested(req, "contributions"))) {
     const int64_t groups = model.num_groups();
     const int64_t per = static_cast<int64_t>(x.cols) + 1;
-    std::vector<double> contrib(x.rows * static_cast<size_t>(groups * per));
+    const uint64_t elements = x.rows * static_cast<uint64_t>(groups * per);
+    if (elements > limits.max_tensor_elements) {
+      return ResourceExhaustedError(fmt::format(
+          "contributions for {} rows would have {} values; at most {} (send fewer rows)", x.rows,
+          elements, limits.max_tensor_elements));
+    }
+    std::vector<double> contrib(elements);
     KILN_RETURN_IF_ERROR(model::ExplainRows(*m.predictor, x, contrib, ctx));
     resp.outputs.push_back(
         {"contributions", DataType::kFp32, {rows, groups, per}, std::move(contrib), {}});

@@ -1,7 +1,5 @@
 #include "kiln/serve/model_manager.h"
 
-#include <chrono>
-
 #include <fmt/format.h>
 
 #include "kiln/model/model_io.h"
@@ -44,14 +42,8 @@ ModelManager::ModelManager(registry::CatalogStore* catalog, const storage::BlobS
 
 Result<std::shared_ptr<const ServedModel>> ModelManager::LoadVersion(const std::string& name,
                                                                      int64_t version) {
-  const auto t0 = std::chrono::steady_clock::now();
   KILN_ASSIGN_OR_RETURN(auto model, LoadModelVersion(*catalog_, *blobs_, name, version, limits_));
-  KILN_ASSIGN_OR_RETURN(auto served, ServedModel::Create(name, version, std::move(model)));
-  auto mutable_served = std::const_pointer_cast<ServedModel>(served);
-  mutable_served->load_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-          .count();
-  return served;
+  return ServedModel::Create(name, version, std::move(model));
 }
 
 Status ModelManager::LoadAll() {
@@ -130,7 +122,7 @@ std::vector<ModelManager::Entry> ModelManager::List() const {
   MutexLock lock(&mu_);
   std::vector<Entry> out;
   for (const auto& [name, m] : models_) {
-    out.push_back({name, m.current ? m.current->version : 0, m.current != nullptr});
+    out.push_back({name, m.current->version});
   }
   return out;
 }

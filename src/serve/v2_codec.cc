@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/utf8.h"
 #include "kiln/serve/v2.h"
 
 namespace kiln::serve {
@@ -313,7 +314,7 @@ Status CheckTensor(const Tensor& t, const Seen& seen, bool has_type, bool has_sh
                     fmt::join(t.shape, ", "), count, got));
   }
   if (t.datatype == DataType::kBytes) {
-    if (seen.number || seen.boolean) {
+    if (seen.number || seen.boolean || seen.null) {
       return InvalidArgumentError(fmt::format("input '{}': BYTES data must be strings", name));
     }
     return Status::Ok();
@@ -505,6 +506,7 @@ Result<InferRequest> ParseInferRequest(std::string_view body, const Limits& limi
 }
 
 std::string JsonQuote(std::string_view s) {
+  const bool valid = IsValidUtf8(s);
   std::string out = "\"";
   out.reserve(s.size() + 2);
   size_t i = 0;
@@ -521,19 +523,13 @@ std::string JsonQuote(std::string_view s) {
       out += static_cast<char>(c);
       ++i;
     } else {
-      // A well-formed UTF-8 sequence is copied; anything else becomes U+FFFD.
-      const size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-      bool ok = len > 0 && i + len <= s.size() && !(c >= 0xF8);
-      for (size_t k = 1; ok && k < len; ++k) {
-        ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-      }
-      if (ok) {
-        out.append(s.substr(i, len));
-        i += len;
+      // Text that is not well-formed UTF-8 keeps its ASCII; every other byte becomes U+FFFD.
+      if (valid) {
+        out += static_cast<char>(c);
       } else {
         out += "\\ufffd";
-        ++i;
       }
+      ++i;
     }
   }
   out += '"';

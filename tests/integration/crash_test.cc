@@ -137,8 +137,10 @@ void CheckRegistry(const std::string& home, const std::string& name, const std::
       replayed[e.alias] = e.version;
     }
   }
+  bool found = false;
   for (const auto& m : *models) {
     if (m.name != name) continue;
+    found = true;
     ASSERT_EQ(m.latest_version, static_cast<int64_t>(versions->size()));
     ASSERT_EQ(m.aliases, replayed);
     for (const auto& [alias, version] : m.aliases) {
@@ -146,6 +148,7 @@ void CheckRegistry(const std::string& home, const std::string& name, const std::
       ASSERT_LE(version, m.latest_version);
     }
   }
+  ASSERT_TRUE(found || versions->empty()) << "model " << name << " is not listed";
 }
 
 TEST(CrashTest, KillNineDuringRegistrationAndAliasMoves) {

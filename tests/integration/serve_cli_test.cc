@@ -124,7 +124,7 @@ TEST_F(ServeCliTest, GoldenRequests) {
   }
 }
 
-TEST_F(ServeCliTest, InferByColumnsAndAsAMatrixAgree) {
+TEST_F(ServeCliTest, InferByColumnsVersionsAliasesAndExplanations) {
   // The first rows of the training file, by feature name.
   json columns = {{"inputs", json::array()}};
   const std::vector<std::pair<std::string, json>> row = {

@@ -81,6 +81,8 @@ TEST(V2CodecTest, BadRequestsAreClearErrors) {
        StatusCode::kInvalidArgument, "must be numbers"},
       {R"({"inputs":[{"name":"x","shape":[1],"datatype":"BYTES","data":[1]}]})",
        StatusCode::kInvalidArgument, "must be strings"},
+      {R"({"inputs":[{"name":"x","shape":[2],"datatype":"BYTES","data":["a",null]}]})",
+       StatusCode::kInvalidArgument, "must be strings"},
       {R"({"inputs":[{"name":"x","shape":[1],"datatype":"INT8","data":[300]}]})",
        StatusCode::kInvalidArgument, "is not a INT8"},
       {R"({"inputs":[{"name":"x","shape":[1],"datatype":"INT32","data":[1.5]}]})",
@@ -154,6 +156,8 @@ TEST(V2CodecTest, JsonQuoteEscapesAndRepairsUtf8) {
                       "a"),
             R"("\ufffda")");
   EXPECT_EQ(JsonQuote("\xe2\x82"), R"("\ufffd\ufffd")");
+  EXPECT_EQ(JsonQuote("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");  // a surrogate
+  EXPECT_EQ(JsonQuote("\xe0\x80\x80"), R"("\ufffd\ufffd\ufffd")");  // overlong
 }
 
 TEST(V2CodecTest, ElementCount) {

@@ -30,8 +30,9 @@
 namespace kiln::api {
 
 // Status -> HTTP (CONVENTIONS.md): InvalidArgument/OutOfRange 400, NotFound 404,
-// AlreadyExists/FailedPrecondition 409, ResourceExhausted 429 (413 when `too_large`),
-// DeadlineExceeded 504, Unavailable 503, Unimplemented 501, the rest 500.
+// AlreadyExists/FailedPrecondition 409, ResourceExhausted 413 (the limits a request can
+// exceed are sizes: tensors, elements, rows), DeadlineExceeded 504, Unavailable 503,
+// Unimplemented 501, the rest 500.
 int HttpStatusFor(const Status& s);
 // The error response for `s` (503 carries Retry-After). Internal errors are answered with a
 // generic message; the detail goes to the log only (BI-26).

@@ -36,8 +36,6 @@ struct HttpRequest {
   std::string target;  // path and query as sent, e.g. "/v2/models/churn/infer"
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
-  // The value of header `name` (lower-case), "" if absent.
-  std::string_view Header(std::string_view name) const;
 };
 
 struct HttpResponse {
@@ -48,7 +46,7 @@ struct HttpResponse {
 };
 
 // Answers one request; callable from any thread, the first call counts (later ones are
-// ignored). Must not be called after the HttpServer is destroyed: Shutdown() first, then stop
+// ignored). Must be called and destroyed before the HttpServer is: Shutdown() first, then stop
 // whatever holds responders, then destroy the server.
 using Responder = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest, Responder)>;

@@ -71,6 +71,10 @@ struct TreeModel {
   int32_t num_groups() const {
     return objective == Objective::kMulticlassSoftmax ? num_classes : 1;
   }
+  // Binary or multiclass (labels are classes), else regression.
+  bool is_classification() const {
+    return objective == Objective::kBinaryLogistic || objective == Objective::kMulticlassSoftmax;
+  }
   // Structural checks (indices in range, children after parents, categories sorted and below
   // 256, sizes).
   Status Validate() const;

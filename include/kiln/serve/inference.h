@@ -3,10 +3,11 @@
 //
 // Inputs, either
 //   - one tensor per feature, named as the model's feature, shape [N] or [N, 1]: numbers for
-//     numeric features; for categorical ones BYTES (the category text) or numbers (matched by
-//     their text); an unknown category or a null is a missing value; or
+//     numeric features (null = missing); for categorical ones BYTES (the category text, an
+//     unknown one is missing) or numbers (matched by their text); or
 //   - one numeric tensor of shape [N, F] (any name that is not a feature), F = the model's
-//     feature count, columns in model feature order (categorical columns hold category codes).
+//     feature count, columns in model feature order (categorical columns hold category codes;
+//     anything else there is missing).
 // Outputs: classification — `predict` (BYTES, the class label), `probabilities` (FP32 [N, C],
 // C = 2 for binary); regression — `predict` (FP32 [N]); with request parameter `explain: true`
 // also `contributions` (FP32 [N, G, F + 1]: per output group, each feature's SHAP value and the

@@ -42,7 +42,6 @@ struct ServedModel {
   std::unordered_map<std::string, size_t> feature_index;  // feature name -> column
   // Categorical features: category text -> code (empty map for numeric features).
   std::vector<std::unordered_map<std::string, double>> category_codes;
-  int64_t load_ms = 0;  // time to read, decode and compile
 
   static Result<std::shared_ptr<const ServedModel>> Create(
       std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model);
@@ -70,12 +69,9 @@ class ModelManager {
   struct Entry {
     std::string name;
     int64_t version = 0;  // the default alias's version
-    bool ready = false;
   };
   // The loaded models, by name.
   std::vector<Entry> List() const;
-
-  const std::string& default_alias() const { return default_alias_; }
 
  private:
   struct Model {
