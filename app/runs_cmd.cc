@@ -76,12 +76,12 @@ Result<std::unique_ptr<RunRecorder>> RunRecorder::Resume(KilnHome* home, RunReco
 }
 
 RunRecorder::~RunRecorder() {
+  // Best effort: the job's own error is what gets reported. If the run cannot be ended (the
+  // catalog is unreachable), its lock file stays, so the next reaper marks it killed.
   if (!ended_) {
-    home_->catalog()
-        .FinishRun(run_.id, RunStatus::kFailed, {}, {}, ResourceUse())
-        .IgnoreError();  // best effort: the job's own error is what gets reported
+    ended_ = home_->catalog().FinishRun(run_.id, RunStatus::kFailed, {}, {}, ResourceUse()).ok();
   }
-  ReleaseAlive();
+  if (ended_) ReleaseAlive();
 }
 
 void RunRecorder::ReleaseAlive() {
@@ -105,13 +105,12 @@ Result<int> ReapKilledRuns(KilnHome* home) {
     KILN_ASSIGN_OR_RETURN(auto lock,
                           FileLock::TryAcquire(JoinPath(dir, name), LockMode::kExclusive));
     if (!lock) continue;  // its job is alive
-    auto run = home->catalog().GetRun(id);
+    // Ending a run is conditional on it still running: FailedPrecondition means it ended.
+    const Status st = home->catalog().FinishRun(id, RunStatus::kKilled, {}, {}, {});
     // Not in the catalog yet: a job between taking its lock and creating its run. Leave it.
-    if (!run.ok()) continue;
-    if (run->status == RunStatus::kRunning &&
-        home->catalog().FinishRun(id, RunStatus::kKilled, {}, {}, run->attributes).ok()) {
-      ++reaped;
-    }
+    if (st.code() == StatusCode::kNotFound) continue;
+    if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) return st;
+    reaped += st.ok();
     home->fs().Remove(JoinPath(dir, name)).IgnoreError();
   }
   return reaped;

@@ -252,6 +252,8 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
     // Taking the parent over first: while its search still runs elsewhere this fails, before
     // any of that search's trials could be marked killed.
     KILN_ASSIGN_OR_RETURN(parent_rec, RunRecorder::Resume(home.get(), *parent));
+    // Its trials that were running when it died become `killed`.
+    KILN_RETURN_IF_ERROR(ReapKilledRuns(home.get()).status());
     registry::RunQuery q;
     q.filter = fmt::format("attributes.parent_id = '{}'", parent_id);
     q.limit = 1'000'000;
@@ -260,10 +262,6 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
       auto t = c.tags.find("tune.trial");
       if (t == c.tags.end()) continue;
       next_index = std::max(next_index, std::atoi(t->second.c_str()) + 1);
-      if (c.status == registry::RunStatus::kRunning) {
-        catalog.FinishRun(c.id, registry::RunStatus::kKilled, {}, {}, c.attributes).IgnoreError();
-        continue;
-      }
       auto m = c.metrics.find(key);
       if (c.status != registry::RunStatus::kFinished || m == c.metrics.end()) continue;
       tune::Observation obs{{}, higher ? -m->second : m->second};

@@ -95,6 +95,9 @@ int main(int argc, char** argv) {
   q.order_by = "metrics.m7 desc";
   q.limit = 100;
   size_t rows = 0;
+  if (auto probe = c.SearchRuns(q); !probe.ok()) {
+    return std::fprintf(stderr, "%s\n", probe.status().ToString().c_str()), 1;
+  }
   const double list_ms = MedianMs([&] { rows = c.SearchRuns(q)->size(); });
   RunQuery exp_q = q;
   exp_q.experiment = "exp7";

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,19 +13,31 @@ namespace kiln {
 
 namespace {
 
-// Opens (creating) `path` and flocks it; with `wait` false, null when another holder conflicts.
+// True if `fd` is still the file at `path` (a holder may remove a lock file before releasing
+// it; a lock on the removed file locks nothing anyone else will open).
+bool StillAtPath(int fd, const std::string& path) {
+  struct stat held {
+  }, now{};
+  return ::fstat(fd, &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+         held.st_dev == now.st_dev;
+}
+
+// Opens (creating) `path` and flocks it; with `wait` false, -1 when another holder conflicts.
 Result<int> Lock(const std::string& path, LockMode mode, bool wait) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoToStatus(errno, fmt::format("open lock {}", path));
-  const int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB);
-  while (::flock(fd, op) != 0) {
-    if (errno == EINTR) continue;
-    int err = errno;
-    ::close(fd);
-    if (!wait && err == EWOULDBLOCK) return -1;
-    return ErrnoToStatus(err, fmt::format("lock {}", path));
+  while (true) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoToStatus(errno, fmt::format("open lock {}", path));
+    const int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB);
+    while (::flock(fd, op) != 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      if (!wait && err == EWOULDBLOCK) return -1;
+      return ErrnoToStatus(err, fmt::format("lock {}", path));
+    }
+    if (StillAtPath(fd, path)) return fd;
+    ::close(fd);  // removed while we waited: lock the file that is there now
   }
-  return fd;
 }
 
 }  // namespace

@@ -228,6 +228,16 @@ Status SqlCatalog::Migrate() {
   MutexLock lock(&mu_);
   SqlDb* db = db_.get();
   const bool pg = db->dialect() == SqlDialect::kPostgres;
+  const int64_t target = static_cast<int64_t>(std::size(kMigrations));
+  {
+    // Most opens find the schema current: check that without the writer lock, so a reader never
+    // waits behind a writer here. (No table yet is an error: then migrate.)
+    Stmt s(db, "SELECT MAX(version) FROM schema_version");
+    if (s.ok().ok()) {
+      auto row = s.Step();
+      if (row.ok() && *row && s.Int(0) == target) return Status::Ok();
+    }
+  }
   return Transaction(db, [&]() -> Status {
     KILN_RETURN_IF_ERROR(
         Exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
@@ -238,7 +248,6 @@ Status SqlCatalog::Migrate() {
       KILN_ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) current = s.Int(0);
     }
-    const int64_t target = static_cast<int64_t>(std::size(kMigrations));
     if (current > target) {
       return FailedPreconditionError(fmt::format(
           "meta.db schema version {} is newer than this kiln supports ({})", current, target));

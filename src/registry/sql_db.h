@@ -10,7 +10,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -141,23 +140,6 @@ inline Result<std::vector<std::string>> ReadTexts(SqlDb* db, const std::string& 
     KILN_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return out;
     out.push_back(s.Text(0));
-  }
-}
-
-// Appends the (key, value) text rows `sql` selects (one bound integer ?1) to `out`.
-template <typename Map>
-Status ReadKeyValues(SqlDb* db, const std::string& sql, int64_t id, Map* out) {
-  Stmt s(db, sql);
-  KILN_RETURN_IF_ERROR(s.ok());
-  s.Bind(1, id);
-  while (true) {
-    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return Status::Ok();
-    if constexpr (std::is_same_v<typename Map::mapped_type, double>) {
-      (*out)[s.Text(0)] = s.Double(1);
-    } else {
-      (*out)[s.Text(0)] = s.Text(1);
-    }
   }
 }
 

@@ -109,19 +109,6 @@ Result<int64_t> RunSeq(SqlDb* db, const std::string& id) {
   return s.Int(0);
 }
 
-Status UpdateAttributes(SqlDb* db, int64_t seq, const RunAttributes& a) {
-  Stmt s(db,
-         "UPDATE runs SET train_data = ?2, train_hash = ?3, valid_data = ?4, valid_hash = ?5, "
-         "artifact = ?6, kiln_version = ?7, build_commit = ?8, host = ?9, parent_id = ?10, "
-         "cpu_seconds = ?11, peak_rss_bytes = ?12 WHERE seq = ?1");
-  KILN_RETURN_IF_ERROR(s.ok());
-  s.Bind(1, seq).BindOptional(2, a.train_data).BindOptional(3, a.train_hash);
-  s.BindOptional(4, a.valid_data).BindOptional(5, a.valid_hash).BindOptional(6, a.artifact);
-  s.BindOptional(7, a.kiln_version).BindOptional(8, a.build_commit).BindOptional(9, a.host);
-  s.BindOptional(10, a.parent_id).Bind(11, a.cpu_seconds).Bind(12, a.peak_rss_bytes);
-  return s.Step().status();
-}
-
 }  // namespace
 
 Result<RunRecord> SqlCatalog::CreateRun(const RunRecord& run) {
@@ -140,17 +127,23 @@ Result<RunRecord> SqlCatalog::CreateRun(const RunRecord& run) {
   MutexLock lock(&mu_);
   SqlDb* db = db_.get();
   KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
+    // The lineage is fixed here; FinishRun adds only what the job produced.
+    const RunAttributes& a = out.attributes;
     Stmt s(db,
-           "INSERT INTO runs(id, experiment, name, status, start_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
-           "ON CONFLICT(id) DO NOTHING RETURNING seq");
+           "INSERT INTO runs(id, experiment, name, status, start_ms, train_data, train_hash, "
+           "valid_data, valid_hash, kiln_version, build_commit, host, parent_id) VALUES (?1, ?2, "
+           "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT(id) DO NOTHING "
+           "RETURNING seq");
     KILN_RETURN_IF_ERROR(s.ok());
     s.Bind(1, out.id).Bind(2, out.experiment).BindOptional(3, out.name);
     s.Bind(4, std::string(RunStatusName(out.status))).Bind(5, out.start_ms);
+    s.BindOptional(6, a.train_data).BindOptional(7, a.train_hash).BindOptional(8, a.valid_data);
+    s.BindOptional(9, a.valid_hash).BindOptional(10, a.kiln_version);
+    s.BindOptional(11, a.build_commit).BindOptional(12, a.host).BindOptional(13, a.parent_id);
     KILN_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return AlreadyExistsError(fmt::format("run {} already exists", out.id));
     const int64_t seq = s.Int(0);
     KILN_RETURN_IF_ERROR(s.Step().status());
-    KILN_RETURN_IF_ERROR(UpdateAttributes(db, seq, out.attributes));
     for (const auto& [k, v] : out.params) {
       Stmt p(db, "INSERT INTO run_params(run_seq, key, value, num) VALUES (?1, ?2, ?3, ?4)");
       KILN_RETURN_IF_ERROR(p.ok());
@@ -188,16 +181,17 @@ Status SqlCatalog::FinishRun(const std::string& id, RunStatus status,
   return Transaction(db, [&]() -> Status {
     KILN_ASSIGN_OR_RETURN(int64_t seq, RunSeq(db, id));
     Stmt s(db,
-           "UPDATE runs SET status = ?2, end_ms = ?3 WHERE seq = ?1 AND status = 'running' "
-           "RETURNING seq");
+           "UPDATE runs SET status = ?2, end_ms = ?3, artifact = ?4, cpu_seconds = ?5, "
+           "peak_rss_bytes = ?6 WHERE seq = ?1 AND status = 'running' RETURNING seq");
     KILN_RETURN_IF_ERROR(s.ok());
     s.Bind(1, seq).Bind(2, std::string(RunStatusName(status))).Bind(3, NowMs());
+    s.BindOptional(4, attributes.artifact).Bind(5, attributes.cpu_seconds);
+    s.Bind(6, attributes.peak_rss_bytes);
     KILN_ASSIGN_OR_RETURN(bool changed, s.Step());
     if (changed) KILN_RETURN_IF_ERROR(s.Step().status());
     if (!changed) {
       return FailedPreconditionError(fmt::format("run {} has already ended", id));
     }
-    KILN_RETURN_IF_ERROR(UpdateAttributes(db, seq, attributes));
     for (const auto& [k, v] : metrics) {
       Stmt m(db,
              "INSERT INTO run_metrics(run_seq, key, value) VALUES (?1, ?2, ?3) "
@@ -250,15 +244,6 @@ Status SqlCatalog::ReopenRun(const std::string& id) {
   });
 }
 
-Status SqlCatalog::LoadRunDetails(int64_t seq, RunRecord* run) {
-  SqlDb* db = db_.get();
-  KILN_RETURN_IF_ERROR(
-      ReadKeyValues(db, "SELECT key, value FROM run_params WHERE run_seq = ?1", seq, &run->params));
-  KILN_RETURN_IF_ERROR(ReadKeyValues(db, "SELECT key, value FROM run_metrics WHERE run_seq = ?1",
-                                     seq, &run->metrics));
-  return ReadKeyValues(db, "SELECT key, value FROM run_tags WHERE run_seq = ?1", seq, &run->tags);
-}
-
 Status SqlCatalog::LoadRunDetails(std::vector<std::pair<int64_t, RunRecord>>* runs) {
   // A few statements for the whole page instead of three per run: on PostgreSQL each statement
   // is a round trip.
@@ -303,10 +288,10 @@ Result<RunRecord> SqlCatalog::GetRun(const std::string& id) {
   s.Bind(1, id);
   KILN_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return NotFoundError(fmt::format("run {} not found", id));
-  int64_t seq = 0;
-  RunRecord run = ReadRun(s, &seq);
-  KILN_RETURN_IF_ERROR(LoadRunDetails(seq, &run));
-  return run;
+  std::vector<std::pair<int64_t, RunRecord>> rows(1);
+  rows[0].second = ReadRun(s, &rows[0].first);
+  KILN_RETURN_IF_ERROR(LoadRunDetails(&rows));
+  return std::move(rows[0].second);
 }
 
 Result<std::vector<Curve>> SqlCatalog::GetCurves(const std::string& id, const std::string& key) {
@@ -344,6 +329,7 @@ Result<std::vector<RunRecord>> SqlCatalog::SearchRuns(const RunQuery& query) {
   if (query.limit <= 0 || query.limit > 1'000'000) {
     return InvalidArgumentError("limit must be 1..1000000");
   }
+  MutexLock lock(&mu_);
   KILN_ASSIGN_OR_RETURN(SqlFragment where, CompileRunFilter(query.filter, db_->dialect(), 3));
   KILN_ASSIGN_OR_RETURN(
       SqlFragment order,
@@ -351,7 +337,6 @@ Result<std::vector<RunRecord>> SqlCatalog::SearchRuns(const RunQuery& query) {
   const std::string sql = fmt::format(
       "SELECT {} FROM runs r WHERE (?1 = '' OR r.experiment = ?1) AND {} ORDER BY {} LIMIT ?2",
       kRunColumns, where.sql, order.sql);
-  MutexLock lock(&mu_);
   Stmt s(db_.get(), sql);
   KILN_RETURN_IF_ERROR(s.ok());
   s.Bind(1, query.experiment).Bind(2, query.limit);

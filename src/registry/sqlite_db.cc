@@ -13,11 +13,20 @@ namespace {
 Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   std::string msg =
       fmt::format("catalog {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return UnavailableError(std::move(msg));
-  if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return DataLossError(std::move(msg));
-  if (rc == SQLITE_FULL) return ResourceExhaustedError(std::move(msg));
-  if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY)
+  const int primary = rc & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return UnavailableError(std::move(msg));
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return DataLossError(std::move(msg));
+  if (primary == SQLITE_FULL) return ResourceExhaustedError(std::move(msg));
+  if (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY)
     return FailedPreconditionError(std::move(msg));
+  if (primary == SQLITE_CONSTRAINT) {
+    // As the PostgreSQL driver maps SQLSTATE 23505 / 23xxx.
+    const int ext = db ? sqlite3_extended_errcode(db) : rc;
+    if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return AlreadyExistsError(std::move(msg));
+    }
+    return FailedPreconditionError(std::move(msg));
+  }
   return InternalError(std::move(msg));
 }
 

@@ -81,6 +81,8 @@ TEST_P(CatalogContractTest, RunLifecycle) {
   auto victim = store_->CreateRun(MakeRun("exp", {}));
   ASSERT_TRUE(victim.ok());
   ASSERT_TRUE(store_->FinishRun(victim->id, RunStatus::kKilled, {}, {}, {}).ok());
+  EXPECT_EQ(store_->GetRun(victim->id)->attributes.host, "box");  // the lineage stays
+  EXPECT_EQ(store_->GetRun(victim->id)->attributes.train_data, "credit@v1");
   ASSERT_TRUE(store_->ReopenRun(victim->id).ok());
   EXPECT_EQ(store_->GetRun(victim->id)->status, RunStatus::kRunning);
   EXPECT_EQ(store_->GetRun(victim->id)->end_ms, 0);

@@ -119,7 +119,8 @@ class CatalogStore : public storage::DatasetCatalog {
   // Records a new run (status running) with its params, tags and attributes; assigns the id
   // and start time when empty / 0. AlreadyExists if the id is taken.
   virtual Result<RunRecord> CreateRun(const RunRecord& run) = 0;
-  // Ends a run: status, final metrics, curves, attributes (artifact, resources), in one
+  // Ends a run: status, final metrics, curves and, of `attributes`, what the job produced
+  // (artifact, cpu_seconds, peak_rss_bytes; the lineage recorded by CreateRun stays), in one
   // transaction. FailedPrecondition if the run has already ended.
   virtual Status FinishRun(const std::string& id, RunStatus status,
                            const std::map<std::string, double>& metrics,

@@ -78,9 +78,7 @@ class SqlCatalog final : public CatalogStore {
  private:
   explicit SqlCatalog(std::unique_ptr<SqlDb> db);
   Status Migrate();
-  // Reads params, metrics and tags of the run with row `seq` into `run` (lock held).
-  Status LoadRunDetails(int64_t seq, RunRecord* run) KILN_REQUIRES(mu_);
-  // The same for a page of (seq, run) rows.
+  // Reads the params, metrics and tags of a page of (seq, run) rows in three statements.
   Status LoadRunDetails(std::vector<std::pair<int64_t, RunRecord>>* runs) KILN_REQUIRES(mu_);
   Result<ModelVersion> ReadModelVersion(const std::string& name, int64_t version)
       KILN_REQUIRES(mu_);
