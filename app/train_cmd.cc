@@ -180,9 +180,14 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
       KILN_ASSIGN_OR_RETURN(vin.init_margins, Margins(init, valid_rows, *ctx));
     }
   }
-  // From here on the bins stand for the data: free the columns before training.
-  train_rows = data::Dataset{};
-  valid_rows = data::Dataset{};
+  // The bins stand for the data when every split of the final model is at a bin edge: always,
+  // except on top of an init model binned without its edges (an XGBoost import). Then the
+  // final metrics are computed from the rows; otherwise free the columns before training.
+  const bool bins_exact = !init || HasBinEdges(*init);
+  if (bins_exact) {
+    train_rows = data::Dataset{};
+    valid_rows = data::Dataset{};
+  }
   o.checkpoint_every = a.checkpoint_every;
   o.on_checkpoint = [&](const model::TreeModel& partial) -> Status {
     KILN_RETURN_IF_ERROR(home->fs().CreateDirs(DirName(checkpoint)));
@@ -202,10 +207,13 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
                  {"best_iteration", shared->best_iteration},
                  {"binning_seconds", std::chrono::duration<double>(t1 - t0).count()},
                  {"train_seconds", std::chrono::duration<double>(t2 - t1).count()}};
-  KILN_ASSIGN_OR_RETURN(auto train_margins, learn::PredictBinned(*pred, x, *ctx));
+  auto final_margins = [&](const learn::BinnedData& bins, const data::Dataset& rows) {
+    return bins_exact ? learn::PredictBinned(*pred, bins, *ctx) : Margins(shared, rows, *ctx);
+  };
+  KILN_ASSIGN_OR_RETURN(auto train_margins, final_margins(x, train_rows));
   result["train_metrics"] = MetricsFromMargins(*shared, train_margins, train_labels);
   if (vx) {
-    KILN_ASSIGN_OR_RETURN(auto valid_margins, learn::PredictBinned(*pred, *vx, *ctx));
+    KILN_ASSIGN_OR_RETURN(auto valid_margins, final_margins(*vx, valid_rows));
     result["valid_metrics"] = MetricsFromMargins(*shared, valid_margins, valid_labels);
   }
   // The run's final metrics: train.<m>, valid.<m> and the timings.

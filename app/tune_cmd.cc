@@ -45,17 +45,6 @@ struct TuneArgs {
   bool json = false;
 };
 
-Result<double> Number(const YAML::Node& n, const std::string& what) {
-  if (!n || !n.IsScalar()) return InvalidArgumentError(fmt::format("{}: expected a number", what));
-  const std::string& t = n.Scalar();
-  char* end = nullptr;
-  const double v = std::strtod(t.c_str(), &end);
-  if (t.empty() || end != t.c_str() + t.size() || !std::isfinite(v)) {
-    return InvalidArgumentError(fmt::format("{}: '{}' is not a number", what, t.substr(0, 32)));
-  }
-  return v;
-}
-
 // space.yaml -> SearchSpace (checked by tune::ValidateSpace).
 Result<tune::SearchSpace> ParseSpace(const std::string& yaml) {
   tune::SearchSpace space;
@@ -68,6 +57,10 @@ Result<tune::SearchSpace> ParseSpace(const std::string& yaml) {
       tune::ParamSpec p;
       p.name = kv.first.as<std::string>();
       const std::string what = fmt::format("space.yaml: '{}'", p.name.substr(0, 64));
+      // Aliases (eta, n_estimators, ...) become the names trials record their params under.
+      const std::string_view canonical = learn::CanonicalParamName(p.name);
+      if (canonical.empty()) return InvalidArgumentError(what + ": unknown parameter");
+      p.name = std::string(canonical);
       const YAML::Node& n = kv.second;
       if (!n.IsMap()) return InvalidArgumentError(what + ": expected {type, low, high, ...}");
       for (const auto& field : n) {
@@ -95,8 +88,14 @@ Result<tune::SearchSpace> ParseSpace(const std::string& yaml) {
           p.values.push_back(v.Scalar());
         }
       } else {
-        KILN_ASSIGN_OR_RETURN(p.low, Number(n["low"], what + " low"));
-        KILN_ASSIGN_OR_RETURN(p.high, Number(n["high"], what + " high"));
+        for (const char* bound : {"low", "high"}) {
+          if (!n[bound] || !n[bound].IsScalar()) {
+            return InvalidArgumentError(fmt::format("{}: {} must be a number", what, bound));
+          }
+          auto v = tune::ParseValue(p, n[bound].Scalar());
+          if (!v.ok()) return v.status().WithContext(fmt::format("{} {}", what, bound));
+          (std::string_view(bound) == "low" ? p.low : p.high) = *v;
+        }
         if (n["log"]) p.log = n["log"].as<bool>();
       }
       space.params.push_back(std::move(p));
@@ -204,6 +203,9 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
     return InvalidArgumentError("--scheduler must be asha or random");
   }
   if (a.s.cv == 1 || a.s.cv < 0 || a.s.cv > 20) return InvalidArgumentError("--cv must be 2..20");
+  if (a.s.scheduler == "asha" && (!(a.s.eta > 1) || a.s.grace < 1)) {
+    return InvalidArgumentError("--eta must be > 1 and --grace >= 1");
+  }
   if (a.s.cv == 0 && !(a.s.valid_frac > 0 && a.s.valid_frac < 1)) {
     return InvalidArgumentError("--valid-frac must be in (0, 1)");
   }
@@ -305,7 +307,7 @@ Result<ExitCode> Tune(const GlobalOptions& g, TuneArgs a) {
   registry::RunQuery best_q;
   best_q.filter = fmt::format(
       "attributes.parent_id = '{}' and attributes.status = 'finished' and "
-      "metrics.`{}` is not null",
+      "metrics.`{}` is not null and tags.tune.stopped_at is null",
       parent_id, key);
   best_q.order_by = fmt::format("metrics.`{}` {}", key, higher ? "desc" : "asc");
   best_q.limit = 1;

@@ -24,8 +24,9 @@ Status ParseNumber(std::string_view name, std::string_view text, T* out) {
   return Status::Ok();
 }
 
-// Canonical name for a parameter or one of its aliases; empty if unknown.
-std::string_view Canonical(std::string_view n) {
+}  // namespace
+
+std::string_view CanonicalParamName(std::string_view n) {
   struct Alias {
     std::string_view alias, name;
   };
@@ -83,10 +84,8 @@ std::string_view Canonical(std::string_view n) {
   return {};
 }
 
-}  // namespace
-
 Status GbdtParams::Set(std::string_view name, std::string_view value) {
-  const std::string_view n = Canonical(name);
+  const std::string_view n = CanonicalParamName(name);
   if (n.empty()) {
     return InvalidArgumentError(fmt::format("unknown parameter '{}'", name.substr(0, 64)));
   }

@@ -16,8 +16,13 @@ constexpr size_t kMaxValues = 256;
 
 Status CheckSpec(const ParamSpec& p) {
   const std::string what = fmt::format("space.yaml: '{}'", p.name);
-  if (p.name == "max_bin" || p.name == "threads" || p.name == "nthread" ||
-      p.name == "num_threads") {
+  if (learn::CanonicalParamName(p.name) != p.name) {
+    return InvalidArgumentError(
+        fmt::format("{}: not a parameter name (aliases are resolved by "
+                    "whoever builds the space)",
+                    what));
+  }
+  if (p.name == "max_bin" || p.name == "threads") {
     return InvalidArgumentError(
         fmt::format("{}: cannot be tuned (trials share one binning and the threads)", what));
   }

@@ -12,7 +12,7 @@
 
 namespace kiln::tune {
 
-Asha::Asha(int max_rounds, int grace, double eta) : eta_(std::max(eta, 1.5)) {
+Asha::Asha(int max_rounds, int grace, double eta) : eta_(eta) {
   for (double r = std::max(1, grace); r < max_rounds; r = std::ceil(r * eta_)) {
     rungs_.push_back(static_cast<int>(r));
   }
@@ -192,6 +192,9 @@ Result<TuneSummary> RunTune(const TuneOptions& options, const std::vector<Fold>&
   if (options.sampler != "tpe" && options.sampler != "random") {
     return InvalidArgumentError("sampler must be tpe or random");
   }
+  if (options.asha && (!(options.eta > 1) || options.grace < 1)) {
+    return InvalidArgumentError("ASHA needs eta > 1 and grace >= 1");
+  }
   Shared s;
   s.options = &options;
   s.folds = &folds;
@@ -201,8 +204,7 @@ Result<TuneSummary> RunTune(const TuneOptions& options, const std::vector<Fold>&
   s.higher = learn::HigherIsBetter(s.metric);
   int max_rounds = options.base.num_trees;
   for (const auto& p : options.space.params) {
-    if (p.name == "num_trees" || p.name == "n_estimators" || p.name == "num_boost_round" ||
-        p.name == "num_iterations") {
+    if (p.name == "num_trees") {  // names in a validated space are canonical
       max_rounds = static_cast<int>(p.high);
     }
   }

@@ -185,6 +185,10 @@ TEST_F(TuneCliTest, BadSpacesAndArguments) {
       {"max_depth: {type: banana}\n", "type"},
       {"max_depth: [1, 2\n", "space.yaml"},
       {"subsample: {type: float, low: 0.5, high: 7}\n", "subsample"},
+      {"max_bins: {type: int, low: 10, high: 255}\n", "cannot be tuned"},
+      {"eta: {type: float, low: 0.1, high: 0.3}\nlearning_rate: {type: float, low: 0.1, high: "
+       "0.3}\n",
+       "listed twice"},
   };
   for (const auto& [text, expect] : spaces) {
     std::ofstream(dir_ + "/bad.yaml") << text;
@@ -196,6 +200,10 @@ TEST_F(TuneCliTest, BadSpacesAndArguments) {
       Kiln({"tune", "--data", "t", "--target", "y", "--space", dir_ + "/space.yaml", "--cv", "1"})
           .exit_code,
       1);
+  EXPECT_EQ(Kiln({"tune", "--data", "t", "--target", "y", "--space", dir_ + "/space.yaml",
+                  "--scheduler", "asha", "--eta", "1"})
+                .exit_code,
+            1);
   auto train = Kiln({"train", "--data", "t", "--target", "y", "--json"});
   ASSERT_EQ(train.exit_code, 0);
   auto not_tune = Kiln({"tune", "--resume", json::parse(train.out)["run_id"]});
@@ -204,6 +212,22 @@ TEST_F(TuneCliTest, BadSpacesAndArguments) {
   EXPECT_EQ(Kiln({"tune", "--resume", "nope"}).exit_code, 1);
   // No trial runs were recorded by the failed calls.
   EXPECT_EQ(json::parse(Kiln({"runs", "list", "--experiment", "tune", "--json"}).out).size(), 0u);
+}
+
+// XGBoost / LightGBM names in space.yaml are the parameters they stand for.
+TEST_F(TuneCliTest, AliasesInTheSpace) {
+  std::ofstream(dir_ + "/alias.yaml") << "eta: {type: float, low: 0.05, high: 0.3}\n"
+                                         "n_estimators: {type: int, low: 5, high: 20}\n";
+  auto r = Kiln({"tune", "--data", "t", "--target", "y", "--space", dir_ + "/alias.yaml",
+                 "--trials", "3", "--scheduler", "random", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json best = json::parse(r.out)["best_params"];
+  const double lr = std::stod(best["learning_rate"].get<std::string>());
+  EXPECT_GE(lr, 0.05);
+  EXPECT_LE(lr, 0.3);
+  const int trees = std::stoi(best["num_trees"].get<std::string>());
+  EXPECT_GE(trees, 5);
+  EXPECT_LE(trees, 20);
 }
 
 }  // namespace

@@ -38,4 +38,8 @@ struct GbdtParams {
   std::string ToJson() const;
 };
 
+// The canonical name of a parameter or of one of its XGBoost / LightGBM aliases
+// ("eta" -> "learning_rate"); empty if unknown.
+std::string_view CanonicalParamName(std::string_view name);
+
 }  // namespace kiln::learn
