@@ -9,6 +9,7 @@
 #include "app/data_output.h"
 #include "app/home.h"
 #include "app/ingest_job.h"
+#include "app/model_ops.h"
 #include "kiln/base/names.h"
 #include "kiln/ingest/config.h"
 
@@ -28,14 +29,6 @@ struct DataArgs {
   bool append = false, no_header = false, json = false, deep = false;
 };
 
-std::unique_ptr<ExecContext> MakeContext(const GlobalOptions& g) {
-  return std::make_unique<ExecContext>(ExecContext::Options{.threads = g.threads});
-}
-
-Result<std::unique_ptr<KilnHome>> OpenHome(const GlobalOptions& g) {
-  return KilnHome::Open(KilnHome::Resolve(g.home));
-}
-
 struct Loaded {
   storage::VersionRecord record;
   storage::Manifest manifest;
@@ -51,7 +44,7 @@ Result<Loaded> LoadRef(KilnHome& home, const std::string& text) {
 
 Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  auto ctx = MakeContext(g);
+  auto ctx = Context(g, 0);
   IngestRequest req;
   req.path = a.file;
   req.name = a.name;

@@ -35,13 +35,23 @@ Result<std::string> CatalogSetting(FileSystem& fs, const std::string& home) {
 }
 
 // The URL for messages: the password (user:PASSWORD@) replaced by ***.
-std::string MaskPassword(const std::string& url) {
+std::string MaskPassword(std::string url) {
+  // postgresql://user:SECRET@host/db
   const size_t scheme = url.find("://");
   const size_t at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-  const size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    const size_t colon = url.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) {
+      url = url.substr(0, colon + 1) + "***" + url.substr(at);
+    }
+  }
+  // ...?password=SECRET&sslmode=...
+  for (size_t p = url.find("password="); p != std::string::npos; p = url.find("password=", p + 1)) {
+    const size_t value = p + 9;
+    const size_t end = url.find('&', value);
+    url = url.substr(0, value) + "***" + (end == std::string::npos ? "" : url.substr(end));
+  }
+  return url;
 }
 
 }  // namespace
@@ -59,13 +69,11 @@ Result<std::unique_ptr<KilnHome>> KilnHome::Open(const std::string& path) {
   KILN_RETURN_IF_ERROR(home->fs_->CreateDirs(path).WithContext("kiln home"));
   KILN_ASSIGN_OR_RETURN(std::string catalog, CatalogSetting(*home->fs_, path));
   if (catalog == "sqlite") {
-    home->catalog_name_ = "sqlite";
     KILN_ASSIGN_OR_RETURN(home->catalog_,
                           registry::SqlCatalog::OpenSqlite(JoinPath(path, "meta.db")));
   } else if (registry::SqlCatalog::IsPostgresUrl(catalog)) {
-    home->catalog_name_ = MaskPassword(catalog);
     auto pg = registry::SqlCatalog::OpenPostgres(catalog);
-    if (!pg.ok()) return pg.status().WithContext(home->catalog_name_);
+    if (!pg.ok()) return pg.status().WithContext(MaskPassword(catalog));
     home->catalog_ = std::move(*pg);
   } else {
     return InvalidArgumentError("kiln.yaml: catalog must be 'sqlite' or a postgresql:// URL");

@@ -24,12 +24,9 @@ class KilnHome {
   storage::DatasetStore& datasets() { return *store_; }
   registry::CatalogStore& catalog() { return *catalog_; }
   const std::string& path() const { return path_; }
-  // "sqlite" or the PostgreSQL URL with any password masked.
-  const std::string& catalog_name() const { return catalog_name_; }
 
  private:
   std::string path_;
-  std::string catalog_name_;
   std::unique_ptr<FileSystem> fs_;
   std::unique_ptr<registry::CatalogStore> catalog_;
   std::unique_ptr<storage::DatasetStore> store_;

@@ -61,6 +61,17 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
   return LoadRegisteredModel(home, r.first, r.second);
 }
 
+std::map<std::string, double> MetricsFromMargins(const model::TreeModel& m,
+                                                 const std::vector<double>& margins,
+                                                 const std::vector<float>& labels) {
+  std::map<std::string, double> out;
+  for (const auto& name : learn::DefaultMetrics(m.objective)) {
+    auto v = learn::EvaluateMetric(name, m.objective, m.num_groups(), margins, labels);
+    if (v.ok()) out[name] = *v;
+  }
+  return out;
+}
+
 Result<std::map<std::string, double>> ScoreModel(
     const std::shared_ptr<const model::TreeModel>& model, const data::Dataset& d,
     const ExecContext& ctx) {
@@ -73,13 +84,7 @@ Result<std::map<std::string, double>> ScoreModel(
   const size_t groups = static_cast<size_t>(m.num_groups());
   std::vector<float> margins(x.rows * groups);
   KILN_RETURN_IF_ERROR(pred->Predict(x, model::PredictKind::kMargin, margins, ctx));
-  const std::vector<double> wide(margins.begin(), margins.end());
-  std::map<std::string, double> out;
-  for (const auto& name : learn::DefaultMetrics(m.objective)) {
-    auto v = learn::EvaluateMetric(name, m.objective, m.num_groups(), wide, l.values);
-    if (v.ok()) out[name] = *v;
-  }
-  return out;
+  return MetricsFromMargins(m, std::vector<double>(margins.begin(), margins.end()), l.values);
 }
 
 }  // namespace kiln::app

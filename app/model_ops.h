@@ -35,6 +35,11 @@ Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& ho
 Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
                                                              const std::string& ref);
 
+// The model's default metrics for `margins` (rows x groups) against `labels`.
+std::map<std::string, double> MetricsFromMargins(const model::TreeModel& m,
+                                                 const std::vector<double>& margins,
+                                                 const std::vector<float>& labels);
+
 // The model's default metrics on `d`, whose target column the model names.
 Result<std::map<std::string, double>> ScoreModel(
     const std::shared_ptr<const model::TreeModel>& model, const data::Dataset& d,

@@ -3,8 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <functional>
 #include <optional>
 #include <set>
@@ -14,11 +12,11 @@
 
 #include "app/cli.h"
 #include "app/curve_plot.h"
+#include "app/data_output.h"
 #include "app/home.h"
 #include "app/model_ops.h"
 #include "app/run_recorder.h"
 #include "kiln/base/file_lock.h"
-#include "kiln/base/names.h"
 
 namespace kiln::app {
 
@@ -169,15 +167,7 @@ struct RunsArgs {
   bool json = false;
 };
 
-std::string Time(int64_t ms) {
-  if (ms == 0) return "-";
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
+std::string Time(int64_t ms) { return ms == 0 ? "-" : FormatMillis(ms); }
 
 json RunJson(const RunRecord& r) {
   const auto& a = r.attributes;
@@ -221,12 +211,12 @@ Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
     Print(out.dump(2));
     return 0;
   }
-  std::string text = fmt::format("{:<32}  {:<12}  {:<9}  {:<19}  {}\n", "RUN", "EXPERIMENT",
+  std::string text = fmt::format("{:<32}  {:<12}  {:<9}  {:<20}  {}\n", "RUN", "EXPERIMENT",
                                  "STATUS", "STARTED (UTC)", "METRICS");
   for (const auto& r : runs) {
     std::string metrics;
     for (const auto& [k, v] : r.metrics) metrics += fmt::format("{}={:.4f} ", k, v);
-    text += fmt::format("{:<32}  {:<12}  {:<9}  {:<19}  {}\n", r.id, r.experiment,
+    text += fmt::format("{:<32}  {:<12}  {:<9}  {:<20}  {}\n", r.id, r.experiment,
                         registry::RunStatusName(r.status), Time(r.start_ms), metrics);
   }
   Print(text + fmt::format("{} run(s)", runs.size()));
@@ -250,27 +240,30 @@ Result<ExitCode> RunsShow(const GlobalOptions& g, const RunsArgs& a) {
 
 constexpr size_t kMaxCompared = 16;
 
-// A table cell: at most 24 characters.
-std::string Cell(std::string s) {
-  if (s.size() > 24) s = s.substr(0, 23) + "~";
+constexpr size_t kLabelWidth = 22, kCellWidth = 24;
+
+// `s` cut to `width` characters, "~" marking a cut.
+std::string Cell(std::string s, size_t width) {
+  if (s.size() > width) s = s.substr(0, width - 1) + "~";
   return s;
 }
+
+std::string ShortId(const RunRecord& r) { return r.id.substr(0, 8); }
 
 std::string MetricText(double v) { return fmt::format("{:.6g}", v); }
 
 // One row of a side-by-side table: the label, then one column per run.
 std::string Row(const std::string& mark, const std::string& label,
-                const std::vector<std::string>& cells, size_t label_width) {
-  std::string line = fmt::format("{:<2}{:<{}}", mark, Cell(label), label_width);
-  for (const auto& c : cells) line += fmt::format("  {:<24}", Cell(c));
+                const std::vector<std::string>& cells) {
+  std::string line = fmt::format("{:<2}{:<{}}", mark, Cell(label, kLabelWidth), kLabelWidth);
+  for (const auto& c : cells) line += fmt::format("  {:<{}}", Cell(c, kCellWidth), kCellWidth);
   while (!line.empty() && line.back() == ' ') line.pop_back();
   return line + "\n";
 }
 
 // Rows for one key space (params or metrics): every key any run has, `*` where runs differ.
 template <typename Map, typename F>
-std::string KeyRows(const std::vector<RunRecord>& runs, Map RunRecord::*field, F&& text,
-                    size_t label_width) {
+std::string KeyRows(const std::vector<RunRecord>& runs, Map RunRecord::*field, F&& text) {
   std::set<std::string> keys;
   for (const auto& r : runs) {
     for (const auto& [k, v] : r.*field) keys.insert(k);
@@ -284,7 +277,7 @@ std::string KeyRows(const std::vector<RunRecord>& runs, Map RunRecord::*field, F
     }
     const bool differs =
         std::adjacent_find(cells.begin(), cells.end(), std::not_equal_to<>()) != cells.end();
-    out += Row(differs ? "*" : "", k, cells, label_width);
+    out += Row(differs ? "*" : "", k, cells);
   }
   return out;
 }
@@ -351,7 +344,7 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
       const auto cs = across(key);
       for (size_t i = 0; i < runs.size(); ++i) {
         const std::string label =
-            runs[i].id.substr(0, 8) + (runs[i].name.empty() ? "" : " " + runs[i].name);
+            ShortId(runs[i]) + (runs[i].name.empty() ? "" : " " + runs[i].name);
         p.series.push_back({label, cs[i]});
       }
       panels.push_back(std::move(p));
@@ -372,41 +365,37 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
     Print(out.dump(2));
     return 0;
   }
-  constexpr size_t kLabel = 22;
-  auto column = [&](auto&& f) {
+  auto column = [&](const std::function<std::string(const RunRecord&)>& f) {
     std::vector<std::string> cells;
     for (const auto& r : runs) cells.push_back(f(r));
     return cells;
   };
-  std::string text =
-      Row("", "run", column([](const RunRecord& r) { return r.id.substr(0, 8); }), kLabel);
-  text += Row("", "name", column([](const RunRecord& r) { return r.name.empty() ? "-" : r.name; }),
-              kLabel);
-  text += Row("", "experiment", column([](const RunRecord& r) { return r.experiment; }), kLabel);
-  text +=
-      Row("", "status",
-          column([](const RunRecord& r) { return std::string(registry::RunStatusName(r.status)); }),
-          kLabel);
-  text +=
-      Row("", "started (UTC)", column([](const RunRecord& r) { return Time(r.start_ms); }), kLabel);
-  text += Row("", "duration", column([](const RunRecord& r) {
-                return r.end_ms ? fmt::format("{:.2f} s", (r.end_ms - r.start_ms) / 1000.0)
-                                : std::string("-");
-              }),
-              kLabel);
-  text += Row("", "train data", column([](const RunRecord& r) {
-                return r.attributes.train_data.empty() ? "-" : r.attributes.train_data;
-              }),
-              kLabel);
+  const std::pair<const char*, std::function<std::string(const RunRecord&)>> header[] = {
+      {"run", ShortId},
+      {"name", [](const RunRecord& r) { return r.name.empty() ? "-" : r.name; }},
+      {"experiment", [](const RunRecord& r) { return r.experiment; }},
+      {"status", [](const RunRecord& r) { return std::string(registry::RunStatusName(r.status)); }},
+      {"started (UTC)", [](const RunRecord& r) { return Time(r.start_ms); }},
+      {"duration",
+       [](const RunRecord& r) {
+         return r.end_ms ? fmt::format("{:.2f} s", (r.end_ms - r.start_ms) / 1000.0)
+                         : std::string("-");
+       }},
+      {"train data",
+       [](const RunRecord& r) {
+         return r.attributes.train_data.empty() ? "-" : r.attributes.train_data;
+       }},
+  };
+  std::string text;
+  for (const auto& [label, field] : header) text += Row("", label, column(field));
   text += "\nparams (* = differs)\n";
-  text += KeyRows(
-      runs, &RunRecord::params, [](const std::string& v) { return v; }, kLabel);
+  text += KeyRows(runs, &RunRecord::params, [](const std::string& v) { return v; });
   text += "\nmetrics\n";
-  text += KeyRows(runs, &RunRecord::metrics, MetricText, kLabel);
+  text += KeyRows(runs, &RunRecord::metrics, MetricText);
   for (const auto& key : keys) {
     const auto cs = across(key);
     text += fmt::format("\ncurve {}\n", key);
-    text += Row("", "step", column([](const RunRecord& r) { return r.id.substr(0, 8); }), kLabel);
+    text += Row("", "step", column(ShortId));
     for (int64_t step : SampleSteps(cs, static_cast<size_t>(a.points))) {
       std::vector<std::string> cells;
       for (const auto* c : cs) {
@@ -419,7 +408,7 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
         }
         cells.push_back(cell);
       }
-      text += Row("", std::to_string(step), cells, kLabel);
+      text += Row("", std::to_string(step), cells);
     }
   }
   if (format) text += fmt::format("\nplot written to {}\n", a.plot);
@@ -590,6 +579,7 @@ void AddRunsCommands(CLI::App& app, const GlobalOptions& g,
   list->callback(bind(RunsList));
   CLI::App* show = runs->add_subcommand("show", "one run: params, metrics, curves, lineage (JSON)");
   show->add_option("run", args->run, "run id")->required();
+  show->add_flag("--json", args->json, "accepted for symmetry: the output is always JSON");
   show->callback(bind(RunsShow));
   CLI::App* cmp = runs->add_subcommand(
       "compare", "runs side by side: params, metrics and curves (table, or --plot a chart)");
@@ -633,6 +623,7 @@ void AddRunsCommands(CLI::App& app, const GlobalOptions& g,
   mlist->callback(bind(ModelsList));
   CLI::App* mshow = models->add_subcommand("show", "NAME (all versions), NAME:k or NAME@alias");
   mshow->add_option("ref", args->ref, "model reference")->required();
+  mshow->add_flag("--json", args->json, "accepted for symmetry: the output is always JSON");
   mshow->callback(bind(ModelsShow));
   CLI::App* hist = models->add_subcommand("history", "every alias move of a model");
   hist->add_option("name", args->name, "model name")->required();

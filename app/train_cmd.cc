@@ -45,16 +45,6 @@ struct TrainArgs {
   bool trees = false;
 };
 
-json MetricsFromMargins(const model::TreeModel& m, const std::vector<double>& margins,
-                        const std::vector<float>& labels) {
-  json out = json::object();
-  for (const auto& name : learn::DefaultMetrics(m.objective)) {
-    auto v = learn::EvaluateMetric(name, m.objective, m.num_groups(), margins, labels);
-    if (v.ok()) out[name] = *v;
-  }
-  return out;
-}
-
 bool HasBinEdges(const model::TreeModel& m) {
   for (const auto& f : m.features) {
     if (!f.categorical && f.bin_edges.size() < 2) return false;  // e.g. an imported model
@@ -210,21 +200,19 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   auto final_margins = [&](const learn::BinnedData& bins, const data::Dataset& rows) {
     return bins_exact ? learn::PredictBinned(*pred, bins, *ctx) : Margins(shared, rows, *ctx);
   };
+  // The run's final metrics: train.<m>, valid.<m> and the timings.
+  std::map<std::string, double> metrics = {{"train_seconds", result["train_seconds"]},
+                                           {"binning_seconds", result["binning_seconds"]}};
   KILN_ASSIGN_OR_RETURN(auto train_margins, final_margins(x, train_rows));
-  result["train_metrics"] = MetricsFromMargins(*shared, train_margins, train_labels);
+  const auto train_metrics = MetricsFromMargins(*shared, train_margins, train_labels);
+  result["train_metrics"] = train_metrics;
+  for (const auto& [k, v] : train_metrics) metrics["train." + k] = v;
   if (vx) {
     KILN_ASSIGN_OR_RETURN(auto valid_margins, final_margins(*vx, valid_rows));
-    result["valid_metrics"] = MetricsFromMargins(*shared, valid_margins, valid_labels);
+    const auto valid_metrics = MetricsFromMargins(*shared, valid_margins, valid_labels);
+    result["valid_metrics"] = valid_metrics;
+    for (const auto& [k, v] : valid_metrics) metrics["valid." + k] = v;
   }
-  // The run's final metrics: train.<m>, valid.<m> and the timings.
-  std::map<std::string, double> metrics;
-  for (const auto& [set, prefix] :
-       {std::pair{"train_metrics", "train."}, {"valid_metrics", "valid."}}) {
-    if (!result.contains(set)) continue;
-    for (auto& [k, v] : result[set].items()) metrics[prefix + k] = v.get<double>();
-  }
-  metrics["train_seconds"] = result["train_seconds"].get<double>();
-  metrics["binning_seconds"] = result["binning_seconds"].get<double>();
   KILN_ASSIGN_OR_RETURN(std::string artifact, recorder->Finish(model_bytes, metrics));
   result["run_id"] = recorder->id();
   result["experiment"] = a.experiment;

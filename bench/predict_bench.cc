@@ -7,6 +7,7 @@
 
 #include "kiln/learn/binning.h"
 #include "kiln/learn/gbdt/trainer.h"
+#include "kiln/learn/objective.h"
 #include "kiln/model/predictor.h"
 
 namespace kiln {
@@ -77,6 +78,26 @@ void BM_PredictSingleRow(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PredictSingleRow)->Unit(benchmark::kMicrosecond);
+
+// The training curve's per-iteration cost: logloss over the 10,000-row sample `kiln train`
+// evaluates every iteration.
+void BM_TrainCurveLogloss(benchmark::State& state) {
+  const size_t n = 10000;
+  std::mt19937 rng(1);
+  std::normal_distribution<double> margin(0, 2);
+  std::vector<double> margins(n);
+  std::vector<float> labels(n);
+  for (size_t i = 0; i < n; ++i) {
+    margins[i] = margin(rng);
+    labels[i] = static_cast<float>(rng() % 2);
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        learn::EvaluateMetric("logloss", model::Objective::kBinaryLogistic, 1, margins, labels));
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
+}
+BENCHMARK(BM_TrainCurveLogloss)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace kiln

@@ -260,6 +260,15 @@ TEST_F(TrainCliTest, BadInputs) {
   EXPECT_NE(p.err.find("pickle"), std::string::npos) << p.err;
   EXPECT_FALSE(fs::exists(dir_ + "/p.csv"));
   EXPECT_EQ(Kiln({"model", "inspect", dir_ + "/missing.kiln"}).exit_code, 1);
+  // An unreachable PostgreSQL catalog: a clear error that shows neither form of password.
+  fs::create_directories(dir_ + "/pg-home");
+  std::ofstream(dir_ + "/pg-home/kiln.yaml")
+      << "catalog: postgresql://kiln:hunter2@127.0.0.1:1/kiln?password=swordfish&sslmode=disable\n";
+  auto pg = RunKiln({"--home", dir_ + "/pg-home", "runs", "list"}, dir_);
+  EXPECT_EQ(pg.exit_code, 1);
+  EXPECT_NE(pg.err.find("postgresql://kiln:***@127.0.0.1:1"), std::string::npos) << pg.err;
+  EXPECT_EQ(pg.err.find("hunter2"), std::string::npos) << pg.err;
+  EXPECT_EQ(pg.err.find("swordfish"), std::string::npos) << pg.err;
 }
 
 // Accuracy within a few percent of XGBoost with the same parameters (label: integration).
