@@ -12,8 +12,8 @@ bool IsAlnum(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-// Printable rendering of a rejected name for error messages (escapes control/high bytes, caps
-// the length) so that errors never echo raw hostile bytes.
+}  // namespace
+
 std::string Printable(std::string_view s) {
   std::string out;
   for (unsigned char c : s.substr(0, 40)) {
@@ -26,8 +26,6 @@ std::string Printable(std::string_view s) {
   if (s.size() > 40) out += "...";
   return out;
 }
-
-}  // namespace
 
 Status ValidateName(std::string_view name, std::string_view kind, const Limits& limits) {
   if (name.empty()) return InvalidArgumentError(fmt::format("{} must not be empty", kind));

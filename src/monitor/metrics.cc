@@ -72,7 +72,6 @@ struct ProcessStats {
   double rss_bytes = 0;
   double open_fds = 0;
   double threads = 0;
-  double start_time = 0;
 };
 
 ProcessStats ReadProcess() {
@@ -93,26 +92,30 @@ ProcessStats ReadProcess() {
     closedir(d);
     p.open_fds -= 3;  // ".", ".." and the directory's own descriptor
   }
-  // Start time: field 22 of /proc/self/stat (clock ticks since boot) + boot time.
+  return p;
+}
+
+// Seconds since the epoch when this process started: field 22 of /proc/self/stat (clock ticks
+// since boot) plus the boot time.
+double ReadStartTime() {
   std::ifstream stat("/proc/self/stat");
   std::string all((std::istreambuf_iterator<char>(stat)), {});
   const size_t close = all.rfind(')');
-  if (close != std::string::npos) {
-    std::istringstream rest(all.substr(close + 2));
-    std::string field;
-    for (int i = 3; i <= 22 && rest >> field; ++i) {
-      if (i == 22) {
-        std::ifstream procstat("/proc/stat");
-        while (std::getline(procstat, line)) {
-          if (line.rfind("btime ", 0) == 0) {
-            p.start_time = std::atof(line.c_str() + 6) +
-                           std::atof(field.c_str()) / static_cast<double>(sysconf(_SC_CLK_TCK));
-          }
-        }
-      }
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(all.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) {
+    if (!(rest >> field)) return 0;
+  }
+  std::ifstream procstat("/proc/stat");
+  std::string line;
+  while (std::getline(procstat, line)) {
+    if (line.rfind("btime ", 0) == 0) {
+      return std::atof(line.c_str() + 6) +
+             std::atof(field.c_str()) / static_cast<double>(sysconf(_SC_CLK_TCK));
     }
   }
-  return p;
+  return 0;
 }
 
 }  // namespace
@@ -201,8 +204,10 @@ Family<Histogram>& MetricsRegistry::AddHistogram(std::string name, std::string h
 }
 
 void MetricsRegistry::AddProcessMetrics() {
+  const double start = ReadStartTime();
   MutexLock lock(&mu_);
   process_ = true;
+  start_time_ = start;
 }
 
 std::string MetricsRegistry::Expose() const {
@@ -251,7 +256,7 @@ std::string MetricsRegistry::Expose() const {
     one("process_open_fds", "Number of open file descriptors.", "gauge", p.open_fds);
     one("process_threads", "Number of OS threads in the process.", "gauge", p.threads);
     one("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-        "gauge", p.start_time);
+        "gauge", start_time_);
   }
   return out;
 }

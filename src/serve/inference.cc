@@ -7,20 +7,13 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/names.h"
 #include "kiln/model/shap.h"
 
 namespace kiln::serve {
 namespace {
 
 constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
-
-std::string Shown(std::string_view s) {
-  std::string out(s.substr(0, 64));
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') c = '?';
-  }
-  return out;
-}
 
 // A number as the text a category dictionary would hold ("3", "2.5").
 std::string NumberText(double v) {
@@ -35,7 +28,7 @@ Result<size_t> ColumnRows(const Tensor& t) {
     return static_cast<size_t>(t.shape[0]);
   }
   return InvalidArgumentError(
-      fmt::format("input '{}': shape must be [N] or [N, 1] for a feature", Shown(t.name)));
+      fmt::format("input '{}': shape must be [N] or [N, 1] for a feature", Printable(t.name)));
 }
 
 bool Requested(const InferRequest& req, std::string_view name) {
@@ -91,11 +84,11 @@ Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequ
     const Tensor& t = req.inputs[0];
     if (t.datatype == DataType::kBytes || t.datatype == DataType::kBool) {
       return InvalidArgumentError(
-          fmt::format("input '{}': a [N, F] matrix must be numeric", Shown(t.name)));
+          fmt::format("input '{}': a [N, F] matrix must be numeric", Printable(t.name)));
     }
     if (static_cast<size_t>(t.shape[1]) != cols) {
       return InvalidArgumentError(fmt::format("input '{}': {} columns, the model has {} features",
-                                              Shown(t.name), t.shape[1], cols));
+                                              Printable(t.name), t.shape[1], cols));
     }
     x.rows = static_cast<size_t>(t.shape[0]);
     if (x.rows > limits.max_rows_per_request) {
@@ -122,12 +115,12 @@ Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequ
     auto it = m.feature_index.find(t.name);
     if (it == m.feature_index.end()) {
       return InvalidArgumentError(
-          fmt::format("input '{}': model '{}' has no such feature", Shown(t.name), m.name));
+          fmt::format("input '{}': model '{}' has no such feature", Printable(t.name), m.name));
     }
     KILN_ASSIGN_OR_RETURN(size_t n, ColumnRows(t));
     if (&t != &req.inputs.front() && n != rows) {
       return InvalidArgumentError(
-          fmt::format("input '{}': {} rows, other inputs have {}", Shown(t.name), n, rows));
+          fmt::format("input '{}': {} rows, other inputs have {}", Printable(t.name), n, rows));
     }
     rows = n;
     by_feature[it->second] = &t;
@@ -149,7 +142,7 @@ Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequ
     const bool categorical = !features[f].categories.empty();
     if (!categorical && t.datatype == DataType::kBytes) {
       return InvalidArgumentError(
-          fmt::format("input '{}': feature is numeric, not BYTES", Shown(t.name)));
+          fmt::format("input '{}': feature is numeric, not BYTES", Printable(t.name)));
     }
     for (size_t r = 0; r < rows; ++r) {
       double v = kMissing;
@@ -178,7 +171,7 @@ Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const
                                 [&](const TensorInfo& k) { return k.name == o.name; });
     if (!ok) {
       return InvalidArgumentError(
-          fmt::format("output '{}': model '{}' has no such output", Shown(o.name), m.name));
+          fmt::format("output '{}': model '{}' has no such output", Printable(o.name), m.name));
     }
   }
   KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, BuildFeatures(m, req, limits));

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/names.h"
 #include "kiln/base/utf8.h"
 #include "kiln/serve/v2.h"
 
@@ -19,15 +20,6 @@ constexpr std::string_view kTypeNames[] = {"BOOL", "UINT8", "UINT16", "UINT32", 
                                            "FP32", "FP64",  "BYTES"};
 constexpr size_t kTypeSizes[] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 4, 8, 0};
 constexpr size_t kMaxDims = 16;
-
-// Short, printable text of untrusted input for an error message.
-std::string Shown(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) {
-    out += (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') ? '?' : c;
-  }
-  return s.size() > 64 ? out + "..." : out;
-}
 
 // The scalar kinds seen in one tensor's data.
 struct Seen {
@@ -200,7 +192,8 @@ class Reader {
         KILN_ASSIGN_OR_RETURN(int b, Literal());
         value = b == 1;
       } else {
-        return Error(fmt::format("parameter '{}' must be a bool, number or string", Shown(key)));
+        return Error(
+            fmt::format("parameter '{}' must be a bool, number or string", Printable(key)));
       }
       if (out->size() >= limits_.max_tensors) return Error("too many parameters");
       (*out)[key] = std::move(value);
@@ -215,7 +208,7 @@ class Reader {
     if (*p_ == '[') return Array(depth + 1, [&] { return ParseData(depth + 1, t, seen); });
     if (t->numbers.size() + t->strings.size() >= limits_.max_tensor_elements) {
       return ResourceExhaustedError(fmt::format("tensor '{}' has more than {} elements",
-                                                Shown(t->name), limits_.max_tensor_elements));
+                                                Printable(t->name), limits_.max_tensor_elements));
     }
     if (*p_ == '"') {
       KILN_ASSIGN_OR_RETURN(std::string s, String());
@@ -302,7 +295,7 @@ class Reader {
 
 // Checks a parsed input tensor: datatype against the scalars seen, shape against the count.
 Status CheckTensor(const Tensor& t, const Seen& seen, bool has_type, bool has_shape) {
-  const std::string name = Shown(t.name);
+  const std::string name = Printable(t.name);
   if (t.name.empty()) return InvalidArgumentError("an input has no name");
   if (!has_type) return InvalidArgumentError(fmt::format("input '{}': no datatype", name));
   if (!has_shape) return InvalidArgumentError(fmt::format("input '{}': no shape", name));
@@ -381,7 +374,7 @@ Status ParseInput(Reader& r, int depth, const Limits& limits, Tensor* t) {
     return Status::Ok();
   }));
   if (!has_data) {
-    return InvalidArgumentError(fmt::format("input '{}': no data", Shown(t->name)));
+    return InvalidArgumentError(fmt::format("input '{}': no data", Printable(t->name)));
   }
   return CheckTensor(*t, seen, has_type, has_shape);
 }
@@ -434,7 +427,7 @@ Result<DataType> ParseDataType(std::string_view name) {
   for (size_t i = 0; i < std::size(kTypeNames); ++i) {
     if (kTypeNames[i] == name) return static_cast<DataType>(i);
   }
-  return InvalidArgumentError(fmt::format("unknown datatype '{}'", Shown(name)));
+  return InvalidArgumentError(fmt::format("unknown datatype '{}'", Printable(name)));
 }
 
 Result<uint64_t> ElementCount(const std::vector<int64_t>& shape) {
@@ -472,7 +465,7 @@ Result<InferRequest> ParseInferRequest(std::string_view body, const Limits& limi
         Tensor t;
         KILN_RETURN_IF_ERROR(ParseInput(r, 2, limits, &t));
         if (!names.insert(t.name).second) {
-          return InvalidArgumentError(fmt::format("input '{}' appears twice", Shown(t.name)));
+          return InvalidArgumentError(fmt::format("input '{}' appears twice", Printable(t.name)));
         }
         req.inputs.push_back(std::move(t));
         return Status::Ok();

@@ -15,6 +15,10 @@
 namespace kiln {
 
 // `kind` names the thing in the error ("dataset name"). InvalidArgument if not valid.
+// `s` for an error message: control and non-ASCII bytes escaped (\xNN), cut after 40 bytes,
+// so an error never echoes raw hostile input.
+std::string Printable(std::string_view s);
+
 Status ValidateName(std::string_view name, std::string_view kind,
                     const Limits& limits = Limits::Default());
 

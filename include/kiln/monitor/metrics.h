@@ -100,8 +100,8 @@ class MetricsRegistry {
   Family<Histogram>& AddHistogram(std::string name, std::string help,
                                   std::vector<std::string> labels,
                                   const std::vector<double>& bounds);
-  // Adds process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds,
-  // process_threads and process_start_time_seconds, read from /proc at each Expose().
+  // Adds process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds and
+  // process_threads, read from /proc at each Expose(), and process_start_time_seconds (read once).
   void AddProcessMetrics();
 
   // The Prometheus text exposition of every family, in the order they were added.
@@ -117,7 +117,8 @@ class MetricsRegistry {
   std::deque<Family<Gauge>> gauges_ KILN_GUARDED_BY(mu_);
   std::deque<Family<Histogram>> histograms_ KILN_GUARDED_BY(mu_);
   std::vector<Entry> order_ KILN_GUARDED_BY(mu_);
-  bool process_ = false;
+  bool process_ KILN_GUARDED_BY(mu_) = false;
+  double start_time_ KILN_GUARDED_BY(mu_) = 0;  // process_start_time_seconds, read once
 };
 
 }  // namespace kiln::monitor
