@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "testing/run_kiln.h"
+#include "testing/kiln_home_test.h"
 
 namespace kiln {
 namespace {
@@ -14,27 +14,11 @@ using kiln::testing::RunKiln;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-class CliTest : public ::testing::Test {
+class CliTest : public kiln::testing::KilnHomeTest {
  protected:
-  void SetUp() override {
-    dir_ = kiln::testing::MakeTempDir("kiln-cli");
-    home_ = dir_ + "/home";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  kiln::testing::RunResult Kiln(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--home", home_});
-    return RunKiln(args, dir_);
-  }
   std::string Data(const std::string& name) {
     return kiln::testing::SourceDir() + "/../shared/data/" + name;
   }
-  std::string Write(const std::string& name, const std::string& contents) {
-    std::ofstream(dir_ + "/" + name, std::ios::binary) << contents;
-    return dir_ + "/" + name;
-  }
-
-  std::string dir_, home_;
 };
 
 TEST_F(CliTest, EveryVerbOnTheRealDatasets) {

@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "testing/run_kiln.h"
+#include "testing/kiln_home_test.h"
 
 namespace kiln {
 namespace {
@@ -29,20 +29,7 @@ std::vector<std::string> operator+(std::vector<std::string> a, const std::vector
   return a;
 }
 
-class TrainCliTest : public ::testing::Test {
- protected:
-  void SetUp() override { dir_ = kiln::testing::MakeTempDir("kiln-train"); }
-  void TearDown() override { fs::remove_all(dir_); }
-  kiln::testing::RunResult Kiln(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--home", dir_ + "/home"});
-    return RunKiln(args, dir_);
-  }
-  std::string Write(const std::string& name, const std::string& contents) {
-    std::ofstream(dir_ + "/" + name, std::ios::binary) << contents;
-    return dir_ + "/" + name;
-  }
-  std::string dir_;
-};
+using TrainCliTest = kiln::testing::KilnHomeTest;
 
 TEST_F(TrainCliTest, TrainEvalPredictInspect) {
   std::string csv = "id,x,color,y\n";

@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "testing/run_kiln.h"
+#include "testing/kiln_home_test.h"
 
 namespace kiln {
 namespace {
@@ -22,10 +22,10 @@ using kiln::testing::RunKiln;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-class TuneCliTest : public ::testing::Test {
+class TuneCliTest : public kiln::testing::KilnHomeTest {
  protected:
   void SetUp() override {
-    dir_ = kiln::testing::MakeTempDir("kiln-tune");
+    KilnHomeTest::SetUp();
     // y depends on x1, x2 and their interaction, with label noise.
     std::string csv = "x1,x2,x3,y\n";
     uint64_t s = 7;
@@ -46,18 +46,12 @@ class TuneCliTest : public ::testing::Test {
                                            "20, 80]}\n";
     ASSERT_EQ(Kiln({"data", "ingest", dir_ + "/t.csv", "--name", "t"}).exit_code, 0);
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  kiln::testing::RunResult Kiln(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--home", dir_ + "/home"});
-    return RunKiln(args, dir_);
-  }
   json Children(const std::string& parent) {
     auto r = Kiln({"runs", "list", "--filter", "attributes.parent_id = '" + parent + "'", "--limit",
                    "1000", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::parse(r.out);
   }
-  std::string dir_;
 };
 
 TEST_F(TuneCliTest, AshaTrialsAreChildRunsAndTheBestIsRegistered) {
