@@ -1,8 +1,8 @@
 // `kiln serve`: the inference server. Wiring and the shutdown order only: the protocol lives in
 // src/api, the models in src/serve, the sockets in src/http.
 //
-// SIGTERM / SIGINT: readiness turns 503 at once, the listener closes, in-flight requests are
-// answered (up to --drain-seconds), then the process exits 0.
+// SIGTERM / SIGINT: readiness turns 503 at once, the listener closes, in-flight and queued
+// requests are answered (up to --drain-seconds), then the process exits 0.
 #include <signal.h>
 
 #include <chrono>
@@ -15,6 +15,7 @@
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
 #include "kiln/monitor/metrics.h"
+#include "kiln/serve/batcher.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::app {
@@ -26,6 +27,10 @@ struct ServeArgs {
   int io_threads = 1;
   std::vector<std::string> models;
   int drain_seconds = 20;
+  int inference_threads = 0;
+  uint64_t max_batch_size = 256;
+  uint32_t max_queue_delay_us = 0;
+  size_t max_queue = 4096;
 };
 
 Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
@@ -35,6 +40,18 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   }
   if (a.drain_seconds < 0 || a.drain_seconds > 600) {
     return InvalidArgumentError("--drain-seconds must be 0..600");
+  }
+  if (a.inference_threads < 0 || a.inference_threads > 256) {
+    return InvalidArgumentError("--inference-threads must be 0..256");
+  }
+  if (a.max_batch_size < 1 || a.max_batch_size > (1u << 20)) {
+    return InvalidArgumentError("--max-batch-size must be 1..1048576 rows");
+  }
+  if (a.max_queue_delay_us > 1000000) {
+    return InvalidArgumentError("--max-queue-delay-us must be 0..1000000");
+  }
+  if (a.max_queue < 1 || a.max_queue > (1u << 20)) {
+    return InvalidArgumentError("--max-queue must be 1..1048576 requests");
   }
   // Signals are taken synchronously (sigwait) by this thread; every thread started from here
   // on inherits the blocked mask.
@@ -54,7 +71,12 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   }
   monitor::MetricsRegistry metrics;
   metrics.AddProcessMetrics();
-  api::V2Service service(&models, &metrics, {"kiln", KILN_VERSION, limits});
+  serve::BatcherOptions bo;
+  bo.threads = a.inference_threads;
+  bo.policy = {a.max_batch_size, a.max_queue_delay_us};
+  bo.max_queue_requests = a.max_queue;
+  serve::Batcher batcher(bo, &metrics);
+  api::V2Service service(&models, &batcher, &metrics, {"kiln", KILN_VERSION, limits});
   http::HttpServerOptions o;
   o.address = a.address;
   o.port = static_cast<uint16_t>(a.port);
@@ -77,6 +99,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   service.SetReady(false);
   std::fprintf(stderr, "kiln serve: %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server->Shutdown(std::chrono::seconds(a.drain_seconds));
+  batcher.Stop();  // answers what is still queued; the server outlives every responder
   return 0;
 }
 
@@ -95,6 +118,14 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& g,
                 "production alias)");
   s->add_option("--drain-seconds", args->drain_seconds,
                 "on SIGTERM, wait this long for in-flight requests (default 20)");
+  s->add_option("--inference-threads", args->inference_threads,
+                "inference threads (default 0 = one per core)");
+  s->add_option("--max-batch-size", args->max_batch_size,
+                "rows the dynamic batcher merges into one predictor call (default 256)");
+  s->add_option("--max-queue-delay-us", args->max_queue_delay_us,
+                "how long the batcher waits for more requests to merge (default 0: never)");
+  s->add_option("--max-queue", args->max_queue,
+                "requests waiting for compute before new ones get 503 (default 4096)");
   s->callback([&g, run, args] { *run = [&g, args] { return Serve(g, *args); }; });
 }
 

@@ -108,9 +108,10 @@ std::string ShapeJson(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-V2Service::V2Service(serve::ModelManager* models, monitor::MetricsRegistry* metrics,
-                     V2Options options)
+V2Service::V2Service(serve::ModelManager* models, serve::Batcher* batcher,
+                     monitor::MetricsRegistry* metrics, V2Options options)
     : models_(models),
+      batcher_(batcher),
       metrics_(metrics),
       options_(std::move(options)),
       requests_(&metrics->AddCounter("kiln_requests_total",
@@ -119,33 +120,39 @@ V2Service::V2Service(serve::ModelManager* models, monitor::MetricsRegistry* metr
       latency_(&metrics->AddHistogram("kiln_request_duration_seconds",
                                       "Time from a request's arrival to its answer, by route.",
                                       {"route"}, monitor::LatencyBuckets())),
-      compute_(&metrics->AddHistogram("kiln_inference_compute_seconds",
-                                      "Model compute time of an inference request.", {"model"},
-                                      monitor::LatencyBuckets())),
       rows_(&metrics->AddHistogram("kiln_inference_rows", "Rows per inference request.", {"model"},
                                    monitor::SizeBuckets())),
-      in_flight_(metrics->AddGauge("kiln_requests_in_flight", "Requests being answered.").With({})),
-      ctx_(std::make_unique<ExecContext>(ExecContext::Options{.threads = 1})) {}
+      in_flight_(
+          metrics->AddGauge("kiln_requests_in_flight", "Requests being answered.").With({})) {}
 
 void V2Service::Handle(HttpRequest req, http::Responder done) {
-  const auto t0 = std::chrono::steady_clock::now();
   in_flight_->Add(1);
-  HttpResponse resp;
-  RequestLabels labels;
+  auto call = std::make_shared<Call>(Call{std::chrono::steady_clock::now(), {}, std::move(done)});
+  std::optional<HttpResponse> resp;
   try {
-    resp = Route(req, &labels);
+    resp = Route(req, call);
   } catch (const std::exception& e) {
     resp = ErrorResponse(InternalError(e.what()));
   }
-  // Unknown model names are not labels: a client cannot grow the metrics without bound.
-  requests_->With({labels.route, labels.model, labels.version, std::to_string(resp.status)})->Add();
-  latency_->With({labels.route})
-      ->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  in_flight_->Add(-1);
-  done(std::move(resp));
+  if (resp) Finish(*call, std::move(*resp));
 }
 
-HttpResponse V2Service::Route(const HttpRequest& req, RequestLabels* labels) {
+void V2Service::Finish(Call& call, HttpResponse resp) {
+  // Unknown model names are not labels: a client cannot grow the metrics without bound.
+  requests_
+      ->With(
+          {call.labels.route, call.labels.model, call.labels.version, std::to_string(resp.status)})
+      ->Add();
+  latency_->With({call.labels.route})
+      ->Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - call.arrived).count());
+  in_flight_->Add(-1);
+  call.done(std::move(resp));
+}
+
+std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
+                                             const std::shared_ptr<Call>& call) {
+  RequestLabels* labels = &call->labels;
   auto parsed = Segments(req.target);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   const std::vector<std::string>& s = *parsed;
@@ -154,7 +161,7 @@ HttpResponse V2Service::Route(const HttpRequest& req, RequestLabels* labels) {
   if (s.size() == 1 && s[0] == "metrics") {
     labels->route = "metrics";
     if (!get) return MethodNotAllowed("GET");
-    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Expose(), {}};
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Expose(), {}};
   }
   if (s.empty() || s[0] != "v2") return ErrorResponse(NotFoundError("no such endpoint"));
   if (s.size() == 1) {
@@ -192,7 +199,7 @@ HttpResponse V2Service::Route(const HttpRequest& req, RequestLabels* labels) {
     if (action.empty() && !get) return MethodNotAllowed("GET");
     if (action == "ready" && !get) return MethodNotAllowed("GET");
     if (action == "infer" && !post) return MethodNotAllowed("POST");
-    return ModelRoute(req, s[2], version, action, labels);
+    return ModelRoute(req, s[2], version, action, call);
   }
   if (s[1] == "repository") labels->route = "repository";
   if (s[1] == "repository" && s.size() == 3 && s[2] == "index") {
@@ -218,14 +225,16 @@ HttpResponse V2Service::Route(const HttpRequest& req, RequestLabels* labels) {
   return ErrorResponse(NotFoundError("no such endpoint"));
 }
 
-HttpResponse V2Service::ModelRoute(const HttpRequest& req, const std::string& model,
-                                   const std::string& version, const std::string& action,
-                                   RequestLabels* labels) {
+std::optional<HttpResponse> V2Service::ModelRoute(const HttpRequest& req, const std::string& model,
+                                                  const std::string& version,
+                                                  const std::string& action,
+                                                  const std::shared_ptr<Call>& call) {
+  RequestLabels* labels = &call->labels;
   if (Status v = ValidateName(model, "model name"); !v.ok()) return ErrorResponse(v);
   if (!version.empty()) {
     if (Status v = ValidateName(version, "model version"); !v.ok()) return ErrorResponse(v);
   }
-  if (action == "infer") return Infer(req, model, version, labels);
+  if (action == "infer") return Infer(req, model, version, call);
   if (!action.empty() && action != "ready") {
     return ErrorResponse(NotFoundError("no such endpoint"));
   }
@@ -255,23 +264,29 @@ HttpResponse V2Service::Metadata(const serve::ServedModel& m) {
                                tensors(serve::ModelOutputs(m))));
 }
 
-HttpResponse V2Service::Infer(const HttpRequest& req, const std::string& model,
-                              const std::string& version, RequestLabels* labels) {
+std::optional<HttpResponse> V2Service::Infer(const HttpRequest& req, const std::string& model,
+                                             const std::string& version,
+                                             const std::shared_ptr<Call>& call) {
   auto m = models_->Get(model, version);
   if (!m.ok()) return ErrorResponse(m.status());
-  labels->model = (*m)->name;
-  labels->version = std::to_string((*m)->version);
+  call->labels.model = (*m)->name;
+  call->labels.version = std::to_string((*m)->version);
   auto parsed = serve::ParseInferRequest(req.body, options_.limits);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
-  const auto t0 = std::chrono::steady_clock::now();
-  auto resp = serve::Infer(**m, *parsed, *ctx_, options_.limits);
-  if (!resp.ok()) return ErrorResponse(resp.status());
-  compute_->With({labels->model})
-      ->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  if (!resp->outputs.empty() && !resp->outputs[0].shape.empty()) {
-    rows_->With({labels->model})->Observe(static_cast<double>(resp->outputs[0].shape[0]));
-  }
-  return Json(200, serve::WriteInferResponse(*resp));
+  auto deadline = serve::RequestDeadline(*parsed, call->arrived, options_.limits);
+  if (!deadline.ok()) return ErrorResponse(deadline.status());
+  auto prepared = serve::PrepareInfer(**m, *parsed, options_.limits);
+  if (!prepared.ok()) return ErrorResponse(prepared.status());
+  const auto rows = static_cast<double>(prepared->x.rows);
+  Status queued = batcher_->Submit(*m, std::move(*prepared), *deadline,
+                                   [this, call, rows](Result<serve::InferResponse> resp) {
+                                     if (!resp.ok())
+                                       return Finish(*call, ErrorResponse(resp.status()));
+                                     rows_->With({call->labels.model})->Observe(rows);
+                                     Finish(*call, Json(200, serve::WriteInferResponse(*resp)));
+                                   });
+  if (!queued.ok()) return ErrorResponse(queued);
+  return std::nullopt;
 }
 
 }  // namespace kiln::api

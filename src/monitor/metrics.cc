@@ -181,6 +181,9 @@ template class Family<Histogram>;
 Family<Counter>& MetricsRegistry::AddCounter(std::string name, std::string help,
                                              std::vector<std::string> labels) {
   MutexLock lock(&mu_);
+  for (auto& existing : counters_) {
+    if (existing.name() == name && existing.labels() == labels) return existing;
+  }
   auto& f = counters_.emplace_back(std::move(name), std::move(help), std::move(labels));
   order_.push_back({MetricType::kCounter, &f});
   return f;
@@ -189,6 +192,9 @@ Family<Counter>& MetricsRegistry::AddCounter(std::string name, std::string help,
 Family<Gauge>& MetricsRegistry::AddGauge(std::string name, std::string help,
                                          std::vector<std::string> labels) {
   MutexLock lock(&mu_);
+  for (auto& existing : gauges_) {
+    if (existing.name() == name && existing.labels() == labels) return existing;
+  }
   auto& f = gauges_.emplace_back(std::move(name), std::move(help), std::move(labels));
   order_.push_back({MetricType::kGauge, &f});
   return f;
@@ -198,6 +204,9 @@ Family<Histogram>& MetricsRegistry::AddHistogram(std::string name, std::string h
                                                  std::vector<std::string> labels,
                                                  const std::vector<double>& bounds) {
   MutexLock lock(&mu_);
+  for (auto& existing : histograms_) {
+    if (existing.name() == name && existing.labels() == labels) return existing;
+  }
   auto& f = histograms_.emplace_back(std::move(name), std::move(help), std::move(labels), bounds);
   order_.push_back({MetricType::kHistogram, &f});
   return f;

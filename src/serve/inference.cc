@@ -163,8 +163,8 @@ Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequ
   return x;
 }
 
-Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const ExecContext& ctx,
-                            const Limits& limits) {
+Result<PreparedInfer> PrepareInfer(const ServedModel& m, const InferRequest& req,
+                                   const Limits& limits) {
   const auto known = ModelOutputs(m);
   for (const auto& o : req.outputs) {
     const bool ok = std::any_of(known.begin(), known.end(),
@@ -174,54 +174,92 @@ Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const
           fmt::format("output '{}': model '{}' has no such output", Printable(o.name), m.name));
     }
   }
-  KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, BuildFeatures(m, req, limits));
+  PreparedInfer p;
+  KILN_ASSIGN_OR_RETURN(p.x, BuildFeatures(m, req, limits));
+  p.id = req.id;
+  p.predict = Requested(req, "predict");
+  p.probabilities = m.model->is_classification() && Requested(req, "probabilities");
+  p.contributions =
+      WantsExplanation(req) || (!req.outputs.empty() && Requested(req, "contributions"));
+  if (p.contributions) {
+    const uint64_t elements =
+        p.x.rows * static_cast<uint64_t>(m.model->num_groups()) * (p.x.cols + 1);
+    if (elements > limits.max_tensor_elements) {
+      return ResourceExhaustedError(fmt::format(
+          "contributions for {} rows would have {} values; at most {} (send fewer rows)", p.x.rows,
+          elements, limits.max_tensor_elements));
+    }
+  }
+  return p;
+}
+
+Result<InferResponse> FinishInfer(const ServedModel& m, const PreparedInfer& p,
+                                  std::span<const float> probs, const ExecContext& ctx) {
   const auto& model = *m.model;
+  const model::FeatureMatrix& x = p.x;
   const int64_t rows = static_cast<int64_t>(x.rows);
+  const size_t width = m.predictor->output_width(model::PredictKind::kProbability);
+  if (probs.size() != x.rows * width) return InternalError("predictor output size mismatch");
   InferResponse resp;
   resp.model_name = m.name;
   resp.model_version = std::to_string(m.version);
-  resp.id = req.id;
-  const size_t width = m.predictor->output_width(model::PredictKind::kProbability);
-  std::vector<float> probs(x.rows * width);
-  KILN_RETURN_IF_ERROR(m.predictor->Predict(x, model::PredictKind::kProbability, probs, ctx));
+  resp.id = p.id;
   if (model.is_classification()) {
-    if (Requested(req, "predict")) {
+    if (p.predict) {
       OutputTensor t{"predict", DataType::kBytes, {rows}, {}, {}};
       t.strings.reserve(x.rows);
       for (size_t r = 0; r < x.rows; ++r) {
-        const float* p = probs.data() + r * width;
-        const size_t best = static_cast<size_t>(std::max_element(p, p + width) - p);
+        const float* row = probs.data() + r * width;
+        const size_t best = static_cast<size_t>(std::max_element(row, row + width) - row);
         t.strings.push_back(best < model.class_labels.size() ? model.class_labels[best]
                                                              : std::to_string(best));
       }
       resp.outputs.push_back(std::move(t));
     }
-    if (Requested(req, "probabilities")) {
+    if (p.probabilities) {
       resp.outputs.push_back({"probabilities",
                               DataType::kFp32,
                               {rows, static_cast<int64_t>(width)},
                               std::vector<double>(probs.begin(), probs.end()),
                               {}});
     }
-  } else if (Requested(req, "predict")) {
+  } else if (p.predict) {
     resp.outputs.push_back(
         {"predict", DataType::kFp32, {rows}, std::vector<double>(probs.begin(), probs.end()), {}});
   }
-  if (WantsExplanation(req) || (!req.outputs.empty() && Requested(req, "contributions"))) {
+  if (p.contributions) {
     const int64_t groups = model.num_groups();
     const int64_t per = static_cast<int64_t>(x.cols) + 1;
-    const uint64_t elements = x.rows * static_cast<uint64_t>(groups * per);
-    if (elements > limits.max_tensor_elements) {
-      return ResourceExhaustedError(fmt::format(
-          "contributions for {} rows would have {} values; at most {} (send fewer rows)", x.rows,
-          elements, limits.max_tensor_elements));
-    }
-    std::vector<double> contrib(elements);
+    std::vector<double> contrib(x.rows * static_cast<uint64_t>(groups * per));
     KILN_RETURN_IF_ERROR(model::ExplainRows(*m.predictor, x, contrib, ctx));
     resp.outputs.push_back(
         {"contributions", DataType::kFp32, {rows, groups, per}, std::move(contrib), {}});
   }
   return resp;
+}
+
+Result<std::chrono::steady_clock::time_point> RequestDeadline(
+    const InferRequest& req, std::chrono::steady_clock::time_point arrived, const Limits& limits) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  auto it = req.parameters.find("timeout");
+  if (it == req.parameters.end()) return arrived + milliseconds(limits.default_request_timeout_ms);
+  const int64_t* us = std::get_if<int64_t>(&it->second);
+  if (!us || *us < 0) {
+    return InvalidArgumentError(
+        "parameter 'timeout' must be a non-negative integer (microseconds)");
+  }
+  if (*us == 0) return arrived + milliseconds(limits.default_request_timeout_ms);
+  const int64_t cap = static_cast<int64_t>(limits.max_request_timeout_ms) * 1000;
+  return arrived + microseconds(std::min(*us, cap));
+}
+
+Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const ExecContext& ctx,
+                            const Limits& limits) {
+  KILN_ASSIGN_OR_RETURN(PreparedInfer p, PrepareInfer(m, req, limits));
+  std::vector<float> probs(p.x.rows * m.predictor->output_width(model::PredictKind::kProbability));
+  KILN_RETURN_IF_ERROR(m.predictor->Predict(p.x, model::PredictKind::kProbability, probs, ctx));
+  return FinishInfer(m, p, probs, ctx);
 }
 
 }  // namespace kiln::serve

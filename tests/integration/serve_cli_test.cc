@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -48,19 +49,24 @@ class ServeCliTest : public ::testing::Test {
     }
     ASSERT_EQ(run({"models", "alias", "credit-risk", "1", "--set", "production"}).exit_code, 0);
     ASSERT_EQ(run({"models", "alias", "credit-risk", "2", "--set", "staging"}).exit_code, 0);
-    port_ = kiln::testing::FreePort();
-    pid_ = kiln::testing::SpawnKiln(
-        {"--home", *home_, "serve", "--port", std::to_string(port_), "--io-threads", "2"});
+    ASSERT_TRUE(StartServer({"--io-threads", "2"}, &pid_, &port_));
+  }
+  // Starts `kiln serve` with `args` on a free port and waits until it is ready.
+  static bool StartServer(std::vector<std::string> args, pid_t* pid, int* port) {
+    *port = kiln::testing::FreePort();
+    args.insert(args.begin(), {"--home", *home_, "serve", "--port", std::to_string(*port)});
+    *pid = kiln::testing::SpawnKiln(args);
     const auto deadline = Clock::now() + std::chrono::seconds(30);
     while (Clock::now() < deadline) {
-      auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(port_));
+      auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(*port));
       if (c.ok()) {
         auto r = (*c)->Send("GET", "/v2/health/ready");
-        if (r.ok() && r->status == 200) return;
+        if (r.ok() && r->status == 200) return true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    FAIL() << "kiln serve did not become ready";
+    ADD_FAILURE() << "kiln serve did not become ready";
+    return false;
   }
   static void TearDownTestSuite() {
     if (pid_ > 0) {
@@ -73,8 +79,8 @@ class ServeCliTest : public ::testing::Test {
   }
 
   static http::HttpResponse Send(const std::string& method, const std::string& path,
-                                 const std::string& body = "") {
-    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(port_));
+                                 const std::string& body = "", int port = 0) {
+    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(port ? port : port_));
     EXPECT_TRUE(c.ok());
     if (!c.ok()) return {};
     auto r = (*c)->Send(method, path, body);
@@ -124,8 +130,8 @@ TEST_F(ServeCliTest, GoldenRequests) {
   }
 }
 
-TEST_F(ServeCliTest, InferByColumnsVersionsAliasesAndExplanations) {
-  // The first rows of the training file, by feature name.
+// The first row of the training file, one tensor per feature.
+json CreditRow() {
   json columns = {{"inputs", json::array()}};
   const std::vector<std::pair<std::string, json>> row = {
       {"Seniority", 9},       {"Home", "rent"},  {"Time", 60},         {"Age", 30},
@@ -138,6 +144,11 @@ TEST_F(ServeCliTest, InferByColumnsVersionsAliasesAndExplanations) {
                                  {"datatype", v.is_string() ? "BYTES" : "FP64"},
                                  {"data", {v}}});
   }
+  return columns;
+}
+
+TEST_F(ServeCliTest, InferByColumnsVersionsAliasesAndExplanations) {
+  const json columns = CreditRow();
   auto by_col = Send("POST", "/v2/models/credit-risk/infer", columns.dump());
   ASSERT_EQ(by_col.status, 200) << by_col.body;
   json a = json::parse(by_col.body);
@@ -198,6 +209,55 @@ TEST_F(ServeCliTest, MetricsPageIsPromtoolClean) {
   const std::string out = *dir_ + "/promtool.out";
   const int rc = std::system(("promtool check metrics < " + file + " > " + out + " 2>&1").c_str());
   EXPECT_EQ(rc, 0) << kiln::testing::Slurp(out);
+}
+
+// A second server whose batcher holds requests for half a second: a full queue answers 503
+// with Retry-After at once, a request whose timeout passes while it waits gets 504, and
+// SIGTERM answers what is queued before the process exits 0.
+TEST_F(ServeCliTest, OverloadDeadlinesAndDrainOfQueuedRequests) {
+  pid_t pid = 0;
+  int port = 0;
+  ASSERT_TRUE(StartServer({"--max-queue", "1", "--max-queue-delay-us", "500000", "--max-batch-size",
+                           "1000", "--inference-threads", "1"},
+                          &pid, &port));
+  const std::string row = CreditRow().dump();
+  auto queued = std::async(std::launch::async,
+                           [&] { return Send("POST", "/v2/models/credit-risk/infer", row, port); });
+  // Wait until the first request is queued (the depth gauge says so).
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < until &&
+         Send("GET", "/metrics", "", port).body.find("kiln_queue_depth 1\n") == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto t0 = Clock::now();
+  auto full = Send("POST", "/v2/models/credit-risk/infer", row, port);
+  EXPECT_EQ(full.status, 503) << full.body;
+  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(400));
+  const bool retry_after = std::any_of(full.headers.begin(), full.headers.end(), [](const auto& h) {
+    return h.first == "retry-after" && h.second == "1";
+  });
+  EXPECT_TRUE(retry_after);
+  EXPECT_EQ(queued.get().status, 200);
+
+  json timed = CreditRow();
+  timed["parameters"] = {{"timeout", 1000}};  // 1 ms, the batcher waits 500
+  auto late = Send("POST", "/v2/models/credit-risk/infer", timed.dump(), port);
+  EXPECT_EQ(late.status, 504) << late.body;
+  timed["parameters"] = {{"timeout", -1}};
+  EXPECT_EQ(Send("POST", "/v2/models/credit-risk/infer", timed.dump(), port).status, 400);
+
+  // SIGTERM while a request waits in the queue: it is answered, then the process exits 0.
+  auto draining = std::async(
+      std::launch::async, [&] { return Send("POST", "/v2/models/credit-risk/infer", row, port); });
+  while (Clock::now() < until &&
+         Send("GET", "/metrics", "", port).body.find("kiln_queue_depth 1\n") == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, SIGTERM);
+  EXPECT_EQ(draining.get().status, 200);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 // Defined last: in a whole-binary run it stops the server the other tests use.

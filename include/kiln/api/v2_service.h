@@ -17,7 +17,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "kiln/base/exec_context.h"
@@ -25,6 +27,7 @@
 #include "kiln/base/status.h"
 #include "kiln/http/server.h"
 #include "kiln/monitor/metrics.h"
+#include "kiln/serve/batcher.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::api {
@@ -52,33 +55,45 @@ struct RequestLabels {
 
 class V2Service {
  public:
-  // Request metrics are registered in `metrics`, which /metrics exposes; both must outlive
-  // the service.
-  V2Service(serve::ModelManager* models, monitor::MetricsRegistry* metrics, V2Options options);
+  // Inference requests are prepared on the IO thread and computed by `batcher`. Request
+  // metrics are registered in `metrics`, which /metrics exposes; all three must outlive the
+  // service.
+  V2Service(serve::ModelManager* models, serve::Batcher* batcher, monitor::MetricsRegistry* metrics,
+            V2Options options);
 
   void Handle(http::HttpRequest req, http::Responder done);
   // Readiness: false until SetReady(true) and again once shutdown begins.
   void SetReady(bool ready) { ready_.store(ready); }
 
  private:
-  http::HttpResponse Route(const http::HttpRequest& req, RequestLabels* labels);
-  http::HttpResponse ModelRoute(const http::HttpRequest& req, const std::string& model,
-                                const std::string& version, const std::string& action,
-                                RequestLabels* labels);
-  http::HttpResponse Infer(const http::HttpRequest& req, const std::string& model,
-                           const std::string& version, RequestLabels* labels);
+  // One request on its way: answered once, through Finish.
+  struct Call {
+    std::chrono::steady_clock::time_point arrived;
+    RequestLabels labels;
+    http::Responder done;
+  };
+  void Finish(Call& call, http::HttpResponse resp);
+  // The response, or nullopt when `call` is answered later (inference).
+  std::optional<http::HttpResponse> Route(const http::HttpRequest& req,
+                                          const std::shared_ptr<Call>& call);
+  std::optional<http::HttpResponse> ModelRoute(const http::HttpRequest& req,
+                                               const std::string& model, const std::string& version,
+                                               const std::string& action,
+                                               const std::shared_ptr<Call>& call);
+  std::optional<http::HttpResponse> Infer(const http::HttpRequest& req, const std::string& model,
+                                          const std::string& version,
+                                          const std::shared_ptr<Call>& call);
   http::HttpResponse Metadata(const serve::ServedModel& m);
 
   serve::ModelManager* models_;
+  serve::Batcher* batcher_;
   monitor::MetricsRegistry* metrics_;
   V2Options options_;
   monitor::Family<monitor::Counter>* requests_;
   monitor::Family<monitor::Histogram>* latency_;
-  monitor::Family<monitor::Histogram>* compute_;
   monitor::Family<monitor::Histogram>* rows_;
   monitor::Gauge* in_flight_;
   std::atomic<bool> ready_{false};
-  std::unique_ptr<ExecContext> ctx_;  // inference on the IO thread: one thread, no pool hops
 };
 
 }  // namespace kiln::api

@@ -33,6 +33,10 @@ struct Limits {
   uint32_t max_tensors = 4096;         // inputs or outputs of one request
   uint64_t max_rows_per_request = 1u << 20;
   uint64_t max_tensor_elements = 1ull << 26;
+  // An inference request's deadline (from its arrival): the default, and the cap on the
+  // `timeout` a request asks for.
+  uint32_t default_request_timeout_ms = 30000;
+  uint32_t max_request_timeout_ms = 300000;
 
   static const Limits& Default() {
     static const Limits kDefault;

@@ -7,6 +7,7 @@
 // Never hold a Mutex across IO or inference (CONVENTIONS.md).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -59,6 +60,14 @@ class CondVar {
     std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
     cv_.wait(lock);
     lock.release();
+  }
+  // Waits until signalled or `until`; false on the timeout.
+  template <class Clock, class Duration>
+  bool WaitUntil(Mutex* mu, std::chrono::time_point<Clock, Duration> until) KILN_REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
+    const bool signalled = cv_.wait_until(lock, until) == std::cv_status::no_timeout;
+    lock.release();
+    return signalled;
   }
   void Signal() { cv_.notify_one(); }
   void SignalAll() { cv_.notify_all(); }

@@ -94,6 +94,8 @@ class Family {
 
 class MetricsRegistry {
  public:
+  // Adding a family again (same name and labels) returns the one already there, so the REST
+  // and gRPC front ends share their series.
   Family<Counter>& AddCounter(std::string name, std::string help,
                               std::vector<std::string> labels = {});
   Family<Gauge>& AddGauge(std::string name, std::string help, std::vector<std::string> labels = {});

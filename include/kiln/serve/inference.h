@@ -14,6 +14,9 @@
 // bias last). `outputs` in the request selects among them.
 #pragma once
 
+#include <chrono>
+#include <span>
+
 #include "kiln/base/exec_context.h"
 #include "kiln/base/limits.h"
 #include "kiln/model/predictor.h"
@@ -36,6 +39,29 @@ std::vector<TensorInfo> ModelOutputs(const ServedModel& m);
 Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequest& req,
                                            const Limits& limits);
 
+// A request checked against its model: the feature rows and what to answer. Everything a
+// request can get wrong is found here, before it is queued for compute.
+struct PreparedInfer {
+  std::string id;
+  model::FeatureMatrix x;
+  bool predict = false, probabilities = false, contributions = false;
+  // Bytes the request holds while it waits (the queue's byte bound).
+  uint64_t bytes() const { return x.values.size() * sizeof(double) + id.size(); }
+};
+Result<PreparedInfer> PrepareInfer(const ServedModel& m, const InferRequest& req,
+                                   const Limits& limits);
+// The response from the predictor's probability-kind outputs for the request's rows
+// (rows * output_width(kProbability) values); contributions are computed here.
+Result<InferResponse> FinishInfer(const ServedModel& m, const PreparedInfer& p,
+                                  std::span<const float> probs, const ExecContext& ctx);
+
+// When a request must be answered by: `arrived` + its `timeout` parameter (microseconds, as
+// Triton's; capped at Limits::max_request_timeout_ms), or + the default timeout when it has none
+// or 0. InvalidArgument for a negative or non-integer timeout.
+Result<std::chrono::steady_clock::time_point> RequestDeadline(
+    const InferRequest& req, std::chrono::steady_clock::time_point arrived, const Limits& limits);
+
+// PrepareInfer, one predictor call, FinishInfer.
 Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const ExecContext& ctx,
                             const Limits& limits);
 

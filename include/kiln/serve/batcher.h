@@ -1,0 +1,108 @@
+// Batcher: the dynamic batcher and inference pool of the server.
+//
+// Requests are prepared (parsed, checked, turned into feature rows) on the IO thread that read
+// them and queued here; a fixed set of inference threads takes them per model version, merges
+// queued requests of the same version into one predictor call of up to `max_batch_size` rows
+// (waiting up to `max_queue_delay_us` after the oldest one arrived for more to come), then
+// splits the outputs and answers each request through its callback.
+//
+//   Batcher batcher(BatcherOptions{.threads = 2}, &metrics);
+//   Status s = batcher.Submit(model, std::move(prepared), deadline,
+//                             [](Result<InferResponse> r) { ... });   // once, on a worker
+//   if (!s.ok()) ...  // queue full (Unavailable), stopped (Unavailable), deadline past
+//
+// The queue is bounded (requests and bytes): Submit refuses with Unavailable at once rather
+// than letting latency grow without bound. A request whose deadline passes while it waits is
+// answered DeadlineExceeded without being computed. Stop() computes what is queued, then joins.
+//
+// Thread-safety: Submit and Stop from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/base/mutex.h"
+#include "kiln/base/status.h"
+#include "kiln/base/thread_pool.h"
+#include "kiln/monitor/metrics.h"
+#include "kiln/serve/inference.h"
+#include "kiln/serve/model_manager.h"
+
+namespace kiln::serve {
+
+struct BatchPolicy {
+  uint64_t max_batch_size = 256;    // rows per predictor call (one larger request runs alone)
+  uint32_t max_queue_delay_us = 0;  // 0: take what is queued, never wait for more
+};
+
+struct BatcherOptions {
+  int threads = 0;  // inference threads; 0 = hardware concurrency
+  BatchPolicy policy;
+  std::map<std::string, BatchPolicy> per_model;  // by model name, over `policy`
+  size_t max_queue_requests = 4096;
+  uint64_t max_queue_bytes = 1ull << 30;
+};
+
+using InferCallback = std::function<void(Result<InferResponse>)>;
+
+class Batcher {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // `metrics` (may be null) gets queue depth, queue time, compute time and batch size.
+  Batcher(BatcherOptions options, monitor::MetricsRegistry* metrics);
+  ~Batcher();  // Stop()
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // Queues a prepared request; `done` is called exactly once from an inference thread — unless
+  // Submit returns an error, in which case it is never called.
+  Status Submit(std::shared_ptr<const ServedModel> model, PreparedInfer request,
+                Clock::time_point deadline, InferCallback done);
+  // Refuses new requests, computes the queued ones, joins the threads. Idempotent.
+  void Stop();
+  size_t queued() const;
+
+ private:
+  struct Item {
+    PreparedInfer request;
+    Clock::time_point arrived, deadline;
+    InferCallback done;
+  };
+  struct QueueMetrics {
+    monitor::Histogram *queue_time = nullptr, *compute_time = nullptr, *batch_rows = nullptr;
+  };
+  // The queue of one model version and its metrics (looked up once).
+  struct ModelQueue {
+    std::shared_ptr<const ServedModel> model;
+    BatchPolicy policy;
+    std::deque<Item> items;
+    uint64_t rows = 0;
+    QueueMetrics metrics;
+  };
+  void Worker();
+  // The ready queue (full, its delay over, or stopping) whose head waited longest; null if none
+  // is ready, with `wake` the time the first one will be (max() when nothing is queued).
+  ModelQueue* Pick(Clock::time_point* wake) KILN_REQUIRES(mu_);
+  void Run(const ServedModel& m, const QueueMetrics& metrics, std::vector<Item>& batch,
+           const ExecContext& ctx);
+
+  const BatcherOptions options_;
+  monitor::MetricsRegistry* metrics_;
+  monitor::Gauge* depth_ = nullptr;
+  mutable Mutex mu_;
+  CondVar cv_;
+  // Keyed by the served version (its snapshot stays alive while requests for it wait).
+  std::map<const ServedModel*, std::unique_ptr<ModelQueue>> queues_ KILN_GUARDED_BY(mu_);
+  size_t queued_ KILN_GUARDED_BY(mu_) = 0;
+  uint64_t queued_bytes_ KILN_GUARDED_BY(mu_) = 0;
+  bool stopping_ KILN_GUARDED_BY(mu_) = false;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+}  // namespace kiln::serve

@@ -1,0 +1,222 @@
+#include "kiln/serve/batcher.h"
+
+#include <algorithm>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "kiln/base/exec_context.h"
+#include "kiln/base/logging.h"
+
+namespace kiln::serve {
+namespace {
+
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+}  // namespace
+
+Batcher::Batcher(BatcherOptions options, monitor::MetricsRegistry* metrics)
+    : options_(std::move(options)), metrics_(metrics) {
+  if (metrics_) {
+    depth_ =
+        metrics_->AddGauge("kiln_queue_depth", "Inference requests waiting for compute.").With({});
+  }
+  const int threads = ExecContext(ExecContext::Options{.threads = options_.threads}).threads();
+  pool_ = std::make_unique<ThreadPool>(threads);
+  for (int i = 0; i < threads; ++i) {
+    Status s = pool_->Submit([this] { Worker(); });
+    if (!s.ok()) KILN_LOG_ERROR("batcher: {}", s.ToString());
+  }
+}
+
+Batcher::~Batcher() { Stop(); }
+
+void Batcher::Stop() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  cv_.SignalAll();
+  pool_->Stop();
+}
+
+size_t Batcher::queued() const {
+  MutexLock lock(&mu_);
+  return queued_;
+}
+
+Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer request,
+                       Clock::time_point deadline, InferCallback done) {
+  const Clock::time_point now = Clock::now();
+  if (now >= deadline) return DeadlineExceededError("the request's deadline passed before compute");
+  const uint64_t bytes = request.bytes();
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) return UnavailableError("the server is shutting down");
+    if (queued_ >= options_.max_queue_requests ||
+        queued_bytes_ + bytes > options_.max_queue_bytes) {
+      return UnavailableError(
+          fmt::format("the inference queue is full ({} requests waiting); retry later", queued_));
+    }
+    auto& q = queues_[model.get()];
+    if (!q) {
+      q = std::make_unique<ModelQueue>();
+      auto policy = options_.per_model.find(model->name);
+      q->policy = policy == options_.per_model.end() ? options_.policy : policy->second;
+      if (metrics_) {
+        const std::vector<std::string> label{model->name};
+        q->metrics.queue_time = metrics_
+                                    ->AddHistogram("kiln_queue_duration_seconds",
+                                                   "Time an inference request waited for compute.",
+                                                   {"model"}, monitor::LatencyBuckets())
+                                    .With(label);
+        q->metrics.compute_time =
+            metrics_
+                ->AddHistogram("kiln_inference_compute_seconds",
+                               "Model compute time of an inference request (its batch's "
+                               "predictor call and its own outputs).",
+                               {"model"}, monitor::LatencyBuckets())
+                .With(label);
+        q->metrics.batch_rows =
+            metrics_
+                ->AddHistogram("kiln_batch_size", "Rows per predictor call of the batcher.",
+                               {"model"}, monitor::SizeBuckets())
+                .With(label);
+      }
+      q->model = std::move(model);
+    }
+    q->rows += request.x.rows;
+    q->items.push_back({std::move(request), now, deadline, std::move(done)});
+    ++queued_;
+    queued_bytes_ += bytes;
+    if (depth_) depth_->Set(static_cast<double>(queued_));
+  }
+  cv_.Signal();
+  return Status::Ok();
+}
+
+Batcher::ModelQueue* Batcher::Pick(Clock::time_point* wake) {
+  ModelQueue* best = nullptr;
+  *wake = Clock::time_point::max();
+  const Clock::time_point now = Clock::now();
+  for (auto& [key, q] : queues_) {
+    const Clock::time_point arrived = q->items.front().arrived;
+    const Clock::time_point ready =
+        arrived + std::chrono::microseconds(q->policy.max_queue_delay_us);
+    if (stopping_ || q->rows >= q->policy.max_batch_size || ready <= now) {
+      if (!best || arrived < best->items.front().arrived) best = q.get();
+    } else {
+      *wake = std::min(*wake, ready);
+    }
+  }
+  return best;
+}
+
+void Batcher::Worker() {
+  ExecContext ctx(ExecContext::Options{.threads = 1});
+  std::vector<Item> batch;
+  while (true) {
+    std::shared_ptr<const ServedModel> model;
+    QueueMetrics metrics;
+    {
+      MutexLock lock(&mu_);
+      ModelQueue* q = nullptr;
+      while (true) {
+        Clock::time_point wake;
+        q = Pick(&wake);
+        if (q) break;
+        if (stopping_ && queues_.empty()) return;
+        if (wake == Clock::time_point::max()) {
+          cv_.Wait(&mu_);
+        } else {
+          cv_.WaitUntil(&mu_, wake);
+        }
+      }
+      uint64_t rows = 0;
+      while (!q->items.empty()) {
+        Item& head = q->items.front();
+        const uint64_t r = head.request.x.rows;
+        if (!batch.empty() && rows + r > q->policy.max_batch_size) break;
+        rows += r;
+        q->rows -= r;
+        --queued_;
+        queued_bytes_ -= head.request.bytes();
+        batch.push_back(std::move(head));
+        q->items.pop_front();
+      }
+      model = q->model;
+      metrics = q->metrics;
+      const bool more = !q->items.empty();
+      if (!more) queues_.erase(model.get());
+      if (depth_) depth_->Set(static_cast<double>(queued_));
+      if (more) cv_.Signal();  // the rest is another worker's
+    }
+    Run(*model, metrics, batch, ctx);
+    batch.clear();
+  }
+}
+
+void Batcher::Run(const ServedModel& m, const QueueMetrics& metrics, std::vector<Item>& batch,
+                  const ExecContext& ctx) {
+  const Clock::time_point start = Clock::now();
+  // Requests whose deadline passed while they waited are answered without compute.
+  std::vector<Item*> live;
+  uint64_t rows = 0;
+  for (Item& item : batch) {
+    if (metrics.queue_time) metrics.queue_time->Observe(Seconds(start - item.arrived));
+    if (start >= item.deadline) {
+      item.done(DeadlineExceededError("the request's deadline passed while it waited for compute"));
+      continue;
+    }
+    live.push_back(&item);
+    rows += item.request.x.rows;
+  }
+  if (live.empty()) return;
+  const size_t width = m.predictor->output_width(model::PredictKind::kProbability);
+  std::vector<float> probs(rows * width);
+  Status predicted;
+  try {
+    if (live.size() == 1) {
+      predicted =
+          m.predictor->Predict(live[0]->request.x, model::PredictKind::kProbability, probs, ctx);
+    } else {
+      model::FeatureMatrix x;
+      x.rows = rows;
+      x.cols = live[0]->request.x.cols;
+      x.values.reserve(rows * x.cols);
+      for (const Item* item : live) {
+        x.values.insert(x.values.end(), item->request.x.values.begin(),
+                        item->request.x.values.end());
+      }
+      predicted = m.predictor->Predict(x, model::PredictKind::kProbability, probs, ctx);
+    }
+  } catch (const std::exception& e) {
+    predicted = InternalError(fmt::format("predictor threw: {}", e.what()));
+  }
+  const Clock::time_point computed = Clock::now();
+  if (metrics.batch_rows) metrics.batch_rows->Observe(static_cast<double>(rows));
+  size_t offset = 0;
+  for (Item* item : live) {
+    const size_t n = item->request.x.rows * width;
+    const Clock::time_point own = Clock::now();
+    Result<InferResponse> resp = InternalError("not computed");
+    if (!predicted.ok()) {
+      resp = predicted;
+    } else {
+      try {
+        resp = FinishInfer(m, item->request, std::span<const float>(probs).subspan(offset, n), ctx);
+      } catch (const std::exception& e) {
+        resp = InternalError(fmt::format("inference threw: {}", e.what()));
+      }
+    }
+    offset += n;
+    if (metrics.compute_time) {
+      metrics.compute_time->Observe(Seconds(computed - start) + Seconds(Clock::now() - own));
+    }
+    item->done(std::move(resp));
+  }
+}
+
+}  // namespace kiln::serve
