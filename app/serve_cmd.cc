@@ -4,11 +4,14 @@
 // SIGTERM / SIGINT: readiness turns 503 at once, the listener closes, in-flight and queued
 // requests are answered (up to --drain-seconds), then the process exits 0.
 #include <signal.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
+
+#include "kiln/base/logging.h"
 
 #include "app/cli.h"
 #include "app/model_ops.h"
@@ -31,6 +34,7 @@ struct ServeArgs {
   uint64_t max_batch_size = 256;
   uint32_t max_queue_delay_us = 0;
   size_t max_queue = 4096;
+  int reload_interval_ms = 1000;
 };
 
 Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
@@ -53,6 +57,9 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   if (a.max_queue < 1 || a.max_queue > (1u << 20)) {
     return InvalidArgumentError("--max-queue must be 1..1048576 requests");
   }
+  if (a.reload_interval_ms < 0 || a.reload_interval_ms > 3600000) {
+    return InvalidArgumentError("--reload-interval-ms must be 0..3600000");
+  }
   // Signals are taken synchronously (sigwait) by this thread; every thread started from here
   // on inherits the blocked mask.
   sigset_t stop;
@@ -63,14 +70,20 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
 
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   const Limits limits = Limits::Default();
-  serve::ModelManager models(&home->catalog(), &home->datasets().blobs(), limits);
+  monitor::MetricsRegistry metrics;
+  metrics.AddProcessMetrics();
+  serve::ModelManager models(&home->catalog(), &home->datasets().blobs(), limits, &metrics);
   if (a.models.empty()) {
     KILN_RETURN_IF_ERROR(models.LoadAll());
   } else {
-    for (const auto& name : a.models) KILN_RETURN_IF_ERROR(models.Load(name));
+    for (const auto& name : a.models) {
+      Status s = models.Load(name);
+      // A name that is not a model with a production alias is a usage error; a version that
+      // does not load is reported unavailable while the other models are served.
+      if (s.code() == StatusCode::kNotFound) return s;
+      if (!s.ok()) KILN_LOG_ERROR("model '{}' is not served: {}", name, s.ToString());
+    }
   }
-  monitor::MetricsRegistry metrics;
-  metrics.AddProcessMetrics();
   serve::BatcherOptions bo;
   bo.threads = a.inference_threads;
   bo.policy = {a.max_batch_size, a.max_queue_delay_us};
@@ -89,13 +102,28 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   service.SetReady(true);
   const auto loaded = models.List();
   std::string names;
-  for (const auto& m : loaded) names += fmt::format(" {}:{}", m.name, m.version);
+  for (const auto& m : loaded) {
+    names += m.error.empty() ? fmt::format(" {}:{}", m.name, m.version)
+                             : fmt::format(" {}:unavailable", m.name);
+  }
   std::printf("kiln serve: %zu model(s)%s on http://%s:%u\n", loaded.size(), names.c_str(),
               a.address.c_str(), server->port());
   std::fflush(stdout);
 
+  // Until a signal: every --reload-interval-ms, look for alias moves (hot reload).
   int sig = 0;
-  sigwait(&stop, &sig);
+  while (true) {
+    if (a.reload_interval_ms == 0) {
+      sigwait(&stop, &sig);
+      break;
+    }
+    const timespec interval{a.reload_interval_ms / 1000, (a.reload_interval_ms % 1000) * 1000000L};
+    sig = sigtimedwait(&stop, nullptr, &interval);
+    if (sig > 0) break;
+    if (auto changed = models.Refresh(); !changed.ok()) {
+      KILN_LOG_WARN("hot reload: cannot read the registry: {}", changed.status().ToString());
+    }
+  }
   service.SetReady(false);
   std::fprintf(stderr, "kiln serve: %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server->Shutdown(std::chrono::seconds(a.drain_seconds));
@@ -126,6 +154,8 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& g,
                 "how long the batcher waits for more requests to merge (default 0: never)");
   s->add_option("--max-queue", args->max_queue,
                 "requests waiting for compute before new ones get 503 (default 4096)");
+  s->add_option("--reload-interval-ms", args->reload_interval_ms,
+                "how often to look for alias moves to hot-reload (default 1000, 0 = never)");
   s->callback([&g, run, args] { *run = [&g, args] { return Serve(g, *args); }; });
 }
 

@@ -207,8 +207,10 @@ std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
     std::string body = "[";
     for (const auto& e : models_->List()) {
       if (body.size() > 1) body += ',';
-      body += fmt::format(R"({{"name":{},"version":"{}","state":"READY"}})", JsonQuote(e.name),
-                          e.version);
+      body += e.error.empty() ? fmt::format(R"({{"name":{},"version":"{}","state":"READY"}})",
+                                            JsonQuote(e.name), e.version)
+                              : fmt::format(R"({{"name":{},"state":"UNAVAILABLE","reason":{}}})",
+                                            JsonQuote(e.name), JsonQuote(e.error));
     }
     return Json(200, body + "]");
   }

@@ -1,6 +1,13 @@
 #include "kiln/serve/model_manager.h"
 
+#include <chrono>
+#include <cmath>
+#include <set>
+
 #include <fmt/format.h>
+
+#include "kiln/base/exec_context.h"
+#include "kiln/base/logging.h"
 
 #include "kiln/model/model_io.h"
 
@@ -37,39 +44,136 @@ Result<std::shared_ptr<const ServedModel>> ServedModel::Create(
 }
 
 ModelManager::ModelManager(registry::CatalogStore* catalog, const storage::BlobStore* blobs,
-                           Limits limits, std::string default_alias)
-    : catalog_(catalog), blobs_(blobs), limits_(limits), default_alias_(std::move(default_alias)) {}
+                           Limits limits, monitor::MetricsRegistry* metrics,
+                           std::string default_alias)
+    : catalog_(catalog), blobs_(blobs), limits_(limits), default_alias_(std::move(default_alias)) {
+  if (metrics) {
+    load_time_ = &metrics->AddHistogram("kiln_model_load_seconds",
+                                        "Time to read, compile and warm a model version.",
+                                        {"model"}, monitor::LatencyBuckets());
+    load_failures_ = &metrics->AddCounter("kiln_model_load_failures_total",
+                                          "Model versions that failed to load or warm.", {"model"});
+    served_version_ = &metrics->AddGauge(
+        "kiln_model_version", "The version a model's default alias is served at.", {"model"});
+  }
+}
 
 Result<std::shared_ptr<const ServedModel>> ModelManager::LoadVersion(const std::string& name,
                                                                      int64_t version) {
-  KILN_ASSIGN_OR_RETURN(auto model, LoadModelVersion(*catalog_, *blobs_, name, version, limits_));
-  return ServedModel::Create(name, version, std::move(model));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto load = [&]() -> Result<std::shared_ptr<const ServedModel>> {
+    KILN_ASSIGN_OR_RETURN(auto model, LoadModelVersion(*catalog_, *blobs_, name, version, limits_));
+    KILN_ASSIGN_OR_RETURN(auto served, ServedModel::Create(name, version, std::move(model)));
+    // Warm-up: one prediction (a row of missing values) before the version takes traffic.
+    const size_t cols = served->model->features.size();
+    model::FeatureMatrix x{1, cols, std::vector<double>(cols, std::nan(""))};
+    std::vector<float> out(served->predictor->output_width(model::PredictKind::kProbability));
+    KILN_RETURN_IF_ERROR(served->predictor->Predict(
+        x, model::PredictKind::kProbability, out, ExecContext(ExecContext::Options{.threads = 1})));
+    return served;
+  };
+  auto served = load();
+  if (!served.ok() && load_failures_) load_failures_->With({name})->Add();
+  if (served.ok() && load_time_) {
+    load_time_->With({name})->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return served;
 }
 
 Status ModelManager::LoadAll() {
+  KILN_ASSIGN_OR_RETURN(int64_t seen, catalog_->LastAliasChange());
   KILN_ASSIGN_OR_RETURN(auto models, catalog_->ListModels());
+  {
+    MutexLock lock(&mu_);
+    all_ = true;
+    alias_seen_ = seen;
+  }
   for (const auto& m : models) {
     if (!m.aliases.count(default_alias_)) continue;
-    KILN_RETURN_IF_ERROR(Load(m.name));
+    if (Status s = Load(m.name); !s.ok()) {
+      KILN_LOG_ERROR("model '{}' is not served: {}", m.name, s.ToString());
+    }
   }
   return Status::Ok();
 }
 
 Status ModelManager::Load(const std::string& name) {
-  KILN_ASSIGN_OR_RETURN(int64_t version, catalog_->ResolveAlias(name, default_alias_));
-  // Loading (read, decode, compile) happens outside the lock: requests keep being served.
-  KILN_ASSIGN_OR_RETURN(auto served, LoadVersion(name, version));
+  auto version = catalog_->ResolveAlias(name, default_alias_);
+  Result<std::shared_ptr<const ServedModel>> served =
+      version.ok() ? LoadVersion(name, *version) : version.status();
   MutexLock lock(&mu_);
-  models_[name].current = std::move(served);
+  unloaded_.erase(name);
+  if (!served.ok()) {
+    if (!models_.count(name) && served.status().code() != StatusCode::kNotFound) {
+      failed_[name] = served.status().message();
+    }
+    return served.status();
+  }
+  // Loading (read, decode, compile, warm) happened outside the lock: requests kept being served.
+  if (served_version_) served_version_->With({name})->Set(static_cast<double>((*served)->version));
+  models_[name].current = std::move(*served);
+  failed_.erase(name);
   return Status::Ok();
 }
 
 Status ModelManager::Unload(const std::string& name) {
   MutexLock lock(&mu_);
-  if (models_.erase(name) == 0) {
+  const bool failed = failed_.erase(name) > 0;
+  if (models_.erase(name) == 0 && !failed) {
     return NotFoundError(fmt::format("model '{}' is not loaded", name));
   }
+  unloaded_.insert(name);
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> ModelManager::Refresh() {
+  MutexLock refreshing(&refresh_mu_);
+  KILN_ASSIGN_OR_RETURN(int64_t seen, catalog_->LastAliasChange());
+  std::set<std::string> names;
+  bool all = false;
+  {
+    MutexLock lock(&mu_);
+    if (seen == alias_seen_) return std::vector<std::string>{};
+    for (const auto& [name, m] : models_) names.insert(name);
+    for (const auto& [name, error] : failed_) names.insert(name);
+    all = all_;
+  }
+  if (all) {
+    KILN_ASSIGN_OR_RETURN(auto models, catalog_->ListModels());
+    for (const auto& m : models) {
+      if (m.aliases.count(default_alias_)) names.insert(m.name);
+    }
+  }
+  std::vector<std::string> changed;
+  for (const std::string& name : names) {
+    auto version = catalog_->ResolveAlias(name, default_alias_);
+    if (!version.ok()) continue;  // alias removed: keep serving what is loaded
+    {
+      MutexLock lock(&mu_);
+      if (unloaded_.count(name)) continue;
+      auto it = models_.find(name);
+      if (it != models_.end() && it->second.current->version == *version) continue;
+    }
+    auto served = LoadVersion(name, *version);
+    MutexLock lock(&mu_);
+    if (unloaded_.count(name)) continue;  // unloaded while it loaded
+    if (!served.ok()) {
+      KILN_LOG_ERROR("model '{}' version {} did not load; {}: {}", name, *version,
+                     models_.count(name) ? "the previous version keeps serving" : "not served",
+                     served.status().ToString());
+      if (!models_.count(name)) failed_[name] = served.status().message();
+      continue;
+    }
+    KILN_LOG_INFO("model '{}' now serves version {}", name, *version);
+    if (served_version_) served_version_->With({name})->Set(static_cast<double>(*version));
+    models_[name].current = std::move(*served);
+    failed_.erase(name);
+    changed.push_back(name);
+  }
+  MutexLock lock(&mu_);
+  alias_seen_ = seen;
+  return changed;
 }
 
 Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& name,
@@ -78,7 +182,13 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
   {
     MutexLock lock(&mu_);
     auto it = models_.find(name);
-    if (it == models_.end()) return NotFoundError(fmt::format("model '{}' is not loaded", name));
+    if (it == models_.end()) {
+      auto failed = failed_.find(name);
+      if (failed != failed_.end()) {
+        return UnavailableError(fmt::format("model '{}' failed to load: {}", name, failed->second));
+      }
+      return NotFoundError(fmt::format("model '{}' is not loaded", name));
+    }
     if (version.empty() || version == default_alias_) return it->second.current;
     const bool digits = version.find_first_not_of("0123456789") == std::string::npos;
     if (digits && version.size() < 18) {
@@ -120,11 +230,12 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
 
 std::vector<ModelManager::Entry> ModelManager::List() const {
   MutexLock lock(&mu_);
-  std::vector<Entry> out;
-  for (const auto& [name, m] : models_) {
-    out.push_back({name, m.current->version});
-  }
-  return out;
+  std::map<std::string, Entry> out;
+  for (const auto& [name, m] : models_) out[name] = {name, m.current->version, ""};
+  for (const auto& [name, error] : failed_) out[name] = {name, 0, error};
+  std::vector<Entry> list;
+  for (auto& [name, e] : out) list.push_back(std::move(e));
+  return list;
 }
 
 }  // namespace kiln::serve

@@ -52,9 +52,12 @@ class ServeCliTest : public ::testing::Test {
     ASSERT_TRUE(StartServer({"--io-threads", "2"}, &pid_, &port_));
   }
   // Starts `kiln serve` with `args` on a free port and waits until it is ready.
-  static bool StartServer(std::vector<std::string> args, pid_t* pid, int* port) {
+  // `home`: the suite's home when empty.
+  static bool StartServer(std::vector<std::string> args, pid_t* pid, int* port,
+                          const std::string& home = "") {
     *port = kiln::testing::FreePort();
-    args.insert(args.begin(), {"--home", *home_, "serve", "--port", std::to_string(*port)});
+    args.insert(args.begin(),
+                {"--home", home.empty() ? *home_ : home, "serve", "--port", std::to_string(*port)});
     *pid = kiln::testing::SpawnKiln(args);
     const auto deadline = Clock::now() + std::chrono::seconds(30);
     while (Clock::now() < deadline) {
@@ -255,6 +258,118 @@ TEST_F(ServeCliTest, OverloadDeadlinesAndDrainOfQueuedRequests) {
   }
   kill(pid, SIGTERM);
   EXPECT_EQ(draining.get().status, 200);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// LT-06: alias moves under load. A client sends requests without pause while production moves
+// from version 1 to 2 and then to a version whose artifact is corrupt: no request fails, every
+// answer is the one of the version it names, none comes from version 1 after the first from 2,
+// and the corrupt version never serves. A server started while production is corrupt serves
+// without it (503 for it, listed UNAVAILABLE). The test works on a copy of the home.
+TEST_F(ServeCliTest, HotReloadUnderLoadAndCorruptVersions) {
+  const std::string home = *dir_ + "/reload-home";
+  fs::copy(*home_, home, fs::copy_options::recursive);
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--home", home});
+    return kiln::testing::RunKiln(args, *dir_);
+  };
+  // Version 3: another model whose stored artifact is then damaged.
+  auto t = run({"train", "--data", "credit", "--target", "Status", "--param", "max_depth=5",
+                "--param", "num_trees=20", "--out", *dir_ + "/m5.kiln", "--json"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  ASSERT_EQ(
+      run({"models", "register", json::parse(t.out)["run_id"], "--name", "credit-risk"}).exit_code,
+      0);
+  const json shown = json::parse(run({"models", "show", "credit-risk", "--json"}).out);
+  std::string artifact;
+  for (const auto& v : shown["versions"]) {
+    if (v["version"] == 3) artifact = v["artifact"];
+  }
+  ASSERT_EQ(artifact.size(), 64u);
+  const fs::path blob = fs::path(home) / "objects" / artifact.substr(0, 2) / artifact.substr(2);
+  ASSERT_TRUE(fs::exists(blob));
+  fs::resize_file(blob, fs::file_size(blob) / 2);
+
+  pid_t pid = 0;
+  int port = 0;
+  ASSERT_TRUE(StartServer({"--reload-interval-ms", "100"}, &pid, &port, home));
+  const std::string row = CreditRow().dump();
+  auto probability = [](const http::HttpResponse& r) -> double {
+    return json::parse(r.body)["outputs"][1]["data"][0];
+  };
+  const double p1 = probability(Send("POST", "/v2/models/credit-risk/versions/1/infer", row, port));
+  const double p2 = probability(Send("POST", "/v2/models/credit-risk/versions/2/infer", row, port));
+  ASSERT_NE(p1, p2);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0}, wrong{0}, v1_after_v2{0}, from_v2{0}, from_v3{0}, total{0};
+  std::thread client([&] {
+    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(port));
+    ASSERT_TRUE(c.ok());
+    bool seen_v2 = false;
+    while (!stop.load()) {
+      auto r = (*c)->Send("POST", "/v2/models/credit-risk/infer", row);
+      ++total;
+      if (!r.ok() || r->status != 200) {
+        ++failed;
+        continue;
+      }
+      const json j = json::parse(r->body);
+      const std::string v = j["model_version"];
+      const double p = j["outputs"][1]["data"][0];
+      if (v == "1") {
+        if (seen_v2) ++v1_after_v2;
+        if (p != p1) ++wrong;
+      } else if (v == "2") {
+        seen_v2 = true;
+        ++from_v2;
+        if (p != p2) ++wrong;
+      } else {
+        ++from_v3;
+      }
+    }
+  });
+  auto wait_for = [&](auto done) {
+    const auto until = Clock::now() + std::chrono::seconds(20);
+    while (!done() && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  };
+  ASSERT_EQ(run({"models", "alias", "credit-risk", "2", "--set", "production"}).exit_code, 0);
+  EXPECT_TRUE(wait_for([&] { return from_v2.load() > 100; }));
+  ASSERT_EQ(run({"models", "alias", "credit-risk", "3", "--set", "production"}).exit_code, 0);
+  EXPECT_TRUE(wait_for([&] {
+    return Send("GET", "/metrics", "", port)
+               .body.find("kiln_model_load_failures_total{model=\"credit-risk\"} 1\n") !=
+           std::string::npos;
+  }));
+  const int before = from_v2.load();
+  EXPECT_TRUE(wait_for([&] { return from_v2.load() > before + 100; }));  // still serving v2
+  stop = true;
+  client.join();
+  EXPECT_GT(total.load(), 200);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(v1_after_v2.load(), 0);
+  EXPECT_EQ(from_v3.load(), 0);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+
+  // Started while production is the corrupt version: up and ready, the model unavailable.
+  ASSERT_TRUE(StartServer({"--reload-interval-ms", "100"}, &pid, &port, home));
+  EXPECT_EQ(Send("POST", "/v2/models/credit-risk/infer", row, port).status, 503);
+  EXPECT_EQ(Send("GET", "/v2/models/credit-risk/ready", "", port).status, 503);
+  const json index = json::parse(Send("POST", "/v2/repository/index", "", port).body);
+  ASSERT_EQ(index.size(), 1u);
+  EXPECT_EQ(index[0]["state"], "UNAVAILABLE");
+  EXPECT_FALSE(index[0]["reason"].get<std::string>().empty());
+  // Moving production back to a sound version makes it available without a restart.
+  ASSERT_EQ(run({"models", "alias", "credit-risk", "1", "--set", "production"}).exit_code, 0);
+  EXPECT_TRUE(wait_for(
+      [&] { return Send("POST", "/v2/models/credit-risk/infer", row, port).status == 200; }));
+  kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);

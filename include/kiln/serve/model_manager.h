@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "kiln/base/status.h"
 #include "kiln/model/predictor.h"
 #include "kiln/model/tree_model.h"
+#include "kiln/monitor/metrics.h"
 #include "kiln/registry/catalog_store.h"
 #include "kiln/storage/blob_store.h"
 
@@ -49,16 +51,27 @@ struct ServedModel {
 
 class ModelManager {
  public:
+  // `metrics` (may be null) gets model load time, load failures and the served versions.
   ModelManager(registry::CatalogStore* catalog, const storage::BlobStore* blobs, Limits limits,
+               monitor::MetricsRegistry* metrics = nullptr,
                std::string default_alias = "production");
 
-  // Loads every registered model that has the default alias.
+  // Loads every registered model that has the default alias and, from then on, Refresh() also
+  // picks up models that get one. A model that fails to load is left out and reported by
+  // List() as unavailable (the others are served); the error is only for the catalog itself.
   Status LoadAll();
   // Loads `name` at its default alias (a model repository "load"); NotFound for an unknown
-  // model or one without that alias.
+  // model or one without that alias, the load error for a version that does not load.
   Status Load(const std::string& name);
   // Forgets `name` (in-flight requests keep their versions); NotFound if it is not loaded.
   Status Unload(const std::string& name);
+
+  // Hot reload: when an alias moved in the registry since the last look, loads and warms the
+  // version each served model's default alias now points to — off the request path — and swaps
+  // it in atomically; requests that hold the old version finish on it, and it is freed after
+  // the last. A version that fails to load or warm leaves the old one serving (and is retried
+  // at the next alias move). Returns the models whose version changed.
+  Result<std::vector<std::string>> Refresh();
 
   // The version a request addresses: `version` "" = the default alias, digits = that version
   // number, else an alias. Loads a version of a loaded model on first use. NotFound when the
@@ -68,9 +81,10 @@ class ModelManager {
 
   struct Entry {
     std::string name;
-    int64_t version = 0;  // the default alias's version
+    int64_t version = 0;  // the default alias's version; 0 when it never loaded
+    std::string error;    // why the model is unavailable (empty when served)
   };
-  // The loaded models, by name.
+  // The models, by name: the served ones and those that failed to load.
   std::vector<Entry> List() const;
 
  private:
@@ -78,14 +92,25 @@ class ModelManager {
     std::shared_ptr<const ServedModel> current;  // at the default alias
     std::map<int64_t, std::shared_ptr<const ServedModel>> others;
   };
+  // Reads, decodes, compiles and warms (one prediction) a version; times it and counts failures.
   Result<std::shared_ptr<const ServedModel>> LoadVersion(const std::string& name, int64_t version);
+  // Load() that records a failure in failed_.
+  Status LoadTracked(const std::string& name);
 
   registry::CatalogStore* catalog_;
   const storage::BlobStore* blobs_;
   const Limits limits_;
   const std::string default_alias_;
+  monitor::Family<monitor::Histogram>* load_time_ = nullptr;
+  monitor::Family<monitor::Counter>* load_failures_ = nullptr;
+  monitor::Family<monitor::Gauge>* served_version_ = nullptr;
   mutable Mutex mu_;
   std::map<std::string, Model> models_ KILN_GUARDED_BY(mu_);
+  std::map<std::string, std::string> failed_ KILN_GUARDED_BY(mu_);  // name -> load error
+  std::set<std::string> unloaded_ KILN_GUARDED_BY(mu_);  // unloaded by request: not reloaded
+  bool all_ KILN_GUARDED_BY(mu_) = false;                // LoadAll: serve new production models too
+  int64_t alias_seen_ KILN_GUARDED_BY(mu_) = -1;         // LastAliasChange() at the last look
+  Mutex refresh_mu_;                                     // one Refresh at a time
 };
 
 }  // namespace kiln::serve
