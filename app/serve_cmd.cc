@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -15,9 +17,11 @@
 
 #include "app/cli.h"
 #include "app/model_ops.h"
+#include "kiln/api/grpc_service.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
 #include "kiln/monitor/metrics.h"
+#include "kiln/rpc/server.h"
 #include "kiln/serve/batcher.h"
 #include "kiln/serve/model_manager.h"
 
@@ -27,6 +31,7 @@ namespace {
 struct ServeArgs {
   std::string address = "127.0.0.1";
   int port = 8080;
+  int grpc_port = 8081;
   int io_threads = 1;
   std::vector<std::string> models;
   int drain_seconds = 20;
@@ -39,6 +44,9 @@ struct ServeArgs {
 
 Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   if (a.port < 0 || a.port > 65535) return InvalidArgumentError("--port must be 0..65535");
+  if (a.grpc_port < -1 || a.grpc_port > 65535) {
+    return InvalidArgumentError("--grpc-port must be 0..65535, or -1 for no gRPC");
+  }
   if (a.io_threads < 1 || a.io_threads > 256) {
     return InvalidArgumentError("--io-threads must be 1..256");
   }
@@ -99,6 +107,27 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
                                                                            http::Responder done) {
                           service.Handle(std::move(req), std::move(done));
                         }));
+  std::unique_ptr<api::GrpcInferenceService> grpc_service;
+  std::unique_ptr<rpc::GrpcServer> grpc_server;
+  if (a.grpc_port >= 0) {
+    grpc_service = std::make_unique<api::GrpcInferenceService>(
+        &models, &batcher, &metrics, api::GrpcServiceOptions{"kiln", KILN_VERSION, limits});
+    rpc::GrpcServerOptions go;
+    go.address = a.address;
+    go.port = static_cast<uint16_t>(a.grpc_port);
+    go.threads = a.io_threads;
+    go.limits = limits;
+    auto started = rpc::GrpcServer::Start(
+        go, [s = grpc_service.get()](rpc::RpcCall call, rpc::RpcResponder done) {
+          s->Handle(std::move(call), std::move(done));
+        });
+    if (!started.ok()) {
+      server->Shutdown(std::chrono::milliseconds(0));
+      return started.status();
+    }
+    grpc_server = std::move(*started);
+    grpc_service->SetReady(true);
+  }
   service.SetReady(true);
   const auto loaded = models.List();
   std::string names;
@@ -106,8 +135,9 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
     names += m.error.empty() ? fmt::format(" {}:{}", m.name, m.version)
                              : fmt::format(" {}:unavailable", m.name);
   }
-  std::printf("kiln serve: %zu model(s)%s on http://%s:%u\n", loaded.size(), names.c_str(),
-              a.address.c_str(), server->port());
+  std::string where = fmt::format("http://{}:{}", a.address, server->port());
+  if (grpc_server) where += fmt::format(" and grpc://{}:{}", a.address, grpc_server->port());
+  std::printf("kiln serve: %zu model(s)%s on %s\n", loaded.size(), names.c_str(), where.c_str());
   std::fflush(stdout);
 
   // Until a signal: every --reload-interval-ms, look for alias moves (hot reload).
@@ -125,9 +155,16 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
     }
   }
   service.SetReady(false);
+  if (grpc_service) grpc_service->SetReady(false);
   std::fprintf(stderr, "kiln serve: %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  server->Shutdown(std::chrono::seconds(a.drain_seconds));
-  batcher.Stop();  // answers what is still queued; the server outlives every responder
+  // Both front ends drain at once, within the one --drain-seconds.
+  const auto drain = std::chrono::seconds(a.drain_seconds);
+  std::thread grpc_drain([&] {
+    if (grpc_server) grpc_server->Shutdown(drain);
+  });
+  server->Shutdown(drain);
+  grpc_drain.join();
+  batcher.Stop();  // answers what is still queued; the servers outlive every responder
   return 0;
 }
 
@@ -140,6 +177,9 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& g,
       "serve", "serve registered models over the Open Inference Protocol (KServe V2) REST API");
   s->add_option("--address", args->address, "listen address (default 127.0.0.1)");
   s->add_option("--port", args->port, "listen port (default 8080, 0 = any free port)");
+  s->add_option("--grpc-port", args->grpc_port,
+                "gRPC (inference.GRPCInferenceService) port (default 8081, 0 = any free port, "
+                "-1 = no gRPC)");
   s->add_option("--io-threads", args->io_threads, "HTTP IO threads (default 1)");
   s->add_option("--model", args->models,
                 "serve only these registered models (repeatable; default: every model with a "

@@ -114,19 +114,10 @@ V2Service::V2Service(serve::ModelManager* models, serve::Batcher* batcher,
       batcher_(batcher),
       metrics_(metrics),
       options_(std::move(options)),
-      requests_(&metrics->AddCounter("kiln_requests_total",
-                                     "Requests answered, by route, model, version and HTTP status.",
-                                     {"route", "model", "version", "code"})),
-      latency_(&metrics->AddHistogram("kiln_request_duration_seconds",
-                                      "Time from a request's arrival to its answer, by route.",
-                                      {"route"}, monitor::LatencyBuckets())),
-      rows_(&metrics->AddHistogram("kiln_inference_rows", "Rows per inference request.", {"model"},
-                                   monitor::SizeBuckets())),
-      in_flight_(
-          metrics->AddGauge("kiln_requests_in_flight", "Requests being answered.").With({})) {}
+      stats_(metrics) {}
 
 void V2Service::Handle(HttpRequest req, http::Responder done) {
-  in_flight_->Add(1);
+  stats_.Started();
   auto call = std::make_shared<Call>(Call{std::chrono::steady_clock::now(), {}, std::move(done)});
   std::optional<HttpResponse> resp;
   try {
@@ -139,14 +130,8 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
 
 void V2Service::Finish(Call& call, HttpResponse resp) {
   // Unknown model names are not labels: a client cannot grow the metrics without bound.
-  requests_
-      ->With(
-          {call.labels.route, call.labels.model, call.labels.version, std::to_string(resp.status)})
-      ->Add();
-  latency_->With({call.labels.route})
-      ->Observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - call.arrived).count());
-  in_flight_->Add(-1);
+  stats_.Answered(call.labels.route, call.labels.model, call.labels.version,
+                  std::to_string(resp.status), call.arrived);
   call.done(std::move(resp));
 }
 
@@ -284,7 +269,7 @@ std::optional<HttpResponse> V2Service::Infer(const HttpRequest& req, const std::
                                    [this, call, rows](Result<serve::InferResponse> resp) {
                                      if (!resp.ok())
                                        return Finish(*call, ErrorResponse(resp.status()));
-                                     rows_->With({call->labels.model})->Observe(rows);
+                                     stats_.Rows(call->labels.model, rows);
                                      Finish(*call, Json(200, serve::WriteInferResponse(*resp)));
                                    });
   if (!queued.ok()) return ErrorResponse(queued);

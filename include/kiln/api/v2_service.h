@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "kiln/api/request_metrics.h"
 #include "kiln/base/exec_context.h"
 #include "kiln/base/limits.h"
 #include "kiln/base/status.h"
@@ -89,10 +90,7 @@ class V2Service {
   serve::Batcher* batcher_;
   monitor::MetricsRegistry* metrics_;
   V2Options options_;
-  monitor::Family<monitor::Counter>* requests_;
-  monitor::Family<monitor::Histogram>* latency_;
-  monitor::Family<monitor::Histogram>* rows_;
-  monitor::Gauge* in_flight_;
+  RequestMetrics stats_;
   std::atomic<bool> ready_{false};
 };
 
