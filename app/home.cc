@@ -13,12 +13,18 @@ namespace {
 
 constexpr uint64_t kMaxConfigBytes = 1 << 20;
 
-// The `catalog:` setting of <home>/kiln.yaml; "sqlite" when the file or the key is absent.
-Result<std::string> CatalogSetting(FileSystem& fs, const std::string& home) {
+// The text of <home>/kiln.yaml; empty when there is none.
+Result<std::string> ReadConfigText(FileSystem& fs, const std::string& home) {
   const std::string path = JoinPath(home, "kiln.yaml");
   KILN_ASSIGN_OR_RETURN(bool exists, fs.Exists(path));
-  if (!exists) return std::string("sqlite");
-  KILN_ASSIGN_OR_RETURN(std::string text, fs.ReadFile(path, kMaxConfigBytes));
+  if (!exists) return std::string();
+  return fs.ReadFile(path, kMaxConfigBytes);
+}
+
+// The `catalog:` setting of <home>/kiln.yaml; "sqlite" when the file or the key is absent.
+Result<std::string> CatalogSetting(FileSystem& fs, const std::string& home) {
+  KILN_ASSIGN_OR_RETURN(std::string text, ReadConfigText(fs, home));
+  if (text.empty()) return std::string("sqlite");
   try {
     const YAML::Node root = YAML::Load(text);
     if (root.IsNull()) return std::string("sqlite");
@@ -61,6 +67,8 @@ std::string KilnHome::Resolve(const std::string& flag) {
   if (const char* env = std::getenv("KILN_HOME"); env != nullptr && *env != '\0') return env;
   return "./kiln-home";
 }
+
+Result<std::string> KilnHome::ConfigText() { return ReadConfigText(*fs_, path_); }
 
 Result<std::unique_ptr<KilnHome>> KilnHome::Open(const std::string& path) {
   auto home = std::make_unique<KilnHome>();

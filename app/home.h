@@ -3,6 +3,7 @@
 //
 // kiln.yaml (optional):
 //   catalog: postgresql://kiln@db.internal:5432/kiln   # default: sqlite (<home>/meta.db)
+//   serving: ...                                       # `kiln serve` (app/serve_config.h)
 #pragma once
 
 #include <memory>
@@ -24,6 +25,8 @@ class KilnHome {
   storage::DatasetStore& datasets() { return *store_; }
   registry::CatalogStore& catalog() { return *catalog_; }
   const std::string& path() const { return path_; }
+  // The text of kiln.yaml (empty when there is none), for the settings of other sections.
+  Result<std::string> ConfigText();
 
  private:
   std::string path_;

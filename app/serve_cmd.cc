@@ -17,6 +17,7 @@
 
 #include "app/cli.h"
 #include "app/model_ops.h"
+#include "app/serve_config.h"
 #include "kiln/api/grpc_service.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
@@ -36,8 +37,8 @@ struct ServeArgs {
   std::vector<std::string> models;
   int drain_seconds = 20;
   int inference_threads = 0;
-  uint64_t max_batch_size = 256;
-  uint32_t max_queue_delay_us = 0;
+  int64_t max_batch_size = -1;      // -1: kiln.yaml's serving.max_batch_size, else 256
+  int64_t max_queue_delay_us = -1;  // -1: kiln.yaml's, else 0
   size_t max_queue = 4096;
   int reload_interval_ms = 1000;
 };
@@ -56,10 +57,10 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   if (a.inference_threads < 0 || a.inference_threads > 256) {
     return InvalidArgumentError("--inference-threads must be 0..256");
   }
-  if (a.max_batch_size < 1 || a.max_batch_size > (1u << 20)) {
+  if (a.max_batch_size != -1 && (a.max_batch_size < 1 || a.max_batch_size > (1u << 20))) {
     return InvalidArgumentError("--max-batch-size must be 1..1048576 rows");
   }
-  if (a.max_queue_delay_us > 1000000) {
+  if (a.max_queue_delay_us < -1 || a.max_queue_delay_us > 1000000) {
     return InvalidArgumentError("--max-queue-delay-us must be 0..1000000");
   }
   if (a.max_queue < 1 || a.max_queue > (1u << 20)) {
@@ -77,6 +78,8 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(std::string yaml, home->ConfigText());
+  KILN_ASSIGN_OR_RETURN(ServingConfig config, ParseServingConfig(yaml));
   const Limits limits = Limits::Default();
   monitor::MetricsRegistry metrics;
   metrics.AddProcessMetrics();
@@ -92,9 +95,13 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
       if (!s.ok()) KILN_LOG_ERROR("model '{}' is not served: {}", name, s.ToString());
     }
   }
-  serve::BatcherOptions bo;
+  serve::BatcherOptions bo = config.batcher;
   bo.threads = a.inference_threads;
-  bo.policy = {a.max_batch_size, a.max_queue_delay_us};
+  // Flags given on the command line override kiln.yaml's defaults for every model.
+  if (a.max_batch_size != -1) bo.policy.max_batch_size = static_cast<uint64_t>(a.max_batch_size);
+  if (a.max_queue_delay_us != -1) {
+    bo.policy.max_queue_delay_us = static_cast<uint32_t>(a.max_queue_delay_us);
+  }
   bo.max_queue_requests = a.max_queue;
   serve::Batcher batcher(bo, &metrics);
   api::V2Service service(&models, &batcher, &metrics, {"kiln", KILN_VERSION, limits});
@@ -188,10 +195,13 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& g,
                 "on SIGTERM, wait this long for in-flight requests (default 20)");
   s->add_option("--inference-threads", args->inference_threads,
                 "inference threads (default 0 = one per core)");
-  s->add_option("--max-batch-size", args->max_batch_size,
-                "rows the dynamic batcher merges into one predictor call (default 256)");
+  s->add_option(
+      "--max-batch-size", args->max_batch_size,
+      "rows the dynamic batcher merges into one predictor call, for every model (default: "
+      "kiln.yaml's serving.max_batch_size, else 256)");
   s->add_option("--max-queue-delay-us", args->max_queue_delay_us,
-                "how long the batcher waits for more requests to merge (default 0: never)");
+                "how long the batcher waits for more requests to merge, for every model (default: "
+                "kiln.yaml's serving.max_queue_delay_us, else 0 = never)");
   s->add_option("--max-queue", args->max_queue,
                 "requests waiting for compute before new ones get 503 (default 4096)");
   s->add_option("--reload-interval-ms", args->reload_interval_ms,

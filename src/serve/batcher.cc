@@ -47,10 +47,63 @@ size_t Batcher::queued() const {
   return queued_;
 }
 
+const BatchPolicy& Batcher::PolicyFor(const std::string& model) const {
+  auto it = options_.per_model.find(model);
+  return it == options_.per_model.end() ? options_.policy : it->second;
+}
+
+Batcher::ModelCache* Batcher::CacheFor(const std::string& model) {
+  auto& c = caches_[model];
+  if (!c) {
+    const CachePolicy& policy = PolicyFor(model).cache;
+    if (policy.max_entries == 0) return nullptr;
+    c = std::make_unique<ModelCache>(policy);
+    if (metrics_) {
+      const std::vector<std::string> label{model};
+      c->hits =
+          metrics_
+              ->AddCounter("kiln_cache_hits_total",
+                           "Inference requests answered from the prediction cache.", {"model"})
+              .With(label);
+      c->misses =
+          metrics_
+              ->AddCounter("kiln_cache_misses_total",
+                           "Inference requests the prediction cache could not answer.", {"model"})
+              .With(label);
+      c->entries =
+          metrics_
+              ->AddGauge("kiln_cache_entries", "Answers held by the prediction cache.", {"model"})
+              .With(label);
+    }
+  }
+  return c.get();
+}
+
 Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer request,
                        Clock::time_point deadline, InferCallback done) {
   const Clock::time_point now = Clock::now();
   if (now >= deadline) return DeadlineExceededError("the request's deadline passed before compute");
+  ModelCache* cache = nullptr;
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) return UnavailableError("the server is shutting down");
+    cache = CacheFor(model->name);
+  }
+  std::string cache_key;
+  // Requests too large to be stored are not looked up either.
+  if (cache && request.bytes() < PolicyFor(model->name).cache.max_bytes / 2) {
+    cache_key = PredictionCache::Key(*model, request);
+    if (auto hit = cache->cache.Get(cache_key, now)) {
+      if (cache->hits) cache->hits->Add();
+      InferResponse answer = *hit;
+      answer.id = request.id;
+      done(std::move(answer));
+      return Status::Ok();
+    }
+    if (cache->misses) cache->misses->Add();
+  } else {
+    cache = nullptr;
+  }
   const uint64_t bytes = request.bytes();
   {
     MutexLock lock(&mu_);
@@ -63,8 +116,7 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
     auto& q = queues_[model.get()];
     if (!q) {
       q = std::make_unique<ModelQueue>();
-      auto policy = options_.per_model.find(model->name);
-      q->policy = policy == options_.per_model.end() ? options_.policy : policy->second;
+      q->policy = PolicyFor(model->name);
       if (metrics_) {
         const std::vector<std::string> label{model->name};
         q->metrics.queue_time = metrics_
@@ -88,7 +140,8 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
       q->model = std::move(model);
     }
     q->rows += request.x.rows;
-    q->items.push_back({std::move(request), now, deadline, std::move(done)});
+    q->items.push_back(
+        {std::move(request), now, deadline, std::move(done), cache, std::move(cache_key)});
     ++queued_;
     queued_bytes_ += bytes;
     if (depth_) depth_->Set(static_cast<double>(queued_));
@@ -212,6 +265,14 @@ void Batcher::Run(const ServedModel& m, const QueueMetrics& metrics, std::vector
       }
     }
     offset += n;
+    if (resp.ok() && item->cache) {
+      auto stored = std::make_shared<InferResponse>(*resp);
+      stored->id.clear();
+      item->cache->cache.Put(std::move(item->cache_key), std::move(stored), Clock::now());
+      if (item->cache->entries) {
+        item->cache->entries->Set(static_cast<double>(item->cache->cache.entries()));
+      }
+    }
     if (metrics.compute_time) {
       metrics.compute_time->Observe(Seconds(computed - start) + Seconds(Clock::now() - own));
     }

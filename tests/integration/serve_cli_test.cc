@@ -533,6 +533,39 @@ TEST_F(ServeCliTest, HotReloadUnderLoadAndCorruptVersions) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+// kiln.yaml turns the prediction cache on for a model: a repeated request is answered from it
+// (the hit counter says so) with its own id, the same answer as computed; a bad serving section
+// stops the server with a message naming the key.
+TEST_F(ServeCliTest, PredictionCacheFromKilnYaml) {
+  const std::string home = *dir_ + "/cache-home";
+  fs::copy(*home_, home, fs::copy_options::recursive);
+  std::ofstream(home + "/kiln.yaml") << "serving:\n  models:\n    credit-risk:\n"
+                                        "      cache: {max_entries: 100, ttl_seconds: 60}\n";
+  pid_t pid = 0;
+  int port = 0;
+  ASSERT_TRUE(StartServer({}, &pid, &port, home));
+  json req = CreditRow();
+  req["id"] = "first";
+  auto a = Send("POST", "/v2/models/credit-risk/infer", req.dump(), port);
+  req["id"] = "second";
+  auto b = Send("POST", "/v2/models/credit-risk/infer", req.dump(), port);
+  ASSERT_EQ(a.status, 200);
+  ASSERT_EQ(b.status, 200);
+  EXPECT_EQ(json::parse(b.body)["id"], "second");
+  EXPECT_EQ(json::parse(a.body)["outputs"], json::parse(b.body)["outputs"]);
+  const std::string page = Send("GET", "/metrics", "", port).body;
+  EXPECT_NE(page.find("kiln_cache_hits_total{model=\"credit-risk\"} 1\n"), std::string::npos)
+      << page;
+  EXPECT_NE(page.find("kiln_cache_misses_total{model=\"credit-risk\"} 1\n"), std::string::npos);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+
+  std::ofstream(home + "/kiln.yaml") << "serving:\n  max_batch_sise: 3\n";
+  auto r = kiln::testing::RunKiln({"--home", home, "serve", "--port", "0"}, *dir_);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("serving.max_batch_sise"), std::string::npos) << r.err;
+}
+
 // Defined last: in a whole-binary run it stops the server the other tests use.
 TEST_F(ServeCliTest, SigtermDrainsAndExitsZero) {
   const auto t0 = Clock::now();

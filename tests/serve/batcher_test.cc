@@ -196,5 +196,47 @@ TEST(BatcherTest, PerModelPolicyAndVersionsDoNotMix) {
   EXPECT_TRUE(slow_done.load());
 }
 
+TEST(BatcherTest, RepeatedRequestsComeFromTheCache) {
+  monitor::MetricsRegistry metrics;
+  BatcherOptions o;
+  o.threads = 1;
+  o.per_model["step"].cache = {.max_entries = 100, .max_bytes = 1 << 20, .ttl_ms = 60000};
+  Batcher batcher(o, &metrics);
+  auto m = StepModel(), other = StepModel("other");
+  auto ask = [&](const std::shared_ptr<const ServedModel>& model, std::vector<double> a,
+                 const std::string& id, bool* answered_inside) {
+    std::promise<Result<InferResponse>> answer;
+    const auto caller = std::this_thread::get_id();
+    EXPECT_TRUE(batcher
+                    .Submit(model, Rows(std::move(a), id), Later(),
+                            [&](Result<InferResponse> r) {
+                              // On the caller's thread only when answered within Submit.
+                              *answered_inside = std::this_thread::get_id() == caller;
+                              answer.set_value(std::move(r));
+                            })
+                    .ok());
+    return answer.get_future().get();
+  };
+  bool inside = true;
+  auto first = ask(m, {1, 2}, "a", &inside);
+  EXPECT_FALSE(inside);  // computed by the inference thread
+  auto second = ask(m, {1, 2}, "b", &inside);
+  EXPECT_TRUE(inside);  // answered from the cache within Submit
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->id, "b");
+  EXPECT_EQ(second->outputs[0].numbers, first->outputs[0].numbers);
+  EXPECT_TRUE(ask(m, {2, 1}, "c", &inside).ok());
+  EXPECT_FALSE(inside);  // other rows
+  EXPECT_TRUE(ask(other, {1, 2}, "d", &inside).ok());
+  EXPECT_FALSE(inside);  // a model without a cache
+  EXPECT_TRUE(ask(other, {1, 2}, "e", &inside).ok());
+  EXPECT_FALSE(inside);
+  const std::string page = metrics.Expose();
+  EXPECT_NE(page.find("kiln_cache_hits_total{model=\"step\"} 1\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("kiln_cache_misses_total{model=\"step\"} 2\n"), std::string::npos);
+  EXPECT_NE(page.find("kiln_cache_entries{model=\"step\"} 2\n"), std::string::npos);
+  EXPECT_EQ(page.find("kiln_cache_hits_total{model=\"other\"}"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kiln::serve

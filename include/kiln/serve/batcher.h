@@ -14,6 +14,8 @@
 // The queue is bounded (requests and bytes): Submit refuses with Unavailable at once rather
 // than letting latency grow without bound. A request whose deadline passes while it waits is
 // answered DeadlineExceeded without being computed. Stop() computes what is queued, then joins.
+// A model whose policy enables the prediction cache has repeated requests answered from it —
+// at once, inside Submit — and computed answers stored in it.
 //
 // Thread-safety: Submit and Stop from any thread.
 #pragma once
@@ -33,12 +35,14 @@
 #include "kiln/monitor/metrics.h"
 #include "kiln/serve/inference.h"
 #include "kiln/serve/model_manager.h"
+#include "kiln/serve/prediction_cache.h"
 
 namespace kiln::serve {
 
 struct BatchPolicy {
   uint64_t max_batch_size = 256;    // rows per predictor call (one larger request runs alone)
   uint32_t max_queue_delay_us = 0;  // 0: take what is queued, never wait for more
+  CachePolicy cache;                // the model's prediction cache (off by default)
 };
 
 struct BatcherOptions {
@@ -60,8 +64,9 @@ class Batcher {
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
-  // Queues a prepared request; `done` is called exactly once from an inference thread — unless
-  // Submit returns an error, in which case it is never called.
+  // Queues a prepared request; `done` is called exactly once, from an inference thread (or
+  // from inside Submit for a cache hit) — unless Submit returns an error, in which case it is
+  // never called.
   Status Submit(std::shared_ptr<const ServedModel> model, PreparedInfer request,
                 Clock::time_point deadline, InferCallback done);
   // Refuses new requests, computes the queued ones, joins the threads. Idempotent.
@@ -69,10 +74,19 @@ class Batcher {
   size_t queued() const;
 
  private:
+  // A model's prediction cache and its series.
+  struct ModelCache {
+    explicit ModelCache(CachePolicy policy) : cache(policy) {}
+    PredictionCache cache;
+    monitor::Counter *hits = nullptr, *misses = nullptr;
+    monitor::Gauge* entries = nullptr;
+  };
   struct Item {
     PreparedInfer request;
     Clock::time_point arrived, deadline;
     InferCallback done;
+    ModelCache* cache = nullptr;  // store the answer here under `cache_key`
+    std::string cache_key;
   };
   struct QueueMetrics {
     monitor::Histogram *queue_time = nullptr, *compute_time = nullptr, *batch_rows = nullptr;
@@ -89,6 +103,9 @@ class Batcher {
   // The ready queue (full, its delay over, or stopping) whose head waited longest; null if none
   // is ready, with `wake` the time the first one will be (max() when nothing is queued).
   ModelQueue* Pick(Clock::time_point* wake) KILN_REQUIRES(mu_);
+  const BatchPolicy& PolicyFor(const std::string& model) const;
+  // The model's cache, created on first use; null when its policy has none.
+  ModelCache* CacheFor(const std::string& model) KILN_REQUIRES(mu_);
   void Run(const ServedModel& m, const QueueMetrics& metrics, std::vector<Item>& batch,
            const ExecContext& ctx);
 
@@ -99,6 +116,7 @@ class Batcher {
   CondVar cv_;
   // Keyed by the served version (its snapshot stays alive while requests for it wait).
   std::map<const ServedModel*, std::unique_ptr<ModelQueue>> queues_ KILN_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<ModelCache>> caches_ KILN_GUARDED_BY(mu_);  // by name
   size_t queued_ KILN_GUARDED_BY(mu_) = 0;
   uint64_t queued_bytes_ KILN_GUARDED_BY(mu_) = 0;
   bool stopping_ KILN_GUARDED_BY(mu_) = false;

@@ -1,0 +1,30 @@
+// The `serving:` section of kiln.yaml: `kiln serve`'s batching and prediction cache, for every
+// model and per model (docs/serving.md, "Configuration").
+//
+//   serving:
+//     max_batch_size: 256          # defaults for every model
+//     max_queue_delay_us: 0
+//     models:
+//       credit-risk:               # a registered model's name
+//         max_batch_size: 64       # unset fields come from the defaults above
+//         max_queue_delay_us: 200
+//         cache: {max_entries: 10000, max_mb: 64, ttl_seconds: 60}
+//
+// Unknown keys and out-of-range values are errors naming the key.
+#pragma once
+
+#include <string_view>
+
+#include "kiln/base/status.h"
+#include "kiln/serve/batcher.h"
+
+namespace kiln::app {
+
+struct ServingConfig {
+  serve::BatcherOptions batcher;
+};
+
+// `yaml` is the whole kiln.yaml (empty: the defaults).
+Result<ServingConfig> ParseServingConfig(std::string_view yaml);
+
+}  // namespace kiln::app

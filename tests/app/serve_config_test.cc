@@ -1,0 +1,61 @@
+#include "app/serve_config.h"
+
+#include <gtest/gtest.h>
+
+namespace kiln::app {
+namespace {
+
+TEST(ServeConfigTest, DefaultsAndPerModelPolicies) {
+  auto none = ParseServingConfig("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->batcher.policy.max_batch_size, 256u);
+  EXPECT_EQ(none->batcher.policy.cache.max_entries, 0u);  // no cache unless configured
+  EXPECT_TRUE(ParseServingConfig("catalog: sqlite\n").ok());
+
+  auto c = ParseServingConfig(R"(
+catalog: sqlite
+serving:
+  max_batch_size: 128
+  max_queue_delay_us: 50
+  models:
+    credit-risk:
+      max_queue_delay_us: 200
+      cache: {max_mb: 8, ttl_seconds: 5}
+    churn:
+      cache: {max_entries: 7}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->batcher.policy.max_batch_size, 128u);
+  EXPECT_EQ(c->batcher.policy.max_queue_delay_us, 50u);
+  const auto& credit = c->batcher.per_model.at("credit-risk");
+  EXPECT_EQ(credit.max_batch_size, 128u);  // from the defaults
+  EXPECT_EQ(credit.max_queue_delay_us, 200u);
+  EXPECT_EQ(credit.cache.max_entries, 10000u);
+  EXPECT_EQ(credit.cache.max_bytes, 8u << 20);
+  EXPECT_EQ(credit.cache.ttl_ms, 5000u);
+  EXPECT_EQ(c->batcher.per_model.at("churn").cache.max_entries, 7u);
+}
+
+TEST(ServeConfigTest, MistakesNameTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"serving:\n  max_batch_sise: 3\n", "serving.max_batch_sise"},
+      {"serving:\n  max_batch_size: 0\n", "at least 1"},
+      {"serving:\n  max_batch_size: -4\n", "whole number"},
+      {"serving:\n  max_queue_delay_us: 99999999\n", "at most"},
+      {"serving:\n  models:\n    m:\n      cache: {ttl: 3}\n", "serving.models.m.cache.ttl"},
+      {"serving:\n  models:\n    m:\n      models: {}\n", "serving.models.m.models"},
+      {"serving:\n  models:\n    ../x: {}\n", "model name"},
+      {"serving:\n  models: [a, b]\n", "mapping"},
+      {"serving: [1\n", "kiln.yaml"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    auto c = ParseServingConfig(yaml);
+    ASSERT_FALSE(c.ok()) << yaml;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << yaml;
+    EXPECT_NE(c.status().message().find(expected), std::string::npos)
+        << yaml << " -> " << c.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace kiln::app
