@@ -24,6 +24,7 @@
 #include "kiln/monitor/metrics.h"
 #include "kiln/rpc/server.h"
 #include "kiln/serve/batcher.h"
+#include "kiln/serve/dispatcher.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::app {
@@ -104,7 +105,8 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   }
   bo.max_queue_requests = a.max_queue;
   serve::Batcher batcher(bo, &metrics);
-  api::V2Service service(&models, &batcher, &metrics, {"kiln", KILN_VERSION, limits});
+  serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);
+  api::V2Service service(&models, &dispatcher, &metrics, {"kiln", KILN_VERSION, limits});
   http::HttpServerOptions o;
   o.address = a.address;
   o.port = static_cast<uint16_t>(a.port);
@@ -118,7 +120,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   std::unique_ptr<rpc::GrpcServer> grpc_server;
   if (a.grpc_port >= 0) {
     grpc_service = std::make_unique<api::GrpcInferenceService>(
-        &models, &batcher, &metrics, api::GrpcServiceOptions{"kiln", KILN_VERSION, limits});
+        &models, &dispatcher, &metrics, api::GrpcServiceOptions{"kiln", KILN_VERSION, limits});
     rpc::GrpcServerOptions go;
     go.address = a.address;
     go.port = static_cast<uint16_t>(a.grpc_port);

@@ -62,13 +62,51 @@ Status ReadPolicy(const YAML::Node& node, const std::string& where, bool top,
               "kiln.yaml: unknown key {} (max_entries, max_mb, ttl_seconds)", Printable(cat)));
         }
       }
-    } else if (!(top && key == "models")) {
+    } else if (key != (top ? "models" : "routing")) {
       return InvalidArgumentError(
-          fmt::format("kiln.yaml: unknown key {} (max_batch_size, max_queue_delay_us, cache{})",
-                      Printable(at), top ? ", models" : ""));
+          fmt::format("kiln.yaml: unknown key {} (max_batch_size, max_queue_delay_us, cache, {})",
+                      Printable(at), top ? "models" : "routing"));
     }
   }
   return Status::Ok();
+}
+
+Result<serve::RoutingPolicy> ReadRouting(const YAML::Node& node, const std::string& where) {
+  if (!node.IsMap())
+    return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a mapping", where));
+  serve::RoutingPolicy policy;
+  auto text = [&](const YAML::Node& n, const std::string& at) -> Result<std::string> {
+    if (!n.IsScalar()) return InvalidArgumentError(fmt::format("kiln.yaml: {} must be text", at));
+    return n.Scalar();
+  };
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string at = where + "." + key;
+    if (key == "split") {
+      if (!kv.second.IsMap()) {
+        return InvalidArgumentError(fmt::format(
+            "kiln.yaml: {} must map aliases or versions to weights, e.g. {{production: 90, "
+            "canary: 10}}",
+            at));
+      }
+      for (const auto& route : kv.second) {
+        const std::string target = route.first.as<std::string>();
+        KILN_ASSIGN_OR_RETURN(uint64_t weight, Integer(route.second, at + "." + target, 1000000));
+        policy.split.push_back({target, static_cast<uint32_t>(weight)});
+      }
+    } else if (key == "sticky_key") {
+      KILN_ASSIGN_OR_RETURN(policy.sticky_key, text(kv.second, at));
+    } else if (key == "shadow") {
+      KILN_ASSIGN_OR_RETURN(policy.shadow, text(kv.second, at));
+    } else {
+      return InvalidArgumentError(
+          fmt::format("kiln.yaml: unknown key {} (split, sticky_key, shadow)", Printable(at)));
+    }
+  }
+  if (Status s = serve::ValidateRouting(policy); !s.ok()) {
+    return InvalidArgumentError(fmt::format("kiln.yaml: {}: {}", where, s.message()));
+  }
+  return policy;
 }
 
 }  // namespace
@@ -92,6 +130,10 @@ Result<ServingConfig> ParseServingConfig(std::string_view yaml) {
         serve::BatchPolicy policy = config.batcher.policy;
         KILN_RETURN_IF_ERROR(ReadPolicy(kv.second, "serving.models." + name, false, &policy));
         config.batcher.per_model[name] = policy;
+        if (const YAML::Node routing = kv.second["routing"]; routing && !routing.IsNull()) {
+          KILN_ASSIGN_OR_RETURN(config.routing[name],
+                                ReadRouting(routing, "serving.models." + name + ".routing"));
+        }
       }
     }
   } catch (const YAML::Exception& e) {

@@ -327,10 +327,11 @@ Result<serve::InferRequest> ParseGrpcInferRequest(const std::string& bytes, cons
   return FromProto(proto, limits);
 }
 
-GrpcInferenceService::GrpcInferenceService(serve::ModelManager* models, serve::Batcher* batcher,
+GrpcInferenceService::GrpcInferenceService(serve::ModelManager* models,
+                                           serve::Dispatcher* dispatcher,
                                            monitor::MetricsRegistry* metrics,
                                            GrpcServiceOptions options)
-    : models_(models), batcher_(batcher), options_(std::move(options)), stats_(metrics) {}
+    : models_(models), dispatcher_(dispatcher), options_(std::move(options)), stats_(metrics) {}
 
 void GrpcInferenceService::Handle(rpc::RpcCall rpc, rpc::RpcResponder done) {
   stats_.Started();
@@ -428,24 +429,25 @@ Result<std::optional<std::string>> GrpcInferenceService::Infer(const rpc::RpcCal
                                                                const std::shared_ptr<Call>& call) {
   KILN_ASSIGN_OR_RETURN(auto proto, Parse<inference::ModelInferRequest>(rpc.request, "ModelInfer"));
   KILN_RETURN_IF_ERROR(CheckModel(proto.model_name(), proto.model_version()));
-  KILN_ASSIGN_OR_RETURN(auto m, models_->Get(proto.model_name(), proto.model_version()));
-  call->model = m->name;
-  call->version = std::to_string(m->version);
+  // An unknown model is NOT_FOUND whatever the request holds.
+  KILN_RETURN_IF_ERROR(models_->Get(proto.model_name(), proto.model_version()).status());
   KILN_ASSIGN_OR_RETURN(serve::InferRequest req, FromProto(proto, options_.limits));
-  KILN_ASSIGN_OR_RETURN(auto deadline, serve::RequestDeadline(req, call->arrived, options_.limits));
-  if (rpc.deadline) deadline = std::min(deadline, *rpc.deadline);
-  KILN_ASSIGN_OR_RETURN(serve::PreparedInfer prepared,
-                        serve::PrepareInfer(*m, req, options_.limits));
-  const auto rows = static_cast<double>(prepared.x.rows);
   const bool raw = proto.raw_input_contents_size() > 0;
-  KILN_RETURN_IF_ERROR(batcher_->Submit(m, std::move(prepared), deadline,
-                                        [this, call, rows, raw](Result<serve::InferResponse> resp) {
-                                          if (!resp.ok()) return Finish(*call, resp.status());
-                                          stats_.Rows(call->model, rows);
-                                          inference::ModelInferResponse out;
-                                          ToProto(*resp, raw, &out);
-                                          Finish(*call, std::move(*Serialize(out)));
-                                        }));
+  KILN_RETURN_IF_ERROR(dispatcher_->Submit(
+      proto.model_name(), proto.model_version(), req, call->arrived, rpc.deadline,
+      [&call](const serve::ServedModel& m) {
+        call->model = m.name;
+        call->version = std::to_string(m.version);
+      },
+      [this, call, raw](Result<serve::InferResponse> resp) {
+        if (!resp.ok()) return Finish(*call, resp.status());
+        if (!resp->outputs.empty() && !resp->outputs[0].shape.empty()) {
+          stats_.Rows(call->model, static_cast<double>(resp->outputs[0].shape[0]));
+        }
+        inference::ModelInferResponse out;
+        ToProto(*resp, raw, &out);
+        Finish(*call, std::move(*Serialize(out)));
+      }));
   return std::optional<std::string>();
 }
 

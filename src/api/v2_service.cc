@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "kiln/base/logging.h"
 #include "kiln/base/names.h"
@@ -108,10 +109,57 @@ std::string ShapeJson(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-V2Service::V2Service(serve::ModelManager* models, serve::Batcher* batcher,
+Result<serve::RoutingPolicy> ParseRoutingJson(std::string_view body) {
+  constexpr int kMaxDepth = 4;
+  bool too_deep = false;
+  const nlohmann::json j = nlohmann::json::parse(
+      body,
+      [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        if (depth > kMaxDepth) too_deep = true;
+        return !too_deep;
+      },
+      /*allow_exceptions=*/false);
+  if (too_deep) return InvalidArgumentError("routing: JSON nested too deeply");
+  if (j.is_discarded() || !j.is_object()) {
+    return InvalidArgumentError(
+        R"(routing: expected {"split": {"ALIAS": WEIGHT, ...}, "sticky_key": "...", "shadow": "..."})");
+  }
+  serve::RoutingPolicy policy;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "split") {
+      if (!value.is_object()) return InvalidArgumentError("routing: split must be an object");
+      for (const auto& [target, weight] : value.items()) {
+        if (!weight.is_number_unsigned() || weight.get<uint64_t>() > UINT32_MAX) {
+          return InvalidArgumentError(
+              fmt::format("routing: weight of '{}' must be a whole number", Printable(target)));
+        }
+        policy.split.push_back({target, static_cast<uint32_t>(weight.get<uint64_t>())});
+      }
+    } else if (key == "sticky_key" || key == "shadow") {
+      if (!value.is_string()) return InvalidArgumentError("routing: " + key + " must be text");
+      (key == "shadow" ? policy.shadow : policy.sticky_key) = value.get<std::string>();
+    } else {
+      return InvalidArgumentError(
+          fmt::format("routing: unknown key '{}' (split, sticky_key, shadow)", Printable(key)));
+    }
+  }
+  KILN_RETURN_IF_ERROR(serve::ValidateRouting(policy));
+  return policy;
+}
+
+std::string RoutingJson(const serve::RoutingPolicy& policy) {
+  std::string split;
+  for (const auto& r : policy.split) {
+    split += fmt::format("{}{}:{}", split.empty() ? "" : ",", JsonQuote(r.target), r.weight);
+  }
+  return fmt::format(R"({{"split":{{{}}},"sticky_key":{},"shadow":{}}})", split,
+                     JsonQuote(policy.sticky_key), JsonQuote(policy.shadow));
+}
+
+V2Service::V2Service(serve::ModelManager* models, serve::Dispatcher* dispatcher,
                      monitor::MetricsRegistry* metrics, V2Options options)
     : models_(models),
-      batcher_(batcher),
+      dispatcher_(dispatcher),
       metrics_(metrics),
       options_(std::move(options)),
       stats_(metrics) {}
@@ -177,10 +225,15 @@ std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
     } else if (s.size() != 3) {
       return ErrorResponse(NotFoundError("no such endpoint"));
     }
-    labels->route = action.empty()      ? "model_metadata"
-                    : action == "ready" ? "model_ready"
-                    : action == "infer" ? "infer"
-                                        : "other";
+    labels->route = action.empty()        ? "model_metadata"
+                    : action == "ready"   ? "model_ready"
+                    : action == "infer"   ? "infer"
+                    : action == "routing" ? "routing"
+                                          : "other";
+    if (action == "routing" && version.empty()) {
+      if (!get && req.method != "PUT") return MethodNotAllowed("GET, PUT");
+      return RoutingRoute(req, s[2]);
+    }
     if (action.empty() && !get) return MethodNotAllowed("GET");
     if (action == "ready" && !get) return MethodNotAllowed("GET");
     if (action == "infer" && !post) return MethodNotAllowed("POST");
@@ -235,6 +288,18 @@ std::optional<HttpResponse> V2Service::ModelRoute(const HttpRequest& req, const 
   return Metadata(**m);
 }
 
+HttpResponse V2Service::RoutingRoute(const HttpRequest& req, const std::string& model) {
+  if (Status v = ValidateName(model, "model name"); !v.ok()) return ErrorResponse(v);
+  if (auto m = models_->Get(model, ""); !m.ok()) return ErrorResponse(m.status());
+  if (req.method == "PUT") {
+    auto policy = ParseRoutingJson(req.body);
+    if (!policy.ok()) return ErrorResponse(policy.status());
+    if (Status s = dispatcher_->SetRouting(model, *policy); !s.ok()) return ErrorResponse(s);
+  }
+  auto policy = dispatcher_->Routing(model);
+  return Json(200, RoutingJson(policy.ok() ? *policy : serve::RoutingPolicy{}));
+}
+
 HttpResponse V2Service::Metadata(const serve::ServedModel& m) {
   auto tensors = [](const std::vector<serve::TensorInfo>& ts) {
     std::string out = "[";
@@ -254,24 +319,23 @@ HttpResponse V2Service::Metadata(const serve::ServedModel& m) {
 std::optional<HttpResponse> V2Service::Infer(const HttpRequest& req, const std::string& model,
                                              const std::string& version,
                                              const std::shared_ptr<Call>& call) {
-  auto m = models_->Get(model, version);
-  if (!m.ok()) return ErrorResponse(m.status());
-  call->labels.model = (*m)->name;
-  call->labels.version = std::to_string((*m)->version);
+  // An unknown model is a 404 whatever the body holds.
+  if (auto m = models_->Get(model, version); !m.ok()) return ErrorResponse(m.status());
   auto parsed = serve::ParseInferRequest(req.body, options_.limits);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
-  auto deadline = serve::RequestDeadline(*parsed, call->arrived, options_.limits);
-  if (!deadline.ok()) return ErrorResponse(deadline.status());
-  auto prepared = serve::PrepareInfer(**m, *parsed, options_.limits);
-  if (!prepared.ok()) return ErrorResponse(prepared.status());
-  const auto rows = static_cast<double>(prepared->x.rows);
-  Status queued = batcher_->Submit(*m, std::move(*prepared), *deadline,
-                                   [this, call, rows](Result<serve::InferResponse> resp) {
-                                     if (!resp.ok())
-                                       return Finish(*call, ErrorResponse(resp.status()));
-                                     stats_.Rows(call->labels.model, rows);
-                                     Finish(*call, Json(200, serve::WriteInferResponse(*resp)));
-                                   });
+  Status queued = dispatcher_->Submit(
+      model, version, *parsed, call->arrived, std::nullopt,
+      [&call](const serve::ServedModel& m) {
+        call->labels.model = m.name;
+        call->labels.version = std::to_string(m.version);
+      },
+      [this, call](Result<serve::InferResponse> resp) {
+        if (!resp.ok()) return Finish(*call, ErrorResponse(resp.status()));
+        if (!resp->outputs.empty() && !resp->outputs[0].shape.empty()) {
+          stats_.Rows(call->labels.model, static_cast<double>(resp->outputs[0].shape[0]));
+        }
+        Finish(*call, Json(200, serve::WriteInferResponse(*resp)));
+      });
   if (!queued.ok()) return ErrorResponse(queued);
   return std::nullopt;
 }

@@ -135,6 +135,9 @@ Result<std::vector<std::string>> ModelManager::Refresh() {
   {
     MutexLock lock(&mu_);
     if (seen == alias_seen_) return std::vector<std::string>{};
+    // Aliases other than the default are resolved again at their next use.
+    ++alias_generation_;
+    for (auto& [name, m] : models_) m.aliases.clear();
     for (const auto& [name, m] : models_) names.insert(name);
     for (const auto& [name, error] : failed_) names.insert(name);
     all = all_;
@@ -179,8 +182,10 @@ Result<std::vector<std::string>> ModelManager::Refresh() {
 Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& name,
                                                              const std::string& version) {
   int64_t number = 0;
+  uint64_t generation = 0;
   {
     MutexLock lock(&mu_);
+    generation = alias_generation_;
     auto it = models_.find(name);
     if (it == models_.end()) {
       auto failed = failed_.find(name);
@@ -198,10 +203,15 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
       }
       auto v = it->second.others.find(number);
       if (v != it->second.others.end()) return v->second;
+    } else if (auto a = it->second.aliases.find(version); a != it->second.aliases.end()) {
+      number = a->second;
+      if (it->second.current->version == number) return it->second.current;
+      auto v = it->second.others.find(number);
+      if (v != it->second.others.end()) return v->second;
     }
   }
   if (number == 0) {
-    // An alias other than the default: resolved at each request (it may move).
+    // An alias other than the default, not looked up since the last alias move.
     auto resolved = catalog_->ResolveAlias(name, version);
     if (!resolved.ok()) {
       return NotFoundError(
@@ -211,6 +221,10 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
     MutexLock lock(&mu_);
     auto it = models_.find(name);
     if (it == models_.end()) return NotFoundError(fmt::format("model '{}' is not loaded", name));
+    // Remembered unless an alias moved meanwhile (Refresh forgets them all at a move).
+    if (generation == alias_generation_ && it->second.aliases.size() < kMaxAliases) {
+      it->second.aliases[version] = number;
+    }
     if (it->second.current && it->second.current->version == number) return it->second.current;
     auto v = it->second.others.find(number);
     if (v != it->second.others.end()) return v->second;

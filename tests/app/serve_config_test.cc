@@ -23,6 +23,10 @@ serving:
       cache: {max_mb: 8, ttl_seconds: 5}
     churn:
       cache: {max_entries: 7}
+      routing:
+        split: {production: 90, "7": 10}
+        sticky_key: customer
+        shadow: staging
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->batcher.policy.max_batch_size, 128u);
@@ -34,6 +38,14 @@ serving:
   EXPECT_EQ(credit.cache.max_bytes, 8u << 20);
   EXPECT_EQ(credit.cache.ttl_ms, 5000u);
   EXPECT_EQ(c->batcher.per_model.at("churn").cache.max_entries, 7u);
+  ASSERT_EQ(c->routing.size(), 1u);
+  const auto& r = c->routing.at("churn");
+  ASSERT_EQ(r.split.size(), 2u);
+  EXPECT_EQ(r.split[0].target, "production");
+  EXPECT_EQ(r.split[0].weight, 90u);
+  EXPECT_EQ(r.split[1].target, "7");
+  EXPECT_EQ(r.sticky_key, "customer");
+  EXPECT_EQ(r.shadow, "staging");
 }
 
 TEST(ServeConfigTest, MistakesNameTheKey) {
@@ -47,6 +59,10 @@ TEST(ServeConfigTest, MistakesNameTheKey) {
       {"serving:\n  models:\n    ../x: {}\n", "model name"},
       {"serving:\n  models: [a, b]\n", "mapping"},
       {"serving: [1\n", "kiln.yaml"},
+      {"serving:\n  routing: {}\n", "serving.routing"},
+      {"serving:\n  models:\n    m:\n      routing: {split: {a: 0}}\n", "positive"},
+      {"serving:\n  models:\n    m:\n      routing: {split: [a]}\n", "weights"},
+      {"serving:\n  models:\n    m:\n      routing: {mirror: a}\n", "routing.mirror"},
   };
   for (const auto& [yaml, expected] : cases) {
     auto c = ParseServingConfig(yaml);

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -564,6 +565,102 @@ TEST_F(ServeCliTest, PredictionCacheFromKilnYaml) {
   auto r = kiln::testing::RunKiln({"--home", home, "serve", "--port", "0"}, *dir_);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("serving.max_batch_sise"), std::string::npos) << r.err;
+}
+
+// Traffic routing from kiln.yaml: requests naming the model only are split 70/30 between
+// production (v1) and staging (v2), a customer keeps one version, a named version is never
+// routed, and every request served by v1 is mirrored to the shadow v2 — counted and compared
+// on /metrics.
+TEST_F(ServeCliTest, RoutingSplitsStickyKeysAndShadows) {
+  const std::string home = *dir_ + "/routing-home";
+  fs::copy(*home_, home, fs::copy_options::recursive);
+  std::ofstream(home + "/kiln.yaml") << "serving:\n  models:\n    credit-risk:\n      routing:\n"
+                                        "        split: {production: 70, staging: 30}\n"
+                                        "        sticky_key: customer\n        shadow: \"2\"\n";
+  pid_t pid = 0;
+  int port = 0;
+  ASSERT_TRUE(StartServer({}, &pid, &port, home));
+  auto version_for = [&](const json& params, const std::string& path) {
+    json req = CreditRow();
+    if (!params.is_null()) req["parameters"] = params;
+    auto r = Send("POST", path, req.dump(), port);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? json::parse(r.body)["model_version"].get<std::string>() : "";
+  };
+  std::map<std::string, int> counts;
+  int served_by_v1 = 0;
+  for (int c = 0; c < 200; ++c) {
+    const json params = {{"customer", "c" + std::to_string(c)}};
+    const std::string v = version_for(params, "/v2/models/credit-risk/infer");
+    ++counts[v];
+    served_by_v1 += v == "1";
+    // The same customer again: the same version.
+    EXPECT_EQ(version_for(params, "/v2/models/credit-risk/infer"), v);
+    served_by_v1 += v == "1";
+  }
+  EXPECT_EQ(counts["1"] + counts["2"], 200);
+  EXPECT_GT(counts["1"], 110);  // 70% of 200 = 140
+  EXPECT_LT(counts["1"], 170);
+  // Without a customer: at random, both versions.
+  std::map<std::string, int> random;
+  for (int i = 0; i < 60; ++i) ++random[version_for(nullptr, "/v2/models/credit-risk/infer")];
+  served_by_v1 += random["1"];
+  EXPECT_GT(random["1"], 0);
+  EXPECT_GT(random["2"], 0);
+  // A named version is not routed.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(version_for(nullptr, "/v2/models/credit-risk/versions/1/infer"), "1");
+  }
+  // Every request v1 answered through routing was mirrored to v2 and compared, one row each.
+  const std::string answered = fmt::format(
+      "kiln_shadow_requests_total{{model=\"credit-risk\",version=\"2\",outcome=\"answered\"}} {}\n",
+      served_by_v1);
+  std::string page;
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < until) {
+    page = Send("GET", "/metrics", "", port).body;
+    if (page.find(answered) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(page.find(answered), std::string::npos) << page;
+  EXPECT_NE(
+      page.find(fmt::format("kiln_shadow_rows_total{{model=\"credit-risk\",version=\"2\"}} {}\n",
+                            served_by_v1)),
+      std::string::npos);
+  // The same row every time: v1 and v2 either agree on it or not, for all of them.
+  const bool all =
+      page.find(
+          fmt::format("kiln_shadow_disagreements_total{{model=\"credit-risk\",version=\"2\"}} {}\n",
+                      served_by_v1)) != std::string::npos;
+  const bool none =
+      page.find("kiln_shadow_disagreements_total{model=\"credit-risk\",version=\"2\"} 0\n") !=
+      std::string::npos;
+  EXPECT_TRUE(all || none) << page;
+
+  // The routing API: read, replace, refuse mistakes, remove.
+  auto routing = Send("GET", "/v2/models/credit-risk/routing", "", port);
+  ASSERT_EQ(routing.status, 200);
+  EXPECT_EQ(json::parse(routing.body),
+            json::parse(R"({"split":{"production":70,"staging":30},"sticky_key":"customer",)"
+                        R"("shadow":"2"})"));
+  auto put = Send("PUT", "/v2/models/credit-risk/routing", R"({"split": {"2": 1}})", port);
+  ASSERT_EQ(put.status, 200) << put.body;
+  for (int c = 0; c < 20; ++c) {
+    EXPECT_EQ(version_for({{"customer", "c" + std::to_string(c)}}, "/v2/models/credit-risk/infer"),
+              "2");
+  }
+  for (const char* bad :
+       {R"({"split": {"2": 0}})", R"({"split": {"../x": 1}})", R"({"mirror": "2"})",
+        R"({"split": {"2": -1}})", "[[[[[[[[[[1]]]]]]]]]]", "not json"}) {
+    EXPECT_EQ(Send("PUT", "/v2/models/credit-risk/routing", bad, port).status, 400) << bad;
+  }
+  EXPECT_EQ(Send("PUT", "/v2/models/no-such-model/routing", R"({"split": {"1": 1}})", port).status,
+            404);
+  EXPECT_EQ(Send("POST", "/v2/models/credit-risk/routing", "{}", port).status, 405);
+  ASSERT_EQ(Send("PUT", "/v2/models/credit-risk/routing", "{}", port).status, 200);
+  EXPECT_EQ(version_for(nullptr, "/v2/models/credit-risk/infer"), "1");  // production again
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
 }
 
 // Defined last: in a whole-binary run it stops the server the other tests use.

@@ -22,7 +22,7 @@
 #include "kiln/base/status.h"
 #include "kiln/monitor/metrics.h"
 #include "kiln/rpc/server.h"
-#include "kiln/serve/batcher.h"
+#include "kiln/serve/dispatcher.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::api {
@@ -39,8 +39,8 @@ Result<serve::InferRequest> ParseGrpcInferRequest(const std::string& bytes, cons
 
 class GrpcInferenceService {
  public:
-  // `models`, `batcher` and `metrics` must outlive the service.
-  GrpcInferenceService(serve::ModelManager* models, serve::Batcher* batcher,
+  // `models`, `dispatcher` and `metrics` must outlive the service.
+  GrpcInferenceService(serve::ModelManager* models, serve::Dispatcher* dispatcher,
                        monitor::MetricsRegistry* metrics, GrpcServiceOptions options);
 
   void Handle(rpc::RpcCall call, rpc::RpcResponder done);
@@ -56,7 +56,7 @@ class GrpcInferenceService {
                                            const std::shared_ptr<Call>& call);
 
   serve::ModelManager* models_;
-  serve::Batcher* batcher_;
+  serve::Dispatcher* dispatcher_;
   GrpcServiceOptions options_;
   RequestMetrics stats_;
   std::atomic<bool> ready_{false};

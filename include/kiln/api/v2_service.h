@@ -7,6 +7,7 @@
 //   GET  /v2/models/{m}[/versions/{v}]         model metadata
 //   GET  /v2/models/{m}[/versions/{v}]/ready   200 when loaded, 404 otherwise
 //   POST /v2/models/{m}[/versions/{v}]/infer   inference
+//   GET|PUT /v2/models/{m}/routing             traffic routing (split, sticky key, shadow)
 //   POST /v2/repository/index                  the loaded models
 //   POST /v2/repository/models/{m}/load|unload by registry name only (never a path)
 //   GET  /metrics                              Prometheus text format
@@ -28,7 +29,7 @@
 #include "kiln/base/status.h"
 #include "kiln/http/server.h"
 #include "kiln/monitor/metrics.h"
-#include "kiln/serve/batcher.h"
+#include "kiln/serve/dispatcher.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::api {
@@ -41,6 +42,11 @@ int HttpStatusFor(const Status& s);
 // The error response for `s` (503 carries Retry-After). Internal errors are answered with a
 // generic message; the detail goes to the log only (BI-26).
 http::HttpResponse ErrorResponse(const Status& s);
+
+// A model's routing as the REST API reads and writes it:
+//   {"split": {"production": 90, "canary": 10}, "sticky_key": "customer", "shadow": "staging"}
+Result<serve::RoutingPolicy> ParseRoutingJson(std::string_view body);
+std::string RoutingJson(const serve::RoutingPolicy& policy);
 
 struct V2Options {
   std::string server_name = "kiln";
@@ -56,11 +62,12 @@ struct RequestLabels {
 
 class V2Service {
  public:
-  // Inference requests are prepared on the IO thread and computed by `batcher`. Request
+  // Inference requests are prepared on the IO thread and handed to `dispatcher` (routing, the
+  // batcher). Request
   // metrics are registered in `metrics`, which /metrics exposes; all three must outlive the
   // service.
-  V2Service(serve::ModelManager* models, serve::Batcher* batcher, monitor::MetricsRegistry* metrics,
-            V2Options options);
+  V2Service(serve::ModelManager* models, serve::Dispatcher* dispatcher,
+            monitor::MetricsRegistry* metrics, V2Options options);
 
   void Handle(http::HttpRequest req, http::Responder done);
   // Readiness: false until SetReady(true) and again once shutdown begins.
@@ -85,9 +92,10 @@ class V2Service {
                                           const std::string& version,
                                           const std::shared_ptr<Call>& call);
   http::HttpResponse Metadata(const serve::ServedModel& m);
+  http::HttpResponse RoutingRoute(const http::HttpRequest& req, const std::string& model);
 
   serve::ModelManager* models_;
-  serve::Batcher* batcher_;
+  serve::Dispatcher* dispatcher_;
   monitor::MetricsRegistry* metrics_;
   V2Options options_;
   RequestMetrics stats_;

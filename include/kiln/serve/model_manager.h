@@ -74,8 +74,9 @@ class ModelManager {
   Result<std::vector<std::string>> Refresh();
 
   // The version a request addresses: `version` "" = the default alias, digits = that version
-  // number, else an alias. Loads a version of a loaded model on first use. NotFound when the
-  // model is not loaded or the version / alias does not exist.
+  // number, else an alias (looked up in the registry once, then again after each alias move
+  // Refresh() sees). Loads a version of a loaded model on first use. NotFound when the model is
+  // not loaded or the version / alias does not exist.
   Result<std::shared_ptr<const ServedModel>> Get(const std::string& name,
                                                  const std::string& version);
 
@@ -91,7 +92,9 @@ class ModelManager {
   struct Model {
     std::shared_ptr<const ServedModel> current;  // at the default alias
     std::map<int64_t, std::shared_ptr<const ServedModel>> others;
+    std::map<std::string, int64_t> aliases;  // other aliases, as resolved since the last move
   };
+  static constexpr size_t kMaxAliases = 64;
   // Reads, decodes, compiles and warms (one prediction) a version; times it and counts failures.
   Result<std::shared_ptr<const ServedModel>> LoadVersion(const std::string& name, int64_t version);
   // Load() that records a failure in failed_.
@@ -110,6 +113,7 @@ class ModelManager {
   std::set<std::string> unloaded_ KILN_GUARDED_BY(mu_);  // unloaded by request: not reloaded
   bool all_ KILN_GUARDED_BY(mu_) = false;                // LoadAll: serve new production models too
   int64_t alias_seen_ KILN_GUARDED_BY(mu_) = -1;         // LastAliasChange() at the last look
+  uint64_t alias_generation_ KILN_GUARDED_BY(mu_) = 0;   // bumped when aliases are forgotten
   Mutex refresh_mu_;                                     // one Refresh at a time
 };
 
