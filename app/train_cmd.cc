@@ -13,6 +13,7 @@
 #include "app/run_recorder.h"
 #include "app/training_data.h"
 #include "kiln/base/hash.h"
+#include "kiln/base/names.h"
 #include "kiln/base/thread_pool.h"
 #include "kiln/learn/binning.h"
 #include "kiln/learn/gbdt/trainer.h"
@@ -35,6 +36,7 @@ constexpr size_t kTrainCurveRows = 10000;
 struct TrainArgs {
   std::string data, valid, target, task, out = "model.kiln", model, pred_out, from = "xgboost";
   std::string init_model, kind = "probability", experiment = "default", run_name, metric;
+  std::string register_name, import_out;
   int checkpoint_every = 10;
   bool no_curves = false;
   bool resume = false;
@@ -412,17 +414,42 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
 }
 
 Result<ExitCode> Import(const GlobalOptions& g, const TrainArgs& a) {
-  (void)g;
+  if (a.import_out.empty() && a.register_name.empty()) {
+    return InvalidArgumentError("model import: give --out FILE, --register NAME or both");
+  }
   auto fs = NewPosixFileSystem();
   KILN_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(a.model, 1ull << 31));
   KILN_ASSIGN_OR_RETURN(model::TreeModel m, model::ImportXgboostJson(text, a.model));
-  KILN_RETURN_IF_ERROR(model::SaveModel(*fs, a.out, m));
-  Print(a.json ? json{{"model", a.out},
-                      {"trees", m.trees.size()},
-                      {"objective", model::ObjectiveName(m.objective)}}
-                     .dump(2)
-               : fmt::format("imported {} trees ({}) from {} -> {}", m.trees.size(),
-                             model::ObjectiveName(m.objective), a.model, a.out));
+  if (!a.import_out.empty()) KILN_RETURN_IF_ERROR(model::SaveModel(*fs, a.import_out, m));
+  json out{{"trees", m.trees.size()}, {"objective", model::ObjectiveName(m.objective)}};
+  std::string said = fmt::format("imported {} trees ({}) from {}", m.trees.size(),
+                                 model::ObjectiveName(m.objective), a.model);
+  if (!a.import_out.empty()) {
+    out["model"] = a.import_out;
+    said += " -> " + a.import_out;
+  }
+  if (!a.register_name.empty()) {
+    // The import is a run (experiment "import", the source file's SHA-256 as lineage) whose
+    // artifact becomes a new version of the registered model.
+    KILN_RETURN_IF_ERROR(ValidateName(a.register_name, "model name"));
+    KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+    registry::RunRecord run;
+    run.experiment = "import";
+    run.params = {{"format", a.from}, {"source", a.model}};
+    run.attributes.train_hash = Sha256Hex(text);
+    KILN_ASSIGN_OR_RETURN(auto recorder, RunRecorder::Start(home.get(), std::move(run)));
+    KILN_RETURN_IF_ERROR(recorder->Finish(model::EncodeModel(m), {}).status());
+    registry::ModelVersion mv;
+    mv.name = a.register_name;
+    mv.run_id = recorder->id();
+    mv.description = fmt::format("imported from {}", a.from);
+    mv.actor = Actor();
+    KILN_ASSIGN_OR_RETURN(registry::ModelVersion v, home->catalog().RegisterModel(mv));
+    out["run_id"] = recorder->id();
+    out["registered"] = {{"name", v.name}, {"version", v.version}};
+    said += fmt::format("; registered {} version {} (run {})", v.name, v.version, recorder->id());
+  }
+  Print(a.json ? out.dump(2) : said);
   return 0;
 }
 
@@ -496,7 +523,10 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   import->add_option("file", args->model, "XGBoost model saved with save_model(\"m.json\")")
       ->required();
   import->add_option("--from", args->from, "source format")->check(CLI::IsMember({"xgboost"}));
-  import->add_option("--out", args->out, "kiln model file")->required();
+  import->add_option("--out", args->import_out, "kiln model file");
+  import->add_option("--register", args->register_name,
+                     "also record the import as a run and register it as a new version of this "
+                     "model");
   import->add_flag("--json", args->json, "machine-readable output");
   import->callback(bind(Import));
 }

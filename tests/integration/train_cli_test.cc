@@ -400,6 +400,21 @@ TEST_F(TrainCliTest, XgboostImportParity) {
     EXPECT_LE(max_diff, 1e-5) << name;
     std::printf("%s: max |kiln - xgboost| = %.3g over %zu rows\n", name.c_str(), max_diff, rows);
   }
+  // Imported straight into the registry: a run of experiment "import" whose artifact is the
+  // model, registered as a version.
+  auto reg = Kiln({"model", "import", dir_ + "/binary.json", "--from", "xgboost", "--register",
+                   "imported", "--json"});
+  ASSERT_EQ(reg.exit_code, 0) << reg.err;
+  const json r = json::parse(reg.out);
+  EXPECT_EQ(r["registered"]["version"], 1);
+  EXPECT_FALSE(r.contains("model"));
+  auto shown = Kiln({"models", "show", "imported", "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(json::parse(shown.out)["versions"][0]["run_id"], r["run_id"]);
+  auto run = Kiln({"runs", "show", r["run_id"].get<std::string>(), "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("\"import\""), std::string::npos) << run.out;
+  EXPECT_EQ(Kiln({"model", "import", dir_ + "/binary.json", "--from", "xgboost"}).exit_code, 1);
   // Warm start on an imported model (whose thresholds are not bin edges): the metrics train
   // reports are those of the model on the rows, as eval computes them.
   // (The exported CSV's y is a constant 0: give it something to learn.)
