@@ -41,6 +41,7 @@ struct ServeArgs {
   int64_t max_batch_size = -1;      // -1: kiln.yaml's serving.max_batch_size, else 256
   int64_t max_queue_delay_us = -1;  // -1: kiln.yaml's, else 0
   size_t max_queue = 4096;
+  uint64_t inline_rows = 0;
   int reload_interval_ms = 1000;
 };
 
@@ -64,6 +65,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   if (a.max_queue_delay_us < -1 || a.max_queue_delay_us > 1000000) {
     return InvalidArgumentError("--max-queue-delay-us must be 0..1000000");
   }
+  if (a.inline_rows > 4096) return InvalidArgumentError("--inline-rows must be 0..4096");
   if (a.max_queue < 1 || a.max_queue > (1u << 20)) {
     return InvalidArgumentError("--max-queue must be 1..1048576 requests");
   }
@@ -104,6 +106,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
     bo.policy.max_queue_delay_us = static_cast<uint32_t>(a.max_queue_delay_us);
   }
   bo.max_queue_requests = a.max_queue;
+  bo.inline_max_rows = a.inline_rows;
   serve::Batcher batcher(bo, &metrics);
   serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);
   api::V2Service service(&models, &dispatcher, &metrics, {"kiln", KILN_VERSION, limits});
@@ -204,6 +207,9 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& g,
   s->add_option("--max-queue-delay-us", args->max_queue_delay_us,
                 "how long the batcher waits for more requests to merge, for every model (default: "
                 "kiln.yaml's serving.max_queue_delay_us, else 0 = never)");
+  s->add_option("--inline-rows", args->inline_rows,
+                "compute requests of at most this many rows on the IO thread when their model has "
+                "nothing queued (no thread hop; default 0 = never)");
   s->add_option("--max-queue", args->max_queue,
                 "requests waiting for compute before new ones get 503 (default 4096)");
   s->add_option("--reload-interval-ms", args->reload_interval_ms,

@@ -1,6 +1,7 @@
 // Predictor micro benchmarks: batch scoring throughput and single-row latency of a 100-tree,
 // depth-8 model on higgs-like data (28 numeric features).
 // Run: build/release/bench/predict_bench
+#include <algorithm>
 #include <random>
 
 #include <benchmark/benchmark.h>
@@ -78,6 +79,21 @@ void BM_PredictSingleRow(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PredictSingleRow)->Unit(benchmark::kMicrosecond);
+
+// The server's path for a batch-1 request: Predict() on a one-row matrix, probabilities out.
+void BM_PredictOneRowMatrix(benchmark::State& state) {
+  const Fixture& f = Get();
+  ExecContext ctx(ExecContext::Options{.threads = 1});
+  model::FeatureMatrix one{1, f.x.cols, std::vector<double>(f.x.cols)};
+  std::vector<float> out(2);
+  size_t r = 0;
+  for (auto _ : state) {
+    std::copy(f.x.row(r), f.x.row(r) + f.x.cols, one.values.begin());
+    benchmark::DoNotOptimize(f.predictor->Predict(one, model::PredictKind::kProbability, out, ctx));
+    r = (r + 1) % f.x.rows;
+  }
+}
+BENCHMARK(BM_PredictOneRowMatrix)->Unit(benchmark::kMicrosecond);
 
 // The training curve's per-iteration cost: logloss over the 10,000-row sample `kiln train`
 // evaluates every iteration.

@@ -26,15 +26,20 @@ void Predictor::Compile() {
     roots_.push_back(static_cast<uint32_t>(nodes_.size()));
     // Breadth first from the root; each split's children are appended side by side.
     std::vector<int32_t> queue = {0};
+    std::vector<uint32_t> level = {0};
+    uint32_t depth = 0;
     nodes_.push_back({});
     original_.push_back(0);
     for (size_t q = 0; q < queue.size(); ++q) {
       const Node& n = tree.nodes[static_cast<size_t>(queue[q])];
       FlatNode& f = nodes_[roots_.back() + q];
+      depth = std::max(depth, level[q]);
       if (n.is_leaf()) {
         f = {n.value, kLeaf, 0};
         continue;
       }
+      level.push_back(level[q] + 1);
+      level.push_back(level[q] + 1);
       f.meta = n.feature | (n.default_left ? kDefaultLeft : 0) | (n.categorical ? kCategorical : 0);
       f.value = n.threshold;
       if (n.categorical) {
@@ -54,6 +59,7 @@ void Predictor::Compile() {
       original_.push_back(n.left);
       original_.push_back(n.right);
     }
+    depths_.push_back(depth);
   }
 }
 
@@ -153,7 +159,25 @@ Result<FeatureMatrix> Predictor::Prepare(const data::Dataset& d) const {
 void Predictor::PredictRowMargin(const double* row, double* margins) const {
   const int32_t groups = model_->num_groups();
   for (int32_t g = 0; g < groups; ++g) margins[g] = model_->base_score[static_cast<size_t>(g)];
-  for (size_t t = 0; t < used_trees_; ++t) {
+  // Several trees walked together: their node loads overlap instead of waiting on each other.
+  // Leaves are added in tree order, so the sum is the same as one tree at a time.
+  constexpr size_t kLanes = 8;
+  size_t t = 0;
+  for (; t + kLanes <= used_trees_; t += kLanes) {
+    uint32_t idx[kLanes];
+    uint32_t depth = 0;
+    for (size_t l = 0; l < kLanes; ++l) {
+      idx[l] = roots_[t + l];
+      depth = std::max(depth, depths_[t + l]);
+    }
+    for (uint32_t d = 0; d < depth; ++d) {
+      for (size_t l = 0; l < kLanes; ++l) idx[l] = Step(idx[l], row);
+    }
+    for (size_t l = 0; l < kLanes; ++l) {
+      margins[model_->trees[t + l].class_index] += nodes_[idx[l]].value;
+    }
+  }
+  for (; t < used_trees_; ++t) {
     margins[model_->trees[t].class_index] += nodes_[WalkToLeaf(t, row)].value;
   }
 }
@@ -204,24 +228,23 @@ Status Predictor::Predict(const FeatureMatrix& x, PredictKind kind, std::span<fl
       }
     }
     constexpr size_t kLanes = 8;  // rows walking a tree together
-    for (size_t t = 0; t < used_trees_; ++t) {
+    const size_t lanes_end = r0 + (r1 - r0) / kLanes * kLanes;
+    for (size_t t = 0; t < used_trees_ && lanes_end > r0; ++t) {
       const size_t k = static_cast<size_t>(model_->trees[t].class_index);
-      size_t r = r0;
-      for (; r + kLanes <= r1; r += kLanes) {
+      for (size_t r = r0; r < lanes_end; r += kLanes) {
         uint32_t idx[kLanes];
         for (size_t l = 0; l < kLanes; ++l) idx[l] = roots_[t];
-        bool done = false;
-        while (!done) {
-          done = true;
-          for (size_t l = 0; l < kLanes; ++l) {
-            idx[l] = Step(idx[l], x.row(r + l));
-            done &= (nodes_[idx[l]].meta & kLeaf) != 0;
-          }
+        // As many steps as the tree is deep (a leaf steps to itself): no exit test per step.
+        for (uint32_t d = 0; d < depths_[t]; ++d) {
+          for (size_t l = 0; l < kLanes; ++l) idx[l] = Step(idx[l], x.row(r + l));
         }
         for (size_t l = 0; l < kLanes; ++l)
           margins[(r + l - r0) * groups + k] += nodes_[idx[l]].value;
       }
-      for (; r < r1; ++r) margins[(r - r0) * groups + k] += nodes_[WalkToLeaf(t, x.row(r))].value;
+    }
+    // The rows left over (a lone row, say) walk several trees at once instead.
+    for (size_t r = lanes_end; r < r1; ++r) {
+      PredictRowMargin(x.row(r), margins.data() + (r - r0) * groups);
     }
     for (size_t r = r0; r < r1; ++r) {
       float* o = out.data() + r * width;

@@ -52,6 +52,31 @@ const BatchPolicy& Batcher::PolicyFor(const std::string& model) const {
   return it == options_.per_model.end() ? options_.policy : it->second;
 }
 
+Batcher::QueueMetrics Batcher::MetricsFor(const std::string& model) {
+  if (!metrics_) return {};
+  auto [it, added] = metrics_by_model_.try_emplace(model);
+  if (added) {
+    const std::vector<std::string> label{model};
+    it->second.queue_time = metrics_
+                                ->AddHistogram("kiln_queue_duration_seconds",
+                                               "Time an inference request waited for compute.",
+                                               {"model"}, monitor::LatencyBuckets())
+                                .With(label);
+    it->second.compute_time = metrics_
+                                  ->AddHistogram("kiln_inference_compute_seconds",
+                                                 "Model compute time of an inference request (its "
+                                                 "batch's predictor call and its own outputs).",
+                                                 {"model"}, monitor::LatencyBuckets())
+                                  .With(label);
+    it->second.batch_rows =
+        metrics_
+            ->AddHistogram("kiln_batch_size", "Rows per predictor call of the batcher.", {"model"},
+                           monitor::SizeBuckets())
+            .With(label);
+  }
+  return it->second;
+}
+
 Batcher::ModelCache* Batcher::CacheFor(const std::string& model) {
   auto& c = caches_[model];
   if (!c) {
@@ -105,6 +130,25 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
     cache = nullptr;
   }
   const uint64_t bytes = request.bytes();
+  if (request.x.rows <= options_.inline_max_rows && !request.contributions &&
+      PolicyFor(model->name).max_queue_delay_us == 0) {
+    QueueMetrics metrics;
+    bool idle = false;
+    {
+      MutexLock lock(&mu_);
+      if (stopping_) return UnavailableError("the server is shutting down");
+      idle = queues_.find(model.get()) == queues_.end();
+      metrics = MetricsFor(model->name);
+    }
+    if (idle) {
+      thread_local ExecContext ctx(ExecContext::Options{.threads = 1});
+      std::vector<Item> one;
+      one.push_back(
+          {std::move(request), now, deadline, std::move(done), cache, std::move(cache_key)});
+      Run(*model, metrics, one, ctx);
+      return Status::Ok();
+    }
+  }
   {
     MutexLock lock(&mu_);
     if (stopping_) return UnavailableError("the server is shutting down");
@@ -117,26 +161,7 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
     if (!q) {
       q = std::make_unique<ModelQueue>();
       q->policy = PolicyFor(model->name);
-      if (metrics_) {
-        const std::vector<std::string> label{model->name};
-        q->metrics.queue_time = metrics_
-                                    ->AddHistogram("kiln_queue_duration_seconds",
-                                                   "Time an inference request waited for compute.",
-                                                   {"model"}, monitor::LatencyBuckets())
-                                    .With(label);
-        q->metrics.compute_time =
-            metrics_
-                ->AddHistogram("kiln_inference_compute_seconds",
-                               "Model compute time of an inference request (its batch's "
-                               "predictor call and its own outputs).",
-                               {"model"}, monitor::LatencyBuckets())
-                .With(label);
-        q->metrics.batch_rows =
-            metrics_
-                ->AddHistogram("kiln_batch_size", "Rows per predictor call of the batcher.",
-                               {"model"}, monitor::SizeBuckets())
-                .With(label);
-      }
+      q->metrics = MetricsFor(model->name);
       q->model = std::move(model);
     }
     q->rows += request.x.rows;

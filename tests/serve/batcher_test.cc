@@ -196,6 +196,33 @@ TEST(BatcherTest, PerModelPolicyAndVersionsDoNotMix) {
   EXPECT_TRUE(slow_done.load());
 }
 
+TEST(BatcherTest, SmallRequestsComputeInlineWhenNothingWaits) {
+  monitor::MetricsRegistry metrics;
+  BatcherOptions o;
+  o.threads = 1;
+  o.inline_max_rows = 2;
+  Batcher batcher(o, &metrics);
+  auto m = StepModel();
+  auto on_caller = [&](std::vector<double> a, bool explain) {
+    const auto caller = std::this_thread::get_id();
+    std::promise<std::thread::id> where;
+    PreparedInfer p = Rows(std::move(a));
+    p.contributions = explain;
+    EXPECT_TRUE(batcher
+                    .Submit(m, std::move(p), Later(),
+                            [&](Result<InferResponse> r) {
+                              EXPECT_TRUE(r.ok());
+                              where.set_value(std::this_thread::get_id());
+                            })
+                    .ok());
+    return where.get_future().get() == caller;
+  };
+  EXPECT_TRUE(on_caller({1, 2}, false));
+  EXPECT_FALSE(on_caller({1, 2, 3}, false));  // more rows than inline_max_rows
+  EXPECT_FALSE(on_caller({1}, true));         // explanations always go to the pool
+  EXPECT_NE(metrics.Expose().find("kiln_batch_size_count{model=\"step\"} 3\n"), std::string::npos);
+}
+
 TEST(BatcherTest, RepeatedRequestsComeFromTheCache) {
   monitor::MetricsRegistry metrics;
   BatcherOptions o;

@@ -73,7 +73,8 @@ class Predictor {
   std::shared_ptr<const TreeModel> model_;
   size_t used_trees_;
   std::vector<FlatNode> nodes_;
-  std::vector<uint32_t> roots_;  // per tree
+  std::vector<uint32_t> roots_;   // per tree
+  std::vector<uint32_t> depths_;  // per tree: steps from the root to its deepest leaf
   // Category sets of categorical splits as 256-bit sets (codes >= 256 never go left: the
   // trainer gives at most 255 categories a bin; imported models have no categorical splits).
   std::vector<std::array<uint64_t, 4>> cat_sets_;

@@ -51,6 +51,10 @@ struct BatcherOptions {
   std::map<std::string, BatchPolicy> per_model;  // by model name, over `policy`
   size_t max_queue_requests = 4096;
   uint64_t max_queue_bytes = 1ull << 30;
+  // Requests of at most this many rows (without explanations) are computed by the thread that
+  // submits them when their model has nothing queued and no queue delay — no thread hop. For
+  // servers whose IO threads have cores of their own to compute on; 0 = never.
+  uint64_t inline_max_rows = 0;
 };
 
 using InferCallback = std::function<void(Result<InferResponse>)>;
@@ -65,8 +69,8 @@ class Batcher {
   Batcher& operator=(const Batcher&) = delete;
 
   // Queues a prepared request; `done` is called exactly once, from an inference thread (or
-  // from inside Submit for a cache hit) — unless Submit returns an error, in which case it is
-  // never called.
+  // from inside Submit for a cache hit or an inline computation) — unless Submit returns an
+  // error, in which case it is never called.
   Status Submit(std::shared_ptr<const ServedModel> model, PreparedInfer request,
                 Clock::time_point deadline, InferCallback done);
   // Refuses new requests, computes the queued ones, joins the threads. Idempotent.
@@ -104,6 +108,7 @@ class Batcher {
   // is ready, with `wake` the time the first one will be (max() when nothing is queued).
   ModelQueue* Pick(Clock::time_point* wake) KILN_REQUIRES(mu_);
   const BatchPolicy& PolicyFor(const std::string& model) const;
+  QueueMetrics MetricsFor(const std::string& model) KILN_REQUIRES(mu_);
   // The model's cache, created on first use; null when its policy has none.
   ModelCache* CacheFor(const std::string& model) KILN_REQUIRES(mu_);
   void Run(const ServedModel& m, const QueueMetrics& metrics, std::vector<Item>& batch,
@@ -117,6 +122,7 @@ class Batcher {
   // Keyed by the served version (its snapshot stays alive while requests for it wait).
   std::map<const ServedModel*, std::unique_ptr<ModelQueue>> queues_ KILN_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<ModelCache>> caches_ KILN_GUARDED_BY(mu_);  // by name
+  std::map<std::string, QueueMetrics> metrics_by_model_ KILN_GUARDED_BY(mu_);
   size_t queued_ KILN_GUARDED_BY(mu_) = 0;
   uint64_t queued_bytes_ KILN_GUARDED_BY(mu_) = 0;
   bool stopping_ KILN_GUARDED_BY(mu_) = false;
