@@ -218,8 +218,10 @@ class Session : public std::enable_shared_from_this<Session> {
     auto answered = std::make_shared<std::atomic<bool>>(false);
     Responder done = [self = shared_from_this(), answered](HttpResponse resp) {
       if (answered->exchange(true)) return;  // answered already: a second call is ignored
-      net::post(self->stream_.get_executor(),
-                [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp)); });
+      // On the connection's strand already (answered within the handler): written at once;
+      // from another thread: queued to the strand.
+      net::dispatch(self->stream_.get_executor(),
+                    [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp)); });
     };
     server_->Dispatch(std::move(req), done);
   }
