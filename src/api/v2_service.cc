@@ -213,6 +213,11 @@ std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
                            : ErrorResponse(UnavailableError("not ready"));
     }
   }
+  if (s[1] == "models" && s.size() == 3 && s[2] == "stats") {
+    labels->route = "stats";
+    if (!get) return MethodNotAllowed("GET");
+    return StatsResponse("", "");
+  }
   if (s[1] == "models" && s.size() >= 3) {
     // models/{m}[/versions/{v}][/ready|/infer]
     std::string version, action;
@@ -229,7 +234,16 @@ std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
                     : action == "ready"   ? "model_ready"
                     : action == "infer"   ? "infer"
                     : action == "routing" ? "routing"
+                    : action == "stats"   ? "stats"
                                           : "other";
+    if (action == "stats") {
+      if (!get) return MethodNotAllowed("GET");
+      if (Status v = ValidateName(s[2], "model name"); !v.ok()) return ErrorResponse(v);
+      if (!version.empty()) {
+        if (Status v = ValidateName(version, "model version"); !v.ok()) return ErrorResponse(v);
+      }
+      return StatsResponse(s[2], version);
+    }
     if (action == "routing" && version.empty()) {
       if (!get && req.method != "PUT") return MethodNotAllowed("GET, PUT");
       return RoutingRoute(req, s[2]);
@@ -298,6 +312,35 @@ HttpResponse V2Service::RoutingRoute(const HttpRequest& req, const std::string& 
   }
   auto policy = dispatcher_->Routing(model);
   return Json(200, RoutingJson(policy.ok() ? *policy : serve::RoutingPolicy{}));
+}
+
+HttpResponse V2Service::StatsResponse(const std::string& model, const std::string& version) {
+  int64_t number = 0;
+  if (!model.empty()) {
+    // The model must be served; a version may be named by number or alias.
+    auto m = models_->Get(model, version);
+    if (!m.ok()) return ErrorResponse(m.status());
+    if (!version.empty()) number = (*m)->version;
+  }
+  auto duration = [](const serve::InferStats::Duration& d) {
+    return fmt::format(R"({{"count":{},"ns":{}}})", d.count.load(), d.ns.load());
+  };
+  std::string out = R"({"model_stats":[)";
+  bool first = true;
+  for (const auto& st : dispatcher_->Stats(model)) {
+    if (number != 0 && st->version != number) continue;
+    if (!first) out += ',';
+    first = false;
+    out += fmt::format(
+        R"({{"name":{},"version":"{}","last_inference":{},"inference_count":{},)"
+        R"("execution_count":{},"inference_stats":{{"success":{},"fail":{},"queue":{},)"
+        R"("compute_infer":{},"compute_output":{},"cache_hit":{},"cache_miss":{}}}}})",
+        JsonQuote(st->name), st->version, st->last_inference_ms.load(), st->inference_count.load(),
+        st->execution_count.load(), duration(st->success), duration(st->fail), duration(st->queue),
+        duration(st->compute_infer), duration(st->compute_output), duration(st->cache_hit),
+        duration(st->cache_miss));
+  }
+  return Json(200, out + "]}");
 }
 
 HttpResponse V2Service::Metadata(const serve::ServedModel& m) {

@@ -77,6 +77,25 @@ Batcher::QueueMetrics Batcher::MetricsFor(const std::string& model) {
   return it->second;
 }
 
+InferStats* Batcher::StatsFor(const ServedModel& m) {
+  auto& stats = stats_[{m.name, m.version}];
+  if (!stats) {
+    stats = std::make_shared<InferStats>();
+    stats->name = m.name;
+    stats->version = m.version;
+  }
+  return stats.get();
+}
+
+std::vector<std::shared_ptr<const InferStats>> Batcher::Stats(const std::string& model) const {
+  MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<const InferStats>> out;
+  for (const auto& [key, stats] : stats_) {
+    if (model.empty() || key.first == model) out.push_back(stats);
+  }
+  return out;
+}
+
 Batcher::ModelCache* Batcher::CacheFor(const std::string& model) {
   auto& c = caches_[model];
   if (!c) {
@@ -109,10 +128,12 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
   const Clock::time_point now = Clock::now();
   if (now >= deadline) return DeadlineExceededError("the request's deadline passed before compute");
   ModelCache* cache = nullptr;
+  InferStats* stats = nullptr;
   {
     MutexLock lock(&mu_);
     if (stopping_) return UnavailableError("the server is shutting down");
     cache = CacheFor(model->name);
+    stats = StatsFor(*model);
   }
   std::string cache_key;
   // Requests too large to be stored are not looked up either.
@@ -120,12 +141,15 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
     cache_key = PredictionCache::Key(*model, request);
     if (auto hit = cache->cache.Get(cache_key, now)) {
       if (cache->hits) cache->hits->Add();
+      stats->cache_hit.Add(Clock::now() - now);
+      stats->success.Add(Clock::now() - now);
       InferResponse answer = *hit;
       answer.id = request.id;
       done(std::move(answer));
       return Status::Ok();
     }
     if (cache->misses) cache->misses->Add();
+    stats->cache_miss.Add(Clock::now() - now);
   } else {
     cache = nullptr;
   }
@@ -144,7 +168,7 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
       thread_local ExecContext ctx(ExecContext::Options{.threads = 1});
       std::vector<Item> one;
       one.push_back(
-          {std::move(request), now, deadline, std::move(done), cache, std::move(cache_key)});
+          {std::move(request), now, deadline, std::move(done), cache, std::move(cache_key), stats});
       Run(*model, metrics, one, ctx);
       return Status::Ok();
     }
@@ -166,7 +190,7 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
     }
     q->rows += request.x.rows;
     q->items.push_back(
-        {std::move(request), now, deadline, std::move(done), cache, std::move(cache_key)});
+        {std::move(request), now, deadline, std::move(done), cache, std::move(cache_key), stats});
     ++queued_;
     queued_bytes_ += bytes;
     if (depth_) depth_->Set(static_cast<double>(queued_));
@@ -244,7 +268,9 @@ void Batcher::Run(const ServedModel& m, const QueueMetrics& metrics, std::vector
   uint64_t rows = 0;
   for (Item& item : batch) {
     if (metrics.queue_time) metrics.queue_time->Observe(Seconds(start - item.arrived));
+    item.stats->queue.Add(start - item.arrived);
     if (start >= item.deadline) {
+      item.stats->fail.Add(start - item.arrived);
       item.done(DeadlineExceededError("the request's deadline passed while it waited for compute"));
       continue;
     }
@@ -275,6 +301,13 @@ void Batcher::Run(const ServedModel& m, const QueueMetrics& metrics, std::vector
   }
   const Clock::time_point computed = Clock::now();
   if (metrics.batch_rows) metrics.batch_rows->Observe(static_cast<double>(rows));
+  InferStats& stats = *live[0]->stats;  // one version per batch
+  stats.execution_count.fetch_add(1, std::memory_order_relaxed);
+  stats.inference_count.fetch_add(rows, std::memory_order_relaxed);
+  stats.last_inference_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count(),
+                                std::memory_order_relaxed);
   size_t offset = 0;
   for (Item* item : live) {
     const size_t n = item->request.x.rows * width;
@@ -298,9 +331,13 @@ void Batcher::Run(const ServedModel& m, const QueueMetrics& metrics, std::vector
         item->cache->entries->Set(static_cast<double>(item->cache->cache.entries()));
       }
     }
+    const Clock::time_point finished = Clock::now();
     if (metrics.compute_time) {
-      metrics.compute_time->Observe(Seconds(computed - start) + Seconds(Clock::now() - own));
+      metrics.compute_time->Observe(Seconds(computed - start) + Seconds(finished - own));
     }
+    stats.compute_infer.Add(computed - start);
+    stats.compute_output.Add(finished - own);
+    (resp.ok() ? stats.success : stats.fail).Add(finished - item->arrived);
     item->done(std::move(resp));
   }
 }

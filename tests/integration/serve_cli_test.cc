@@ -351,6 +351,37 @@ TEST_F(ServeCliTest, GrpcFromPythonGrpcio) {
   }
 }
 
+// Triton's statistics extension: per version, requests and rows counted as they were answered.
+TEST_F(ServeCliTest, StatisticsPerVersion) {
+  auto before = json::parse(Send("GET", "/v2/models/credit-risk/versions/1/stats").body);
+  auto count = [](const json& stats, const char* field) -> uint64_t {
+    return stats["model_stats"].empty() ? 0 : stats["model_stats"][0][field].get<uint64_t>();
+  };
+  json two = CreditRow();
+  for (auto& in : two["inputs"]) {
+    in["shape"] = {2};
+    in["data"].push_back(in["data"][0]);
+  }
+  ASSERT_EQ(Send("POST", "/v2/models/credit-risk/versions/1/infer", two.dump()).status, 200);
+  auto after = Send("GET", "/v2/models/credit-risk/versions/1/stats");
+  ASSERT_EQ(after.status, 200) << after.body;
+  const json a = json::parse(after.body);
+  ASSERT_EQ(a["model_stats"].size(), 1u);
+  EXPECT_EQ(a["model_stats"][0]["name"], "credit-risk");
+  EXPECT_EQ(a["model_stats"][0]["version"], "1");
+  EXPECT_EQ(count(a, "inference_count"), count(before, "inference_count") + 2);  // rows
+  EXPECT_EQ(count(a, "execution_count"), count(before, "execution_count") + 1);
+  const json& st = a["model_stats"][0]["inference_stats"];
+  EXPECT_GE(st["success"]["count"].get<uint64_t>(), 1u);
+  EXPECT_GT(st["compute_infer"]["ns"].get<uint64_t>(), 0u);
+  EXPECT_GT(a["model_stats"][0]["last_inference"].get<int64_t>(), 1700000000000);
+  // Every model, and the errors.
+  const json all = json::parse(Send("GET", "/v2/models/stats").body);
+  EXPECT_GE(all["model_stats"].size(), 1u);
+  EXPECT_EQ(Send("GET", "/v2/models/no-such-model/stats").status, 404);
+  EXPECT_EQ(Send("POST", "/v2/models/credit-risk/stats").status, 405);
+}
+
 // The /metrics page passes `promtool check metrics` and counts the requests made so far.
 TEST_F(ServeCliTest, MetricsPageIsPromtoolClean) {
   ASSERT_EQ(Send("GET", "/v2/models/credit-risk").status, 200);

@@ -8,6 +8,7 @@
 //   GET  /v2/models/{m}[/versions/{v}]/ready   200 when loaded, 404 otherwise
 //   POST /v2/models/{m}[/versions/{v}]/infer   inference
 //   GET|PUT /v2/models/{m}/routing             traffic routing (split, sticky key, shadow)
+//   GET  /v2/models[/{m}[/versions/{v}]]/stats Triton's statistics extension
 //   POST /v2/repository/index                  the loaded models
 //   POST /v2/repository/models/{m}/load|unload by registry name only (never a path)
 //   GET  /metrics                              Prometheus text format
@@ -93,6 +94,9 @@ class V2Service {
                                           const std::shared_ptr<Call>& call);
   http::HttpResponse Metadata(const serve::ServedModel& m);
   http::HttpResponse RoutingRoute(const http::HttpRequest& req, const std::string& model);
+  // Triton's statistics extension: every version of `model` that took requests ("" = every
+  // model), or only `version`'s.
+  http::HttpResponse StatsResponse(const std::string& model, const std::string& version);
 
   serve::ModelManager* models_;
   serve::Dispatcher* dispatcher_;

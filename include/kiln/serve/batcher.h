@@ -20,6 +20,7 @@
 // Thread-safety: Submit and Stop from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -59,6 +60,26 @@ struct BatcherOptions {
 
 using InferCallback = std::function<void(Result<InferResponse>)>;
 
+// Triton's statistics for one model version, cumulative since it was first asked for (counts,
+// and durations in nanoseconds). Per request: success / fail (arrival to answer), queue (waiting
+// for compute), compute_infer (its batch's predictor call), compute_output (its own outputs);
+// cache_hit / cache_miss; inference_count counts rows, execution_count predictor calls.
+struct InferStats {
+  struct Duration {
+    std::atomic<uint64_t> count{0}, ns{0};
+    void Add(std::chrono::steady_clock::duration d) {
+      count.fetch_add(1, std::memory_order_relaxed);
+      ns.fetch_add(static_cast<uint64_t>(std::chrono::nanoseconds(d).count()),
+                   std::memory_order_relaxed);
+    }
+  };
+  std::string name;
+  int64_t version = 0;
+  Duration success, fail, queue, compute_infer, compute_output, cache_hit, cache_miss;
+  std::atomic<uint64_t> inference_count{0}, execution_count{0};
+  std::atomic<int64_t> last_inference_ms{0};  // Unix time of the last answer
+};
+
 class Batcher {
  public:
   using Clock = std::chrono::steady_clock;
@@ -76,6 +97,9 @@ class Batcher {
   // Refuses new requests, computes the queued ones, joins the threads. Idempotent.
   void Stop();
   size_t queued() const;
+  // The statistics of every version of `model` asked for so far ("" = every model), by name
+  // and version.
+  std::vector<std::shared_ptr<const InferStats>> Stats(const std::string& model) const;
 
  private:
   // A model's prediction cache and its series.
@@ -91,6 +115,7 @@ class Batcher {
     InferCallback done;
     ModelCache* cache = nullptr;  // store the answer here under `cache_key`
     std::string cache_key;
+    InferStats* stats = nullptr;
   };
   struct QueueMetrics {
     monitor::Histogram *queue_time = nullptr, *compute_time = nullptr, *batch_rows = nullptr;
@@ -107,6 +132,7 @@ class Batcher {
   // The ready queue (full, its delay over, or stopping) whose head waited longest; null if none
   // is ready, with `wake` the time the first one will be (max() when nothing is queued).
   ModelQueue* Pick(Clock::time_point* wake) KILN_REQUIRES(mu_);
+  InferStats* StatsFor(const ServedModel& m) KILN_REQUIRES(mu_);
   const BatchPolicy& PolicyFor(const std::string& model) const;
   QueueMetrics MetricsFor(const std::string& model) KILN_REQUIRES(mu_);
   // The model's cache, created on first use; null when its policy has none.
@@ -123,6 +149,8 @@ class Batcher {
   std::map<const ServedModel*, std::unique_ptr<ModelQueue>> queues_ KILN_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<ModelCache>> caches_ KILN_GUARDED_BY(mu_);  // by name
   std::map<std::string, QueueMetrics> metrics_by_model_ KILN_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, int64_t>, std::shared_ptr<InferStats>> stats_
+      KILN_GUARDED_BY(mu_);
   size_t queued_ KILN_GUARDED_BY(mu_) = 0;
   uint64_t queued_bytes_ KILN_GUARDED_BY(mu_) = 0;
   bool stopping_ KILN_GUARDED_BY(mu_) = false;

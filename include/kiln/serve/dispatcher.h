@@ -70,6 +70,10 @@ class Dispatcher {
   // The routing of `model` (NotFound when it has none); SetRouting replaces it (an empty
   // policy removes it).
   Result<RoutingPolicy> Routing(const std::string& model) const;
+  // The batcher's statistics of `model`'s versions ("" = every model).
+  std::vector<std::shared_ptr<const InferStats>> Stats(const std::string& model) const {
+    return batcher_->Stats(model);
+  }
   Status SetRouting(const std::string& model, RoutingPolicy policy);
 
  private:
