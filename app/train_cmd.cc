@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "app/batch_predict.h"
 #include "app/cli.h"
 #include "app/home.h"
 #include "app/model_ops.h"
@@ -268,90 +269,15 @@ Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
   return 0;
 }
 
-void AppendCsv(std::string* out, const std::string& v) {
-  if (v.find_first_of(",\"\r\n") == std::string::npos) {
-    *out += v;
-    return;
-  }
-  *out += '"';
-  for (char c : v) *out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  *out += '"';
-}
-
 Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
-  KILN_ASSIGN_OR_RETURN(Scoring sc, OpenScoring(g, a));
-  const auto& m = sc.model;
-  const auto& pred = sc.predictor;
-  const auto& ctx = sc.ctx;
-  auto& home = sc.home;
-  const LoadedData& d = sc.data;
-  KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, pred->Prepare(d.data));
-  const bool classification = m->is_classification();
-  const size_t groups = static_cast<size_t>(m->num_groups()), shap_width = m->features.size() + 1;
-  // The probabilities (or regression predictions) always: they give the `prediction` column.
-  const size_t width = pred->output_width(model::PredictKind::kProbability);
-  std::vector<float> out(x.rows * width);
-  KILN_RETURN_IF_ERROR(pred->Predict(x, model::PredictKind::kProbability, out, *ctx));
-  // --kind margin | leaf: raw scores per group, or the leaf index reached in every tree.
-  std::vector<float> extra;
-  size_t extra_width = 0;
-  if (a.kind == "margin" || a.kind == "leaf") {
-    const auto kind =
-        a.kind == "margin" ? model::PredictKind::kMargin : model::PredictKind::kLeafIndex;
-    extra_width = pred->output_width(kind);
-    extra.resize(x.rows * extra_width);
-    KILN_RETURN_IF_ERROR(pred->Predict(x, kind, extra, *ctx));
-  }
-  // --explain: TreeSHAP contributions (of the predicted class for multiclass models).
-  std::vector<double> phi;
-  if (a.explain) {
-    phi.resize(x.rows * groups * shap_width);
-    KILN_RETURN_IF_ERROR(model::ExplainRows(*pred, x, phi, *ctx));
-  }
-  std::optional<size_t> id_col;
-  for (size_t i = 0; i < d.data.schema.size(); ++i) {
-    if (d.data.schema.field(i).role == data::ColumnRole::kId) id_col = i;
-  }
-  std::string csv;
-  if (id_col) csv += d.data.schema.field(*id_col).name + ",";
-  if (a.kind == "margin") {
-    for (size_t k = 0; k < extra_width; ++k) {
-      AppendCsv(&csv, groups == 1 ? std::string("margin") : "margin_" + m->class_labels[k]);
-      csv += ',';
-    }
-  } else if (a.kind == "leaf") {
-    for (size_t t = 0; t < extra_width; ++t) csv += fmt::format("leaf_{},", t);
-  } else if (classification) {
-    for (const auto& c : m->class_labels) AppendCsv(&csv, "prob_" + c), csv += ',';
-  }
-  csv += "prediction";
-  if (a.explain) {
-    for (const auto& f : m->features) csv += ",", AppendCsv(&csv, "shap_" + f.name);
-    csv += ",shap_bias";
-  }
-  csv += "\n";
-  for (size_t r = 0; r < x.rows; ++r) {
-    if (id_col) AppendCsv(&csv, d.data.columns[*id_col].TextAt(r)), csv += ',';
-    const float* o = out.data() + r * width;
-    for (size_t k = 0; k < extra_width; ++k) csv += fmt::format("{},", extra[r * extra_width + k]);
-    if (classification) {
-      if (extra_width == 0) {
-        for (size_t k = 0; k < width; ++k) csv += fmt::format("{},", o[k]);
-      }
-      AppendCsv(&csv, m->class_labels[static_cast<size_t>(std::max_element(o, o + width) - o)]);
-    } else {
-      csv += fmt::format("{}", o[0]);
-    }
-    if (a.explain) {
-      const size_t grp = groups == 1 ? 0 : static_cast<size_t>(std::max_element(o, o + width) - o);
-      const double* row_phi = phi.data() + (r * groups + grp) * shap_width;
-      for (size_t f = 0; f < shap_width; ++f) csv += fmt::format(",{}", row_phi[f]);
-    }
-    csv += '\n';
-  }
-  KILN_RETURN_IF_ERROR(AtomicWriteFile(home->fs(), a.pred_out, csv));
-  Print(a.json ? json{{"rows", x.rows}, {"out", a.pred_out}}.dump(2)
-               : fmt::format("wrote {} predictions to {}", x.rows, a.pred_out));
+  auto ctx = Context(g, 0);
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(
+      BatchPredictResult r,
+      BatchPredict(*home, {a.model, a.data, a.pred_out, a.kind, a.explain}, *ctx));
+  Print(a.json ? json{{"rows", r.rows}, {"out", a.pred_out}, {"data", r.data}, {"parts", r.parts}}
+                     .dump(2)
+               : fmt::format("wrote {} predictions to {}", r.rows, a.pred_out));
   return 0;
 }
 

@@ -34,19 +34,32 @@ bool IsTempFileName(std::string_view name) {
   return name.find(kTempMarker) != std::string_view::npos;
 }
 
+Result<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Open(FileSystem& fs, std::string path) {
+  std::string tmp = path + TempSuffix();
+  KILN_ASSIGN_OR_RETURN(auto file, fs.NewWritableFile(tmp));
+  return std::unique_ptr<AtomicFileWriter>(
+      new AtomicFileWriter(fs, std::move(path), std::move(tmp), std::move(file)));
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (committed_) return;
+  if (file_) file_->Close().IgnoreError();
+  fs_.Remove(tmp_).IgnoreError();  // best effort; GC also removes temp files
+}
+
+Status AtomicFileWriter::Commit() {
+  KILN_RETURN_IF_ERROR(file_->Sync());
+  KILN_RETURN_IF_ERROR(file_->Close());
+  file_.reset();
+  KILN_RETURN_IF_ERROR(fs_.Rename(tmp_, path_));
+  committed_ = true;
+  return fs_.SyncDir(DirName(path_));
+}
+
 Status AtomicWriteFile(FileSystem& fs, const std::string& path, std::string_view data) {
-  const std::string tmp = path + TempSuffix();
-  auto write = [&]() -> Status {
-    KILN_ASSIGN_OR_RETURN(auto file, fs.NewWritableFile(tmp));
-    KILN_RETURN_IF_ERROR(file->Append(data));
-    KILN_RETURN_IF_ERROR(file->Sync());
-    KILN_RETURN_IF_ERROR(file->Close());
-    KILN_RETURN_IF_ERROR(fs.Rename(tmp, path));
-    return fs.SyncDir(DirName(path));
-  };
-  Status s = write();
-  if (!s.ok()) fs.Remove(tmp).IgnoreError();  // best effort; GC also removes temp files
-  return s;
+  KILN_ASSIGN_OR_RETURN(auto file, AtomicFileWriter::Open(fs, path));
+  KILN_RETURN_IF_ERROR(file->Append(data));
+  return file->Commit();
 }
 
 }  // namespace kiln

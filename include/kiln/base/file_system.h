@@ -69,6 +69,29 @@ std::string JoinPath(std::string_view a, std::string_view b);
 // "*.tmp-*" file that RemoveTempFiles() cleans.
 Status AtomicWriteFile(FileSystem& fs, const std::string& path, std::string_view data);
 
+// AtomicWriteFile for data written piece by piece: appended to a temporary file next to `path`
+// that Commit() syncs and renames over `path` (then syncs the directory). Destroyed without a
+// successful Commit, the temporary file is removed and `path` is untouched.
+class AtomicFileWriter {
+ public:
+  static Result<std::unique_ptr<AtomicFileWriter>> Open(FileSystem& fs, std::string path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  Status Append(std::string_view data) { return file_->Append(data); }
+  Status Commit();
+
+ private:
+  AtomicFileWriter(FileSystem& fs, std::string path, std::string tmp,
+                   std::unique_ptr<WritableFile> file)
+      : fs_(fs), path_(std::move(path)), tmp_(std::move(tmp)), file_(std::move(file)) {}
+  FileSystem& fs_;
+  std::string path_, tmp_;
+  std::unique_ptr<WritableFile> file_;
+  bool committed_ = false;
+};
+
 // True for names AtomicWriteFile uses for its temporary files.
 bool IsTempFileName(std::string_view name);
 

@@ -1,0 +1,218 @@
+#include "app/batch_predict.h"
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "app/model_ops.h"
+#include "app/training_data.h"
+#include "kiln/base/file_system.h"
+#include "kiln/base/thread_pool.h"
+#include "kiln/data/column.h"
+#include "kiln/model/predictor.h"
+#include "kiln/model/shap.h"
+
+namespace kiln::app {
+namespace {
+
+constexpr size_t kFilePartRows = 65536;
+
+void AppendCsv(std::string* out, const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) {
+    *out += v;
+    return;
+  }
+  *out += '"';
+  for (char c : v) *out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  *out += '"';
+}
+
+// The rows to score, part by part.
+struct Source {
+  std::string label;
+  data::Schema schema;
+  size_t parts = 0;
+  std::function<Result<data::Dataset>(size_t)> part;
+};
+
+std::optional<size_t> IdColumn(const data::Schema& schema) {
+  std::optional<size_t> id;
+  for (size_t i = 0; i < schema.size(); ++i) {
+    if (schema.field(i).role == data::ColumnRole::kId) id = i;
+  }
+  return id;
+}
+
+Result<Source> OpenSource(KilnHome& home, const std::string& ref, const model::TreeModel& m,
+                          const ExecContext& ctx) {
+  Source src;
+  auto parsed = ParseDatasetRef(ref);
+  if (parsed.ok() && ref.find('/') == std::string::npos && ref.find('.') == std::string::npos) {
+    storage::DatasetStore* store = &home.datasets();
+    KILN_ASSIGN_OR_RETURN(auto rec, store->Resolve(*parsed));
+    KILN_ASSIGN_OR_RETURN(storage::Manifest manifest, store->LoadManifest(rec));
+    // Only the columns scoring needs: the model's features and the id column.
+    std::vector<size_t> cols;
+    const auto id = IdColumn(manifest.schema);
+    for (size_t c = 0; c < manifest.schema.size(); ++c) {
+      const std::string& name = manifest.schema.field(c).name;
+      const bool feature = std::any_of(m.features.begin(), m.features.end(),
+                                       [&](const model::FeatureInfo& f) { return f.name == name; });
+      if (feature || id == c) cols.push_back(c);
+    }
+    std::vector<data::Field> fields;
+    for (size_t c : cols) fields.push_back(manifest.schema.field(c));
+    KILN_ASSIGN_OR_RETURN(src.schema, data::Schema::Make(std::move(fields)));
+    src.label = fmt::format("{}@v{}", rec.name, rec.version);
+    src.parts = manifest.row_groups.size();
+    auto shared = std::make_shared<const storage::Manifest>(std::move(manifest));
+    src.part = [store, shared, cols, schema = src.schema](size_t rg) -> Result<data::Dataset> {
+      data::Dataset d;
+      d.schema = schema;
+      for (size_t c : cols) {
+        KILN_ASSIGN_OR_RETURN(data::Column col, store->ReadChunk(*shared, rg, c));
+        d.columns.push_back(std::move(col));
+      }
+      return d;
+    };
+    return src;
+  }
+  KILN_ASSIGN_OR_RETURN(LoadedData loaded, LoadData(nullptr, home.fs(), ref, ctx));
+  auto whole = std::make_shared<const data::Dataset>(std::move(loaded.data));
+  src.label = loaded.label;
+  src.schema = whole->schema;
+  src.parts = std::max<size_t>(1, (whole->num_rows() + kFilePartRows - 1) / kFilePartRows);
+  src.part = [whole](size_t p) -> Result<data::Dataset> {
+    const size_t r0 = p * kFilePartRows, r1 = std::min(whole->num_rows(), r0 + kFilePartRows);
+    if (r0 == 0 && r1 == whole->num_rows()) return *whole;
+    std::vector<data::RowIndex> rows;
+    for (size_t r = r0; r < r1; ++r) rows.push_back(static_cast<data::RowIndex>(r));
+    return data::TakeRows(*whole, rows);
+  };
+  return src;
+}
+
+class Formatter {
+ public:
+  Formatter(const model::TreeModel& m, const model::Predictor& p, const BatchPredictOptions& o,
+            std::optional<size_t> id_col)
+      : m_(m), p_(p), o_(o), id_col_(id_col) {}
+
+  std::string Header(const data::Schema& schema) const {
+    std::string csv;
+    if (id_col_) csv += schema.field(*id_col_).name + ",";
+    if (o_.kind == "margin") {
+      const size_t w = p_.output_width(model::PredictKind::kMargin);
+      for (size_t k = 0; k < w; ++k) {
+        AppendCsv(&csv, w == 1 ? std::string("margin") : "margin_" + m_.class_labels[k]);
+        csv += ',';
+      }
+    } else if (o_.kind == "leaf") {
+      for (size_t t = 0; t < p_.output_width(model::PredictKind::kLeafIndex); ++t) {
+        csv += fmt::format("leaf_{},", t);
+      }
+    } else if (m_.is_classification()) {
+      for (const auto& c : m_.class_labels) AppendCsv(&csv, "prob_" + c), csv += ',';
+    }
+    csv += "prediction";
+    if (o_.explain) {
+      for (const auto& f : m_.features) csv += ",", AppendCsv(&csv, "shap_" + f.name);
+      csv += ",shap_bias";
+    }
+    return csv + "\n";
+  }
+
+  // The CSV lines of one part.
+  Status Score(const data::Dataset& d, const ExecContext& ctx, std::string* csv) const {
+    KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, p_.Prepare(d));
+    const bool classification = m_.is_classification();
+    const size_t groups = static_cast<size_t>(m_.num_groups());
+    const size_t shap_width = m_.features.size() + 1;
+    // The probabilities (or regression predictions) always: they give `prediction`.
+    const size_t width = p_.output_width(model::PredictKind::kProbability);
+    std::vector<float> out(x.rows * width);
+    KILN_RETURN_IF_ERROR(p_.Predict(x, model::PredictKind::kProbability, out, ctx));
+    std::vector<float> extra;
+    size_t extra_width = 0;
+    if (o_.kind == "margin" || o_.kind == "leaf") {
+      const auto kind =
+          o_.kind == "margin" ? model::PredictKind::kMargin : model::PredictKind::kLeafIndex;
+      extra_width = p_.output_width(kind);
+      extra.resize(x.rows * extra_width);
+      KILN_RETURN_IF_ERROR(p_.Predict(x, kind, extra, ctx));
+    }
+    std::vector<double> phi;
+    if (o_.explain) {
+      phi.resize(x.rows * groups * shap_width);
+      KILN_RETURN_IF_ERROR(model::ExplainRows(p_, x, phi, ctx));
+    }
+    for (size_t r = 0; r < x.rows; ++r) {
+      if (id_col_) AppendCsv(csv, d.columns[*id_col_].TextAt(r)), *csv += ',';
+      const float* o = out.data() + r * width;
+      for (size_t k = 0; k < extra_width; ++k)
+        *csv += fmt::format("{},", extra[r * extra_width + k]);
+      const size_t best = static_cast<size_t>(std::max_element(o, o + width) - o);
+      if (classification) {
+        if (extra_width == 0) {
+          for (size_t k = 0; k < width; ++k) *csv += fmt::format("{},", o[k]);
+        }
+        AppendCsv(csv, m_.class_labels[best]);
+      } else {
+        *csv += fmt::format("{}", o[0]);
+      }
+      if (o_.explain) {
+        const size_t grp = groups == 1 ? 0 : best;
+        const double* row_phi = phi.data() + (r * groups + grp) * shap_width;
+        for (size_t f = 0; f < shap_width; ++f) *csv += fmt::format(",{}", row_phi[f]);
+      }
+      *csv += '\n';
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const model::TreeModel& m_;
+  const model::Predictor& p_;
+  const BatchPredictOptions& o_;
+  std::optional<size_t> id_col_;
+};
+
+}  // namespace
+
+Result<BatchPredictResult> BatchPredict(KilnHome& home, const BatchPredictOptions& o,
+                                        const ExecContext& ctx) {
+  KILN_ASSIGN_OR_RETURN(auto m, LoadModelRef(home, o.model));
+  KILN_ASSIGN_OR_RETURN(auto predictor, model::Predictor::Create(m));
+  KILN_ASSIGN_OR_RETURN(Source src, OpenSource(home, o.data, *m, ctx));
+  const Formatter fmt(*m, *predictor, o, IdColumn(src.schema));
+  // Written next to the output and renamed over it at the end: no partial file on failure.
+  KILN_ASSIGN_OR_RETURN(auto file, AtomicFileWriter::Open(home.fs(), o.out));
+  KILN_RETURN_IF_ERROR(file->Append(fmt.Header(src.schema)));
+  BatchPredictResult result;
+  result.data = src.label;
+  result.parts = src.parts;
+  // `threads` parts at a time, each read, scored and formatted by one thread; appended in order.
+  const ExecContext one(ExecContext::Options{.threads = 1});
+  const size_t window = static_cast<size_t>(std::max(1, ctx.threads()));
+  for (size_t first = 0; first < src.parts; first += window) {
+    const size_t n = std::min(window, src.parts - first);
+    std::vector<std::string> text(n);
+    std::vector<uint64_t> rows(n);
+    Status scored = ParallelFor(ctx, n, [&](size_t i) -> Status {
+      KILN_ASSIGN_OR_RETURN(data::Dataset part, src.part(first + i));
+      rows[i] = part.num_rows();
+      return fmt.Score(part, one, &text[i]);
+    });
+    KILN_RETURN_IF_ERROR(scored);
+    for (size_t i = 0; i < n; ++i) {
+      KILN_RETURN_IF_ERROR(file->Append(text[i]));
+      result.rows += rows[i];
+    }
+  }
+  KILN_RETURN_IF_ERROR(file->Commit());
+  return result;
+}
+
+}  // namespace kiln::app
