@@ -21,6 +21,7 @@
 #include "kiln/api/grpc_service.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
+#include "kiln/monitor/access_log.h"
 #include "kiln/monitor/metrics.h"
 #include "kiln/rpc/server.h"
 #include "kiln/serve/batcher.h"
@@ -43,6 +44,8 @@ struct ServeArgs {
   size_t max_queue = 4096;
   uint64_t inline_rows = 0;
   int reload_interval_ms = 1000;
+  std::string access_log;
+  double access_log_sample = 0.01;
 };
 
 Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
@@ -109,7 +112,12 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   bo.inline_max_rows = a.inline_rows;
   serve::Batcher batcher(bo, &metrics);
   serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);
-  api::V2Service service(&models, &dispatcher, &metrics, {"kiln", KILN_VERSION, limits});
+  std::unique_ptr<monitor::AccessLog> access_log;
+  if (!a.access_log.empty()) {
+    KILN_ASSIGN_OR_RETURN(access_log, monitor::AccessLog::Open(a.access_log, a.access_log_sample));
+  }
+  api::V2Service service(&models, &dispatcher, &metrics,
+                         {"kiln", KILN_VERSION, limits, access_log.get()});
   http::HttpServerOptions o;
   o.address = a.address;
   o.port = static_cast<uint16_t>(a.port);
@@ -123,7 +131,8 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   std::unique_ptr<rpc::GrpcServer> grpc_server;
   if (a.grpc_port >= 0) {
     grpc_service = std::make_unique<api::GrpcInferenceService>(
-        &models, &dispatcher, &metrics, api::GrpcServiceOptions{"kiln", KILN_VERSION, limits});
+        &models, &dispatcher, &metrics,
+        api::GrpcServiceOptions{"kiln", KILN_VERSION, limits, access_log.get()});
     rpc::GrpcServerOptions go;
     go.address = a.address;
     go.port = static_cast<uint16_t>(a.grpc_port);
@@ -214,6 +223,10 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& g,
                 "requests waiting for compute before new ones get 503 (default 4096)");
   s->add_option("--reload-interval-ms", args->reload_interval_ms,
                 "how often to look for alias moves to hot-reload (default 1000, 0 = never)");
+  s->add_option("--access-log", args->access_log,
+                "write the access log (JSON lines) to this file, '-' for stderr (default: none)");
+  s->add_option("--access-log-sample", args->access_log_sample,
+                "share of successful requests logged (default 0.01; failures are always logged)");
   s->callback([&g, run, args] { *run = [&g, args] { return Serve(g, *args); }; });
 }
 

@@ -331,7 +331,10 @@ GrpcInferenceService::GrpcInferenceService(serve::ModelManager* models,
                                            serve::Dispatcher* dispatcher,
                                            monitor::MetricsRegistry* metrics,
                                            GrpcServiceOptions options)
-    : models_(models), dispatcher_(dispatcher), options_(std::move(options)), stats_(metrics) {}
+    : models_(models),
+      dispatcher_(dispatcher),
+      options_(std::move(options)),
+      stats_(metrics, options_.access_log) {}
 
 void GrpcInferenceService::Handle(rpc::RpcCall rpc, rpc::RpcResponder done) {
   stats_.Started();
@@ -351,7 +354,9 @@ void GrpcInferenceService::Handle(rpc::RpcCall rpc, rpc::RpcResponder done) {
 void GrpcInferenceService::Finish(Call& call, Result<std::string> resp) {
   // The gRPC status code name (OK, NOT_FOUND, ...) is the code label of gRPC routes.
   const std::string code = resp.ok() ? "OK" : std::string(StatusCodeName(resp.status().code()));
-  stats_.Answered(call.route, call.model, call.version, code, call.arrived);
+  const std::string id = stats_.logging() ? monitor::AccessLog::RequestId("") : std::string();
+  stats_.Answered(
+      {"grpc", call.route, call.model, call.version, code, resp.ok(), call.arrived, id});
   call.done(std::move(resp));
 }
 

@@ -162,11 +162,18 @@ V2Service::V2Service(serve::ModelManager* models, serve::Dispatcher* dispatcher,
       dispatcher_(dispatcher),
       metrics_(metrics),
       options_(std::move(options)),
-      stats_(metrics) {}
+      stats_(metrics, options_.access_log) {}
 
 void V2Service::Handle(HttpRequest req, http::Responder done) {
   stats_.Started();
-  auto call = std::make_shared<Call>(Call{std::chrono::steady_clock::now(), {}, std::move(done)});
+  auto call =
+      std::make_shared<Call>(Call{std::chrono::steady_clock::now(), {}, std::move(done), {}});
+  for (const auto& [name, value] : req.headers) {
+    if (name == "x-request-id") call->request_id = monitor::AccessLog::RequestId(value);
+  }
+  if (call->request_id.empty() && stats_.logging()) {
+    call->request_id = monitor::AccessLog::RequestId("");
+  }
   std::optional<HttpResponse> resp;
   try {
     resp = Route(req, call);
@@ -178,8 +185,10 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
 
 void V2Service::Finish(Call& call, HttpResponse resp) {
   // Unknown model names are not labels: a client cannot grow the metrics without bound.
-  stats_.Answered(call.labels.route, call.labels.model, call.labels.version,
-                  std::to_string(resp.status), call.arrived);
+  const std::string code = std::to_string(resp.status);
+  stats_.Answered({"http", call.labels.route, call.labels.model, call.labels.version, code,
+                   resp.status / 100 == 2, call.arrived, call.request_id});
+  if (!call.request_id.empty()) resp.headers.emplace_back("X-Request-Id", call.request_id);
   call.done(std::move(resp));
 }
 

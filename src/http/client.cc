@@ -49,10 +49,13 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Connect(const std::string& host,
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
-Result<HttpResponse> HttpClient::Send(const std::string& method, const std::string& target,
-                                      const std::string& body, const std::string& content_type) {
+Result<HttpResponse> HttpClient::Send(
+    const std::string& method, const std::string& target, const std::string& body,
+    const std::string& content_type,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
   req.set(bhttp::field::host, impl_->host_);
+  for (const auto& [name, value] : headers) req.set(name, value);
   if (!body.empty() || method == "POST") {
     req.set(bhttp::field::content_type, content_type);
     req.body() = body;

@@ -575,7 +575,8 @@ TEST_F(ServeCliTest, PredictionCacheFromKilnYaml) {
                                         "      cache: {max_entries: 100, ttl_seconds: 60}\n";
   pid_t pid = 0;
   int port = 0;
-  ASSERT_TRUE(StartServer({}, &pid, &port, home));
+  const std::string log = *dir_ + "/access.log";
+  ASSERT_TRUE(StartServer({"--access-log", log, "--access-log-sample", "1"}, &pid, &port, home));
   json req = CreditRow();
   req["id"] = "first";
   auto a = Send("POST", "/v2/models/credit-risk/infer", req.dump(), port);
@@ -589,8 +590,32 @@ TEST_F(ServeCliTest, PredictionCacheFromKilnYaml) {
   EXPECT_NE(page.find("kiln_cache_hits_total{model=\"credit-risk\"} 1\n"), std::string::npos)
       << page;
   EXPECT_NE(page.find("kiln_cache_misses_total{model=\"credit-risk\"} 1\n"), std::string::npos);
+  // The access log (every request at sample 1), and a client's request id sent back.
+  auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(port));
+  ASSERT_TRUE(c.ok());
+  auto traced = (*c)->Send("GET", "/v2/models/credit-risk", "", "application/json",
+                           {{"X-Request-Id", "trace-42"}});
+  ASSERT_TRUE(traced.ok());
+  EXPECT_TRUE(std::any_of(traced->headers.begin(), traced->headers.end(), [](const auto& h) {
+    return h.first == "x-request-id" && h.second == "trace-42";
+  }));
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
+  std::ifstream in(log);
+  std::vector<json> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  // Readiness polls, two infers, the metrics page, the metadata.
+  auto infer =
+      std::find_if(lines.begin(), lines.end(), [](const json& l) { return l["route"] == "infer"; });
+  ASSERT_NE(infer, lines.end());
+  EXPECT_EQ((*infer)["model"], "credit-risk");
+  EXPECT_EQ((*infer)["status"], "200");
+  EXPECT_EQ((*infer)["request_id"].get<std::string>().size(), 16u);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const json& l) { return l["route"] == "infer"; }),
+            2);
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(),
+                          [](const json& l) { return l["request_id"] == "trace-42"; }));
 
   std::ofstream(home + "/kiln.yaml") << "serving:\n  max_batch_sise: 3\n";
   auto r = kiln::testing::RunKiln({"--home", home, "serve", "--port", "0"}, *dir_);

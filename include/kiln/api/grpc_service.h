@@ -31,6 +31,7 @@ struct GrpcServiceOptions {
   std::string server_name = "kiln";
   std::string server_version;
   Limits limits = Limits::Default();
+  monitor::AccessLog* access_log = nullptr;  // when set, calls are logged
 };
 
 // A serialized ModelInferRequest -> the request REST would have made; InvalidArgument /

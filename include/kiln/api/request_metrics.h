@@ -1,11 +1,13 @@
-// RequestMetrics: the request series both front ends (REST and gRPC) record, in one registry —
-// requests by route, model, version and code; latency by route; rows per inference request;
-// requests in flight.
+// RequestMetrics: what both front ends (REST and gRPC) record of every request, in one registry
+// — requests by route, model, version and code; latency by route; rows per inference request;
+// requests in flight — and, when the server keeps one, in the access log.
 #pragma once
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
+#include "kiln/monitor/access_log.h"
 #include "kiln/monitor/metrics.h"
 
 namespace kiln::api {
@@ -13,13 +15,24 @@ namespace kiln::api {
 class RequestMetrics {
  public:
   // Registers (or finds) the families in `metrics`, which must outlive this.
-  explicit RequestMetrics(monitor::MetricsRegistry* metrics);
+  explicit RequestMetrics(monitor::MetricsRegistry* metrics,
+                          monitor::AccessLog* access_log = nullptr);
+  bool logging() const { return access_log_ != nullptr; }
 
   void Started() { in_flight_->Add(1); }
   // One answered request. `model` and `version` are empty unless a loaded model was resolved
   // (made-up names never become labels).
-  void Answered(const std::string& route, const std::string& model, const std::string& version,
-                const std::string& code, std::chrono::steady_clock::time_point arrived);
+  struct Answer {
+    std::string_view protocol;  // "http" | "grpc"
+    const std::string& route;
+    const std::string& model;
+    const std::string& version;
+    const std::string& code;  // HTTP status or gRPC code name
+    bool ok;                  // 2xx / OK
+    std::chrono::steady_clock::time_point arrived;
+    std::string_view request_id;
+  };
+  void Answered(const Answer& a);
   void Rows(const std::string& model, double rows) { rows_->With({model})->Observe(rows); }
 
  private:
@@ -27,6 +40,7 @@ class RequestMetrics {
   monitor::Family<monitor::Histogram>* latency_;
   monitor::Family<monitor::Histogram>* rows_;
   monitor::Gauge* in_flight_;
+  monitor::AccessLog* access_log_;
 };
 
 }  // namespace kiln::api

@@ -53,6 +53,7 @@ struct V2Options {
   std::string server_name = "kiln";
   std::string server_version;
   Limits limits = Limits::Default();
+  monitor::AccessLog* access_log = nullptr;  // when set, requests get ids and are logged
 };
 
 // What a request was, for its metrics: the route and, once resolved, the served model version.
@@ -80,6 +81,7 @@ class V2Service {
     std::chrono::steady_clock::time_point arrived;
     RequestLabels labels;
     http::Responder done;
+    std::string request_id;  // the client's X-Request-Id, or one made for the access log
   };
   void Finish(Call& call, http::HttpResponse resp);
   // The response, or nullopt when `call` is answered later (inference).

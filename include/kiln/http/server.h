@@ -90,10 +90,12 @@ class HttpClient {
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
-  // Sends one request and reads its response (status, content type, body, headers).
+  // Sends one request (with `headers` besides Host, Content-Type and Content-Length) and reads
+  // its response (status, content type, body, headers).
   Result<HttpResponse> Send(const std::string& method, const std::string& target,
                             const std::string& body = "",
-                            const std::string& content_type = "application/json");
+                            const std::string& content_type = "application/json",
+                            const std::vector<std::pair<std::string, std::string>>& headers = {});
 
   class Impl;
 
