@@ -46,5 +46,7 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global,
 
 // Writes `text` to stdout followed by a newline.
 void Print(const std::string& text);
+// Prints JSON text (from the control plane, api/control_plane.h) indented, for `--json`.
+void PrintJson(const std::string& json_text);
 
 }  // namespace kiln::app

@@ -10,6 +10,7 @@
 #include "app/home.h"
 #include "app/ingest_job.h"
 #include "app/model_ops.h"
+#include "kiln/api/control_plane.h"
 #include "kiln/base/names.h"
 #include "kiln/ingest/config.h"
 
@@ -21,6 +22,8 @@ void Print(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
 }
+
+void PrintJson(const std::string& json_text) { Print(json::parse(json_text).dump(2)); }
 
 namespace {
 
@@ -87,7 +90,7 @@ Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
   }
   const auto& r = result->record;
   if (a.json) {
-    json j = RecordJson(r);
+    json j = json::parse(api::DatasetRecordJson(r));
     j["source_bytes"] = result->source_bytes;
     if (result->report) j["validation"] = ReportJson(*result->report);
     Print(j.dump(2));
@@ -100,13 +103,12 @@ Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
 
 Result<ExitCode> List(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(auto all, home->datasets().catalog().ListDatasets());
   if (a.json) {
-    json arr = json::array();
-    for (const auto& r : all) arr.push_back(RecordJson(r));
-    Print(arr.dump(2));
+    KILN_ASSIGN_OR_RETURN(std::string listed, api::ListDatasets(home->datasets()));
+    PrintJson(listed);
     return 0;
   }
+  KILN_ASSIGN_OR_RETURN(auto all, home->datasets().catalog().ListDatasets());
   std::string out = fmt::format("{:<24} {:>8} {:>12}  {:<20}  {}\n", "dataset", "newest", "rows",
                                 "created", "message");
   for (const auto& r : all) {
@@ -120,7 +122,11 @@ Result<ExitCode> List(const GlobalOptions& g, const DataArgs& a) {
 Result<ExitCode> Show(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(Loaded l, LoadRef(*home, a.ref));
-  Print(a.json ? VersionJson(l.record, l.manifest).dump(2) : VersionText(l.record, l.manifest));
+  if (a.json) {
+    PrintJson(api::DatasetVersionJson(l.record, l.manifest));
+  } else {
+    Print(VersionText(l.record, l.manifest));
+  }
   return 0;
 }
 
@@ -131,7 +137,9 @@ Result<ExitCode> Log(const GlobalOptions& g, const DataArgs& a) {
   if (versions.empty()) return NotFoundError(fmt::format("dataset '{}' not found", a.ref));
   if (a.json) {
     json arr = json::array();
-    for (auto it = versions.rbegin(); it != versions.rend(); ++it) arr.push_back(RecordJson(*it));
+    for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+      arr.push_back(json::parse(api::DatasetRecordJson(*it)));
+    }
     Print(arr.dump(2));
     return 0;
   }

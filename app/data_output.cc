@@ -11,39 +11,6 @@ using nlohmann::json;
 
 std::string FormatMillis(int64_t ms) { return data::FormatTimestamp(ms / 1000 * 1000000); }
 
-json RecordJson(const storage::VersionRecord& r) {
-  return {{"name", r.name},
-          {"version", r.version},
-          {"ref", fmt::format("{}@v{}", r.name, r.version)},
-          {"rows", r.rows},
-          {"content_hash", r.content_hash},
-          {"manifest", r.manifest},
-          {"parent", r.parent},
-          {"message", r.message},
-          {"created_at", FormatMillis(r.created_at_ms)}};
-}
-
-json VersionJson(const storage::VersionRecord& r, const storage::Manifest& m) {
-  json j = RecordJson(r);
-  j["source"] = {{"file", m.source.file},
-                 {"sha256", m.source.sha256},
-                 {"bytes", m.source.bytes},
-                 {"format", m.source.format}};
-  j["row_groups"] = m.row_groups.size();
-  json cols = json::array();
-  for (size_t c = 0; c < m.schema.size(); ++c) {
-    const auto& f = m.schema.field(c);
-    json col = {{"name", f.name},
-                {"type", data::DataTypeName(f.type)},
-                {"role", data::ColumnRoleName(f.role)},
-                {"profile", json::parse(storage::ProfileToJson(m.profiles[c]))}};
-    if (f.type == data::DataType::kCategorical) col["categories"] = m.dictionaries[c].size();
-    cols.push_back(std::move(col));
-  }
-  j["columns"] = std::move(cols);
-  return j;
-}
-
 namespace {
 
 std::string Num(const std::optional<double>& v, data::DataType t) {

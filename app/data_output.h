@@ -1,4 +1,5 @@
-// Rendering of dataset versions, diffs and validation reports as JSON (`--json`) and as text.
+// Rendering of dataset versions (as text; their JSON is api/control_plane.h's), diffs and
+// validation reports as JSON (`--json`) and as text.
 #pragma once
 
 #include <string>
@@ -12,8 +13,6 @@ namespace kiln::app {
 
 std::string FormatMillis(int64_t ms);
 
-nlohmann::json RecordJson(const storage::VersionRecord& r);
-nlohmann::json VersionJson(const storage::VersionRecord& r, const storage::Manifest& m);
 std::string VersionText(const storage::VersionRecord& r, const storage::Manifest& m);
 
 nlohmann::json DiffJson(const data::DatasetSummary& a, const data::DatasetSummary& b);

@@ -1,5 +1,7 @@
 #include "app/model_ops.h"
 
+#include "kiln/api/control_plane.h"
+
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -26,26 +28,6 @@ std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
       ExecContext::Options{.threads = threads > 0 ? threads : g.threads});
 }
 
-Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& c,
-                                                        const std::string& ref) {
-  const size_t at = ref.find('@'), colon = ref.find(':');
-  if (at != std::string::npos) {
-    const std::string name = ref.substr(0, at);
-    KILN_ASSIGN_OR_RETURN(int64_t v, c.ResolveAlias(name, ref.substr(at + 1)));
-    return std::make_pair(name, v);
-  }
-  if (colon != std::string::npos) {
-    const std::string name = ref.substr(0, colon), num = ref.substr(colon + 1);
-    int64_t v = 0;
-    if (num.empty() || num.size() > 18 ||
-        num.find_first_not_of("0123456789") != std::string::npos || (v = std::stoll(num)) <= 0) {
-      return InvalidArgumentError(fmt::format("bad model version in '{}'", ref.substr(0, 64)));
-    }
-    return std::make_pair(name, v);
-  }
-  return std::make_pair(ref, int64_t{0});
-}
-
 Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& home,
                                                                     const std::string& name,
                                                                     int64_t version) {
@@ -57,7 +39,7 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
                                                              const std::string& ref) {
   KILN_ASSIGN_OR_RETURN(bool is_file, home.fs().Exists(ref));
   if (is_file) return model::LoadModel(home.fs(), ref);
-  KILN_ASSIGN_OR_RETURN(auto r, ResolveModelRef(home.catalog(), ref));
+  KILN_ASSIGN_OR_RETURN(auto r, api::ResolveModelRef(home.catalog(), ref));
   return LoadRegisteredModel(home, r.first, r.second);
 }
 

@@ -22,10 +22,6 @@ Result<std::unique_ptr<KilnHome>> OpenHome(const GlobalOptions& g);
 
 std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads);
 
-// NAME, NAME:k or NAME@alias -> (name, version); a bare NAME is (name, 0): its latest version.
-Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& c,
-                                                        const std::string& ref);
-
 // Version `version` (0: latest) of registered model `name`, read from the blob store.
 Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& home,
                                                                     const std::string& name,

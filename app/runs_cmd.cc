@@ -16,6 +16,7 @@
 #include "app/home.h"
 #include "app/model_ops.h"
 #include "app/run_recorder.h"
+#include "kiln/api/control_plane.h"
 #include "kiln/base/file_lock.h"
 
 namespace kiln::app {
@@ -169,48 +170,16 @@ struct RunsArgs {
 
 std::string Time(int64_t ms) { return ms == 0 ? "-" : FormatMillis(ms); }
 
-json RunJson(const RunRecord& r) {
-  const auto& a = r.attributes;
-  return {{"run_id", r.id},
-          {"experiment", r.experiment},
-          {"name", r.name},
-          {"status", registry::RunStatusName(r.status)},
-          {"start_ms", r.start_ms},
-          {"end_ms", r.end_ms},
-          {"params", r.params},
-          {"metrics", r.metrics},
-          {"tags", r.tags},
-          {"attributes",
-           {{"train_data", a.train_data},
-            {"train_hash", a.train_hash},
-            {"valid_data", a.valid_data},
-            {"valid_hash", a.valid_hash},
-            {"artifact", a.artifact},
-            {"kiln_version", a.kiln_version},
-            {"build_commit", a.build_commit},
-            {"host", a.host},
-            {"parent_id", a.parent_id},
-            {"cpu_seconds", a.cpu_seconds},
-            {"peak_rss_bytes", a.peak_rss_bytes}}}};
-}
-
-json VersionJson(const registry::ModelVersion& v) {
-  return {{"name", v.name},         {"version", v.version},         {"run_id", v.run_id},
-          {"artifact", v.artifact}, {"description", v.description}, {"tags", v.tags},
-          {"actor", v.actor},       {"created_ms", v.created_ms},   {"aliases", v.aliases}};
-}
-
 Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
-  KILN_ASSIGN_OR_RETURN(auto runs,
-                        home->catalog().SearchRuns({a.experiment, a.filter, a.order_by, a.limit}));
+  const registry::RunQuery query{a.experiment, a.filter, a.order_by, a.limit};
   if (a.json) {
-    json out = json::array();
-    for (const auto& r : runs) out.push_back(RunJson(r));
-    Print(out.dump(2));
+    KILN_ASSIGN_OR_RETURN(std::string listed, api::ListRuns(home->catalog(), query));
+    PrintJson(listed);
     return 0;
   }
+  KILN_ASSIGN_OR_RETURN(auto runs, home->catalog().SearchRuns(query));
   std::string text = fmt::format("{:<32}  {:<12}  {:<9}  {:<20}  {}\n", "RUN", "EXPERIMENT",
                                  "STATUS", "STARTED (UTC)", "METRICS");
   for (const auto& r : runs) {
@@ -226,13 +195,8 @@ Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
 Result<ExitCode> RunsShow(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
-  KILN_ASSIGN_OR_RETURN(RunRecord r, home->catalog().GetRun(a.run));
-  KILN_ASSIGN_OR_RETURN(auto curves, home->catalog().GetCurves(a.run, ""));
-  json out = RunJson(r);
-  json cj = json::object();
-  for (const auto& c : curves) cj[c.key] = {{"steps", c.steps}, {"values", c.values}};
-  out["curves"] = cj;
-  Print(out.dump(2));
+  KILN_ASSIGN_OR_RETURN(std::string shown, api::ShowRun(home->catalog(), a.run));
+  PrintJson(shown);
   return 0;
 }
 
@@ -355,7 +319,7 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
   if (a.json) {
     json out = {{"runs", json::array()}};
     for (size_t i = 0; i < runs.size(); ++i) {
-      json r = RunJson(runs[i]);
+      json r = json::parse(api::RunJson(runs[i]));
       json cj = json::object();
       for (const auto& [k, c] : curves[i]) cj[k] = {{"steps", c.steps}, {"values", c.values}};
       r["curves"] = cj;
@@ -432,16 +396,14 @@ Result<ExitCode> ModelsRegister(const GlobalOptions& g, const RunsArgs& a) {
   mv.description = a.description;
   mv.actor = Actor();
   KILN_ASSIGN_OR_RETURN(registry::ModelVersion out, home->catalog().RegisterModel(mv));
-  Print(a.json ? VersionJson(out).dump(2)
+  Print(a.json ? json::parse(api::ModelVersionJson(out)).dump(2)
                : fmt::format("registered {} version {} (run {})", out.name, out.version, a.run));
   return 0;
 }
 
 void PrintAliasMove(const registry::AliasEvent& ev, bool as_json) {
   if (as_json) {
-    Print(json{
-        {"name", ev.name}, {"alias", ev.alias}, {"version", ev.version}, {"previous", ev.previous}}
-              .dump(2));
+    PrintJson(api::AliasMoveJson(ev));
     return;
   }
   const auto version = [](int64_t v) {
@@ -451,51 +413,41 @@ void PrintAliasMove(const registry::AliasEvent& ev, bool as_json) {
                     version(ev.previous)));
 }
 
+// An alias move as the control plane answers it, printed as JSON or as text.
+Status PrintMove(const Result<std::string>& moved, bool as_json) {
+  KILN_RETURN_IF_ERROR(moved.status());
+  const json ev = json::parse(*moved);
+  registry::AliasEvent e;
+  e.name = ev["name"];
+  e.alias = ev["alias"];
+  e.version = ev["version"];
+  e.previous = ev["previous"];
+  PrintAliasMove(e, as_json);
+  return Status::Ok();
+}
+
 Result<ExitCode> ModelsAlias(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(auto ev, home->catalog().SetAlias(a.name, a.set_alias, a.version, Actor(),
-                                                          a.reason, std::nullopt));
-  PrintAliasMove(ev, a.json);
+  KILN_RETURN_IF_ERROR(PrintMove(
+      api::MoveAlias(home->catalog(), a.name, a.set_alias, a.version, Actor(), a.reason), a.json));
   return 0;
 }
 
 Result<ExitCode> ModelsRollback(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  auto& c = home->catalog();
-  KILN_ASSIGN_OR_RETURN(int64_t current, c.ResolveAlias(a.name, a.alias));
-  KILN_ASSIGN_OR_RETURN(auto history, c.AliasHistory(a.name));
-  // The version the alias pointed to before it came to `current`.
-  int64_t target = 0;
-  for (auto it = history.rbegin(); it != history.rend(); ++it) {
-    if (it->alias == a.alias && it->version == current) {
-      target = it->previous;
-      break;
-    }
-  }
-  if (target == 0) {
-    return FailedPreconditionError(
-        fmt::format("{}@{} has no earlier version to roll back to", a.name, a.alias));
-  }
-  const std::string reason = a.reason.empty() ? "rollback" : a.reason;
-  KILN_ASSIGN_OR_RETURN(auto ev, c.SetAlias(a.name, a.alias, target, Actor(), reason, current));
-  PrintAliasMove(ev, a.json);
+  KILN_RETURN_IF_ERROR(
+      PrintMove(api::RollbackAlias(home->catalog(), a.name, a.alias, Actor(), a.reason), a.json));
   return 0;
 }
 
 Result<ExitCode> ModelsList(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(auto models, home->catalog().ListModels());
   if (a.json) {
-    json out = json::array();
-    for (const auto& m : models) {
-      out.push_back({{"name", m.name},
-                     {"latest_version", m.latest_version},
-                     {"versions", m.versions},
-                     {"aliases", m.aliases}});
-    }
-    Print(out.dump(2));
+    KILN_ASSIGN_OR_RETURN(std::string listed, api::ListModels(home->catalog()));
+    PrintJson(listed);
     return 0;
   }
+  KILN_ASSIGN_OR_RETURN(auto models, home->catalog().ListModels());
   std::string text = fmt::format("{:<24}  {:>7}  {}\n", "MODEL", "LATEST", "ALIASES");
   for (const auto& m : models) {
     std::string aliases;
@@ -508,46 +460,19 @@ Result<ExitCode> ModelsList(const GlobalOptions& g, const RunsArgs& a) {
 
 Result<ExitCode> ModelsShow(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  auto& c = home->catalog();
-  KILN_ASSIGN_OR_RETURN(auto ref, ResolveModelRef(c, a.ref));
-  if (ref.second == 0) {  // a bare name: every version
-    KILN_ASSIGN_OR_RETURN(auto versions, c.ListModelVersions(ref.first));
-    json out = json::array();
-    for (const auto& v : versions) out.push_back(VersionJson(v));
-    KILN_ASSIGN_OR_RETURN(auto gates, c.GateReports(ref.first));
-    json reports = json::array();
-    for (const auto& r : gates) {
-      json report = json::parse(r.report_json, nullptr, false);
-      report["report_id"] = r.id;
-      report["at_ms"] = r.at_ms;
-      report["actor"] = r.actor;
-      reports.push_back(std::move(report));
-    }
-    Print(json{{"name", ref.first}, {"versions", out}, {"gate_reports", reports}}.dump(2));
-    return 0;
-  }
-  KILN_ASSIGN_OR_RETURN(auto v, c.GetModelVersion(ref.first, ref.second));
-  Print(VersionJson(v).dump(2));
+  KILN_ASSIGN_OR_RETURN(std::string shown, api::ShowModel(home->catalog(), a.ref));
+  PrintJson(shown);
   return 0;
 }
 
 Result<ExitCode> ModelsHistory(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(auto history, home->catalog().AliasHistory(a.name));
   if (a.json) {
-    json out = json::array();
-    for (const auto& e : history) {
-      out.push_back({{"seq", e.seq},
-                     {"alias", e.alias},
-                     {"version", e.version},
-                     {"previous", e.previous},
-                     {"at_ms", e.at_ms},
-                     {"actor", e.actor},
-                     {"reason", e.reason}});
-    }
-    Print(out.dump(2));
+    KILN_ASSIGN_OR_RETURN(std::string listed, api::AliasHistory(home->catalog(), a.name));
+    PrintJson(listed);
     return 0;
   }
+  KILN_ASSIGN_OR_RETURN(auto history, home->catalog().AliasHistory(a.name));
   std::string text;
   for (const auto& e : history) {
     text += fmt::format("{}  {:<12} v{} -> {}  by {}  {}\n", Time(e.at_ms), e.alias, e.previous,

@@ -18,6 +18,7 @@
 #include "app/cli.h"
 #include "app/model_ops.h"
 #include "app/serve_config.h"
+#include "kiln/api/control_plane.h"
 #include "kiln/api/grpc_service.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
@@ -46,6 +47,7 @@ struct ServeArgs {
   int reload_interval_ms = 1000;
   std::string access_log;
   double access_log_sample = 0.01;
+  bool control_plane = false;
 };
 
 Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
@@ -116,8 +118,12 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   if (!a.access_log.empty()) {
     KILN_ASSIGN_OR_RETURN(access_log, monitor::AccessLog::Open(a.access_log, a.access_log_sample));
   }
+  std::unique_ptr<api::ControlPlaneService> control;
+  if (a.control_plane) {
+    control = std::make_unique<api::ControlPlaneService>(&home->catalog(), &home->datasets());
+  }
   api::V2Service service(&models, &dispatcher, &metrics,
-                         {"kiln", KILN_VERSION, limits, access_log.get()});
+                         {"kiln", KILN_VERSION, limits, access_log.get(), control.get()});
   http::HttpServerOptions o;
   o.address = a.address;
   o.port = static_cast<uint16_t>(a.port);
@@ -227,6 +233,9 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& g,
                 "write the access log (JSON lines) to this file, '-' for stderr (default: none)");
   s->add_option("--access-log-sample", args->access_log_sample,
                 "share of successful requests logged (default 0.01; failures are always logged)");
+  s->add_flag("--control-plane", args->control_plane,
+              "also serve the control-plane REST API under /api/v1 (datasets, runs, models, "
+              "alias moves); no authentication yet: keep it on a trusted address");
   s->callback([&g, run, args] { *run = [&g, args] { return Serve(g, *args); }; });
 }
 

@@ -1,6 +1,7 @@
 #include "kiln/api/v2_service.h"
 
 #include <chrono>
+#include <map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -67,9 +68,10 @@ int Hex(char c) {
   return -1;
 }
 
-// The path's segments, percent-decoded once (a decoded '/' stays inside its segment, so
-// "..%2f" can never become a separator); InvalidArgument for a malformed escape.
-Result<std::vector<std::string>> Segments(std::string_view target) {
+}  // namespace
+
+// A decoded '/' stays inside its segment, so "..%2f" can never become a separator.
+Result<std::vector<std::string>> PathSegments(std::string_view target) {
   const size_t q = target.find_first_of("?#");
   std::string_view path = target.substr(0, q);
   std::vector<std::string> out;
@@ -96,6 +98,42 @@ Result<std::vector<std::string>> Segments(std::string_view target) {
   }
   return out;
 }
+
+std::map<std::string, std::string> QueryParameters(std::string_view target) {
+  std::map<std::string, std::string> out;
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return out;
+  std::string_view query = target.substr(q + 1);
+  query = query.substr(0, query.find('#'));
+  auto decode = [](std::string_view in) {
+    std::string s;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '+') {
+        s += ' ';
+      } else if (in[i] == '%' && i + 2 < in.size() && Hex(in[i + 1]) >= 0 && Hex(in[i + 2]) >= 0) {
+        s += static_cast<char>(Hex(in[i + 1]) * 16 + Hex(in[i + 2]));
+        i += 2;
+      } else {
+        s += in[i];
+      }
+    }
+    return s;
+  };
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (!pair.empty()) {
+      out[decode(pair.substr(0, eq))] =
+          eq == std::string_view::npos ? std::string() : decode(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return out;
+}
+
+namespace {
 
 HttpResponse MethodNotAllowed(std::string_view allowed) {
   HttpResponse r = Json(405, R"({"error":"method not allowed","code":"INVALID_ARGUMENT"})");
@@ -195,7 +233,11 @@ void V2Service::Finish(Call& call, HttpResponse resp) {
 std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
                                              const std::shared_ptr<Call>& call) {
   RequestLabels* labels = &call->labels;
-  auto parsed = Segments(req.target);
+  if (options_.control_plane && ControlPlaneService::Handles(req.target)) {
+    labels->route = "api";
+    return options_.control_plane->Handle(req, &labels->route);
+  }
+  auto parsed = PathSegments(req.target);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   const std::vector<std::string>& s = *parsed;
   const bool get = req.method == "GET";

@@ -16,6 +16,7 @@
 #include <future>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -715,6 +716,76 @@ TEST_F(ServeCliTest, RoutingSplitsStickyKeysAndShadows) {
   EXPECT_EQ(Send("POST", "/v2/models/credit-risk/routing", "{}", port).status, 405);
   ASSERT_EQ(Send("PUT", "/v2/models/credit-risk/routing", "{}", port).status, 200);
   EXPECT_EQ(version_for(nullptr, "/v2/models/credit-risk/infer"), "1");  // production again
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+}
+
+// The control-plane REST API answers what the CLI's --json answers (one implementation), and
+// alias moves through it are recorded and hot-reloaded like the CLI's. Off unless asked for.
+TEST_F(ServeCliTest, ControlPlaneApi) {
+  EXPECT_EQ(Send("GET", "/api/v1/models").status, 404);  // the suite's server has it off
+  const std::string home = *dir_ + "/control-home";
+  fs::copy(*home_, home, fs::copy_options::recursive);
+  pid_t pid = 0;
+  int port = 0;
+  ASSERT_TRUE(StartServer({"--control-plane", "--reload-interval-ms", "100"}, &pid, &port, home));
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--home", home});
+    auto r = kiln::testing::RunKiln(args, *dir_);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  };
+  auto get = [&](const std::string& path) {
+    auto r = Send("GET", path, "", port);
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    return json::parse(r.body, nullptr, false);
+  };
+  EXPECT_EQ(get("/api/v1/datasets"), cli({"data", "list", "--json"}));
+  EXPECT_EQ(get("/api/v1/datasets/credit@v1"), cli({"data", "show", "credit@v1", "--json"}));
+  EXPECT_EQ(get("/api/v1/models"), cli({"models", "list", "--json"}));
+  EXPECT_EQ(get("/api/v1/models/credit-risk"), cli({"models", "show", "credit-risk", "--json"}));
+  EXPECT_EQ(get("/api/v1/models/credit-risk@staging"),
+            cli({"models", "show", "credit-risk@staging", "--json"}));
+  const json runs = get("/api/v1/runs?limit=1&order_by=metrics.train.auc%20desc");
+  ASSERT_EQ(runs.size(), 1u);
+  const std::string run = runs[0]["run_id"];
+  EXPECT_EQ(get("/api/v1/runs/" + run), cli({"runs", "show", run, "--json"}));
+  EXPECT_EQ(get("/api/v1/runs?filter=" + std::string("params.max_depth%20%3D%20%274%27")).size(),
+            1u);
+  // Move production to v2 through the API: recorded with actor "api", served after a reload.
+  auto moved = Send("PUT", "/api/v1/models/credit-risk/aliases/production",
+                    R"({"version": 2, "reason": "canary passed"})", port);
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  EXPECT_EQ(json::parse(moved.body)["previous"], 1);
+  const json history = get("/api/v1/models/credit-risk/history");
+  EXPECT_EQ(history.back()["actor"], "api");
+  EXPECT_EQ(history.back()["reason"], "canary passed");
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  std::string served;
+  while (Clock::now() < until && served != "2") {
+    auto r = Send("POST", "/v2/models/credit-risk/infer", CreditRow().dump(), port);
+    served = json::parse(r.body)["model_version"];
+  }
+  EXPECT_EQ(served, "2");
+  auto back = Send("POST", "/api/v1/models/credit-risk/aliases/production/rollback", "", port);
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(json::parse(back.body)["version"], 1);
+  // Mistakes are 4xx with a message.
+  for (const auto& [method, path, body, status] :
+       std::vector<std::tuple<std::string, std::string, std::string, int>>{
+           {"PUT", "/api/v1/models/credit-risk/aliases/production", R"({"version": -1})", 400},
+           {"PUT", "/api/v1/models/credit-risk/aliases/production", "[1]", 400},
+           {"PUT", "/api/v1/models/credit-risk/aliases/production", R"({"version": 99})", 404},
+           {"GET", "/api/v1/models/credit-risk/aliases/production", "", 405},
+           {"POST", "/api/v1/models", "", 405},
+           {"GET", "/api/v1/runs?limit=abc", "", 400},
+           {"GET", "/api/v1/runs?filter=params.x%20%3D%3D", "", 400},
+           {"GET", "/api/v1/datasets/..%2f..%2fetc", "", 400},
+           {"GET", "/api/v1/runs/0123456789abcdef0123456789abcdef", "", 404},
+           {"GET", "/api/v1/runs/nope", "", 400},
+           {"GET", "/api/v1/nothing", "", 404}}) {
+    EXPECT_EQ(Send(method, path, body, port).status, status) << method << " " << path;
+  }
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
 }

@@ -12,6 +12,7 @@
 //   POST /v2/repository/index                  the loaded models
 //   POST /v2/repository/models/{m}/load|unload by registry name only (never a path)
 //   GET  /metrics                              Prometheus text format
+//   /api/v1/...                                the control plane (control_plane.h), when enabled
 //
 // `{v}` is a version number or an alias; a bare model name means its `production` alias.
 // Errors are {"error": "...", "code": "NOT_FOUND"} with the status of HttpStatusFor().
@@ -20,10 +21,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "kiln/api/control_plane.h"
 #include "kiln/api/request_metrics.h"
 #include "kiln/base/exec_context.h"
 #include "kiln/base/limits.h"
@@ -43,6 +48,11 @@ int HttpStatusFor(const Status& s);
 // The error response for `s` (503 carries Retry-After). Internal errors are answered with a
 // generic message; the detail goes to the log only (BI-26).
 http::HttpResponse ErrorResponse(const Status& s);
+// A request target's path segments, each percent-decoded once (a decoded '/' stays inside its
+// segment); InvalidArgument for a malformed escape, NotFound past 8 segments.
+Result<std::vector<std::string>> PathSegments(std::string_view target);
+// Its query string's parameters, percent- and '+'-decoded (the last of a repeated name wins).
+std::map<std::string, std::string> QueryParameters(std::string_view target);
 
 // A model's routing as the REST API reads and writes it:
 //   {"split": {"production": 90, "canary": 10}, "sticky_key": "customer", "shadow": "staging"}
@@ -53,7 +63,8 @@ struct V2Options {
   std::string server_name = "kiln";
   std::string server_version;
   Limits limits = Limits::Default();
-  monitor::AccessLog* access_log = nullptr;  // when set, requests get ids and are logged
+  monitor::AccessLog* access_log = nullptr;      // when set, requests get ids and are logged
+  ControlPlaneService* control_plane = nullptr;  // when set, /api/v1/... is served
 };
 
 // What a request was, for its metrics: the route and, once resolved, the served model version.

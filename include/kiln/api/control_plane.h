@@ -1,0 +1,71 @@
+// The control plane — datasets, runs, models and their aliases — as JSON: one implementation
+// behind both the CLI's `--json` output (`kiln data list|show`, `kiln runs list|show`,
+// `kiln models list|show|history|alias|rollback`) and the REST API (ControlPlaneService), so
+// the two cannot drift apart. Every function returns compact JSON text.
+//
+// REST (served by `kiln serve --control-plane`):
+//   GET  /api/v1/datasets                       every dataset's newest version
+//   GET  /api/v1/datasets/{name}[@vN]           one version: source, schema, profiles
+//   GET  /api/v1/runs?experiment=&filter=&order_by=&limit=
+//   GET  /api/v1/runs/{id}                      one run with its metric curves
+//   GET  /api/v1/models                         every registered model with its aliases
+//   GET  /api/v1/models/{name}[@alias|:N]       its versions and gate reports, or one version
+//   GET  /api/v1/models/{name}/history          every alias move
+//   PUT  /api/v1/models/{name}/aliases/{alias}  {"version": N, "reason": "..."} moves it
+//   POST /api/v1/models/{name}/aliases/{alias}/rollback {"reason": "..."}
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "kiln/base/status.h"
+#include "kiln/http/server.h"
+#include "kiln/registry/catalog_store.h"
+#include "kiln/storage/dataset_store.h"
+
+namespace kiln::api {
+
+// "churn@production" or "churn:3" -> (name, version); a bare name -> (name, 0).
+Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& c,
+                                                        const std::string& ref);
+
+std::string DatasetRecordJson(const storage::VersionRecord& r);
+std::string DatasetVersionJson(const storage::VersionRecord& r, const storage::Manifest& m);
+std::string RunJson(const registry::RunRecord& r);
+std::string ModelVersionJson(const registry::ModelVersion& v);
+std::string AliasMoveJson(const registry::AliasEvent& ev);
+
+Result<std::string> ListDatasets(storage::DatasetStore& store);
+Result<std::string> ShowDataset(storage::DatasetStore& store, const std::string& ref);
+Result<std::string> ListRuns(registry::CatalogStore& c, const registry::RunQuery& query);
+Result<std::string> ShowRun(registry::CatalogStore& c, const std::string& id);
+Result<std::string> ListModels(registry::CatalogStore& c);
+Result<std::string> ShowModel(registry::CatalogStore& c, const std::string& ref);
+Result<std::string> AliasHistory(registry::CatalogStore& c, const std::string& name);
+// Points `alias` at `version` (0 removes it), recorded with `actor` and `reason`.
+Result<std::string> MoveAlias(registry::CatalogStore& c, const std::string& name,
+                              const std::string& alias, int64_t version, const std::string& actor,
+                              const std::string& reason);
+// Moves `alias` back to the version it pointed to before its current one (compare-and-set:
+// FailedPrecondition if it moved meanwhile or has no earlier version).
+Result<std::string> RollbackAlias(registry::CatalogStore& c, const std::string& name,
+                                  const std::string& alias, const std::string& actor,
+                                  const std::string& reason);
+
+// The REST API above. Alias moves are recorded with actor "api". Thread-safety: Handle() may
+// run on several threads (the catalog serializes).
+class ControlPlaneService {
+ public:
+  ControlPlaneService(registry::CatalogStore* catalog, storage::DatasetStore* datasets)
+      : catalog_(catalog), datasets_(datasets) {}
+  // True for a target under /api/v1/.
+  static bool Handles(std::string_view target);
+  http::HttpResponse Handle(const http::HttpRequest& req, std::string* route);
+
+ private:
+  registry::CatalogStore* catalog_;
+  storage::DatasetStore* datasets_;
+};
+
+}  // namespace kiln::api

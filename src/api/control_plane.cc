@@ -1,0 +1,335 @@
+#include "kiln/api/control_plane.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "kiln/api/v2_service.h"
+#include "kiln/base/names.h"
+#include "kiln/data/column.h"
+#include "kiln/storage/manifest.h"
+
+namespace kiln::api {
+
+using nlohmann::json;
+
+namespace {
+
+std::string FormatMillis(int64_t ms) { return data::FormatTimestamp(ms / 1000 * 1000000); }
+
+json RecordValue(const storage::VersionRecord& r) {
+  return {{"name", r.name},
+          {"version", r.version},
+          {"ref", fmt::format("{}@v{}", r.name, r.version)},
+          {"rows", r.rows},
+          {"content_hash", r.content_hash},
+          {"manifest", r.manifest},
+          {"parent", r.parent},
+          {"message", r.message},
+          {"created_at", FormatMillis(r.created_at_ms)}};
+}
+
+json RunValue(const registry::RunRecord& r) {
+  const auto& a = r.attributes;
+  return {{"run_id", r.id},
+          {"experiment", r.experiment},
+          {"name", r.name},
+          {"status", registry::RunStatusName(r.status)},
+          {"start_ms", r.start_ms},
+          {"end_ms", r.end_ms},
+          {"params", r.params},
+          {"metrics", r.metrics},
+          {"tags", r.tags},
+          {"attributes",
+           {{"train_data", a.train_data},
+            {"train_hash", a.train_hash},
+            {"valid_data", a.valid_data},
+            {"valid_hash", a.valid_hash},
+            {"artifact", a.artifact},
+            {"kiln_version", a.kiln_version},
+            {"build_commit", a.build_commit},
+            {"host", a.host},
+            {"parent_id", a.parent_id},
+            {"cpu_seconds", a.cpu_seconds},
+            {"peak_rss_bytes", a.peak_rss_bytes}}}};
+}
+
+json VersionValue(const registry::ModelVersion& v) {
+  return {{"name", v.name},         {"version", v.version},         {"run_id", v.run_id},
+          {"artifact", v.artifact}, {"description", v.description}, {"tags", v.tags},
+          {"actor", v.actor},       {"created_ms", v.created_ms},   {"aliases", v.aliases}};
+}
+
+}  // namespace
+
+Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& c,
+                                                        const std::string& ref) {
+  const size_t at = ref.find('@'), colon = ref.find(':');
+  if (at != std::string::npos) {
+    const std::string name = ref.substr(0, at);
+    KILN_ASSIGN_OR_RETURN(int64_t v, c.ResolveAlias(name, ref.substr(at + 1)));
+    return std::make_pair(name, v);
+  }
+  if (colon != std::string::npos) {
+    const std::string name = ref.substr(0, colon), num = ref.substr(colon + 1);
+    int64_t v = 0;
+    if (num.empty() || num.size() > 18 ||
+        num.find_first_not_of("0123456789") != std::string::npos || (v = std::stoll(num)) <= 0) {
+      return InvalidArgumentError(
+          fmt::format("bad model version in '{}'", Printable(ref.substr(0, 64))));
+    }
+    return std::make_pair(name, v);
+  }
+  return std::make_pair(ref, int64_t{0});
+}
+
+std::string DatasetRecordJson(const storage::VersionRecord& r) { return RecordValue(r).dump(); }
+
+std::string DatasetVersionJson(const storage::VersionRecord& r, const storage::Manifest& m) {
+  json j = RecordValue(r);
+  j["source"] = {{"file", m.source.file},
+                 {"sha256", m.source.sha256},
+                 {"bytes", m.source.bytes},
+                 {"format", m.source.format}};
+  j["row_groups"] = m.row_groups.size();
+  json cols = json::array();
+  for (size_t c = 0; c < m.schema.size(); ++c) {
+    const auto& f = m.schema.field(c);
+    json col = {{"name", f.name},
+                {"type", data::DataTypeName(f.type)},
+                {"role", data::ColumnRoleName(f.role)},
+                {"profile", json::parse(storage::ProfileToJson(m.profiles[c]))}};
+    if (f.type == data::DataType::kCategorical) col["categories"] = m.dictionaries[c].size();
+    cols.push_back(std::move(col));
+  }
+  j["columns"] = std::move(cols);
+  return j.dump();
+}
+
+std::string RunJson(const registry::RunRecord& r) { return RunValue(r).dump(); }
+
+std::string ModelVersionJson(const registry::ModelVersion& v) { return VersionValue(v).dump(); }
+
+std::string AliasMoveJson(const registry::AliasEvent& ev) {
+  return json{{"name", ev.name},         {"alias", ev.alias}, {"version", ev.version},
+              {"previous", ev.previous}, {"actor", ev.actor}, {"reason", ev.reason}}
+      .dump();
+}
+
+Result<std::string> ListDatasets(storage::DatasetStore& store) {
+  KILN_ASSIGN_OR_RETURN(auto all, store.catalog().ListDatasets());
+  json arr = json::array();
+  for (const auto& r : all) arr.push_back(RecordValue(r));
+  return arr.dump();
+}
+
+Result<std::string> ShowDataset(storage::DatasetStore& store, const std::string& ref) {
+  KILN_ASSIGN_OR_RETURN(DatasetRef parsed, ParseDatasetRef(ref));
+  KILN_ASSIGN_OR_RETURN(storage::VersionRecord record, store.Resolve(parsed));
+  KILN_ASSIGN_OR_RETURN(storage::Manifest manifest, store.LoadManifest(record));
+  return DatasetVersionJson(record, manifest);
+}
+
+Result<std::string> ListRuns(registry::CatalogStore& c, const registry::RunQuery& query) {
+  KILN_ASSIGN_OR_RETURN(auto runs, c.SearchRuns(query));
+  json out = json::array();
+  for (const auto& r : runs) out.push_back(RunValue(r));
+  return out.dump();
+}
+
+Result<std::string> ShowRun(registry::CatalogStore& c, const std::string& id) {
+  KILN_ASSIGN_OR_RETURN(registry::RunRecord r, c.GetRun(id));
+  KILN_ASSIGN_OR_RETURN(auto curves, c.GetCurves(id, ""));
+  json out = RunValue(r);
+  json cj = json::object();
+  for (const auto& curve : curves) {
+    cj[curve.key] = {{"steps", curve.steps}, {"values", curve.values}};
+  }
+  out["curves"] = std::move(cj);
+  return out.dump();
+}
+
+Result<std::string> ListModels(registry::CatalogStore& c) {
+  KILN_ASSIGN_OR_RETURN(auto models, c.ListModels());
+  json out = json::array();
+  for (const auto& m : models) {
+    out.push_back({{"name", m.name},
+                   {"latest_version", m.latest_version},
+                   {"versions", m.versions},
+                   {"aliases", m.aliases}});
+  }
+  return out.dump();
+}
+
+Result<std::string> ShowModel(registry::CatalogStore& c, const std::string& ref) {
+  KILN_ASSIGN_OR_RETURN(auto resolved, ResolveModelRef(c, ref));
+  if (resolved.second != 0) {
+    KILN_ASSIGN_OR_RETURN(auto v, c.GetModelVersion(resolved.first, resolved.second));
+    return ModelVersionJson(v);
+  }
+  // A bare name: every version and the gate reports.
+  KILN_ASSIGN_OR_RETURN(auto versions, c.ListModelVersions(resolved.first));
+  json out = json::array();
+  for (const auto& v : versions) out.push_back(VersionValue(v));
+  KILN_ASSIGN_OR_RETURN(auto gates, c.GateReports(resolved.first));
+  json reports = json::array();
+  for (const auto& r : gates) {
+    json report = json::parse(r.report_json, nullptr, false);
+    report["report_id"] = r.id;
+    report["at_ms"] = r.at_ms;
+    report["actor"] = r.actor;
+    reports.push_back(std::move(report));
+  }
+  return json{{"name", resolved.first}, {"versions", out}, {"gate_reports", reports}}.dump();
+}
+
+Result<std::string> AliasHistory(registry::CatalogStore& c, const std::string& name) {
+  KILN_ASSIGN_OR_RETURN(auto history, c.AliasHistory(name));
+  json out = json::array();
+  for (const auto& e : history) {
+    out.push_back({{"seq", e.seq},
+                   {"alias", e.alias},
+                   {"version", e.version},
+                   {"previous", e.previous},
+                   {"at_ms", e.at_ms},
+                   {"actor", e.actor},
+                   {"reason", e.reason}});
+  }
+  return out.dump();
+}
+
+Result<std::string> MoveAlias(registry::CatalogStore& c, const std::string& name,
+                              const std::string& alias, int64_t version, const std::string& actor,
+                              const std::string& reason) {
+  KILN_ASSIGN_OR_RETURN(auto ev, c.SetAlias(name, alias, version, actor, reason, std::nullopt));
+  return AliasMoveJson(ev);
+}
+
+Result<std::string> RollbackAlias(registry::CatalogStore& c, const std::string& name,
+                                  const std::string& alias, const std::string& actor,
+                                  const std::string& reason) {
+  KILN_ASSIGN_OR_RETURN(int64_t current, c.ResolveAlias(name, alias));
+  KILN_ASSIGN_OR_RETURN(auto history, c.AliasHistory(name));
+  // The version the alias pointed to before it came to `current`.
+  int64_t target = 0;
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    if (it->alias == alias && it->version == current) {
+      target = it->previous;
+      break;
+    }
+  }
+  if (target == 0) {
+    return FailedPreconditionError(
+        fmt::format("{}@{} has no earlier version to roll back to", name, alias));
+  }
+  KILN_ASSIGN_OR_RETURN(auto ev, c.SetAlias(name, alias, target, actor,
+                                            reason.empty() ? "rollback" : reason, current));
+  return AliasMoveJson(ev);
+}
+
+bool ControlPlaneService::Handles(std::string_view target) {
+  return target.substr(0, 8) == "/api/v1/" || target == "/api/v1";
+}
+
+namespace {
+
+// The optional JSON object body of a write: {"version": N, "reason": "..."}.
+Result<json> BodyObject(const std::string& body) {
+  if (body.empty()) return json::object();
+  bool too_deep = false;
+  json j = json::parse(
+      body,
+      [&](int depth, json::parse_event_t, json&) {
+        if (depth > 4) too_deep = true;
+        return !too_deep;
+      },
+      /*allow_exceptions=*/false);
+  if (too_deep || j.is_discarded() || !j.is_object()) {
+    return InvalidArgumentError("the body must be a JSON object");
+  }
+  return j;
+}
+
+Result<std::string> Text(const json& body, const char* key) {
+  if (!body.contains(key)) return std::string();
+  if (!body[key].is_string()) return InvalidArgumentError(fmt::format("'{}' must be text", key));
+  return body[key].get<std::string>();
+}
+
+}  // namespace
+
+http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std::string* route) {
+  auto answer = [&](Result<std::string> r) {
+    if (!r.ok()) return ErrorResponse(r.status());
+    return http::HttpResponse{200, "application/json", std::move(*r), {}};
+  };
+  auto parsed = PathSegments(req.target);
+  if (!parsed.ok()) return ErrorResponse(parsed.status());
+  const std::vector<std::string>& s = *parsed;  // api v1 ...
+  const bool get = req.method == "GET";
+  auto method_not_allowed = [](const char* allowed) {
+    http::HttpResponse r = ErrorResponse(InvalidArgumentError("method not allowed"));
+    r.status = 405;
+    r.headers.emplace_back("Allow", allowed);
+    return r;
+  };
+  if (s.size() < 3) return ErrorResponse(NotFoundError("no such endpoint"));
+  const std::string& kind = s[2];
+  if (kind == "datasets" && s.size() <= 4) {
+    *route = "api_datasets";
+    if (!get) return method_not_allowed("GET");
+    if (s.size() == 3) return answer(ListDatasets(*datasets_));
+    return answer(ShowDataset(*datasets_, s[3]));
+  }
+  if (kind == "runs" && s.size() <= 4) {
+    *route = "api_runs";
+    if (!get) return method_not_allowed("GET");
+    if (s.size() == 4) return answer(ShowRun(*catalog_, s[3]));
+    auto q = QueryParameters(req.target);
+    registry::RunQuery query{q["experiment"], q["filter"], q["order_by"], 100};
+    if (!q["limit"].empty()) {
+      const std::string& l = q["limit"];
+      if (l.size() > 6 || l.find_first_not_of("0123456789") != std::string::npos) {
+        return ErrorResponse(InvalidArgumentError("limit must be a number up to 999999"));
+      }
+      query.limit = std::stoll(l);
+    }
+    return answer(ListRuns(*catalog_, query));
+  }
+  if (kind != "models") return ErrorResponse(NotFoundError("no such endpoint"));
+  *route = "api_models";
+  if (s.size() == 3) return get ? answer(ListModels(*catalog_)) : method_not_allowed("GET");
+  const std::string& name = s[3];
+  if (s.size() == 4) return get ? answer(ShowModel(*catalog_, name)) : method_not_allowed("GET");
+  if (Status v = ValidateName(name, "model name"); !v.ok()) return ErrorResponse(v);
+  if (s.size() == 5 && s[4] == "history") {
+    return get ? answer(AliasHistory(*catalog_, name)) : method_not_allowed("GET");
+  }
+  if (s.size() >= 6 && s[4] == "aliases") {
+    const std::string& alias = s[5];
+    if (Status v = ValidateName(alias, "alias"); !v.ok()) return ErrorResponse(v);
+    auto body = BodyObject(req.body);
+    if (!body.ok()) return ErrorResponse(body.status());
+    auto reason = Text(*body, "reason");
+    if (!reason.ok()) return ErrorResponse(reason.status());
+    if (s.size() == 6) {
+      if (req.method != "PUT") return method_not_allowed("PUT");
+      if (!body->contains("version") || !(*body)["version"].is_number_unsigned()) {
+        return ErrorResponse(InvalidArgumentError(
+            R"(the body must give the version: {"version": N, "reason": "..."} (0 removes))"));
+      }
+      const auto version = (*body)["version"].get<uint64_t>();
+      if (version > static_cast<uint64_t>(INT64_MAX)) {
+        return ErrorResponse(InvalidArgumentError("version out of range"));
+      }
+      return answer(
+          MoveAlias(*catalog_, name, alias, static_cast<int64_t>(version), "api", *reason));
+    }
+    if (s.size() == 7 && s[6] == "rollback") {
+      if (req.method != "POST") return method_not_allowed("POST");
+      return answer(RollbackAlias(*catalog_, name, alias, "api", *reason));
+    }
+  }
+  return ErrorResponse(NotFoundError("no such endpoint"));
+}
+
+}  // namespace kiln::api
