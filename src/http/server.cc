@@ -1,6 +1,7 @@
 #include "kiln/http/server.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
@@ -188,6 +189,17 @@ class Session : public std::enable_shared_from_this<Session> {
                          });
       return;
     }
+    // A small request's body usually came with its header: parse what is buffered in place
+    // and go on at once, instead of another asynchronous read (a GET has no body at all).
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      beast::error_code pec;
+      const size_t used = parser_->put(buffer_.data(), pec);
+      buffer_.consume(used);
+      if (pec == bhttp::error::need_more) break;
+      if (pec) return OnBody(pec);
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return OnBody({});
     ReadBody();
   }
 
@@ -206,6 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive() && !server_->stopping();
     version_ = msg.version();
+    head_request_ = msg.method() == bhttp::verb::head;
     HttpRequest req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -227,22 +240,34 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse resp) {
-    res_.emplace(static_cast<bhttp::status>(resp.status), version_);
-    res_->set(bhttp::field::server, "kiln");
-    res_->set(bhttp::field::content_type, resp.content_type);
-    for (auto& [k, v] : resp.headers) res_->set(k, v);
-    res_->keep_alive(keep_alive_ && !server_->stopping());
-    res_->body() = std::move(resp.body);
-    res_->prepare_payload();
+    // The head is formatted here and written with the body in one gather write (no
+    // serializer: the fields are few and ours).
+    const bool keep = keep_alive_ && !server_->stopping();
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(resp.status));
+    head_ = fmt::format(
+        "HTTP/1.{} {} {}\r\nServer: kiln\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+        version_ == 10 ? 0 : 1, resp.status, std::string_view(reason.data(), reason.size()),
+        resp.content_type, resp.body.size());
+    for (const auto& [k, v] : resp.headers) head_ += fmt::format("{}: {}\r\n", k, v);
+    if (!keep) {
+      head_ += "Connection: close\r\n";
+    } else if (version_ == 10) {
+      head_ += "Connection: keep-alive\r\n";
+    }
+    head_ += "\r\n";
+    body_ = std::move(resp.body);
+    if (head_request_) body_.clear();  // HEAD: the length of the body, not the body
+    keep_after_write_ = keep;
     stream_.expires_after(std::chrono::milliseconds(server_->limits().body_timeout_ms));
-    bhttp::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    const std::array<net::const_buffer, 2> out{net::buffer(head_), net::buffer(body_)};
+    net::async_write(stream_, out, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnWrite(ec);
     });
   }
 
   void OnWrite(beast::error_code ec) {
-    const bool keep = res_ && res_->keep_alive();
-    res_.reset();
+    const bool keep = keep_after_write_;
+    body_.clear();
     server_->RequestDone();  // written (or failed): a draining Shutdown may now go on
     if (ec || !keep) return Close();
     ReadHeader();
@@ -274,7 +299,9 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::response<bhttp::string_body>> res_;
+  std::string head_, body_;  // the response being written
+  bool keep_after_write_ = false;
+  bool head_request_ = false;
   bool keep_alive_ = false;
   unsigned version_ = 11;
 };

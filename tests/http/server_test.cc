@@ -89,6 +89,31 @@ TEST(HttpServerTest, KeepAliveAnswersInOrder) {
   EXPECT_EQ(late->body, "late");
 }
 
+// Pipelined requests answered in order on one connection; HTTP/1.0 and HEAD answered as the
+// protocol says (1.0 closes unless asked to keep alive; HEAD gets the length, not the body).
+TEST(HttpServerTest, PipeliningHttp10AndHead) {
+  auto server = StartEcho();
+  bool closed = false;
+  const std::string piped = Raw(server->port(),
+                                "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+                                "GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                                &closed);
+  EXPECT_TRUE(closed);
+  const size_t first = piped.find("POST /a abc"), second = piped.find("GET /b ");
+  ASSERT_NE(first, std::string::npos) << piped;
+  ASSERT_NE(second, std::string::npos) << piped;
+  EXPECT_LT(first, second);
+  EXPECT_NE(piped.find("X-Test: 1\r\n"), std::string::npos);
+  const std::string old = Raw(server->port(), "GET /c HTTP/1.0\r\n\r\n", &closed);
+  EXPECT_EQ(old.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << old;
+  EXPECT_NE(old.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_TRUE(closed);
+  const std::string head =
+      Raw(server->port(), "HEAD /d HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(head.find("Content-Length: 8\r\n"), std::string::npos) << head;  // "HEAD /d "
+  EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");                       // and no body
+}
+
 TEST(HttpServerTest, HandlerThatThrowsGets500AndServerStaysUp) {
   auto server = StartEcho();
   auto c = HttpClient::Connect("127.0.0.1", server->port());
