@@ -103,13 +103,16 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
       if (!s.ok()) KILN_LOG_ERROR("model '{}' is not served: {}", name, s.ToString());
     }
   }
-  serve::BatcherOptions bo = config.batcher;
+  serve::BatcherOptions bo;
+  bo.policy = config.defaults;
   bo.threads = a.inference_threads;
   // Flags given on the command line override kiln.yaml's defaults for every model.
   if (a.max_batch_size != -1) bo.policy.max_batch_size = static_cast<uint64_t>(a.max_batch_size);
   if (a.max_queue_delay_us != -1) {
     bo.policy.max_queue_delay_us = static_cast<uint32_t>(a.max_queue_delay_us);
   }
+  // Per-model settings from kiln.yaml over the defaults as the flags left them.
+  bo.per_model = config.PerModel(bo.policy);
   bo.max_queue_requests = a.max_queue;
   bo.inline_max_rows = a.inline_rows;
   serve::Batcher batcher(bo, &metrics);
@@ -150,6 +153,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
         });
     if (!started.ok()) {
       server->Shutdown(std::chrono::milliseconds(0));
+      batcher.Stop();  // before the services its queued requests answer through are gone
       return started.status();
     }
     grpc_server = std::move(*started);

@@ -25,38 +25,38 @@ Result<uint64_t> Integer(const YAML::Node& n, const std::string& where, uint64_t
   return v;
 }
 
-// Reads the policy keys of `node` over `policy`; `allow_models` for the top level.
-Status ReadPolicy(const YAML::Node& node, const std::string& where, bool top,
-                  serve::BatchPolicy* policy) {
+// Reads the policy keys of `node` into `settings` (`top`: the serving section itself).
+Status ReadSettings(const YAML::Node& node, const std::string& where, bool top,
+                    ModelSettings* settings) {
   if (!node.IsMap())
     return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a mapping", where));
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     const std::string at = where + "." + key;
     if (key == "max_batch_size") {
-      KILN_ASSIGN_OR_RETURN(policy->max_batch_size, Integer(kv.second, at, 1u << 20));
-      if (policy->max_batch_size == 0) {
+      KILN_ASSIGN_OR_RETURN(settings->max_batch_size, Integer(kv.second, at, 1u << 20));
+      if (*settings->max_batch_size == 0) {
         return InvalidArgumentError(fmt::format("kiln.yaml: {} must be at least 1", at));
       }
     } else if (key == "max_queue_delay_us") {
       KILN_ASSIGN_OR_RETURN(uint64_t v, Integer(kv.second, at, 1000000));
-      policy->max_queue_delay_us = static_cast<uint32_t>(v);
+      settings->max_queue_delay_us = static_cast<uint32_t>(v);
     } else if (key == "cache") {
       if (!kv.second.IsMap()) {
         return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a mapping", at));
       }
-      policy->cache.max_entries = 10000;  // `cache:` turns it on; these are its defaults
+      settings->cache = true;
       for (const auto& c : kv.second) {
         const std::string ckey = c.first.as<std::string>();
         const std::string cat = at + "." + ckey;
         if (ckey == "max_entries") {
-          KILN_ASSIGN_OR_RETURN(policy->cache.max_entries, Integer(c.second, cat, 1ull << 32));
+          KILN_ASSIGN_OR_RETURN(settings->cache_max_entries, Integer(c.second, cat, 1ull << 32));
         } else if (ckey == "max_mb") {
           KILN_ASSIGN_OR_RETURN(uint64_t mb, Integer(c.second, cat, 1u << 20));
-          policy->cache.max_bytes = mb << 20;
+          settings->cache_max_bytes = mb << 20;
         } else if (ckey == "ttl_seconds") {
-          KILN_ASSIGN_OR_RETURN(uint64_t s, Integer(c.second, cat, 30 * 86400));
-          policy->cache.ttl_ms = static_cast<uint32_t>(s * 1000);
+          KILN_ASSIGN_OR_RETURN(uint64_t secs, Integer(c.second, cat, 30 * 86400));
+          settings->cache_ttl_ms = static_cast<uint32_t>(secs * 1000);
         } else {
           return InvalidArgumentError(fmt::format(
               "kiln.yaml: unknown key {} (max_entries, max_mb, ttl_seconds)", Printable(cat)));
@@ -111,6 +111,26 @@ Result<serve::RoutingPolicy> ReadRouting(const YAML::Node& node, const std::stri
 
 }  // namespace
 
+serve::BatchPolicy ModelSettings::Over(serve::BatchPolicy p) const {
+  if (max_batch_size) p.max_batch_size = *max_batch_size;
+  if (max_queue_delay_us) p.max_queue_delay_us = *max_queue_delay_us;
+  if (cache) {
+    // `cache:` turns the cache on: 10,000 entries unless it says or the defaults do.
+    if (p.cache.max_entries == 0) p.cache.max_entries = 10000;
+    if (cache_max_entries) p.cache.max_entries = *cache_max_entries;
+    if (cache_max_bytes) p.cache.max_bytes = *cache_max_bytes;
+    if (cache_ttl_ms) p.cache.ttl_ms = *cache_ttl_ms;
+  }
+  return p;
+}
+
+std::map<std::string, serve::BatchPolicy> ServingConfig::PerModel(
+    const serve::BatchPolicy& base) const {
+  std::map<std::string, serve::BatchPolicy> out;
+  for (const auto& [name, settings] : models) out[name] = settings.Over(base);
+  return out;
+}
+
 Result<ServingConfig> ParseServingConfig(std::string_view yaml) {
   ServingConfig config;
   if (yaml.empty()) return config;
@@ -119,7 +139,9 @@ Result<ServingConfig> ParseServingConfig(std::string_view yaml) {
     if (!root.IsMap()) return config;
     const YAML::Node serving = root["serving"];
     if (!serving || serving.IsNull()) return config;
-    KILN_RETURN_IF_ERROR(ReadPolicy(serving, "serving", true, &config.batcher.policy));
+    ModelSettings top;
+    KILN_RETURN_IF_ERROR(ReadSettings(serving, "serving", true, &top));
+    config.defaults = top.Over(config.defaults);
     const YAML::Node models = serving["models"];
     if (models && !models.IsNull()) {
       if (!models.IsMap())
@@ -127,9 +149,8 @@ Result<ServingConfig> ParseServingConfig(std::string_view yaml) {
       for (const auto& kv : models) {
         const std::string name = kv.first.as<std::string>();
         KILN_RETURN_IF_ERROR(ValidateName(name, "kiln.yaml: serving.models model name"));
-        serve::BatchPolicy policy = config.batcher.policy;
-        KILN_RETURN_IF_ERROR(ReadPolicy(kv.second, "serving.models." + name, false, &policy));
-        config.batcher.per_model[name] = policy;
+        KILN_RETURN_IF_ERROR(
+            ReadSettings(kv.second, "serving.models." + name, false, &config.models[name]));
         if (const YAML::Node routing = kv.second["routing"]; routing && !routing.IsNull()) {
           KILN_ASSIGN_OR_RETURN(config.routing[name],
                                 ReadRouting(routing, "serving.models." + name + ".routing"));

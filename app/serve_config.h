@@ -18,6 +18,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,9 +28,23 @@
 
 namespace kiln::app {
 
+// What kiln.yaml sets for a model (or, at the top of the section, for every model); unset
+// fields come from the policy it is laid over.
+struct ModelSettings {
+  std::optional<uint64_t> max_batch_size;
+  std::optional<uint32_t> max_queue_delay_us;
+  bool cache = false;  // a `cache:` block: the cache is on
+  std::optional<uint64_t> cache_max_entries, cache_max_bytes;
+  std::optional<uint32_t> cache_ttl_ms;
+  serve::BatchPolicy Over(serve::BatchPolicy base) const;
+};
+
 struct ServingConfig {
-  serve::BatcherOptions batcher;
+  serve::BatchPolicy defaults;                          // the section's top level
+  std::map<std::string, ModelSettings> models;          // by model name
   std::map<std::string, serve::RoutingPolicy> routing;  // by model name
+  // The per-model policies laid over `base`: the defaults, as command-line flags left them.
+  std::map<std::string, serve::BatchPolicy> PerModel(const serve::BatchPolicy& base) const;
 };
 
 // `yaml` is the whole kiln.yaml (empty: the defaults).

@@ -227,7 +227,8 @@ Result<std::string> RollbackAlias(registry::CatalogStore& c, const std::string& 
 }
 
 bool ControlPlaneService::Handles(std::string_view target) {
-  return target.substr(0, 8) == "/api/v1/" || target == "/api/v1";
+  return target.substr(0, 7) == "/api/v1" &&
+         (target.size() == 7 || target[7] == '/' || target[7] == '?');
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #include "kiln/api/grpc_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -17,6 +18,7 @@ namespace kiln::api {
 using serve::DataType;
 
 struct GrpcInferenceService::Call {
+  std::atomic<bool> finished{false};  // answered once, whatever calls Finish again
   std::chrono::steady_clock::time_point arrived;
   std::string route = "grpc_other";
   std::string model, version;
@@ -129,7 +131,9 @@ T Load(const char* p) {
 Status FromRaw(const std::string& raw, uint64_t count, serve::Tensor* t) {
   if (t->datatype == DataType::kBytes) {
     size_t at = 0;
-    t->strings.reserve(count);
+    // At most one element per 4 bytes (the length prefix): a shape never buys more memory
+    // than the bytes sent.
+    t->strings.reserve(std::min<uint64_t>(count, raw.size() / 4));
     for (uint64_t i = 0; i < count; ++i) {
       if (raw.size() - at < 4) {
         return InvalidArgumentError(
@@ -352,6 +356,7 @@ void GrpcInferenceService::Handle(rpc::RpcCall rpc, rpc::RpcResponder done) {
 }
 
 void GrpcInferenceService::Finish(Call& call, Result<std::string> resp) {
+  if (call.finished.exchange(true)) return;
   // The gRPC status code name (OK, NOT_FOUND, ...) is the code label of gRPC routes.
   const std::string code = resp.ok() ? "OK" : std::string(StatusCodeName(resp.status().code()));
   const std::string id = stats_.logging() ? monitor::AccessLog::RequestId("") : std::string();

@@ -204,8 +204,9 @@ V2Service::V2Service(serve::ModelManager* models, serve::Dispatcher* dispatcher,
 
 void V2Service::Handle(HttpRequest req, http::Responder done) {
   stats_.Started();
-  auto call =
-      std::make_shared<Call>(Call{std::chrono::steady_clock::now(), {}, std::move(done), {}});
+  auto call = std::make_shared<Call>();
+  call->arrived = std::chrono::steady_clock::now();
+  call->done = std::move(done);
   for (const auto& [name, value] : req.headers) {
     if (name == "x-request-id") call->request_id = monitor::AccessLog::RequestId(value);
   }
@@ -222,6 +223,7 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
 }
 
 void V2Service::Finish(Call& call, HttpResponse resp) {
+  if (call.finished.exchange(true)) return;
   // Unknown model names are not labels: a client cannot grow the metrics without bound.
   const std::string code = std::to_string(resp.status);
   stats_.Answered({"http", call.labels.route, call.labels.model, call.labels.version, code,
@@ -359,6 +361,13 @@ HttpResponse V2Service::RoutingRoute(const HttpRequest& req, const std::string& 
   if (req.method == "PUT") {
     auto policy = ParseRoutingJson(req.body);
     if (!policy.ok()) return ErrorResponse(policy.status());
+    // Every target must be a version this model serves (loaded now, before traffic needs it).
+    std::vector<std::string> targets;
+    for (const auto& r : policy->split) targets.push_back(r.target);
+    if (!policy->shadow.empty()) targets.push_back(policy->shadow);
+    for (const auto& t : targets) {
+      if (auto v = models_->Get(model, t); !v.ok()) return ErrorResponse(v.status());
+    }
     if (Status s = dispatcher_->SetRouting(model, *policy); !s.ok()) return ErrorResponse(s);
   }
   auto policy = dispatcher_->Routing(model);

@@ -48,6 +48,7 @@ AtomicFileWriter::~AtomicFileWriter() {
 }
 
 Status AtomicFileWriter::Commit() {
+  if (!file_) return FailedPreconditionError("the file was committed (or failed to) already");
   KILN_RETURN_IF_ERROR(file_->Sync());
   KILN_RETURN_IF_ERROR(file_->Close());
   file_.reset();

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <random>
@@ -53,8 +54,9 @@ bool AccessLog::Sampled() {
   if (sample_ <= 0) return false;
   // Every 1/sample-th request, spread by a counter (no shared random state).
   const uint64_t n = seen_.fetch_add(1, std::memory_order_relaxed);
-  const auto period = static_cast<uint64_t>(1.0 / sample_);
-  return period <= 1 || n % period == 0;
+  const double period = std::round(1.0 / sample_);
+  if (period >= 1e18) return false;
+  return period <= 1 || n % static_cast<uint64_t>(period) == 0;
 }
 
 void AccessLog::Log(const Entry& e) {

@@ -145,8 +145,9 @@ class GrpcServer::Impl {
 
   RpcHandler handler_;
   grpc::AsyncGenericService service_;
-  std::unique_ptr<grpc::Server> server_;
+  // Destroyed in reverse: the server before its completion queues, both before the service.
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
+  std::unique_ptr<grpc::Server> server_;
   std::vector<std::thread> threads_;
   int port_ = 0;
   std::atomic<bool> accepting_{true};

@@ -124,7 +124,7 @@ Batcher::ModelCache* Batcher::CacheFor(const std::string& model) {
 }
 
 Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer request,
-                       Clock::time_point deadline, InferCallback done) {
+                       Clock::time_point deadline, InferCallback done, bool allow_inline) {
   const Clock::time_point now = Clock::now();
   if (now >= deadline) return DeadlineExceededError("the request's deadline passed before compute");
   ModelCache* cache = nullptr;
@@ -154,8 +154,8 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
     cache = nullptr;
   }
   const uint64_t bytes = request.bytes();
-  if (request.x.rows <= options_.inline_max_rows && !request.contributions &&
-      PolicyFor(model->name).max_queue_delay_us == 0) {
+  if (allow_inline && options_.inline_max_rows > 0 && request.x.rows <= options_.inline_max_rows &&
+      !request.contributions && PolicyFor(model->name).max_queue_delay_us == 0) {
     QueueMetrics metrics;
     bool idle = false;
     {
@@ -260,6 +260,18 @@ void Batcher::Worker() {
   }
 }
 
+void Batcher::Answer(Item& item, Result<InferResponse> resp) {
+  // A callback that throws must not take the inference thread (and the rest of its batch)
+  // with it.
+  try {
+    item.done(std::move(resp));
+  } catch (const std::exception& e) {
+    KILN_LOG_ERROR("inference callback threw: {}", e.what());
+  } catch (...) {
+    KILN_LOG_ERROR("inference callback threw a non-standard exception");
+  }
+}
+
 void Batcher::Run(const ServedModel& m, const QueueMetrics& metrics, std::vector<Item>& batch,
                   const ExecContext& ctx) {
   const Clock::time_point start = Clock::now();
@@ -271,7 +283,8 @@ void Batcher::Run(const ServedModel& m, const QueueMetrics& metrics, std::vector
     item.stats->queue.Add(start - item.arrived);
     if (start >= item.deadline) {
       item.stats->fail.Add(start - item.arrived);
-      item.done(DeadlineExceededError("the request's deadline passed while it waited for compute"));
+      Answer(item,
+             DeadlineExceededError("the request's deadline passed while it waited for compute"));
       continue;
     }
     live.push_back(&item);
@@ -338,7 +351,7 @@ void Batcher::Run(const ServedModel& m, const QueueMetrics& metrics, std::vector
     stats.compute_infer.Add(computed - start);
     stats.compute_output.Add(finished - own);
     (resp.ok() ? stats.success : stats.fail).Add(finished - item->arrived);
-    item->done(std::move(resp));
+    Answer(*item, std::move(resp));
   }
 }
 

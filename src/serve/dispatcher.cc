@@ -165,7 +165,14 @@ Status Dispatcher::Submit(const std::string& model, const std::string& version,
   }
   KILN_RETURN_IF_ERROR(
       batcher_->Submit(std::move(m), std::move(prepared), deadline, std::move(done)));
-  if (queue_shadow) queue_shadow();
+  if (queue_shadow) {
+    // The request is queued (its answer may even be written): nothing here may fail it now.
+    try {
+      queue_shadow();
+    } catch (const std::exception& e) {
+      KILN_LOG_ERROR("shadow request for '{}' not queued: {}", model, e.what());
+    }
+  }
   return Status::Ok();
 }
 
@@ -211,11 +218,13 @@ std::function<void()> Dispatcher::Mirror(const std::string& model, const std::st
   }
   return [this, pair, s = std::move(s), p = std::make_shared<PreparedInfer>(std::move(*prepared)),
           deadline, answered, failed, dropped] {
-    Status queued = batcher_->Submit(s, std::move(*p), deadline,
-                                     [pair, answered, failed](Result<InferResponse> r) {
-                                       if (auto* c = r.ok() ? answered : failed) c->Add();
-                                       pair->Arrive(false, r);
-                                     });
+    Status queued = batcher_->Submit(
+        s, std::move(*p), deadline,
+        [pair, answered, failed](Result<InferResponse> r) {
+          if (auto* c = r.ok() ? answered : failed) c->Add();
+          pair->Arrive(false, r);
+        },
+        /*allow_inline=*/false);
     if (!queued.ok() && dropped) dropped->Add();
   };
 }

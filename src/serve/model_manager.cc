@@ -73,7 +73,10 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::LoadVersion(const std::
     return served;
   };
   auto served = load();
-  if (!served.ok() && load_failures_) load_failures_->With({name})->Add();
+  // A version that does not exist is a client's mistake, not a failed load.
+  if (!served.ok() && served.status().code() != StatusCode::kNotFound && load_failures_) {
+    load_failures_->With({name})->Add();
+  }
   if (served.ok() && load_time_) {
     load_time_->With({name})->Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -99,6 +102,9 @@ Status ModelManager::LoadAll() {
 }
 
 Status ModelManager::Load(const std::string& name) {
+  // One load or refresh at a time: a refresh cannot install a newer version between this
+  // one's alias lookup and its swap.
+  MutexLock loading(&refresh_mu_);
   auto version = catalog_->ResolveAlias(name, default_alias_);
   Result<std::shared_ptr<const ServedModel>> served =
       version.ok() ? LoadVersion(name, *version) : version.status();

@@ -8,8 +8,8 @@ namespace {
 TEST(ServeConfigTest, DefaultsAndPerModelPolicies) {
   auto none = ParseServingConfig("");
   ASSERT_TRUE(none.ok());
-  EXPECT_EQ(none->batcher.policy.max_batch_size, 256u);
-  EXPECT_EQ(none->batcher.policy.cache.max_entries, 0u);  // no cache unless configured
+  EXPECT_EQ(none->defaults.max_batch_size, 256u);
+  EXPECT_EQ(none->defaults.cache.max_entries, 0u);  // no cache unless configured
   EXPECT_TRUE(ParseServingConfig("catalog: sqlite\n").ok());
 
   auto c = ParseServingConfig(R"(
@@ -29,15 +29,32 @@ serving:
         shadow: staging
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->batcher.policy.max_batch_size, 128u);
-  EXPECT_EQ(c->batcher.policy.max_queue_delay_us, 50u);
-  const auto& credit = c->batcher.per_model.at("credit-risk");
+  EXPECT_EQ(c->defaults.max_batch_size, 128u);
+  EXPECT_EQ(c->defaults.max_queue_delay_us, 50u);
+  auto per_model = c->PerModel(c->defaults);
+  const auto& credit = per_model.at("credit-risk");
   EXPECT_EQ(credit.max_batch_size, 128u);  // from the defaults
   EXPECT_EQ(credit.max_queue_delay_us, 200u);
   EXPECT_EQ(credit.cache.max_entries, 10000u);
   EXPECT_EQ(credit.cache.max_bytes, 8u << 20);
   EXPECT_EQ(credit.cache.ttl_ms, 5000u);
-  EXPECT_EQ(c->batcher.per_model.at("churn").cache.max_entries, 7u);
+  EXPECT_EQ(per_model.at("churn").cache.max_entries, 7u);
+  EXPECT_EQ(per_model.at("churn").max_queue_delay_us, 50u);
+  // Defaults changed afterwards (by command-line flags) reach models that do not set them.
+  serve::BatchPolicy flags = c->defaults;
+  flags.max_queue_delay_us = 0;
+  flags.max_batch_size = 32;
+  per_model = c->PerModel(flags);
+  EXPECT_EQ(per_model.at("churn").max_queue_delay_us, 0u);
+  EXPECT_EQ(per_model.at("churn").max_batch_size, 32u);
+  EXPECT_EQ(per_model.at("credit-risk").max_queue_delay_us, 200u);  // its own setting stays
+  // A model's cache block inherits what the section's cache block sets.
+  auto inherit = ParseServingConfig(
+      "serving:\n  cache: {max_entries: 500}\n  models:\n    m:\n      cache: {ttl_seconds: 5}\n");
+  ASSERT_TRUE(inherit.ok()) << inherit.status().ToString();
+  const auto m = inherit->PerModel(inherit->defaults).at("m");
+  EXPECT_EQ(m.cache.max_entries, 500u);
+  EXPECT_EQ(m.cache.ttl_ms, 5000u);
   ASSERT_EQ(c->routing.size(), 1u);
   const auto& r = c->routing.at("churn");
   ASSERT_EQ(r.split.size(), 2u);

@@ -713,6 +713,12 @@ TEST_F(ServeCliTest, RoutingSplitsStickyKeysAndShadows) {
   }
   EXPECT_EQ(Send("PUT", "/v2/models/no-such-model/routing", R"({"split": {"1": 1}})", port).status,
             404);
+  // Targets must exist: a typo would send its share of the traffic to 404s.
+  EXPECT_EQ(Send("PUT", "/v2/models/credit-risk/routing", R"({"split": {"7": 1}})", port).status,
+            404);
+  EXPECT_EQ(
+      Send("PUT", "/v2/models/credit-risk/routing", R"({"shadow": "no-such-alias"})", port).status,
+      404);
   EXPECT_EQ(Send("POST", "/v2/models/credit-risk/routing", "{}", port).status, 405);
   ASSERT_EQ(Send("PUT", "/v2/models/credit-risk/routing", "{}", port).status, 200);
   EXPECT_EQ(version_for(nullptr, "/v2/models/credit-risk/infer"), "1");  // production again

@@ -92,7 +92,8 @@ class V2Service {
     std::chrono::steady_clock::time_point arrived;
     RequestLabels labels;
     http::Responder done;
-    std::string request_id;  // the client's X-Request-Id, or one made for the access log
+    std::string request_id;             // the client's X-Request-Id, or one made for the access log
+    std::atomic<bool> finished{false};  // answered once, whatever calls Finish again
   };
   void Finish(Call& call, http::HttpResponse resp);
   // The response, or nullopt when `call` is answered later (inference).

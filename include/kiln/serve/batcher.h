@@ -92,8 +92,10 @@ class Batcher {
   // Queues a prepared request; `done` is called exactly once, from an inference thread (or
   // from inside Submit for a cache hit or an inline computation) — unless Submit returns an
   // error, in which case it is never called.
+  // `allow_inline` false keeps the request off the calling thread whatever inline_max_rows
+  // says (a shadow copy must never delay the request it mirrors).
   Status Submit(std::shared_ptr<const ServedModel> model, PreparedInfer request,
-                Clock::time_point deadline, InferCallback done);
+                Clock::time_point deadline, InferCallback done, bool allow_inline = true);
   // Refuses new requests, computes the queued ones, joins the threads. Idempotent.
   void Stop();
   size_t queued() const;
@@ -139,6 +141,7 @@ class Batcher {
   ModelCache* CacheFor(const std::string& model) KILN_REQUIRES(mu_);
   void Run(const ServedModel& m, const QueueMetrics& metrics, std::vector<Item>& batch,
            const ExecContext& ctx);
+  static void Answer(Item& item, Result<InferResponse> resp);
 
   const BatcherOptions options_;
   monitor::MetricsRegistry* metrics_;
