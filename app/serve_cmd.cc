@@ -117,6 +117,18 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   bo.inline_max_rows = a.inline_rows;
   serve::Batcher batcher(bo, &metrics);
   serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);
+  // The versions routing sends traffic to are loaded and warmed now, not by their first request.
+  for (const auto& [name, policy] : config.routing) {
+    std::vector<std::string> targets = {policy.shadow};
+    for (const auto& r : policy.split) targets.push_back(r.target);
+    for (const auto& t : targets) {
+      if (t.empty()) continue;
+      if (auto v = models.Get(name, t); !v.ok()) {
+        KILN_LOG_WARN("routing of '{}': {} is not available yet: {}", name, t,
+                      v.status().ToString());
+      }
+    }
+  }
   std::unique_ptr<monitor::AccessLog> access_log;
   if (!a.access_log.empty()) {
     KILN_ASSIGN_OR_RETURN(access_log, monitor::AccessLog::Open(a.access_log, a.access_log_sample));

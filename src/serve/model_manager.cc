@@ -235,6 +235,17 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
     auto v = it->second.others.find(number);
     if (v != it->second.others.end()) return v->second;
   }
+  // First use of this version: one load at a time, so requests arriving together for it wait
+  // for one load instead of each loading it.
+  MutexLock loading(&version_load_mu_);
+  {
+    MutexLock lock(&mu_);
+    auto it = models_.find(name);
+    if (it == models_.end()) return NotFoundError(fmt::format("model '{}' is not loaded", name));
+    if (it->second.current->version == number) return it->second.current;
+    auto v = it->second.others.find(number);
+    if (v != it->second.others.end()) return v->second;
+  }
   auto loaded = LoadVersion(name, number);
   if (!loaded.ok()) {
     if (loaded.status().code() == StatusCode::kNotFound) {
@@ -245,7 +256,11 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
   MutexLock lock(&mu_);
   auto it = models_.find(name);
   if (it == models_.end()) return NotFoundError(fmt::format("model '{}' is not loaded", name));
-  return it->second.others.emplace(number, std::move(*loaded)).first->second;
+  auto& others = it->second.others;
+  // Bounded: past kMaxOtherVersions the lowest version is forgotten (requests holding it keep
+  // it until they end; a later request loads it again).
+  if (others.size() >= kMaxOtherVersions) others.erase(others.begin());
+  return others.emplace(number, std::move(*loaded)).first->second;
 }
 
 std::vector<ModelManager::Entry> ModelManager::List() const {

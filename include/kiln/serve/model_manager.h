@@ -75,8 +75,9 @@ class ModelManager {
 
   // The version a request addresses: `version` "" = the default alias, digits = that version
   // number, else an alias (looked up in the registry once, then again after each alias move
-  // Refresh() sees). Loads a version of a loaded model on first use. NotFound when the model is
-  // not loaded or the version / alias does not exist.
+  // Refresh() sees). Loads a version of a loaded model on first use (one load however many
+  // requests ask at once; at most kMaxOtherVersions are held besides the default alias's).
+  // NotFound when the model is not loaded or the version / alias does not exist.
   Result<std::shared_ptr<const ServedModel>> Get(const std::string& name,
                                                  const std::string& version);
 
@@ -95,6 +96,7 @@ class ModelManager {
     std::map<std::string, int64_t> aliases;  // other aliases, as resolved since the last move
   };
   static constexpr size_t kMaxAliases = 64;
+  static constexpr size_t kMaxOtherVersions = 8;  // versions held besides the default alias's
   // Reads, decodes, compiles and warms (one prediction) a version; times it and counts failures.
   Result<std::shared_ptr<const ServedModel>> LoadVersion(const std::string& name, int64_t version);
   // Load() that records a failure in failed_.
@@ -114,7 +116,8 @@ class ModelManager {
   bool all_ KILN_GUARDED_BY(mu_) = false;                // LoadAll: serve new production models too
   int64_t alias_seen_ KILN_GUARDED_BY(mu_) = -1;         // LastAliasChange() at the last look
   uint64_t alias_generation_ KILN_GUARDED_BY(mu_) = 0;   // bumped when aliases are forgotten
-  Mutex refresh_mu_;                                     // one Refresh at a time
+  Mutex refresh_mu_;                                     // one Refresh or Load at a time
+  Mutex version_load_mu_;  // one first-use load of a non-default version at a time
 };
 
 }  // namespace kiln::serve
