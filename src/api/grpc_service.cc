@@ -440,7 +440,9 @@ Result<std::optional<std::string>> GrpcInferenceService::Infer(const rpc::RpcCal
   KILN_ASSIGN_OR_RETURN(auto proto, Parse<inference::ModelInferRequest>(rpc.request, "ModelInfer"));
   KILN_RETURN_IF_ERROR(CheckModel(proto.model_name(), proto.model_version()));
   // An unknown model is NOT_FOUND whatever the request holds.
-  KILN_RETURN_IF_ERROR(models_->Get(proto.model_name(), proto.model_version()).status());
+  KILN_ASSIGN_OR_RETURN(auto addressed, models_->Get(proto.model_name(), proto.model_version()));
+  call->model = addressed->name;
+  call->version = std::to_string(addressed->version);
   KILN_ASSIGN_OR_RETURN(serve::InferRequest req, FromProto(proto, options_.limits));
   const bool raw = proto.raw_input_contents_size() > 0;
   KILN_RETURN_IF_ERROR(dispatcher_->Submit(

@@ -422,8 +422,12 @@ HttpResponse V2Service::Metadata(const serve::ServedModel& m) {
 std::optional<HttpResponse> V2Service::Infer(const HttpRequest& req, const std::string& model,
                                              const std::string& version,
                                              const std::shared_ptr<Call>& call) {
-  // An unknown model is a 404 whatever the body holds.
-  if (auto m = models_->Get(model, version); !m.ok()) return ErrorResponse(m.status());
+  // An unknown model is a 404 whatever the body holds. The labels name the version addressed
+  // until routing picks the one that answers.
+  auto addressed = models_->Get(model, version);
+  if (!addressed.ok()) return ErrorResponse(addressed.status());
+  call->labels.model = (*addressed)->name;
+  call->labels.version = std::to_string((*addressed)->version);
   auto parsed = serve::ParseInferRequest(req.body, options_.limits);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   Status queued = dispatcher_->Submit(
