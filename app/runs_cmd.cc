@@ -317,14 +317,9 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
     KILN_RETURN_IF_ERROR(AtomicWriteFile(home->fs(), a.plot, bytes));
   }
   if (a.json) {
-    json out = {{"runs", json::array()}};
-    for (size_t i = 0; i < runs.size(); ++i) {
-      json r = json::parse(api::RunJson(runs[i]));
-      json cj = json::object();
-      for (const auto& [k, c] : curves[i]) cj[k] = {{"steps", c.steps}, {"values", c.values}};
-      r["curves"] = cj;
-      out["runs"].push_back(std::move(r));
-    }
+    KILN_ASSIGN_OR_RETURN(std::string compared,
+                          api::CompareRuns(home->catalog(), a.runs, a.curves));
+    json out = json::parse(compared);
     if (format) out["plot"] = a.plot;
     Print(out.dump(2));
     return 0;

@@ -1,5 +1,8 @@
 #include "kiln/api/control_plane.h"
 
+#include <algorithm>
+#include <set>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -148,6 +151,34 @@ Result<std::string> ShowRun(registry::CatalogStore& c, const std::string& id) {
   return out.dump();
 }
 
+Result<std::string> CompareRuns(registry::CatalogStore& c, const std::vector<std::string>& ids,
+                                const std::vector<std::string>& curves) {
+  if (ids.empty() || ids.size() > 16) return InvalidArgumentError("compare takes 1 to 16 runs");
+  json out = {{"runs", json::array()}};
+  std::set<std::string> seen;
+  for (const auto& id : ids) {
+    KILN_ASSIGN_OR_RETURN(registry::RunRecord r, c.GetRun(id));
+    KILN_ASSIGN_OR_RETURN(auto got, c.GetCurves(id, ""));
+    json run = RunValue(r);
+    json cj = json::object();
+    for (const auto& curve : got) {
+      if (!curves.empty() && std::find(curves.begin(), curves.end(), curve.key) == curves.end()) {
+        continue;
+      }
+      seen.insert(curve.key);
+      cj[curve.key] = {{"steps", curve.steps}, {"values", curve.values}};
+    }
+    run["curves"] = std::move(cj);
+    out["runs"].push_back(std::move(run));
+  }
+  for (const auto& k : curves) {
+    if (!seen.count(k)) {
+      return NotFoundError(fmt::format("none of the runs has a curve '{}'", Printable(k)));
+    }
+  }
+  return out.dump();
+}
+
 Result<std::string> ListModels(registry::CatalogStore& c) {
   KILN_ASSIGN_OR_RETURN(auto models, c.ListModels());
   json out = json::array();
@@ -284,8 +315,20 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
   if (kind == "runs" && s.size() <= 4) {
     *route = "api_runs";
     if (!get) return method_not_allowed("GET");
-    if (s.size() == 4) return answer(ShowRun(*catalog_, s[3]));
     auto q = QueryParameters(req.target);
+    if (s.size() == 4 && s[3] == "compare") {
+      auto split = [](const std::string& list) {
+        std::vector<std::string> out;
+        for (size_t at = 0; at < list.size();) {
+          const size_t comma = std::min(list.find(',', at), list.size());
+          if (comma > at) out.push_back(list.substr(at, comma - at));
+          at = comma + 1;
+        }
+        return out;
+      };
+      return answer(CompareRuns(*catalog_, split(q["ids"]), split(q["curves"])));
+    }
+    if (s.size() == 4) return answer(ShowRun(*catalog_, s[3]));
     registry::RunQuery query{q["experiment"], q["filter"], q["order_by"], 100};
     if (!q["limit"].empty()) {
       const std::string& l = q["limit"];

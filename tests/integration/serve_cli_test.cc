@@ -758,6 +758,13 @@ TEST_F(ServeCliTest, ControlPlaneApi) {
   EXPECT_EQ(get("/api/v1/runs/" + run), cli({"runs", "show", run, "--json"}));
   EXPECT_EQ(get("/api/v1/runs?filter=" + std::string("params.max_depth%20%3D%20%274%27")).size(),
             1u);
+  const json all_runs = get("/api/v1/runs");
+  ASSERT_GE(all_runs.size(), 2u);
+  const std::string a = all_runs[0]["run_id"], b = all_runs[1]["run_id"];
+  EXPECT_EQ(get("/api/v1/runs/compare?ids=" + a + "," + b + "&curves=train.logloss"),
+            cli({"runs", "compare", a, b, "--curve", "train.logloss", "--json"}));
+  EXPECT_EQ(Send("GET", "/api/v1/runs/compare?ids=" + a + "&curves=nope", "", port).status, 404);
+  EXPECT_EQ(Send("GET", "/api/v1/runs/compare", "", port).status, 400);
   // Move production to v2 through the API: recorded with actor "api", served after a reload.
   auto moved = Send("PUT", "/api/v1/models/credit-risk/aliases/production",
                     R"({"version": 2, "reason": "canary passed"})", port);

@@ -8,6 +8,7 @@
 //   GET  /api/v1/datasets/{name}[@vN]           one version: source, schema, profiles
 //   GET  /api/v1/runs?experiment=&filter=&order_by=&limit=
 //   GET  /api/v1/runs/{id}                      one run with its metric curves
+//   GET  /api/v1/runs/compare?ids=A,B[&curves=K,L]  runs side by side (`kiln runs compare`)
 //   GET  /api/v1/models                         every registered model with its aliases
 //   GET  /api/v1/models/{name}[@alias|:N]       its versions and gate reports, or one version
 //   GET  /api/v1/models/{name}/history          every alias move
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "kiln/base/status.h"
 #include "kiln/http/server.h"
@@ -40,6 +42,10 @@ Result<std::string> ListDatasets(storage::DatasetStore& store);
 Result<std::string> ShowDataset(storage::DatasetStore& store, const std::string& ref);
 Result<std::string> ListRuns(registry::CatalogStore& c, const registry::RunQuery& query);
 Result<std::string> ShowRun(registry::CatalogStore& c, const std::string& id);
+// {"runs": [...]}: each run with its curves, only those named in `curves` unless it is empty
+// (NotFound for a named curve no run has). 1 to 16 runs.
+Result<std::string> CompareRuns(registry::CatalogStore& c, const std::vector<std::string>& ids,
+                                const std::vector<std::string>& curves);
 Result<std::string> ListModels(registry::CatalogStore& c);
 Result<std::string> ShowModel(registry::CatalogStore& c, const std::string& ref);
 Result<std::string> AliasHistory(registry::CatalogStore& c, const std::string& name);
