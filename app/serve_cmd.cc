@@ -17,6 +17,7 @@
 
 #include "app/cli.h"
 #include "app/model_ops.h"
+#include "app/promote.h"
 #include "app/serve_config.h"
 #include "kiln/api/control_plane.h"
 #include "kiln/api/grpc_service.h"
@@ -134,8 +135,10 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
     KILN_ASSIGN_OR_RETURN(access_log, monitor::AccessLog::Open(a.access_log, a.access_log_sample));
   }
   std::unique_ptr<api::ControlPlaneService> control;
+  const ExecContext promote_ctx(ExecContext::Options{.threads = 1});  // scoring for promotions
   if (a.control_plane) {
-    control = std::make_unique<api::ControlPlaneService>(&home->catalog(), &home->datasets());
+    control = std::make_unique<api::ControlPlaneService>(&home->catalog(), &home->datasets(),
+                                                         PromoteHookFor(home.get(), &promote_ctx));
   }
   api::V2Service service(&models, &dispatcher, &metrics,
                          {"kiln", KILN_VERSION, limits, access_log.get(), control.get()});

@@ -348,6 +348,32 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
   if (s.size() == 5 && s[4] == "history") {
     return get ? answer(AliasHistory(*catalog_, name)) : method_not_allowed("GET");
   }
+  if (s.size() == 7 && s[4] == "versions" && s[6] == "promote") {
+    if (req.method != "POST") return method_not_allowed("POST");
+    if (!promote_) return ErrorResponse(UnimplementedError("promotion is not available here"));
+    const std::string& number = s[5];
+    if (number.empty() || number.size() > 18 ||
+        number.find_first_not_of("0123456789") != std::string::npos) {
+      return ErrorResponse(InvalidArgumentError("the version must be a number"));
+    }
+    auto body = BodyObject(req.body);
+    if (!body.ok()) return ErrorResponse(body.status());
+    PromoteRequest p;
+    p.name = name;
+    p.version = std::stoll(number);
+    p.actor = "api";
+    for (const auto& [key, field] : {std::pair{"to", &p.to}, std::pair{"gate", &p.gate},
+                                     std::pair{"on", &p.on}, std::pair{"reason", &p.reason}}) {
+      auto v = Text(*body, key);
+      if (!v.ok()) return ErrorResponse(v.status());
+      if (!v->empty()) *field = *v;
+    }
+    if (p.gate.empty() || p.on.empty()) {
+      return ErrorResponse(InvalidArgumentError(
+          R"(the body must give "gate" and "on", e.g. {"gate": "auc >= champion.auc", "on": "credit@v2"})"));
+    }
+    return answer(promote_(p));
+  }
   if (s.size() >= 6 && s[4] == "aliases") {
     const std::string& alias = s[5];
     if (Status v = ValidateName(alias, "alias"); !v.ok()) return ErrorResponse(v);

@@ -783,6 +783,23 @@ TEST_F(ServeCliTest, ControlPlaneApi) {
   auto back = Send("POST", "/api/v1/models/credit-risk/aliases/production/rollback", "", port);
   ASSERT_EQ(back.status, 200) << back.body;
   EXPECT_EQ(json::parse(back.body)["version"], 1);
+  // A gated promotion: the CLI's, scored on a dataset version, never a path.
+  auto promoted = Send("POST", "/api/v1/models/credit-risk/versions/2/promote",
+                       R"({"gate": "auc >= 0", "on": "credit@v1", "reason": "api gate"})", port);
+  ASSERT_EQ(promoted.status, 200) << promoted.body;
+  const json report = json::parse(promoted.body);
+  EXPECT_EQ(report["moved"], true);
+  EXPECT_EQ(report["champion"]["version"], 1);
+  EXPECT_EQ(report["data"], "credit@v1");
+  EXPECT_EQ(get("/api/v1/models/credit-risk@production")["version"], 2);
+  EXPECT_EQ(Send("POST", "/api/v1/models/credit-risk/versions/1/promote",
+                 R"({"gate": "auc >= 0", "on": "/etc/passwd"})", port)
+                .status,
+            400);
+  EXPECT_EQ(
+      Send("POST", "/api/v1/models/credit-risk/versions/1/promote", R"({"on": "credit@v1"})", port)
+          .status,
+      400);
   // Mistakes are 4xx with a message.
   for (const auto& [method, path, body, status] :
        std::vector<std::tuple<std::string, std::string, std::string, int>>{

@@ -14,9 +14,11 @@
 //   GET  /api/v1/models/{name}/history          every alias move
 //   PUT  /api/v1/models/{name}/aliases/{alias}  {"version": N, "reason": "..."} moves it
 //   POST /api/v1/models/{name}/aliases/{alias}/rollback {"reason": "..."}
+//   POST /api/v1/models/{name}/versions/{N}/promote {"to", "gate", "on": "data@vN", "reason"}
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,12 +61,26 @@ Result<std::string> RollbackAlias(registry::CatalogStore& c, const std::string& 
                                   const std::string& alias, const std::string& actor,
                                   const std::string& reason);
 
+// A gated promotion (`kiln models promote`): score version `version` and the alias's current
+// version on dataset `on`, move `to` if `gate` holds; the report as JSON.
+struct PromoteRequest {
+  std::string name;
+  int64_t version = 0;
+  std::string to = "production";
+  std::string gate, on, reason;
+  std::string actor;
+};
+// The promotion is the CLI's (it scores datasets, which this layer does not do); the server
+// passes it in.
+using PromoteHook = std::function<Result<std::string>(const PromoteRequest&)>;
+
 // The REST API above. Alias moves are recorded with actor "api". Thread-safety: Handle() may
 // run on several threads (the catalog serializes).
 class ControlPlaneService {
  public:
-  ControlPlaneService(registry::CatalogStore* catalog, storage::DatasetStore* datasets)
-      : catalog_(catalog), datasets_(datasets) {}
+  ControlPlaneService(registry::CatalogStore* catalog, storage::DatasetStore* datasets,
+                      PromoteHook promote = nullptr)
+      : catalog_(catalog), datasets_(datasets), promote_(std::move(promote)) {}
   // True for a target under /api/v1/.
   static bool Handles(std::string_view target);
   http::HttpResponse Handle(const http::HttpRequest& req, std::string* route);
@@ -72,6 +88,7 @@ class ControlPlaneService {
  private:
   registry::CatalogStore* catalog_;
   storage::DatasetStore* datasets_;
+  PromoteHook promote_;
 };
 
 }  // namespace kiln::api
