@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "app/data_output.h"
 #include "app/model_ops.h"
 #include "app/training_data.h"
 #include "kiln/base/file_system.h"
@@ -18,16 +19,6 @@ namespace kiln::app {
 namespace {
 
 constexpr size_t kFilePartRows = 65536;
-
-void AppendCsv(std::string* out, const std::string& v) {
-  if (v.find_first_of(",\"\r\n") == std::string::npos) {
-    *out += v;
-    return;
-  }
-  *out += '"';
-  for (char c : v) *out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  *out += '"';
-}
 
 // The rows to score, part by part.
 struct Source {
@@ -102,11 +93,11 @@ class Formatter {
 
   std::string Header(const data::Schema& schema) const {
     std::string csv;
-    if (id_col_) csv += schema.field(*id_col_).name + ",";
+    if (id_col_) AppendCsvField(&csv, schema.field(*id_col_).name), csv += ',';
     if (o_.kind == "margin") {
       const size_t w = p_.output_width(model::PredictKind::kMargin);
       for (size_t k = 0; k < w; ++k) {
-        AppendCsv(&csv, w == 1 ? std::string("margin") : "margin_" + m_.class_labels[k]);
+        AppendCsvField(&csv, w == 1 ? std::string("margin") : "margin_" + m_.class_labels[k]);
         csv += ',';
       }
     } else if (o_.kind == "leaf") {
@@ -114,11 +105,11 @@ class Formatter {
         csv += fmt::format("leaf_{},", t);
       }
     } else if (m_.is_classification()) {
-      for (const auto& c : m_.class_labels) AppendCsv(&csv, "prob_" + c), csv += ',';
+      for (const auto& c : m_.class_labels) AppendCsvField(&csv, "prob_" + c), csv += ',';
     }
     csv += "prediction";
     if (o_.explain) {
-      for (const auto& f : m_.features) csv += ",", AppendCsv(&csv, "shap_" + f.name);
+      for (const auto& f : m_.features) csv += ",", AppendCsvField(&csv, "shap_" + f.name);
       csv += ",shap_bias";
     }
     return csv + "\n";
@@ -149,7 +140,7 @@ class Formatter {
       KILN_RETURN_IF_ERROR(model::ExplainRows(p_, x, phi, ctx));
     }
     for (size_t r = 0; r < x.rows; ++r) {
-      if (id_col_) AppendCsv(csv, d.columns[*id_col_].TextAt(r)), *csv += ',';
+      if (id_col_) AppendCsvField(csv, d.columns[*id_col_].TextAt(r)), *csv += ',';
       const float* o = out.data() + r * width;
       for (size_t k = 0; k < extra_width; ++k)
         *csv += fmt::format("{},", extra[r * extra_width + k]);
@@ -158,7 +149,7 @@ class Formatter {
         if (extra_width == 0) {
           for (size_t k = 0; k < width; ++k) *csv += fmt::format("{},", o[k]);
         }
-        AppendCsv(csv, m_.class_labels[best]);
+        AppendCsvField(csv, m_.class_labels[best]);
       } else {
         *csv += fmt::format("{}", o[0]);
       }

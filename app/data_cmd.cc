@@ -113,7 +113,7 @@ Result<ExitCode> List(const GlobalOptions& g, const DataArgs& a) {
                                 "created", "message");
   for (const auto& r : all) {
     out += fmt::format("{:<24} {:>8} {:>12}  {:<20}  {}\n", r.name, fmt::format("v{}", r.version),
-                       r.rows, FormatMillis(r.created_at_ms), r.message);
+                       r.rows, data::FormatMillis(r.created_at_ms), r.message);
   }
   Print(out);
   return 0;
@@ -146,7 +146,7 @@ Result<ExitCode> Log(const GlobalOptions& g, const DataArgs& a) {
   std::string out;
   for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
     out += fmt::format("v{:<5} {:>12} rows  {}  sha256:{}  parent {}  {}\n", it->version, it->rows,
-                       FormatMillis(it->created_at_ms), it->content_hash.substr(0, 12),
+                       data::FormatMillis(it->created_at_ms), it->content_hash.substr(0, 12),
                        it->parent > 0 ? fmt::format("v{}", it->parent) : "-", it->message);
   }
   Print(out);

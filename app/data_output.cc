@@ -9,8 +9,6 @@ namespace kiln::app {
 
 using nlohmann::json;
 
-std::string FormatMillis(int64_t ms) { return data::FormatTimestamp(ms / 1000 * 1000000); }
-
 namespace {
 
 std::string Num(const std::optional<double>& v, data::DataType t) {
@@ -42,8 +40,8 @@ std::string VersionText(const storage::VersionRecord& r, const storage::Manifest
   std::string out = fmt::format(
       "{}@v{}  {} rows x {} columns  created {}\ncontent  sha256:{}\nsource   {} ({} bytes, "
       "{}, sha256:{})\nparent   {}\nmessage  {}\n\n",
-      r.name, r.version, m.rows, m.schema.size(), FormatMillis(r.created_at_ms), r.content_hash,
-      m.source.file, m.source.bytes, m.source.format, m.source.sha256.substr(0, 16),
+      r.name, r.version, m.rows, m.schema.size(), data::FormatMillis(r.created_at_ms),
+      r.content_hash, m.source.file, m.source.bytes, m.source.format, m.source.sha256.substr(0, 16),
       r.parent > 0 ? fmt::format("v{}", r.parent) : "-", r.message.empty() ? "-" : r.message);
   out += fmt::format("{:<22} {:<11} {:<9} {:>7} {:>12} {:>12} {:>12} {:>9}  {}\n", "column", "type",
                      "role", "null%", "min", "max", "mean", "distinct", "top values");
@@ -146,8 +144,6 @@ std::string ReportText(const data::ValidationReport& r, const std::string& label
   return out;
 }
 
-namespace {
-
 void AppendCsvField(std::string* out, std::string_view v) {
   const bool quote = v.find_first_of(",\"\r\n") != std::string_view::npos ||
                      (!v.empty() && (v.front() == ' ' || v.back() == ' '));
@@ -163,45 +159,35 @@ void AppendCsvField(std::string* out, std::string_view v) {
   out->push_back('"');
 }
 
-}  // namespace
-
 Status ExportCsv(storage::DatasetStore& store, const storage::Manifest& m, FileSystem& fs,
                  const std::string& path) {
-  const std::string tmp = path + ".tmp-export";
-  KILN_ASSIGN_OR_RETURN(auto file, fs.NewWritableFile(tmp));
-  auto write = [&]() -> Status {
-    std::string buf;
+  KILN_ASSIGN_OR_RETURN(auto file, AtomicFileWriter::Open(fs, path));
+  std::string buf;
+  for (size_t c = 0; c < m.schema.size(); ++c) {
+    if (c) buf.push_back(',');
+    AppendCsvField(&buf, m.schema.field(c).name);
+  }
+  buf.push_back('\n');
+  for (size_t rg = 0; rg < m.row_groups.size(); ++rg) {
+    std::vector<data::Column> cols;
     for (size_t c = 0; c < m.schema.size(); ++c) {
-      if (c) buf.push_back(',');
-      AppendCsvField(&buf, m.schema.field(c).name);
+      KILN_ASSIGN_OR_RETURN(data::Column col, store.ReadChunk(m, rg, c));
+      cols.push_back(std::move(col));
     }
-    buf.push_back('\n');
-    for (size_t rg = 0; rg < m.row_groups.size(); ++rg) {
-      std::vector<data::Column> cols;
-      for (size_t c = 0; c < m.schema.size(); ++c) {
-        KILN_ASSIGN_OR_RETURN(data::Column col, store.ReadChunk(m, rg, c));
-        cols.push_back(std::move(col));
+    for (data::RowIndex r = 0; r < m.row_groups[rg].rows; ++r) {
+      for (size_t c = 0; c < cols.size(); ++c) {
+        if (c) buf.push_back(',');
+        AppendCsvField(&buf, cols[c].TextAt(r));
       }
-      for (data::RowIndex r = 0; r < m.row_groups[rg].rows; ++r) {
-        for (size_t c = 0; c < cols.size(); ++c) {
-          if (c) buf.push_back(',');
-          AppendCsvField(&buf, cols[c].TextAt(r));
-        }
-        buf.push_back('\n');
-        if (buf.size() > (1 << 20)) {
-          KILN_RETURN_IF_ERROR(file->Append(buf));
-          buf.clear();
-        }
+      buf.push_back('\n');
+      if (buf.size() > (1 << 20)) {
+        KILN_RETURN_IF_ERROR(file->Append(buf));
+        buf.clear();
       }
     }
-    KILN_RETURN_IF_ERROR(file->Append(buf));
-    KILN_RETURN_IF_ERROR(file->Sync());
-    KILN_RETURN_IF_ERROR(file->Close());
-    return fs.Rename(tmp, path);
-  };
-  Status s = write();
-  if (!s.ok()) fs.Remove(tmp).IgnoreError();
-  return s;
+  }
+  KILN_RETURN_IF_ERROR(file->Append(buf));
+  return file->Commit();
 }
 
 }  // namespace kiln::app

@@ -168,7 +168,7 @@ struct RunsArgs {
   bool json = false;
 };
 
-std::string Time(int64_t ms) { return ms == 0 ? "-" : FormatMillis(ms); }
+std::string Time(int64_t ms) { return ms == 0 ? "-" : data::FormatMillis(ms); }
 
 Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));

@@ -120,10 +120,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);
   // The versions routing sends traffic to are loaded and warmed now, not by their first request.
   for (const auto& [name, policy] : config.routing) {
-    std::vector<std::string> targets = {policy.shadow};
-    for (const auto& r : policy.split) targets.push_back(r.target);
-    for (const auto& t : targets) {
-      if (t.empty()) continue;
+    for (const auto& t : policy.Targets()) {
       if (auto v = models.Get(name, t); !v.ok()) {
         KILN_LOG_WARN("routing of '{}': {} is not available yet: {}", name, t,
                       v.status().ToString());

@@ -3,7 +3,6 @@
 
   serve_peers.py train CSV OUT.json TREES DEPTH   train the benchmark model with XGBoost 1.7
   serve_peers.py bodies CSV OUTDIR                V2 request bodies: batch 1 and 64, FP32 [N, F]
-  serve_peers.py stats METRICS.txt                kiln's per-request overhead from /metrics
   uvicorn serve_peers:app (MODEL env var)         FastAPI + XGBoost answering the same V2 JSON
 """
 import json
@@ -33,30 +32,11 @@ def bodies(csv, outdir):
             json.dump(body, f)
 
 
-def stats(path):
-    """Mean request duration minus mean compute time of the infer route, in microseconds."""
-    sums = {}
-    for line in open(path):
-        for key in ('kiln_request_duration_seconds_sum{route="infer"}',
-                    'kiln_request_duration_seconds_count{route="infer"}',
-                    "kiln_inference_compute_seconds_sum{", "kiln_inference_compute_seconds_count{",
-                    "kiln_queue_duration_seconds_sum{"):
-            if line.startswith(key):
-                sums[key.split("{")[0] + ("_infer" if "route" in key else "")] = float(line.split()[-1])
-    total = sums["kiln_request_duration_seconds_sum_infer"] / sums["kiln_request_duration_seconds_count_infer"]
-    compute = sums["kiln_inference_compute_seconds_sum"] / sums["kiln_inference_compute_seconds_count"]
-    queue = sums["kiln_queue_duration_seconds_sum"] / sums["kiln_inference_compute_seconds_count"]
-    print(json.dumps({"total_us": total * 1e6, "compute_us": compute * 1e6,
-                      "queue_us": queue * 1e6, "overhead_us": (total - compute) * 1e6}))
-
-
 if __name__ == "__main__":
     if sys.argv[1] == "train":
         train(*sys.argv[2:6])
     elif sys.argv[1] == "bodies":
         bodies(*sys.argv[2:4])
-    elif sys.argv[1] == "stats":
-        stats(sys.argv[2])
     sys.exit(0)
 
 # FastAPI + XGBoost: the same V2 request JSON in, the same outputs out.

@@ -17,8 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string FormatMillis(int64_t ms) { return data::FormatTimestamp(ms / 1000 * 1000000); }
-
 json RecordValue(const storage::VersionRecord& r) {
   return {{"name", r.name},
           {"version", r.version},
@@ -28,7 +26,7 @@ json RecordValue(const storage::VersionRecord& r) {
           {"manifest", r.manifest},
           {"parent", r.parent},
           {"message", r.message},
-          {"created_at", FormatMillis(r.created_at_ms)}};
+          {"created_at", data::FormatMillis(r.created_at_ms)}};
 }
 
 json RunValue(const registry::RunRecord& r) {

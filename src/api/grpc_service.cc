@@ -359,9 +359,9 @@ void GrpcInferenceService::Finish(Call& call, Result<std::string> resp) {
   if (call.finished.exchange(true)) return;
   // The gRPC status code name (OK, NOT_FOUND, ...) is the code label of gRPC routes.
   const std::string code = resp.ok() ? "OK" : std::string(StatusCodeName(resp.status().code()));
-  const std::string id = stats_.logging() ? monitor::AccessLog::RequestId("") : std::string();
+  // No client request id over gRPC: the access log makes one for the lines it writes.
   stats_.Answered(
-      {"grpc", call.route, call.model, call.version, code, resp.ok(), call.arrived, id});
+      {"grpc", call.route, call.model, call.version, code, resp.ok(), call.arrived, ""});
   call.done(std::move(resp));
 }
 
@@ -439,14 +439,18 @@ Result<std::optional<std::string>> GrpcInferenceService::Infer(const rpc::RpcCal
                                                                const std::shared_ptr<Call>& call) {
   KILN_ASSIGN_OR_RETURN(auto proto, Parse<inference::ModelInferRequest>(rpc.request, "ModelInfer"));
   KILN_RETURN_IF_ERROR(CheckModel(proto.model_name(), proto.model_version()));
-  // An unknown model is NOT_FOUND whatever the request holds.
-  KILN_ASSIGN_OR_RETURN(auto addressed, models_->Get(proto.model_name(), proto.model_version()));
-  call->model = addressed->name;
-  call->version = std::to_string(addressed->version);
-  KILN_ASSIGN_OR_RETURN(serve::InferRequest req, FromProto(proto, options_.limits));
+  auto req = FromProto(proto, options_.limits);
+  if (!req.ok()) {
+    // An unknown model is NOT_FOUND whatever the request holds (looked up only on this error
+    // path: the dispatcher resolves the model of a request that reads).
+    KILN_ASSIGN_OR_RETURN(auto addressed, models_->Get(proto.model_name(), proto.model_version()));
+    call->model = addressed->name;
+    call->version = std::to_string(addressed->version);
+    return req.status();
+  }
   const bool raw = proto.raw_input_contents_size() > 0;
   KILN_RETURN_IF_ERROR(dispatcher_->Submit(
-      proto.model_name(), proto.model_version(), req, call->arrived, rpc.deadline,
+      proto.model_name(), proto.model_version(), *req, call->arrived, rpc.deadline,
       [&call](const serve::ServedModel& m) {
         call->model = m.name;
         call->version = std::to_string(m.version);

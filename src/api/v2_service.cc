@@ -362,10 +362,7 @@ HttpResponse V2Service::RoutingRoute(const HttpRequest& req, const std::string& 
     auto policy = ParseRoutingJson(req.body);
     if (!policy.ok()) return ErrorResponse(policy.status());
     // Every target must be a version this model serves (loaded now, before traffic needs it).
-    std::vector<std::string> targets;
-    for (const auto& r : policy->split) targets.push_back(r.target);
-    if (!policy->shadow.empty()) targets.push_back(policy->shadow);
-    for (const auto& t : targets) {
+    for (const auto& t : policy->Targets()) {
       if (auto v = models_->Get(model, t); !v.ok()) return ErrorResponse(v.status());
     }
     if (Status s = dispatcher_->SetRouting(model, *policy); !s.ok()) return ErrorResponse(s);
@@ -422,14 +419,16 @@ HttpResponse V2Service::Metadata(const serve::ServedModel& m) {
 std::optional<HttpResponse> V2Service::Infer(const HttpRequest& req, const std::string& model,
                                              const std::string& version,
                                              const std::shared_ptr<Call>& call) {
-  // An unknown model is a 404 whatever the body holds. The labels name the version addressed
-  // until routing picks the one that answers.
-  auto addressed = models_->Get(model, version);
-  if (!addressed.ok()) return ErrorResponse(addressed.status());
-  call->labels.model = (*addressed)->name;
-  call->labels.version = std::to_string((*addressed)->version);
   auto parsed = serve::ParseInferRequest(req.body, options_.limits);
-  if (!parsed.ok()) return ErrorResponse(parsed.status());
+  if (!parsed.ok()) {
+    // An unknown model is a 404 whatever the body holds (looked up only on this error path:
+    // the dispatcher resolves the model of a request that parses).
+    auto addressed = models_->Get(model, version);
+    if (!addressed.ok()) return ErrorResponse(addressed.status());
+    call->labels.model = (*addressed)->name;
+    call->labels.version = std::to_string((*addressed)->version);
+    return ErrorResponse(parsed.status());
+  }
   Status queued = dispatcher_->Submit(
       model, version, *parsed, call->arrived, std::nullopt,
       [&call](const serve::ServedModel& m) {

@@ -1,5 +1,7 @@
 #include "kiln/base/utf8.h"
 
+#include <fmt/format.h>
+
 #include <cstdint>
 
 namespace kiln {
@@ -34,6 +36,37 @@ bool IsValidUtf8(std::string_view s) {
     p += len;
   }
   return true;
+}
+
+std::string JsonQuote(std::string_view s) {
+  const bool valid = IsValidUtf8(s);
+  std::string out = "\"";
+  out.reserve(s.size() + 2);
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else {
+      // Text that is not well-formed UTF-8 keeps its ASCII; every other byte becomes U+FFFD.
+      if (valid) {
+        out += static_cast<char>(c);
+      } else {
+        out += "\\ufffd";
+      }
+      ++i;
+    }
+  }
+  out += '"';
+  return out;
 }
 
 }  // namespace kiln

@@ -299,4 +299,6 @@ std::string FormatTimestamp(int64_t micros) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
+std::string FormatMillis(int64_t ms) { return FormatTimestamp(ms / 1000 * 1000000); }
+
 }  // namespace kiln::data

@@ -9,29 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/utf8.h"
+
 namespace kiln::monitor {
-namespace {
-
-// A JSON string for text that may come from a client: quotes, backslashes and controls escaped;
-// bytes over 0x7f replaced (ids and labels are ASCII anyway).
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u > 0x7e) {
-      out += fmt::format("\\u{:04x}", u < 0x20 ? u : 0xfffd);
-    } else {
-      out += c;
-    }
-  }
-  return out + '"';
-}
-
-}  // namespace
-
 Result<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& path, double sample) {
   if (!(sample >= 0 && sample <= 1)) {
     return InvalidArgumentError("access log sample must be between 0 and 1");
@@ -61,6 +41,7 @@ bool AccessLog::Sampled() {
 
 void AccessLog::Log(const Entry& e) {
   if (e.ok && !Sampled()) return;
+  const std::string id = e.request_id.empty() ? RequestId("") : std::string(e.request_id);
   const auto now = std::chrono::system_clock::now();
   const std::time_t secs = std::chrono::system_clock::to_time_t(now);
   const auto ms =
@@ -73,8 +54,8 @@ void AccessLog::Log(const Entry& e) {
       R"({{"ts":"{}.{:03}Z","request_id":{},"protocol":{},"route":{},"model":{},"version":{},)"
       R"("status":{},"duration_us":{}}})"
       "\n",
-      ts, ms, Quote(e.request_id), Quote(e.protocol), Quote(e.route), Quote(e.model),
-      Quote(e.version), Quote(e.status), e.duration_us);
+      ts, ms, JsonQuote(id), JsonQuote(e.protocol), JsonQuote(e.route), JsonQuote(e.model),
+      JsonQuote(e.version), JsonQuote(e.status), e.duration_us);
   MutexLock lock(&mu_);
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fflush(out_);

@@ -178,38 +178,38 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
-Family<Counter>& MetricsRegistry::AddCounter(std::string name, std::string help,
-                                             std::vector<std::string> labels) {
+template <typename T>
+Family<T>& MetricsRegistry::FindOrAdd(std::deque<Family<T>> MetricsRegistry::*store,
+                                      MetricType type, std::string name, std::string help,
+                                      std::vector<std::string> labels,
+                                      const std::vector<double>& bounds) {
   MutexLock lock(&mu_);
-  for (auto& existing : counters_) {
+  std::deque<Family<T>>& families = this->*store;
+  for (auto& existing : families) {
     if (existing.name() == name && existing.labels() == labels) return existing;
   }
-  auto& f = counters_.emplace_back(std::move(name), std::move(help), std::move(labels));
-  order_.push_back({MetricType::kCounter, &f});
+  auto& f = families.emplace_back(std::move(name), std::move(help), std::move(labels), bounds);
+  order_.push_back({type, &f});
   return f;
+}
+
+Family<Counter>& MetricsRegistry::AddCounter(std::string name, std::string help,
+                                             std::vector<std::string> labels) {
+  return FindOrAdd(&MetricsRegistry::counters_, MetricType::kCounter, std::move(name),
+                   std::move(help), std::move(labels), {});
 }
 
 Family<Gauge>& MetricsRegistry::AddGauge(std::string name, std::string help,
                                          std::vector<std::string> labels) {
-  MutexLock lock(&mu_);
-  for (auto& existing : gauges_) {
-    if (existing.name() == name && existing.labels() == labels) return existing;
-  }
-  auto& f = gauges_.emplace_back(std::move(name), std::move(help), std::move(labels));
-  order_.push_back({MetricType::kGauge, &f});
-  return f;
+  return FindOrAdd(&MetricsRegistry::gauges_, MetricType::kGauge, std::move(name), std::move(help),
+                   std::move(labels), {});
 }
 
 Family<Histogram>& MetricsRegistry::AddHistogram(std::string name, std::string help,
                                                  std::vector<std::string> labels,
                                                  const std::vector<double>& bounds) {
-  MutexLock lock(&mu_);
-  for (auto& existing : histograms_) {
-    if (existing.name() == name && existing.labels() == labels) return existing;
-  }
-  auto& f = histograms_.emplace_back(std::move(name), std::move(help), std::move(labels), bounds);
-  order_.push_back({MetricType::kHistogram, &f});
-  return f;
+  return FindOrAdd(&MetricsRegistry::histograms_, MetricType::kHistogram, std::move(name),
+                   std::move(help), std::move(labels), bounds);
 }
 
 void MetricsRegistry::AddProcessMetrics() {

@@ -127,17 +127,27 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
                        Clock::time_point deadline, InferCallback done, bool allow_inline) {
   const Clock::time_point now = Clock::now();
   if (now >= deadline) return DeadlineExceededError("the request's deadline passed before compute");
+  const BatchPolicy& policy = PolicyFor(model->name);
+  const bool may_inline = allow_inline && options_.inline_max_rows > 0 &&
+                          request.x.rows <= options_.inline_max_rows && !request.contributions &&
+                          policy.max_queue_delay_us == 0;
   ModelCache* cache = nullptr;
   InferStats* stats = nullptr;
+  QueueMetrics metrics;
+  bool idle = false;  // nothing of this version queued: an inline computation overtakes nothing
   {
     MutexLock lock(&mu_);
     if (stopping_) return UnavailableError("the server is shutting down");
     cache = CacheFor(model->name);
     stats = StatsFor(*model);
+    if (may_inline) {
+      idle = queues_.find(model.get()) == queues_.end();
+      metrics = MetricsFor(model->name);
+    }
   }
   std::string cache_key;
   // Requests too large to be stored are not looked up either.
-  if (cache && request.bytes() < PolicyFor(model->name).cache.max_bytes / 2) {
+  if (cache && request.bytes() < policy.cache.max_bytes / 2) {
     cache_key = PredictionCache::Key(*model, request);
     if (auto hit = cache->cache.Get(cache_key, now)) {
       if (cache->hits) cache->hits->Add();
@@ -154,24 +164,13 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
     cache = nullptr;
   }
   const uint64_t bytes = request.bytes();
-  if (allow_inline && options_.inline_max_rows > 0 && request.x.rows <= options_.inline_max_rows &&
-      !request.contributions && PolicyFor(model->name).max_queue_delay_us == 0) {
-    QueueMetrics metrics;
-    bool idle = false;
-    {
-      MutexLock lock(&mu_);
-      if (stopping_) return UnavailableError("the server is shutting down");
-      idle = queues_.find(model.get()) == queues_.end();
-      metrics = MetricsFor(model->name);
-    }
-    if (idle) {
-      thread_local ExecContext ctx(ExecContext::Options{.threads = 1});
-      std::vector<Item> one;
-      one.push_back(
-          {std::move(request), now, deadline, std::move(done), cache, std::move(cache_key), stats});
-      Run(*model, metrics, one, ctx);
-      return Status::Ok();
-    }
+  if (may_inline && idle) {
+    thread_local ExecContext ctx(ExecContext::Options{.threads = 1});
+    std::vector<Item> one;
+    one.push_back(
+        {std::move(request), now, deadline, std::move(done), cache, std::move(cache_key), stats});
+    Run(*model, metrics, one, ctx);
+    return Status::Ok();
   }
   {
     MutexLock lock(&mu_);
@@ -184,7 +183,7 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
     auto& q = queues_[model.get()];
     if (!q) {
       q = std::make_unique<ModelQueue>();
-      q->policy = PolicyFor(model->name);
+      q->policy = policy;
       q->metrics = MetricsFor(model->name);
       q->model = std::move(model);
     }

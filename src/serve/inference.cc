@@ -254,12 +254,4 @@ Result<std::chrono::steady_clock::time_point> RequestDeadline(
   return arrived + microseconds(std::min(*us, cap));
 }
 
-Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const ExecContext& ctx,
-                            const Limits& limits) {
-  KILN_ASSIGN_OR_RETURN(PreparedInfer p, PrepareInfer(m, req, limits));
-  std::vector<float> probs(p.x.rows * m.predictor->output_width(model::PredictKind::kProbability));
-  KILN_RETURN_IF_ERROR(m.predictor->Predict(p.x, model::PredictKind::kProbability, probs, ctx));
-  return FinishInfer(m, p, probs, ctx);
-}
-
 }  // namespace kiln::serve

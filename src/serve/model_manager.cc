@@ -117,9 +117,7 @@ Status ModelManager::Load(const std::string& name) {
     return served.status();
   }
   // Loading (read, decode, compile, warm) happened outside the lock: requests kept being served.
-  if (served_version_) served_version_->With({name})->Set(static_cast<double>((*served)->version));
-  models_[name].current = std::move(*served);
-  failed_.erase(name);
+  Install(name, std::move(*served));
   return Status::Ok();
 }
 
@@ -131,6 +129,12 @@ Status ModelManager::Unload(const std::string& name) {
   }
   unloaded_.insert(name);
   return Status::Ok();
+}
+
+void ModelManager::Install(const std::string& name, std::shared_ptr<const ServedModel> served) {
+  if (served_version_) served_version_->With({name})->Set(static_cast<double>(served->version));
+  models_[name].current = std::move(served);
+  failed_.erase(name);
 }
 
 Result<std::vector<std::string>> ModelManager::Refresh() {
@@ -175,14 +179,18 @@ Result<std::vector<std::string>> ModelManager::Refresh() {
       continue;
     }
     KILN_LOG_INFO("model '{}' now serves version {}", name, *version);
-    if (served_version_) served_version_->With({name})->Set(static_cast<double>(*version));
-    models_[name].current = std::move(*served);
-    failed_.erase(name);
+    Install(name, std::move(*served));
     changed.push_back(name);
   }
   MutexLock lock(&mu_);
   alias_seen_ = seen;
   return changed;
+}
+
+std::shared_ptr<const ServedModel> ModelManager::Model::Find(int64_t number) const {
+  if (current && current->version == number) return current;
+  auto v = others.find(number);
+  return v == others.end() ? nullptr : v->second;
 }
 
 Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& name,
@@ -204,16 +212,11 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
     const bool digits = version.find_first_not_of("0123456789") == std::string::npos;
     if (digits && version.size() < 18) {
       number = std::stoll(version);
-      if (it->second.current && it->second.current->version == number) {
-        return it->second.current;
-      }
-      auto v = it->second.others.find(number);
-      if (v != it->second.others.end()) return v->second;
     } else if (auto a = it->second.aliases.find(version); a != it->second.aliases.end()) {
       number = a->second;
-      if (it->second.current->version == number) return it->second.current;
-      auto v = it->second.others.find(number);
-      if (v != it->second.others.end()) return v->second;
+    }
+    if (number != 0) {
+      if (auto held = it->second.Find(number)) return held;
     }
   }
   if (number == 0) {
@@ -231,9 +234,7 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
     if (generation == alias_generation_ && it->second.aliases.size() < kMaxAliases) {
       it->second.aliases[version] = number;
     }
-    if (it->second.current && it->second.current->version == number) return it->second.current;
-    auto v = it->second.others.find(number);
-    if (v != it->second.others.end()) return v->second;
+    if (auto held = it->second.Find(number)) return held;
   }
   // First use of this version: one load at a time, so requests arriving together for it wait
   // for one load instead of each loading it.
@@ -242,9 +243,7 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
     MutexLock lock(&mu_);
     auto it = models_.find(name);
     if (it == models_.end()) return NotFoundError(fmt::format("model '{}' is not loaded", name));
-    if (it->second.current->version == number) return it->second.current;
-    auto v = it->second.others.find(number);
-    if (v != it->second.others.end()) return v->second;
+    if (auto held = it->second.Find(number)) return held;
   }
   auto loaded = LoadVersion(name, number);
   if (!loaded.ok()) {

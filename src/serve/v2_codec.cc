@@ -498,37 +498,6 @@ Result<InferRequest> ParseInferRequest(std::string_view body, const Limits& limi
   return req;
 }
 
-std::string JsonQuote(std::string_view s) {
-  const bool valid = IsValidUtf8(s);
-  std::string out = "\"";
-  out.reserve(s.size() + 2);
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-      ++i;
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-      ++i;
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-    } else {
-      // Text that is not well-formed UTF-8 keeps its ASCII; every other byte becomes U+FFFD.
-      if (valid) {
-        out += static_cast<char>(c);
-      } else {
-        out += "\\ufffd";
-      }
-      ++i;
-    }
-  }
-  out += '"';
-  return out;
-}
-
 std::string WriteInferResponse(const InferResponse& r) {
   std::string out;
   size_t elements = 0;

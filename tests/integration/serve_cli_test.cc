@@ -101,6 +101,23 @@ class ServeCliTest : public ::testing::Test {
     return r.ok() ? *r : http::HttpResponse{};
   }
 
+  // Polls `done` every 10 ms for up to `seconds`; its last answer.
+  template <typename F>
+  static bool Eventually(F done, int seconds = 20) {
+    const auto until = Clock::now() + std::chrono::seconds(seconds);
+    while (!done() && Clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  }
+  // A copy of the suite's home named `name`, with `kiln_yaml` as its kiln.yaml when given.
+  static std::string CopyHome(const std::string& name, const std::string& kiln_yaml = "") {
+    const std::string home = *dir_ + "/" + name;
+    fs::copy(*home_, home, fs::copy_options::recursive);
+    if (!kiln_yaml.empty()) std::ofstream(home + "/kiln.yaml") << kiln_yaml;
+    return home;
+  }
+
   static std::string* dir_;
   static std::string* home_;
   static int port_, grpc_port_;
@@ -418,11 +435,10 @@ TEST_F(ServeCliTest, OverloadDeadlinesAndDrainOfQueuedRequests) {
   auto queued = std::async(std::launch::async,
                            [&] { return Send("POST", "/v2/models/credit-risk/infer", row, port); });
   // Wait until the first request is queued (the depth gauge says so).
-  const auto until = Clock::now() + std::chrono::seconds(10);
-  while (Clock::now() < until &&
-         Send("GET", "/metrics", "", port).body.find("kiln_queue_depth 1\n") == std::string::npos) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  auto one_queued = [&] {
+    return Send("GET", "/metrics", "", port).body.find("kiln_queue_depth 1\n") != std::string::npos;
+  };
+  ASSERT_TRUE(Eventually(one_queued));
   const auto t0 = Clock::now();
   auto full = Send("POST", "/v2/models/credit-risk/infer", row, port);
   EXPECT_EQ(full.status, 503) << full.body;
@@ -443,10 +459,7 @@ TEST_F(ServeCliTest, OverloadDeadlinesAndDrainOfQueuedRequests) {
   // SIGTERM while a request waits in the queue: it is answered, then the process exits 0.
   auto draining = std::async(
       std::launch::async, [&] { return Send("POST", "/v2/models/credit-risk/infer", row, port); });
-  while (Clock::now() < until &&
-         Send("GET", "/metrics", "", port).body.find("kiln_queue_depth 1\n") == std::string::npos) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_TRUE(Eventually(one_queued));
   kill(pid, SIGTERM);
   EXPECT_EQ(draining.get().status, 200);
   int status = 0;
@@ -460,8 +473,7 @@ TEST_F(ServeCliTest, OverloadDeadlinesAndDrainOfQueuedRequests) {
 // and the corrupt version never serves. A server started while production is corrupt serves
 // without it (503 for it, listed UNAVAILABLE). The test works on a copy of the home.
 TEST_F(ServeCliTest, HotReloadUnderLoadAndCorruptVersions) {
-  const std::string home = *dir_ + "/reload-home";
-  fs::copy(*home_, home, fs::copy_options::recursive);
+  const std::string home = CopyHome("reload-home");
   auto run = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"--home", home});
     return kiln::testing::RunKiln(args, *dir_);
@@ -522,22 +534,16 @@ TEST_F(ServeCliTest, HotReloadUnderLoadAndCorruptVersions) {
       }
     }
   });
-  auto wait_for = [&](auto done) {
-    const auto until = Clock::now() + std::chrono::seconds(20);
-    while (!done() && Clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return done();
-  };
   ASSERT_EQ(run({"models", "alias", "credit-risk", "2", "--set", "production"}).exit_code, 0);
-  EXPECT_TRUE(wait_for([&] { return from_v2.load() > 100; }));
+  EXPECT_TRUE(Eventually([&] { return from_v2.load() > 100; }));
   ASSERT_EQ(run({"models", "alias", "credit-risk", "3", "--set", "production"}).exit_code, 0);
-  EXPECT_TRUE(wait_for([&] {
+  EXPECT_TRUE(Eventually([&] {
     return Send("GET", "/metrics", "", port)
                .body.find("kiln_model_load_failures_total{model=\"credit-risk\"} 1\n") !=
            std::string::npos;
   }));
   const int before = from_v2.load();
-  EXPECT_TRUE(wait_for([&] { return from_v2.load() > before + 100; }));  // still serving v2
+  EXPECT_TRUE(Eventually([&] { return from_v2.load() > before + 100; }));  // still serving v2
   stop = true;
   client.join();
   EXPECT_GT(total.load(), 200);
@@ -558,7 +564,7 @@ TEST_F(ServeCliTest, HotReloadUnderLoadAndCorruptVersions) {
   EXPECT_FALSE(index[0]["reason"].get<std::string>().empty());
   // Moving production back to a sound version makes it available without a restart.
   ASSERT_EQ(run({"models", "alias", "credit-risk", "1", "--set", "production"}).exit_code, 0);
-  EXPECT_TRUE(wait_for(
+  EXPECT_TRUE(Eventually(
       [&] { return Send("POST", "/v2/models/credit-risk/infer", row, port).status == 200; }));
   kill(pid, SIGTERM);
   int status = 0;
@@ -570,10 +576,9 @@ TEST_F(ServeCliTest, HotReloadUnderLoadAndCorruptVersions) {
 // (the hit counter says so) with its own id, the same answer as computed; a bad serving section
 // stops the server with a message naming the key.
 TEST_F(ServeCliTest, PredictionCacheFromKilnYaml) {
-  const std::string home = *dir_ + "/cache-home";
-  fs::copy(*home_, home, fs::copy_options::recursive);
-  std::ofstream(home + "/kiln.yaml") << "serving:\n  models:\n    credit-risk:\n"
-                                        "      cache: {max_entries: 100, ttl_seconds: 60}\n";
+  const std::string home = CopyHome("cache-home",
+                                    "serving:\n  models:\n    credit-risk:\n"
+                                    "      cache: {max_entries: 100, ttl_seconds: 60}\n");
   pid_t pid = 0;
   int port = 0;
   const std::string log = *dir_ + "/access.log";
@@ -629,11 +634,10 @@ TEST_F(ServeCliTest, PredictionCacheFromKilnYaml) {
 // routed, and every request served by v1 is mirrored to the shadow v2 — counted and compared
 // on /metrics.
 TEST_F(ServeCliTest, RoutingSplitsStickyKeysAndShadows) {
-  const std::string home = *dir_ + "/routing-home";
-  fs::copy(*home_, home, fs::copy_options::recursive);
-  std::ofstream(home + "/kiln.yaml") << "serving:\n  models:\n    credit-risk:\n      routing:\n"
-                                        "        split: {production: 70, staging: 30}\n"
-                                        "        sticky_key: customer\n        shadow: \"2\"\n";
+  const std::string home = CopyHome("routing-home",
+                                    "serving:\n  models:\n    credit-risk:\n      routing:\n"
+                                    "        split: {production: 70, staging: 30}\n"
+                                    "        sticky_key: customer\n        shadow: \"2\"\n");
   pid_t pid = 0;
   int port = 0;
   ASSERT_TRUE(StartServer({}, &pid, &port, home));
@@ -673,13 +677,10 @@ TEST_F(ServeCliTest, RoutingSplitsStickyKeysAndShadows) {
       "kiln_shadow_requests_total{{model=\"credit-risk\",version=\"2\",outcome=\"answered\"}} {}\n",
       served_by_v1);
   std::string page;
-  const auto until = Clock::now() + std::chrono::seconds(10);
-  while (Clock::now() < until) {
+  EXPECT_TRUE(Eventually([&] {
     page = Send("GET", "/metrics", "", port).body;
-    if (page.find(answered) != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_NE(page.find(answered), std::string::npos) << page;
+    return page.find(answered) != std::string::npos;
+  })) << page;
   EXPECT_NE(
       page.find(fmt::format("kiln_shadow_rows_total{{model=\"credit-risk\",version=\"2\"}} {}\n",
                             served_by_v1)),
@@ -730,8 +731,7 @@ TEST_F(ServeCliTest, RoutingSplitsStickyKeysAndShadows) {
 // alias moves through it are recorded and hot-reloaded like the CLI's. Off unless asked for.
 TEST_F(ServeCliTest, ControlPlaneApi) {
   EXPECT_EQ(Send("GET", "/api/v1/models").status, 404);  // the suite's server has it off
-  const std::string home = *dir_ + "/control-home";
-  fs::copy(*home_, home, fs::copy_options::recursive);
+  const std::string home = CopyHome("control-home");
   pid_t pid = 0;
   int port = 0;
   ASSERT_TRUE(StartServer({"--control-plane", "--reload-interval-ms", "100"}, &pid, &port, home));
@@ -773,13 +773,10 @@ TEST_F(ServeCliTest, ControlPlaneApi) {
   const json history = get("/api/v1/models/credit-risk/history");
   EXPECT_EQ(history.back()["actor"], "api");
   EXPECT_EQ(history.back()["reason"], "canary passed");
-  const auto until = Clock::now() + std::chrono::seconds(10);
-  std::string served;
-  while (Clock::now() < until && served != "2") {
+  EXPECT_TRUE(Eventually([&] {
     auto r = Send("POST", "/v2/models/credit-risk/infer", CreditRow().dump(), port);
-    served = json::parse(r.body)["model_version"];
-  }
-  EXPECT_EQ(served, "2");
+    return json::parse(r.body)["model_version"] == "2";
+  }));
   auto back = Send("POST", "/api/v1/models/credit-risk/aliases/production/rollback", "", port);
   ASSERT_EQ(back.status, 200) << back.body;
   EXPECT_EQ(json::parse(back.body)["version"], 1);

@@ -115,6 +115,8 @@ Dataset TakeRows(const Dataset& data, const std::vector<RowIndex>& rows);
 
 // Renders microseconds since the epoch as "YYYY-MM-DDTHH:MM:SS[.ffffff]Z".
 std::string FormatTimestamp(int64_t micros);
+// The same for milliseconds since the epoch (catalog times), to the second.
+std::string FormatMillis(int64_t ms);
 // Parses ISO 8601 dates and date-times ("2024-01-31", "2024-01-31 12:00:00",
 // "2024-01-31T12:00:00.5+02:00", "...Z"); false if `text` is not one.
 bool ParseTimestamp(std::string_view text, int64_t* micros);

@@ -28,7 +28,8 @@ class AccessLog {
   ~AccessLog();
 
   struct Entry {
-    std::string_view request_id, protocol, route, model, version, status;
+    std::string_view request_id;  // empty: one is made for the line
+    std::string_view protocol, route, model, version, status;
     bool ok = true;  // 2xx / OK: sampled; otherwise always logged
     int64_t duration_us = 0;
   };

@@ -114,6 +114,11 @@ class MetricsRegistry {
     MetricType type;
     void* family;
   };
+  // The family of that name and labels, added (after the others) if it is new.
+  template <typename T>
+  Family<T>& FindOrAdd(std::deque<Family<T>> MetricsRegistry::*store, MetricType type,
+                       std::string name, std::string help, std::vector<std::string> labels,
+                       const std::vector<double>& bounds) KILN_EXCLUDES(mu_);
   mutable Mutex mu_;
   std::deque<Family<Counter>> counters_ KILN_GUARDED_BY(mu_);
   std::deque<Family<Gauge>> gauges_ KILN_GUARDED_BY(mu_);

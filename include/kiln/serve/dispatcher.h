@@ -41,6 +41,14 @@ struct RoutingPolicy {
   std::vector<Route> split;  // empty: the default alias
   std::string sticky_key;    // request parameter that keeps a client on one route
   std::string shadow;        // alias or version mirrored; empty: none
+
+  // Every alias or version the policy sends traffic to (the split's, then the shadow).
+  std::vector<std::string> Targets() const {
+    std::vector<std::string> out;
+    for (const Route& r : split) out.push_back(r.target);
+    if (!shadow.empty()) out.push_back(shadow);
+    return out;
+  }
 };
 
 // InvalidArgument unless every target is a valid name, weights are at most 1,000,000 and

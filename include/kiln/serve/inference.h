@@ -61,8 +61,4 @@ Result<InferResponse> FinishInfer(const ServedModel& m, const PreparedInfer& p,
 Result<std::chrono::steady_clock::time_point> RequestDeadline(
     const InferRequest& req, std::chrono::steady_clock::time_point arrived, const Limits& limits);
 
-// PrepareInfer, one predictor call, FinishInfer.
-Result<InferResponse> Infer(const ServedModel& m, const InferRequest& req, const ExecContext& ctx,
-                            const Limits& limits);
-
 }  // namespace kiln::serve

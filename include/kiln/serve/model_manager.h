@@ -94,13 +94,16 @@ class ModelManager {
     std::shared_ptr<const ServedModel> current;  // at the default alias
     std::map<int64_t, std::shared_ptr<const ServedModel>> others;
     std::map<std::string, int64_t> aliases;  // other aliases, as resolved since the last move
+    // Version `number` if it is held, else null.
+    std::shared_ptr<const ServedModel> Find(int64_t number) const;
   };
   static constexpr size_t kMaxAliases = 64;
   static constexpr size_t kMaxOtherVersions = 8;  // versions held besides the default alias's
   // Reads, decodes, compiles and warms (one prediction) a version; times it and counts failures.
   Result<std::shared_ptr<const ServedModel>> LoadVersion(const std::string& name, int64_t version);
-  // Load() that records a failure in failed_.
-  Status LoadTracked(const std::string& name);
+  // Makes `served` the default alias's version of `name` (served, no longer failed).
+  void Install(const std::string& name, std::shared_ptr<const ServedModel> served)
+      KILN_REQUIRES(mu_);
 
   registry::CatalogStore* catalog_;
   const storage::BlobStore* blobs_;

@@ -21,6 +21,7 @@
 
 #include "kiln/base/limits.h"
 #include "kiln/base/status.h"
+#include "kiln/base/utf8.h"
 
 namespace kiln::serve {
 
@@ -94,8 +95,7 @@ struct InferResponse {
 Result<InferRequest> ParseInferRequest(std::string_view body, const Limits& limits);
 std::string WriteInferResponse(const InferResponse& response);
 
-// A JSON string literal (quotes included) for `s`, with control characters and invalid UTF-8
-// escaped, so any text can be embedded in a response.
-std::string JsonQuote(std::string_view s);
+// The JSON writer shared with the rest of kiln (base/utf8.h).
+using ::kiln::JsonQuote;
 
 }  // namespace kiln::serve
