@@ -5,19 +5,31 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 #include <utility>  // boost 1.74 asio/awaitable.hpp uses std::exchange without it
 
 #include <fmt/format.h>
 #include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+#include <boost/beast/http/status.hpp>
 
 #include "kiln/base/logging.h"
 
+// The server runs one io_context per IO thread: a connection belongs to one of them for its
+// whole life, so its reads, writes and handler calls never overlap and need no strand. Requests
+// are parsed by Beast's basic_parser straight into an HttpRequest (no field containers), out of
+// the connection's own buffer; responses are sent with one non-blocking gather write, falling
+// back to an asynchronous write only when the socket's buffer is full. Timeouts are deadlines
+// that each IO thread's sweep timer checks a few times a second, instead of a timer per
+// operation.
 namespace kiln::http {
 
 namespace beast = boost::beast;
@@ -26,6 +38,14 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 namespace {
+
+using Executor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
+
+constexpr int64_t kSweepMs = 100;
+constexpr size_t kInitialBuffer = 4096;
+constexpr size_t kReadChunk = 64 << 10;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -43,51 +63,121 @@ HttpResponse ErrorResponse(int status, std::string_view message) {
           {}};
 }
 
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class Connection;
+
+// One IO thread with its io_context and the connections it owns.
+struct Loop {
+  std::mutex mu;                          // guards conns: connect, destroy, sweep
+  std::unordered_set<Connection*> conns;  // declared before ioc: outlives the handlers in it
+  int64_t now_ms = SteadyMillis();        // advanced by the sweep; read on this thread only
+  net::io_context ioc{1};
+  net::executor_work_guard<Executor> work{ioc.get_executor()};
+  net::steady_timer sweep{ioc};
+  std::thread thread;
+};
+
+// Beast's parser writing the request line, fields and body into an HttpRequest.
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  explicit RequestParser(HttpRequest* req) : req_(req) {}
+  bool expect_continue = false;
+  bool head = false;
+  unsigned version = 11;
+
+ private:
+  void on_request_impl(bhttp::verb method, beast::string_view method_str, beast::string_view target,
+                       int v, beast::error_code&) override {
+    req_->method.assign(method_str.data(), method_str.size());
+    req_->target.assign(target.data(), target.size());
+    head = method == bhttp::verb::head;
+    version = static_cast<unsigned>(v);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(bhttp::field f, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    if (f == bhttp::field::expect && bhttp::token_list(value).exists("100-continue")) {
+      expect_continue = true;  // curl and others wait for "100 Continue" before the body
+    }
+    req_->headers.emplace_back(Lower({name.data(), name.size()}),
+                               std::string(value.data(), value.size()));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<uint64_t>& length, beast::error_code&) override {
+    // A declared length was checked against the body limit before this call.
+    if (length) req_->body.reserve(static_cast<size_t>(*length));
+  }
+  size_t on_body_impl(beast::string_view s, beast::error_code&) override {
+    req_->body.append(s.data(), s.size());
+    return s.size();
+  }
+  void on_chunk_header_impl(uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(uint64_t, beast::string_view s, beast::error_code&) override {
+    req_->body.append(s.data(), s.size());
+    return s.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  HttpRequest* req_;
+};
+
 }  // namespace
 
 class HttpServer::Impl {
  public:
   Impl(const HttpServerOptions& options, Handler handler)
-      : options_(options),
-        handler_(std::move(handler)),
-        work_(net::make_work_guard(ioc_)),
-        acceptor_(net::make_strand(ioc_)) {}
+      : options_(options), handler_(std::move(handler)) {
+    const int n = std::max(1, options_.io_threads);
+    for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<Loop>());
+    acceptor_.emplace(loops_[0]->ioc.get_executor());
+    accept_retry_.emplace(loops_[0]->ioc);
+  }
 
   Status Listen() {
     boost::system::error_code ec;
     const auto address = net::ip::make_address(options_.address, ec);
     if (ec) return InvalidArgumentError(fmt::format("bad listen address '{}'", options_.address));
     const tcp::endpoint ep(address, options_.port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
       return UnavailableError(
           fmt::format("cannot listen on {}:{}: {}", options_.address, options_.port, ec.message()));
     }
-    port_ = acceptor_.local_endpoint().port();
+    port_ = acceptor_->local_endpoint().port();
     Accept();
-    const int n = std::max(1, options_.io_threads);
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { RunIo(); });
+    for (auto& loop : loops_) {
+      Sweep(loop.get());
+      loop->thread = std::thread([this, l = loop.get()] { RunIo(l); });
+    }
     return Status::Ok();
   }
 
   void Shutdown(std::chrono::milliseconds drain) {
     if (stopped_.exchange(true)) return;
-    net::post(acceptor_.get_executor(), [this] {
+    net::post(loops_[0]->ioc, [this] {
       boost::system::error_code ec;
-      acceptor_.close(ec);
-      accept_retry_.cancel();
+      acceptor_->close(ec);
+      accept_retry_->cancel();
     });
     {
       std::unique_lock lock(mu_);
       drained_.wait_for(lock, drain, [this] { return in_flight_.load() == 0; });
     }
-    work_.reset();
-    ioc_.stop();
-    for (auto& t : threads_) t.join();
-    threads_.clear();
+    for (auto& loop : loops_) {
+      loop->work.reset();
+      loop->ioc.stop();
+    }
+    for (auto& loop : loops_) {
+      if (loop->thread.joinable()) loop->thread.join();
+    }
   }
 
   uint16_t port() const { return port_; }
@@ -95,7 +185,7 @@ class HttpServer::Impl {
   const Limits& limits() const { return options_.limits; }
   bool stopping() const { return stopped_.load(); }
 
-  // Called by the handler's responder, once per request.
+  // Called once per dispatched request, when its response is written (or failed).
   void RequestDone() {
     if (in_flight_.fetch_sub(1) == 1) {
       std::lock_guard lock(mu_);
@@ -118,10 +208,10 @@ class HttpServer::Impl {
   }
 
  private:
-  void RunIo() {
+  void RunIo(Loop* loop) {
     while (true) {
       try {
-        ioc_.run();
+        loop->ioc.run();
         return;
       } catch (const std::exception& e) {
         KILN_LOG_ERROR("http io thread: {}", e.what());
@@ -130,16 +220,14 @@ class HttpServer::Impl {
   }
 
   void Accept();
+  void Sweep(Loop* loop);
 
   HttpServerOptions options_;
   Handler handler_;
-  net::io_context ioc_;
-  // Keeps the IO threads running while requests wait for their responders and no socket
-  // operation is pending (e.g. draining after the listener closed).
-  net::executor_work_guard<net::io_context::executor_type> work_;
-  tcp::acceptor acceptor_;  // on a strand: its handlers and Shutdown's close never overlap
-  net::steady_timer accept_retry_{acceptor_.get_executor()};
-  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  size_t next_loop_ = 0;              // round robin; used by the accept handler only
+  std::optional<Acceptor> acceptor_;  // on loops_[0]
+  std::optional<net::steady_timer> accept_retry_;
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
   std::atomic<int64_t> in_flight_{0};
@@ -149,106 +237,153 @@ class HttpServer::Impl {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server) {}
+  Connection(Socket socket, Loop* loop, HttpServer::Impl* server)
+      : socket_(std::move(socket)), loop_(loop), server_(server) {
+    std::lock_guard lock(loop_->mu);
+    loop_->conns.insert(this);
+  }
+  ~Connection() {
+    std::lock_guard lock(loop_->mu);
+    loop_->conns.erase(this);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-  void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  // On the loop's thread from here on.
+  void Start() { Process(); }
+  bool Expired(int64_t now_ms) const { return deadline_ms_ != 0 && now_ms >= deadline_ms_; }
+  // Past its deadline: a slow client (or an idle keep-alive) loses its connection.
+  void Close() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    deadline_ms_ = 0;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
  private:
-  void ReadHeader() {
+  enum class State { kReading, kHandling, kWriting, kClosed };
+
+  void SetDeadline(uint32_t timeout_ms) {
+    // The loop's clock lags by up to a sweep: a deadline is never early, at most a sweep late.
+    deadline_ms_ = loop_->now_ms + timeout_ms + kSweepMs;
+  }
+
+  // Parses what is buffered and dispatches each complete request; reads when it needs more.
+  // Re-entered from a response written within the handler: `processing_` keeps it one loop.
+  void Process() {
+    processing_ = true;
     const Limits& l = server_->limits();
-    parser_.emplace();
-    parser_->header_limit(l.max_request_header_bytes);
-    parser_->body_limit(l.max_request_body_bytes);
-    stream_.expires_after(std::chrono::milliseconds(l.header_timeout_ms));
-    bhttp::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    while (state_ == State::kReading) {
+      if (!parser_) {
+        request_ = HttpRequest{};
+        parser_.emplace(&request_);
+        parser_->eager(true);
+        parser_->header_limit(l.max_request_header_bytes);
+        parser_->body_limit(l.max_request_body_bytes);
+        SetDeadline(l.header_timeout_ms);  // idle keep-alive and slowloris
+      }
+      if (begin_ == end_) break;
+      const bool had_header = parser_->is_header_done();
+      beast::error_code ec;
+      begin_ += parser_->put(net::const_buffer(buf_.get() + begin_, end_ - begin_), ec);
+      if (ec == bhttp::error::header_limit) return Fail(431, "request header too large");
+      if (ec == bhttp::error::body_limit) return Fail(413, "request body too large");
+      if (ec && ec != bhttp::error::need_more) return Close();  // malformed
+      if (!had_header && parser_->is_header_done()) {
+        SetDeadline(l.body_timeout_ms);  // slow drip
+        if (parser_->expect_continue && !parser_->is_done()) SendContinue();
+      }
+      if (!parser_->is_done()) break;
+      DispatchRequest();
+    }
+    processing_ = false;
+    if (state_ == State::kReading) Read();
   }
 
-  void OnHeader(beast::error_code ec) {
-    if (ec == bhttp::error::header_limit) return Fail(431, "request header too large");
-    if (ec == bhttp::error::body_limit) return Fail(413, "request body too large");
-    if (ec == beast::error::timeout) return Close();  // idle keep-alive or slowloris
-    if (ec) return Close();                           // disconnect or malformed
-    const Limits& l = server_->limits();
-    stream_.expires_after(std::chrono::milliseconds(l.body_timeout_ms));
-    auto& req = parser_->get();
-    if (bhttp::token_list(req[bhttp::field::expect]).exists("100-continue")) {
-      // curl and others wait for this before sending a body.
-      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
-                                                                       req.version());
-      bhttp::async_write(stream_, *cont,
-                         [self = shared_from_this(), cont](beast::error_code wec, size_t) {
-                           if (wec) return self->Close();
-                           self->ReadBody();
-                         });
-      return;
-    }
-    // A small request's body usually came with its header: parse what is buffered in place
-    // and go on at once, instead of another asynchronous read (a GET has no body at all).
-    while (!parser_->is_done() && buffer_.size() > 0) {
-      beast::error_code pec;
-      const size_t used = parser_->put(buffer_.data(), pec);
-      buffer_.consume(used);
-      if (pec == bhttp::error::need_more) break;
-      if (pec) return OnBody(pec);
-      if (used == 0) break;
-    }
-    if (parser_->is_done()) return OnBody({});
-    ReadBody();
+  void SendContinue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    boost::system::error_code ec;
+    // Tiny, so it fits the socket's buffer; if not, the client sends the body after its wait.
+    socket_.send(net::buffer(kContinue.data(), kContinue.size()), 0, ec);
   }
 
-  void ReadBody() {
-    bhttp::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  void Read() {
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (end_ == capacity_) {
+      if (begin_ > 0) {
+        std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+      } else if (!Grow()) {
+        // Only an unfinished header (or chunk header) fills the buffer: the parser takes body
+        // bytes as they come and refuses a header over its limit before the buffer is full.
+        return Close();
+      }
+    } else if (capacity_ == 0) {
+      Grow();
+    }
+    socket_.async_read_some(net::buffer(buf_.get() + end_, capacity_ - end_),
+                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                              if (self->state_ == State::kClosed) return;
+                              if (ec) return self->Close();  // disconnect (or a close by the sweep)
+                              self->end_ += n;
+                              self->Process();
+                            });
   }
 
-  void OnBody(beast::error_code ec) {
-    if (ec == bhttp::error::body_limit) return Fail(413, "request body too large");
-    // A timed-out stream is already closed: the slow-drip client just loses its connection.
-    if (ec == beast::error::timeout) return Close();
-    if (ec) return Close();
-    stream_.expires_never();
-    auto msg = parser_->release();
-    keep_alive_ = msg.keep_alive() && !server_->stopping();
-    version_ = msg.version();
-    head_request_ = msg.method() == bhttp::verb::head;
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    for (const auto& f : msg) {
-      const auto name = f.name_string();
-      req.headers.emplace_back(Lower({name.data(), name.size()}),
-                               std::string(f.value().data(), f.value().size()));
-    }
-    req.body = std::move(msg.body());
-    auto answered = std::make_shared<std::atomic<bool>>(false);
-    Responder done = [self = shared_from_this(), answered](HttpResponse resp) {
-      if (answered->exchange(true)) return;  // answered already: a second call is ignored
-      // On the connection's strand already (answered within the handler): written at once;
-      // from another thread: queued to the strand.
-      net::dispatch(self->stream_.get_executor(),
-                    [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp)); });
+  bool Grow() {
+    const size_t cap =
+        std::max<size_t>(kReadChunk, size_t{server_->limits().max_request_header_bytes} + 1);
+    if (capacity_ >= cap) return false;
+    const size_t size = capacity_ == 0 ? kInitialBuffer : std::min(cap, capacity_ * 2);
+    auto grown = std::make_unique<char[]>(size);
+    if (end_ > begin_) std::memcpy(grown.get(), buf_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+    buf_ = std::move(grown);
+    capacity_ = size;
+    return true;
+  }
+
+  void DispatchRequest() {
+    keep_alive_ = parser_->keep_alive() && !server_->stopping();
+    version_ = parser_->version;
+    head_request_ = parser_->head;
+    parser_.reset();
+    state_ = State::kHandling;
+    deadline_ms_ = 0;  // the handler's own deadlines apply
+    const uint64_t seq = ++seq_;
+    awaiting_.store(seq);
+    Responder done = [self = shared_from_this(), seq](HttpResponse resp) {
+      uint64_t expected = seq;
+      if (!self->awaiting_.compare_exchange_strong(expected, 0)) return;  // answered already
+      // Answered within the handler (or by anything else on this loop's thread): written at
+      // once; from another thread: queued to the loop.
+      if (self->loop_->ioc.get_executor().running_in_this_thread()) {
+        return self->Write(std::move(resp), true);
+      }
+      net::post(self->loop_->ioc,
+                [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp), true); });
     };
-    server_->Dispatch(std::move(req), done);
+    server_->Dispatch(std::move(request_), done);
   }
 
-  void Write(HttpResponse resp) {
-    // The head is formatted here and written with the body in one gather write (no
-    // serializer: the fields are few and ours).
-    const bool keep = keep_alive_ && !server_->stopping();
+  // `counted`: the response to a dispatched request (RequestDone after it is written).
+  void Write(HttpResponse resp, bool counted) {
+    const bool keep = counted && keep_alive_ && !server_->stopping();
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(resp.status));
-    head_ = fmt::format(
-        "HTTP/1.{} {} {}\r\nServer: kiln\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
-        version_ == 10 ? 0 : 1, resp.status, std::string_view(reason.data(), reason.size()),
-        resp.content_type, resp.body.size());
-    for (const auto& [k, v] : resp.headers) head_ += fmt::format("{}: {}\r\n", k, v);
+    head_.clear();
+    fmt::format_to(std::back_inserter(head_),
+                   "HTTP/1.{} {} {}\r\nServer: kiln\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+                   version_ == 10 ? 0 : 1, resp.status,
+                   std::string_view(reason.data(), reason.size()), resp.content_type,
+                   resp.body.size());
+    for (const auto& [k, v] : resp.headers)
+      fmt::format_to(std::back_inserter(head_), "{}: {}\r\n", k, v);
     if (!keep) {
       head_ += "Connection: close\r\n";
     } else if (version_ == 10) {
@@ -258,73 +393,130 @@ class Session : public std::enable_shared_from_this<Session> {
     body_ = std::move(resp.body);
     if (head_request_) body_.clear();  // HEAD: the length of the body, not the body
     keep_after_write_ = keep;
-    stream_.expires_after(std::chrono::milliseconds(server_->limits().body_timeout_ms));
-    const std::array<net::const_buffer, 2> out{net::buffer(head_), net::buffer(body_)};
-    net::async_write(stream_, out, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->OnWrite(ec);
-    });
+    counted_ = counted;
+    written_ = 0;
+    if (state_ == State::kClosed) return AfterWrite(net::error::operation_aborted);
+    state_ = State::kWriting;
+    Send();
   }
 
-  void OnWrite(beast::error_code ec) {
-    const bool keep = keep_after_write_;
+  std::array<net::const_buffer, 2> Unsent() const {
+    const size_t h = std::min(written_, head_.size());
+    const size_t b = written_ - h;
+    return {net::buffer(head_.data() + h, head_.size() - h),
+            net::buffer(body_.data() + b, body_.size() - b)};
+  }
+
+  // One non-blocking gather write, usually all of it; the rest when the socket can take it.
+  void Send() {
+    const size_t total = head_.size() + body_.size();
+    while (written_ < total) {
+      boost::system::error_code ec;
+      const size_t n = socket_.send(Unsent(), 0, ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) {
+        SetDeadline(server_->limits().body_timeout_ms);
+        socket_.async_write_some(
+            Unsent(), [self = shared_from_this()](boost::system::error_code wec, size_t wn) {
+              if (wec || self->state_ == State::kClosed) {
+                return self->AfterWrite(wec ? wec : net::error::operation_aborted);
+              }
+              self->written_ += wn;
+              self->Send();
+            });
+        return;
+      }
+      if (ec) return AfterWrite(ec);
+      written_ += n;
+    }
+    AfterWrite({});
+  }
+
+  void AfterWrite(boost::system::error_code ec) {
+    deadline_ms_ = 0;
     body_.clear();
-    server_->RequestDone();  // written (or failed): a draining Shutdown may now go on
-    if (ec || !keep) return Close();
-    ReadHeader();
+    if (counted_) server_->RequestDone();  // a draining Shutdown may now go on
+    counted_ = false;
+    if (ec || !keep_after_write_) return Close();
+    state_ = State::kReading;
+    if (!processing_) Process();
   }
 
   // Answers a request that broke a limit (the handler never saw it) and closes.
   void Fail(int status, std::string_view message) {
-    HttpResponse r = ErrorResponse(status, message);
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
-        static_cast<bhttp::status>(r.status), 11);
-    res->set(bhttp::field::server, "kiln");
-    res->set(bhttp::field::content_type, r.content_type);
-    res->keep_alive(false);
-    res->body() = std::move(r.body);
-    res->prepare_payload();
-    stream_.expires_after(std::chrono::seconds(5));
-    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
-      self->Close();
-    });
+    processing_ = false;
+    keep_alive_ = false;
+    if (parser_) version_ = parser_->version == 10 ? 10 : 11;
+    head_request_ = false;
+    parser_.reset();
+    Write(ErrorResponse(status, message), false);
   }
 
-  void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
-  }
-
-  beast::tcp_stream stream_;
+  Socket socket_;
+  Loop* loop_;
   HttpServer::Impl* server_;
-  beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::string head_, body_;  // the response being written
-  bool keep_after_write_ = false;
-  bool head_request_ = false;
+  State state_ = State::kReading;
+  bool processing_ = false;
+  int64_t deadline_ms_ = 0;  // on the loop's clock; 0: none
+  // Read buffer: [begin_, end_) not parsed yet.
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0, begin_ = 0, end_ = 0;
+  HttpRequest request_;
+  std::optional<RequestParser> parser_;
+  // The request being answered.
+  uint64_t seq_ = 0;
+  std::atomic<uint64_t> awaiting_{0};  // its number until a responder call claims it
   bool keep_alive_ = false;
+  bool head_request_ = false;
   unsigned version_ = 11;
+  // The response being written.
+  std::string head_, body_;
+  size_t written_ = 0;
+  bool keep_after_write_ = false;
+  bool counted_ = false;
 };
 
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-      // E.g. out of file descriptors under a connection flood: back off instead of spinning.
-      KILN_LOG_WARN("accept: {}", ec.message());
-      accept_retry_.expires_after(std::chrono::milliseconds(50));
-      accept_retry_.async_wait([this](beast::error_code) {
-        if (acceptor_.is_open()) Accept();
+  Loop* loop = loops_[next_loop_++ % loops_.size()].get();
+  acceptor_->async_accept(
+      loop->ioc.get_executor(), [this, loop](boost::system::error_code ec, Socket socket) {
+        if (ec) {
+          if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
+          // E.g. out of file descriptors under a connection flood: back off instead of spinning.
+          KILN_LOG_WARN("accept: {}", ec.message());
+          accept_retry_->expires_after(std::chrono::milliseconds(50));
+          accept_retry_->async_wait([this](boost::system::error_code) {
+            if (acceptor_->is_open()) Accept();
+          });
+          return;
+        }
+        boost::system::error_code nd;
+        socket.set_option(tcp::no_delay(true), nd);
+        socket.non_blocking(true, nd);  // Send() writes directly and takes would_block
+        auto c = std::make_shared<Connection>(std::move(socket), loop, this);
+        net::post(loop->ioc, [c] { c->Start(); });
+        if (acceptor_->is_open()) Accept();
       });
-      return;
-    } else {
-      boost::system::error_code nd;
-      socket.set_option(tcp::no_delay(true), nd);
-      std::make_shared<Session>(std::move(socket), this)->Start();
+}
+
+void HttpServer::Impl::Sweep(Loop* loop) {
+  loop->now_ms = SteadyMillis();
+  std::vector<std::shared_ptr<Connection>> expired;
+  {
+    std::lock_guard lock(loop->mu);
+    for (Connection* c : loop->conns) {
+      // A connection whose last owner is gone waits in its destructor for this lock.
+      if (c->Expired(loop->now_ms)) {
+        if (auto s = c->weak_from_this().lock()) expired.push_back(std::move(s));
+      }
     }
-    if (acceptor_.is_open()) Accept();
+  }
+  for (auto& c : expired) c->Close();
+  expired.clear();  // destructors take the lock: outside it
+  loop->sweep.expires_after(std::chrono::milliseconds(kSweepMs));
+  loop->sweep.async_wait([this, loop](boost::system::error_code ec) {
+    if (!ec) Sweep(loop);
   });
 }
 

@@ -34,6 +34,13 @@ std::unique_ptr<HttpServer> StartEcho(HttpServerOptions o = {}) {
   o.port = 0;
   auto s = HttpServer::Start(o, [](HttpRequest req, Responder done) {
     if (req.target == "/throw") throw std::runtime_error("boom");
+    if (req.target.rfind("/soon", 0) == 0) {  // answered from another thread, without delay
+      std::lock_guard lock(g_later->mu);
+      g_later->threads.emplace_back([done, text = req.method + " " + req.target + " " + req.body] {
+        done({200, "text/plain", text, {}});
+      });
+      return;
+    }
     if (req.target == "/later") {
       std::lock_guard lock(g_later->mu);
       g_later->threads.emplace_back([done] {
@@ -114,6 +121,67 @@ TEST(HttpServerTest, PipeliningHttp10AndHead) {
   EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");                       // and no body
 }
 
+// Connections spread over several IO threads; answers given within the handler and from other
+// threads interleave; every response reaches its own request, and a response larger than the
+// socket's buffer is written in full.
+TEST(HttpServerTest, SeveralIoThreadsAnswerEveryRequest) {
+  HttpServerOptions o;
+  o.io_threads = 3;
+  auto server = StartEcho(o);
+  LaterAnswers later;
+  g_later = &later;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 6; ++t) {
+    clients.emplace_back([&, t] {
+      auto c = HttpClient::Connect("127.0.0.1", server->port());
+      if (!c.ok()) return;
+      for (int i = 0; i < 40; ++i) {
+        const std::string target =
+            (i % 3 == 0 ? "/soon?" : "/x?") + std::to_string(t) + "-" + std::to_string(i);
+        auto r = (*c)->Send("POST", target, "b");
+        if (r.ok() && r->status == 200 && r->body == "POST " + target + " b") ++ok;
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(ok.load(), 240);
+  auto c = HttpClient::Connect("127.0.0.1", server->port());
+  ASSERT_TRUE(c.ok());
+  const std::string big(8 << 20, 'x');
+  auto r = (*c)->Send("POST", "/big", big);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body.size(), big.size() + 10);  // "POST /big " and the body
+  EXPECT_EQ(r->body.compare(0, 11, "POST /big x"), 0);
+}
+
+// "Expect: 100-continue": the server says so after the header, then reads the body.
+TEST(HttpServerTest, ExpectContinue) {
+  auto server = StartEcho();
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string head =
+      "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n"
+      "Connection: close\r\n\r\n";
+  ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(write(fd, "abc", 3), 3);
+  std::string out;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("POST /e abc"), std::string::npos) << out;
+}
+
 TEST(HttpServerTest, HandlerThatThrowsGets500AndServerStaysUp) {
   auto server = StartEcho();
   auto c = HttpClient::Connect("127.0.0.1", server->port());
@@ -128,12 +196,13 @@ TEST(HttpServerTest, HandlerThatThrowsGets500AndServerStaysUp) {
 }
 
 // BI-21: a declared body over the limit is refused before it is read; BI-20: no
-// Content-Length with a chunked body works, and a slow-drip body loses its connection.
+// Content-Length with a chunked body works, and a slow-drip body or header loses its connection.
 TEST(HttpServerTest, BodyAndHeaderLimits) {
   HttpServerOptions o;
   o.limits.max_request_body_bytes = 1000;
   o.limits.max_request_header_bytes = 512;
   o.limits.body_timeout_ms = 300;
+  o.limits.header_timeout_ms = 300;
   auto server = StartEcho(o);
   const std::string big =
       Raw(server->port(), "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n");
@@ -152,6 +221,9 @@ TEST(HttpServerTest, BodyAndHeaderLimits) {
       Raw(server->port(), "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab", &closed);
   EXPECT_TRUE(closed);  // by the body timeout, well before the client's 5 s read timeout
   EXPECT_EQ(drip, "");
+  const std::string slowloris = Raw(server->port(), "GET /x HTTP/1.1\r\nHost: a\r\n", &closed);
+  EXPECT_TRUE(closed);  // by the header timeout
+  EXPECT_EQ(slowloris, "");
   const std::string garbage = Raw(server->port(), "NOT HTTP AT ALL\r\n\r\n");
   EXPECT_EQ(garbage, "");  // a request that does not parse loses its connection
   // The server still answers after all that.
