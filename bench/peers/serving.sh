@@ -3,7 +3,8 @@
 # this box) vs FastAPI + uvicorn serving the same model through XGBoost 1.7, one model of TREES
 # trees of depth DEPTH trained by XGBoost on gen_synth.py higgs (28 features) and imported into
 # kiln, so both sides serve the same trees. Server pinned to CPU 0, load generator to CPU 1,
-# keep-alive, CONNS connections, SECONDS per run; batch 1 and batch 64.
+# keep-alive, CONNS connections, SECONDS per run; batch 1 (ROUNDS interleaved rounds, default 3)
+# and batch 64.
 #   bench/peers/serving.sh [KILN] [SECONDS] [CONNS] [TREES] [DEPTH]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -56,8 +57,11 @@ load() {
        END {printf "%.0f %.0f %.0f\n", rps, p50, p99}' "$OUT/wrk.txt"
 }
 
-# nginx: the HTTP ceiling (one worker, `return 200`).
+# Every server is started first, pinned to CPU 0 (an idle one costs nothing), and the batch-1
+# runs go round robin, ROUNDS times: what the shared host gives this box moves by 2x within
+# minutes, so a ratio is taken between runs of the same round and the median reported.
 NGINX_PORT=18091
+API_PORT=18094
 mkdir -p "$OUT/nginx"
 cat > "$OUT/nginx/nginx.conf" <<CONF
 worker_processes 1;
@@ -71,55 +75,89 @@ http {
   server { listen 127.0.0.1:$NGINX_PORT; location / { return 200 '{"ok":true}'; } }
 }
 CONF
+# nginx: the HTTP ceiling (one worker, `return 200`).
 taskset -c $SERVER_CPU nginx -c "$PWD/$OUT/nginx/nginx.conf" -p "$PWD/$OUT/nginx" &
 PIDS+=($!)
+# kiln: one IO thread and one inference thread, with the defaults (d: every request goes to the
+# inference thread) and with --inline-rows 64 (i: small requests computed on the IO thread when
+# nothing waits: no thread hop, the right setting when the server has one core).
+declare -A REST GRPC
+REST[d]=18092 GRPC[d]=18093 REST[i]=18096 GRPC[i]=18097
+for v in d i; do
+  extra=$([ $v = i ] && echo "--inline-rows 64" || true)
+  # shellcheck disable=SC2086
+  taskset -c $SERVER_CPU "$KILN" --home "$home" serve --port "${REST[$v]}" \
+    --grpc-port "${GRPC[$v]}" --io-threads 1 --inference-threads 1 $extra \
+    > "$OUT/kiln-serve-$v.log" 2>&1 &
+  PIDS+=($!)
+done
+# FastAPI + uvicorn + XGBoost (one worker).
+(cd bench/peers && MODEL="$PWD/../../$model" taskset -c $SERVER_CPU uvicorn serve_peers:app \
+  --host 127.0.0.1 --port $API_PORT --workers 1 --log-level warning --no-access-log) &
+PIDS+=($!)
 wait_port $NGINX_PORT
-nginx1=$(load "http://127.0.0.1:$NGINX_PORT/" "$OUT/body-1.json")
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2> /dev/null || true
+wait_port "${REST[d]}"
+wait_port "${REST[i]}"
+for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$API_PORT/docs" && break; sleep 0.1; done
 
-# kiln on CPU 0: one IO thread and one inference thread; run twice, with the defaults (every
-# request goes to the inference thread) and with --inline-rows 64 (small requests computed on
-# the IO thread when nothing waits: no thread hop, the right setting when the server has one
-# core). Sets b1 b64 g1 g64 p80 (p99 at ~80% load) overhead for the run.
-KILN_PORT=18092
-GRPC_PORT=18093
-grpc() {
-  taskset -c $LOAD_CPU "$GRPC_LOAD" 127.0.0.1:$GRPC_PORT higgs "$1" "$SECS" "$CONNS" "$csv" |
+url() { echo "http://127.0.0.1:${REST[$1]}/v2/models/higgs/infer"; }
+grpc() {  # VARIANT ROWS -> "requests/s p50_us p99_us"
+  taskset -c $LOAD_CPU "$GRPC_LOAD" "127.0.0.1:${GRPC[$1]}" higgs "$2" "$SECS" "$CONNS" "$csv" |
     /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print('%.0f %.0f %.0f' % (d['rps'], d['p50_us'], d['p99_us']))"
 }
-kiln_runs() {
-  taskset -c $SERVER_CPU "$KILN" --home "$home" serve --port $KILN_PORT --grpc-port $GRPC_PORT \
-    --io-threads 1 --inference-threads 1 "$@" > "$OUT/kiln-serve.log" 2>&1 &
-  local pid=$!
-  wait_port $KILN_PORT
-  local url="http://127.0.0.1:$KILN_PORT/v2/models/higgs/infer"
-  load "$url" "$OUT/body-1.json" > /dev/null  # warm-up
-  curl -s "http://127.0.0.1:$KILN_PORT/metrics" > "$OUT/metrics-before.txt"
-  b1=$(load "$url" "$OUT/body-1.json")
-  curl -s "http://127.0.0.1:$KILN_PORT/metrics" > "$OUT/metrics-b1.txt"
-  b64=$(load "$url" "$OUT/body-64.json")
-  g1=$(grpc 1)
-  g64=$(grpc 64)
+api_url="http://127.0.0.1:$API_PORT/v2/models/higgs/infer"
+for u in "$(url d)" "$(url i)" "$api_url"; do load "$u" "$OUT/body-1.json" > /dev/null; done  # warm-up
+
+ROUNDS=${ROUNDS:-3}
+rounds="$OUT/rounds.txt"
+: > "$rounds"
+for r in $(seq "$ROUNDS"); do
+  line="$(load "http://127.0.0.1:$NGINX_PORT/" "$OUT/body-1.json")"
+  for v in d i; do
+    curl -s "http://127.0.0.1:${REST[$v]}/metrics" > "$OUT/metrics-$v-$r-before.txt"
+    line="$line $(load "$(url $v)" "$OUT/body-1.json")"
+    curl -s "http://127.0.0.1:${REST[$v]}/metrics" > "$OUT/metrics-$v-$r-after.txt"
+    line="$line $(grpc $v 1)"
+  done
+  line="$line $(load "$api_url" "$OUT/body-1.json")"
+  echo "$line" >> "$rounds"
+done
+# Fields of a round: nginx, kiln d REST, d gRPC, kiln i REST, i gRPC, FastAPI; 3 numbers each.
+median_of() {  # AWK_EXPR over the fields of each round -> median
+  awk "{ print $1 }" "$rounds" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+triple() {  # FIRST_FIELD -> medians of "requests/s p50 p99"
+  printf "%.0f %.0f %.0f\n" "$(median_of "\$$1")" "$(median_of "\$$(($1 + 1))")" "$(median_of "\$$(($1 + 2))")"
+}
+nginx1=$(triple 1) d_b1=$(triple 4) d_g1=$(triple 7) i_b1=$(triple 10) i_g1=$(triple 13) api1=$(triple 16)
+
+for v in d i; do
+  b64=$(load "$(url $v)" "$OUT/body-64.json")
+  g64=$(grpc $v 64)
   # p99 at about 80% of the batch-1 maximum: each connection pauses 1 ms between requests; as
   # many connections as make 80% of the maximum rate at the measured latency.
-  local max p50
-  read -r max p50 _ <<< "$b1"
+  eval "read -r max p50 _ <<< \"\$${v}_b1\""
   paced=$(awk -v r="$max" -v l="$p50" 'BEGIN {c = int(0.8 * r * (0.001 + l / 1e6) + 0.5); print (c < 1 ? 1 : c)}')
-  p80=$(load "$url" "$OUT/body-1.json" "$paced" 1)
-  # Server-side time per batch-1 request from the metrics of that run alone.
-  overhead=$(/usr/bin/python3 - "$OUT/metrics-before.txt" "$OUT/metrics-b1.txt" <<'PY'
+  p80=$(load "$(url $v)" "$OUT/body-1.json" "$paced" 1)
+  # Server-side time per batch-1 REST request from the metrics of those runs alone.
+  overhead=$(/usr/bin/python3 - "$OUT" "$v" "$ROUNDS" <<'PY'
 import sys
+out, v, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+keys = ('kiln_request_duration_seconds_sum{route="infer"}', 'kiln_request_duration_seconds_count{route="infer"}',
+        'kiln_inference_compute_seconds_sum{model="higgs"}', 'kiln_inference_compute_seconds_count{model="higgs"}',
+        'kiln_queue_duration_seconds_sum{model="higgs"}')
 def read(path):
-    v = {}
+    values = {}
     for line in open(path):
-        for key in ('kiln_request_duration_seconds_sum{route="infer"}', 'kiln_request_duration_seconds_count{route="infer"}',
-                    'kiln_inference_compute_seconds_sum{model="higgs"}', 'kiln_inference_compute_seconds_count{model="higgs"}',
-                    'kiln_queue_duration_seconds_sum{model="higgs"}'):
+        for key in keys:
             if line.startswith(key + " "):
-                v[key.split("{")[0]] = float(line.split()[-1])
-    return v
-a, b = read(sys.argv[1]), read(sys.argv[2])
-d = {k: b[k] - a.get(k, 0) for k in b}
+                values[key.split("{")[0]] = float(line.split()[-1])
+    return values
+d = {}
+for r in range(1, rounds + 1):
+    a, b = read(f"{out}/metrics-{v}-{r}-before.txt"), read(f"{out}/metrics-{v}-{r}-after.txt")
+    for k in b:
+        d[k] = d.get(k, 0) + b[k] - a.get(k, 0)
 n = d["kiln_request_duration_seconds_count"]
 total = d["kiln_request_duration_seconds_sum"] / n * 1e6
 compute = d["kiln_inference_compute_seconds_sum"] / d["kiln_inference_compute_seconds_count"] * 1e6
@@ -127,28 +165,11 @@ queue = d["kiln_queue_duration_seconds_sum"] / d["kiln_inference_compute_seconds
 print("%.1f %.1f %.1f %.1f" % (total, compute, queue, total - compute))
 PY
 )
-  kill $pid; wait $pid 2> /dev/null || true
-}
-kiln_runs
-d_b1=$b1 d_b64=$b64 d_g1=$g1 d_g64=$g64 d_p80=$p80 d_paced=$paced d_over=$overhead
-kiln_runs --inline-rows 64
-i_b1=$b1 i_b64=$b64 i_g1=$g1 i_g64=$g64 i_p80=$p80 i_paced=$paced i_over=$overhead
-
-# FastAPI + uvicorn + XGBoost (one worker) on CPU 0.
-API_PORT=18094
-(cd bench/peers && MODEL="$PWD/../../$model" taskset -c $SERVER_CPU uvicorn serve_peers:app \
-  --host 127.0.0.1 --port $API_PORT --workers 1 --log-level warning --no-access-log) &
-PIDS+=($!)
-for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$API_PORT/docs" && break; sleep 0.1; done
-api_url="http://127.0.0.1:$API_PORT/v2/models/higgs/infer"
-load "$api_url" "$OUT/body-1.json" > /dev/null
-api1=$(load "$api_url" "$OUT/body-1.json")
+  eval "${v}_b64=\$b64 ${v}_g64=\$g64 ${v}_p80=\$p80 ${v}_paced=\$paced ${v}_over=\$overhead"
+done
 api64=$(load "$api_url" "$OUT/body-64.json")
 
-read -r n1 _ _ <<< "$nginx1"
-read -r a1 _ _ <<< "$api1"
-read -r a64 _ _ <<< "$api64"
-echo "serving: $TREES trees depth $DEPTH (XGBoost-trained, higgs 28 features), server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, $CONNS connections, ${SECS}s per run, $(date -u +%F)"
+echo "serving: $TREES trees depth $DEPTH (XGBoost-trained, higgs 28 features), server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, $CONNS connections, ${SECS}s per run, batch 1 as the median of $ROUNDS interleaved rounds, $(date -u +%F)"
 echo
 echo "| server | batch | requests/s | rows/s | p50 µs | p99 µs |"
 echo "|---|---|---|---|---|---|"
@@ -165,17 +186,22 @@ row "kiln gRPC, --inline-rows 64" 64 "$i_g64"
 row "FastAPI + uvicorn + XGBoost" 1 "$api1"
 row "FastAPI + uvicorn + XGBoost" 64 "$api64"
 echo
+echo "batch-1 requests/s by round (nginx, kiln REST, kiln gRPC, kiln REST --inline-rows 64, its gRPC, FastAPI):"
+awk '{ print "- " $1 ", " $4 ", " $7 ", " $10 ", " $13 ", " $16 }' "$rounds"
+echo
+read -r a64 _ _ <<< "$api64"
 for v in d i; do
   label=$([ $v = d ] && echo "defaults" || echo "--inline-rows 64")
-  eval "b1=\$${v}_b1 b64=\$${v}_b64 g1=\$${v}_g1 p80=\$${v}_p80 paced=\$${v}_paced over=\$${v}_over"
+  rest=$([ $v = d ] && echo 4 || echo 10)
+  eval "b64=\$${v}_b64 p80=\$${v}_p80 paced=\$${v}_paced over=\$${v}_over b1=\$${v}_b1"
   read -r k1 _ _ <<< "$b1"
   read -r k64 _ _ <<< "$b64"
-  read -r kg1 _ _ <<< "$g1"
   read -r total compute queue oh <<< "$over"
   read -r r80 _ p99_80 <<< "$p80"
-  echo "kiln ($label):"
-  awk -v k="$k1" -v n="$n1" -v a="$a1" -v k64="$k64" -v a64="$a64" -v g="$kg1" 'BEGIN {
-    printf "- REST batch 1: %.0f%% of nginx'"'"'s ceiling, %.1fx FastAPI; batch 64: %.1fx FastAPI; gRPC batch 1: %.2fx REST\n", 100 * k / n, k / a, k64 / a64, g / k }'
-  echo "- server-side time per batch-1 request (from /metrics): total $total µs = compute $compute µs + overhead $oh µs (of which queue wait $queue µs)"
+  echo "kiln ($label), ratios as the median over rounds of the ratio within a round:"
+  printf -- "- REST batch 1: %.0f%% of nginx's ceiling, %.1fx FastAPI; gRPC batch 1: %.2fx REST; REST batch 64: %.1fx FastAPI\n" \
+    "$(median_of "100 * \$$rest / \$1")" "$(median_of "\$$rest / \$16")" \
+    "$(median_of "\$$((rest + 3)) / \$$rest")" "$(awk -v k="$k64" -v a="$a64" 'BEGIN { print k / a }')"
+  echo "- server-side time per batch-1 REST request (from /metrics): total $total µs = compute $compute µs + overhead $oh µs (of which queue wait $queue µs)"
   echo "- p99 at $r80 requests/s ($(( 100 * r80 / k1 ))% of the batch-1 maximum; $paced connections pausing 1 ms): $p99_80 µs"
 done
