@@ -97,7 +97,10 @@ class Reader {
       out.append(p_, q);
       p_ = q;
       if (p_ >= end_) return Error("unterminated string");
-      if (*p_ == '"') return ++p_, out;
+      if (*p_ == '"') {
+        ++p_;
+        return out;
+      }
       if (*p_ != '\\') return Error("control character in a string");
       if (++p_ >= end_) return Error("unterminated string");
       const char e = *p_++;
