@@ -46,6 +46,8 @@ using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
 constexpr int64_t kSweepMs = 100;
 constexpr size_t kInitialBuffer = 4096;
 constexpr size_t kReadChunk = 64 << 10;
+constexpr uint32_t kLingerMs = 2000;
+constexpr uint64_t kLingerBytes = 1 << 20;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -59,6 +61,7 @@ HttpResponse ErrorResponse(int status, std::string_view message) {
           fmt::format(R"({{"error":"{}","code":"{}"}})", message,
                       status == 413   ? "RESOURCE_EXHAUSTED"
                       : status == 500 ? "INTERNAL"
+                      : status == 501 ? "UNIMPLEMENTED"
                                       : "INVALID_ARGUMENT"),
           {}};
 }
@@ -101,16 +104,23 @@ class RequestParser final : public bhttp::basic_parser<true> {
   void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
   void on_field_impl(bhttp::field f, beast::string_view name, beast::string_view value,
                      beast::error_code&) override {
+    if (is_header_done()) return;  // a chunked body's trailer fields: not headers
+    if (f == bhttp::field::transfer_encoding) transfer_encoding_ = true;
     if (f == bhttp::field::expect && bhttp::token_list(value).exists("100-continue")) {
       expect_continue = true;  // curl and others wait for "100 Continue" before the body
     }
     req_->headers.emplace_back(Lower({name.data(), name.size()}),
                                std::string(value.data(), value.size()));
   }
-  void on_header_impl(beast::error_code&) override {}
+  void on_header_impl(beast::error_code& ec) override {
+    // Beast reads a body of any other coding as no body at all (RFC 7230 3.3.3 wants it
+    // refused: its bytes would be read as the next request).
+    if (transfer_encoding_ && !chunked()) ec = bhttp::error::bad_transfer_encoding;
+  }
   void on_body_init_impl(const boost::optional<uint64_t>& length, beast::error_code&) override {
-    // A declared length was checked against the body limit before this call.
-    if (length) req_->body.reserve(static_cast<size_t>(*length));
+    // A declared length was checked against the body limit; room for more than 1 MB is made
+    // as the bytes come, not on the client's word.
+    if (length) req_->body.reserve(static_cast<size_t>(std::min<uint64_t>(*length, 1 << 20)));
   }
   size_t on_body_impl(beast::string_view s, beast::error_code&) override {
     req_->body.append(s.data(), s.size());
@@ -124,6 +134,7 @@ class RequestParser final : public bhttp::basic_parser<true> {
   void on_finish_impl(beast::error_code&) override {}
 
   HttpRequest* req_;
+  bool transfer_encoding_ = false;
 };
 
 }  // namespace
@@ -162,14 +173,26 @@ class HttpServer::Impl {
 
   void Shutdown(std::chrono::milliseconds drain) {
     if (stopped_.exchange(true)) return;
-    net::post(loops_[0]->ioc, [this] {
-      boost::system::error_code ec;
-      acceptor_->close(ec);
-      accept_retry_->cancel();
-    });
+    const auto until = std::chrono::steady_clock::now() + drain;
+    // Each loop closes its connections that wait for a request (loop 0 first closes the
+    // listener); the others answer what they have and close after.
+    closing_left_ = static_cast<int>(loops_.size());
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      net::post(loops_[i]->ioc, [this, i] {
+        if (i == 0) {
+          boost::system::error_code ec;
+          acceptor_->close(ec);
+          accept_retry_->cancel();
+        }
+        CloseReading(loops_[i].get());
+        std::lock_guard lock(mu_);
+        if (--closing_left_ == 0) drained_.notify_all();
+      });
+    }
     {
       std::unique_lock lock(mu_);
-      drained_.wait_for(lock, drain, [this] { return in_flight_.load() == 0; });
+      drained_.wait_until(lock, until, [this] { return closing_left_ == 0; });
+      drained_.wait_until(lock, until, [this] { return in_flight_.load() == 0; });
     }
     for (auto& loop : loops_) {
       loop->work.reset();
@@ -221,6 +244,7 @@ class HttpServer::Impl {
 
   void Accept();
   void Sweep(Loop* loop);
+  void CloseReading(Loop* loop);
 
   HttpServerOptions options_;
   Handler handler_;
@@ -232,7 +256,8 @@ class HttpServer::Impl {
   std::atomic<bool> stopped_{false};
   std::atomic<int64_t> in_flight_{0};
   std::mutex mu_;
-  std::condition_variable drained_;
+  std::condition_variable drained_;  // in_flight_ or closing_left_ reached 0
+  int closing_left_ = 0;             // loops yet to close their connections at shutdown
 };
 
 namespace {
@@ -254,6 +279,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // On the loop's thread from here on.
   void Start() { Process(); }
   bool Expired(int64_t now_ms) const { return deadline_ms_ != 0 && now_ms >= deadline_ms_; }
+  // At shutdown: a connection waiting for (the rest of) a request closes; one with a request in
+  // hand answers it and closes after.
+  void CloseIfReading() {
+    if (state_ == State::kReading) Close();
+  }
   // Past its deadline: a slow client (or an idle keep-alive) loses its connection.
   void Close() {
     if (state_ == State::kClosed) return;
@@ -265,7 +295,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
-  enum class State { kReading, kHandling, kWriting, kClosed };
+  // kDraining: an answer over a limit was written; the rest of the request is read and dropped
+  // for a while so that closing does not reset the connection before the client reads it.
+  enum class State { kReading, kHandling, kWriting, kDraining, kClosed };
 
   void SetDeadline(uint32_t timeout_ms) {
     // The loop's clock lags by up to a sweep: a deadline is never early, at most a sweep late.
@@ -286,16 +318,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
         parser_->body_limit(l.max_request_body_bytes);
         SetDeadline(l.header_timeout_ms);  // idle keep-alive and slowloris
       }
-      if (begin_ == end_) break;
       const bool had_header = parser_->is_header_done();
+      // A chunked body ends with at least 5 bytes ("0\r\n\r\n") that the parser looks at
+      // together, and Boost 1.74's parser asserts it is never handed fewer in that state: with
+      // fewer buffered the request cannot be complete, so read on.
+      if (begin_ == end_ || (had_header && parser_->chunked() && end_ - begin_ < 5)) break;
       beast::error_code ec;
       begin_ += parser_->put(net::const_buffer(buf_.get() + begin_, end_ - begin_), ec);
       if (ec == bhttp::error::header_limit) return Fail(431, "request header too large");
       if (ec == bhttp::error::body_limit) return Fail(413, "request body too large");
-      if (ec && ec != bhttp::error::need_more) return Close();  // malformed
+      if (ec == bhttp::error::bad_transfer_encoding) {
+        return Fail(501, "transfer encodings other than chunked are not supported");
+      }
+      if (ec && ec != bhttp::error::need_more) {  // malformed
+        processing_ = false;
+        return Close();
+      }
       if (!had_header && parser_->is_header_done()) {
         SetDeadline(l.body_timeout_ms);  // slow drip
-        if (parser_->expect_continue && !parser_->is_done()) SendContinue();
+        if (parser_->expect_continue && parser_->version == 11 && !parser_->is_done() &&
+            !SendContinue()) {
+          processing_ = false;
+          return Close();
+        }
       }
       if (!parser_->is_done()) break;
       DispatchRequest();
@@ -304,11 +349,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (state_ == State::kReading) Read();
   }
 
-  void SendContinue() {
+  // False if the connection cannot go on (a part of the line was sent).
+  bool SendContinue() {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     boost::system::error_code ec;
-    // Tiny, so it fits the socket's buffer; if not, the client sends the body after its wait.
-    socket_.send(net::buffer(kContinue.data(), kContinue.size()), 0, ec);
+    const size_t n = socket_.send(net::buffer(kContinue.data(), kContinue.size()), 0, ec);
+    // Not sent at all (the socket's buffer is full): the client sends the body after its wait.
+    if (ec == net::error::would_block || ec == net::error::try_again) return true;
+    return !ec && n == kContinue.size();
   }
 
   void Read() {
@@ -361,9 +409,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Responder done = [self = shared_from_this(), seq](HttpResponse resp) {
       uint64_t expected = seq;
       if (!self->awaiting_.compare_exchange_strong(expected, 0)) return;  // answered already
-      // Answered within the handler (or by anything else on this loop's thread): written at
-      // once; from another thread: queued to the loop.
-      if (self->loop_->ioc.get_executor().running_in_this_thread()) {
+      // Answered within its own handler: written at once; from anywhere else (another thread,
+      // or another connection's work on this loop): queued to the loop, so one connection's
+      // handler never runs inside another's.
+      if (self->loop_->ioc.get_executor().running_in_this_thread() && self->processing_) {
         return self->Write(std::move(resp), true);
       }
       net::post(self->loop_->ioc,
@@ -436,15 +485,37 @@ class Connection : public std::enable_shared_from_this<Connection> {
     body_.clear();
     if (counted_) server_->RequestDone();  // a draining Shutdown may now go on
     counted_ = false;
+    if (!ec && linger_) return Drain();
     if (ec || !keep_after_write_) return Close();
     state_ = State::kReading;
     if (!processing_) Process();
+  }
+
+  // After an answer over a limit: stop sending, read and drop what the client still sends (up
+  // to kLingerBytes, for at most kLingerMs), then close. Closing with unread bytes would reset
+  // the connection, and the client could lose the answer before reading it.
+  void Drain() {
+    if (state_ != State::kDraining) {
+      state_ = State::kDraining;
+      boost::system::error_code ec;
+      socket_.shutdown(tcp::socket::shutdown_send, ec);
+      SetDeadline(kLingerMs);
+      if (capacity_ == 0) Grow();
+    }
+    socket_.async_read_some(net::buffer(buf_.get(), capacity_),
+                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                              if (self->state_ != State::kDraining) return;  // closed by the sweep
+                              self->dropped_ += n;
+                              if (ec || self->dropped_ > kLingerBytes) return self->Close();
+                              self->Drain();
+                            });
   }
 
   // Answers a request that broke a limit (the handler never saw it) and closes.
   void Fail(int status, std::string_view message) {
     processing_ = false;
     keep_alive_ = false;
+    linger_ = true;
     if (parser_) version_ = parser_->version == 10 ? 10 : 11;
     head_request_ = false;
     parser_.reset();
@@ -473,6 +544,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t written_ = 0;
   bool keep_after_write_ = false;
   bool counted_ = false;
+  bool linger_ = false;  // drain the input before closing (after an answer over a limit)
+  uint64_t dropped_ = 0;
 };
 
 }  // namespace
@@ -491,6 +564,7 @@ void HttpServer::Impl::Accept() {
           });
           return;
         }
+        if (stopped_.load()) return;  // accepted just before the listener closed: dropped
         boost::system::error_code nd;
         socket.set_option(tcp::no_delay(true), nd);
         socket.non_blocking(true, nd);  // Send() writes directly and takes would_block
@@ -518,6 +592,18 @@ void HttpServer::Impl::Sweep(Loop* loop) {
   loop->sweep.async_wait([this, loop](boost::system::error_code ec) {
     if (!ec) Sweep(loop);
   });
+}
+
+void HttpServer::Impl::CloseReading(Loop* loop) {
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard lock(loop->mu);
+    for (Connection* c : loop->conns) {
+      if (auto s = c->weak_from_this().lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& c : live) c->CloseIfReading();
+  live.clear();  // destructors take the lock: outside it
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -55,9 +55,10 @@ std::unique_ptr<HttpServer> StartEcho(HttpServerOptions o = {}) {
   return std::move(*s);
 }
 
-// Writes raw bytes on a fresh connection and reads until the server closes it (or 5 s);
-// `*closed` tells whether the server closed it.
-std::string Raw(uint16_t port, const std::string& bytes, bool* closed = nullptr) {
+// Writes raw bytes on a fresh connection (then closes its sending side if `half_close`) and
+// reads until the server closes it (or 5 s); `*closed` tells whether the server closed it.
+std::string Raw(uint16_t port, const std::string& bytes, bool* closed = nullptr,
+                bool half_close = false) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -67,6 +68,7 @@ std::string Raw(uint16_t port, const std::string& bytes, bool* closed = nullptr)
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   (void)!write(fd, bytes.data(), bytes.size());
+  if (half_close) shutdown(fd, SHUT_WR);
   std::string out;
   char buf[4096];
   while (true) {
@@ -207,6 +209,21 @@ TEST(HttpServerTest, BodyAndHeaderLimits) {
   const std::string big =
       Raw(server->port(), "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n");
   EXPECT_NE(big.find("413"), std::string::npos) << big;
+  // A client that sends the body anyway still reads the answer: the server reads and drops
+  // the rest before closing, instead of resetting the connection under it.
+  const std::string sent = Raw(
+      server->port(),
+      "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 300000\r\n\r\n" + std::string(300000, 'x'),
+      nullptr, true);
+  EXPECT_EQ(sent.rfind("HTTP/1.1 413 ", 0), 0u) << sent;
+  // A body in a transfer coding other than chunked is refused (its bytes would otherwise be
+  // read as the next request).
+  const std::string gzip = Raw(server->port(),
+                               "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nGET "
+                               "/smuggled HTTP/1.1\r\n\r\n",
+                               nullptr, true);
+  EXPECT_EQ(gzip.rfind("HTTP/1.1 501 ", 0), 0u) << gzip;
+  EXPECT_EQ(gzip.find("smuggled"), std::string::npos) << gzip;
   const std::string header =
       Raw(server->port(),
           "GET /x HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n");
@@ -250,9 +267,13 @@ TEST(HttpServerTest, ShutdownDrainsInFlightRequests) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_EQ(server->in_flight(), 1);
+  auto idle = HttpClient::Connect("127.0.0.1", server->port());  // keep-alive, between requests
+  ASSERT_TRUE(idle.ok());
+  ASSERT_TRUE((*idle)->Send("GET", "/ok").ok());
   server->Shutdown(5s);
   client.join();
   EXPECT_EQ(status.load(), 200);
+  EXPECT_FALSE((*idle)->Send("GET", "/ok").ok());  // closed by the shutdown
   EXPECT_EQ(server->in_flight(), 0);
   EXPECT_FALSE(HttpClient::Connect("127.0.0.1", server->port()).ok());
 }
