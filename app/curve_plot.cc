@@ -4,12 +4,13 @@
 #include <cairo.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <limits>
 #include <memory>
 
 #include <fmt/format.h>
+
+#include "kiln/base/utf8.h"
 
 namespace kiln::app {
 namespace {
@@ -187,8 +188,7 @@ struct ContextDeleter {
 }  // namespace
 
 Result<PlotFormat> PlotFormatFor(const std::string& path) {
-  std::string ext = path.size() >= 4 ? path.substr(path.size() - 4) : "";
-  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string ext = AsciiLower(path.size() >= 4 ? path.substr(path.size() - 4) : "");
   if (ext == ".svg") return PlotFormat::kSvg;
   if (ext == ".png") return PlotFormat::kPng;
   return InvalidArgumentError(

@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "kiln/base/utf8.h"
 #include "kiln/http/server.h"
 
 namespace kiln::http {
@@ -75,9 +76,8 @@ Result<HttpResponse> HttpClient::Send(
   const auto ct = res[bhttp::field::content_type];
   out.content_type = std::string(ct.data(), ct.size());
   for (const auto& f : res) {
-    std::string name(f.name_string().data(), f.name_string().size());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers.emplace_back(std::move(name), std::string(f.value().data(), f.value().size()));
+    out.headers.emplace_back(AsciiLower({f.name_string().data(), f.name_string().size()}),
+                             std::string(f.value().data(), f.value().size()));
   }
   out.body = std::move(res.body());
   return out;

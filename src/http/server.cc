@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -22,6 +21,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "kiln/base/logging.h"
+#include "kiln/base/utf8.h"
 
 // The server runs one io_context per IO thread: a connection belongs to one of them for its
 // whole life, so its reads, writes and handler calls never overlap and need no strand. Requests
@@ -48,12 +48,6 @@ constexpr size_t kInitialBuffer = 4096;
 constexpr size_t kReadChunk = 64 << 10;
 constexpr uint32_t kLingerMs = 2000;
 constexpr uint64_t kLingerBytes = 1 << 20;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 HttpResponse ErrorResponse(int status, std::string_view message) {
   return {status,
@@ -109,7 +103,7 @@ class RequestParser final : public bhttp::basic_parser<true> {
     if (f == bhttp::field::expect && bhttp::token_list(value).exists("100-continue")) {
       expect_continue = true;  // curl and others wait for "100 Continue" before the body
     }
-    req_->headers.emplace_back(Lower({name.data(), name.size()}),
+    req_->headers.emplace_back(AsciiLower({name.data(), name.size()}),
                                std::string(value.data(), value.size()));
   }
   void on_header_impl(beast::error_code& ec) override {
@@ -279,11 +273,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // On the loop's thread from here on.
   void Start() { Process(); }
   bool Expired(int64_t now_ms) const { return deadline_ms_ != 0 && now_ms >= deadline_ms_; }
-  // At shutdown: a connection waiting for (the rest of) a request closes; one with a request in
-  // hand answers it and closes after.
-  void CloseIfReading() {
-    if (state_ == State::kReading) Close();
-  }
+  // Waiting for (the rest of) a request: closed at shutdown, while one with a request in hand
+  // answers it and closes after.
+  bool Reading() const { return state_ == State::kReading; }
   // Past its deadline: a slow client (or an idle keep-alive) loses its connection.
   void Close() {
     if (state_ == State::kClosed) return;
@@ -574,20 +566,30 @@ void HttpServer::Impl::Accept() {
       });
 }
 
-void HttpServer::Impl::Sweep(Loop* loop) {
-  loop->now_ms = SteadyMillis();
-  std::vector<std::shared_ptr<Connection>> expired;
+namespace {
+
+// Closes the loop's connections that `close(connection)` picks; on the loop's thread.
+template <typename Pick>
+void CloseWhere(Loop* loop, Pick close) {
+  std::vector<std::shared_ptr<Connection>> picked;
   {
     std::lock_guard lock(loop->mu);
     for (Connection* c : loop->conns) {
       // A connection whose last owner is gone waits in its destructor for this lock.
-      if (c->Expired(loop->now_ms)) {
-        if (auto s = c->weak_from_this().lock()) expired.push_back(std::move(s));
+      if (close(*c)) {
+        if (auto s = c->weak_from_this().lock()) picked.push_back(std::move(s));
       }
     }
   }
-  for (auto& c : expired) c->Close();
-  expired.clear();  // destructors take the lock: outside it
+  for (auto& c : picked) c->Close();
+  picked.clear();  // destructors take the lock: outside it
+}
+
+}  // namespace
+
+void HttpServer::Impl::Sweep(Loop* loop) {
+  loop->now_ms = SteadyMillis();
+  CloseWhere(loop, [now = loop->now_ms](const Connection& c) { return c.Expired(now); });
   loop->sweep.expires_after(std::chrono::milliseconds(kSweepMs));
   loop->sweep.async_wait([this, loop](boost::system::error_code ec) {
     if (!ec) Sweep(loop);
@@ -595,15 +597,7 @@ void HttpServer::Impl::Sweep(Loop* loop) {
 }
 
 void HttpServer::Impl::CloseReading(Loop* loop) {
-  std::vector<std::shared_ptr<Connection>> live;
-  {
-    std::lock_guard lock(loop->mu);
-    for (Connection* c : loop->conns) {
-      if (auto s = c->weak_from_this().lock()) live.push_back(std::move(s));
-    }
-  }
-  for (auto& c : live) c->CloseIfReading();
-  live.clear();  // destructors take the lock: outside it
+  CloseWhere(loop, [](const Connection& c) { return c.Reading(); });
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

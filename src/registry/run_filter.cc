@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/utf8.h"
+
 namespace kiln::registry {
 
 namespace {
@@ -110,12 +112,6 @@ Result<std::vector<Token>> Tokenize(std::string_view s) {
   return out;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // `attributes.NAME` -> a fixed column expression of `runs r` and whether it is numeric.
 struct Attribute {
   const char* name;
@@ -171,7 +167,7 @@ class Compiler {
       std::string dir = "DESC";
       bool explicit_dir = false;
       if (Peek().type == Tok::kIdent && (IsWord("asc") || IsWord("desc"))) {
-        dir = Lower(Next().text) == "asc" ? "ASC" : "DESC";
+        dir = AsciiLower(Next().text) == "asc" ? "ASC" : "DESC";
         explicit_dir = true;
       }
       if (!explicit_dir && term.space == Space::kAttributes) dir = "ASC";
@@ -191,7 +187,7 @@ class Compiler {
   const Token& Peek() const { return t_[i_]; }
   const Token& Next() { return t_[i_ < t_.size() - 1 ? i_++ : i_]; }
   bool IsWord(std::string_view w) const {
-    return Peek().type == Tok::kIdent && Lower(Peek().text) == w;
+    return Peek().type == Tok::kIdent && AsciiLower(Peek().text) == w;
   }
   Status Error(std::string_view what) const {
     return InvalidArgumentError(fmt::format("filter: {} at position {}", what, Peek().pos + 1));
@@ -245,7 +241,7 @@ class Compiler {
 
   Result<Term> ParseTerm(const Token& tok) {
     const size_t dot = tok.text.find('.');
-    const std::string prefix = Lower(tok.text.substr(0, dot));
+    const std::string prefix = AsciiLower(tok.text.substr(0, dot));
     if (dot == std::string::npos || dot + 1 >= tok.text.size()) {
       return InvalidArgumentError(fmt::format(
           "filter: '{}' at position {} is not params.K, metrics.K, tags.K or attributes.NAME",

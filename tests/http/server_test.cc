@@ -56,9 +56,10 @@ std::unique_ptr<HttpServer> StartEcho(HttpServerOptions o = {}) {
 }
 
 // Writes raw bytes on a fresh connection (then closes its sending side if `half_close`) and
-// reads until the server closes it (or 5 s); `*closed` tells whether the server closed it.
+// reads until the server closes it (or 5 s); `*closed` tells whether the server closed it,
+// `*all_sent` whether every byte was written before that.
 std::string Raw(uint16_t port, const std::string& bytes, bool* closed = nullptr,
-                bool half_close = false) {
+                bool half_close = false, bool* all_sent = nullptr) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -67,7 +68,13 @@ std::string Raw(uint16_t port, const std::string& bytes, bool* closed = nullptr,
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  (void)!write(fd, bytes.data(), bytes.size());
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server reset the connection
+    sent += static_cast<size_t>(n);
+  }
+  if (all_sent) *all_sent = sent == bytes.size();
   if (half_close) shutdown(fd, SHUT_WR);
   std::string out;
   char buf[4096];
@@ -211,11 +218,13 @@ TEST(HttpServerTest, BodyAndHeaderLimits) {
   EXPECT_NE(big.find("413"), std::string::npos) << big;
   // A client that sends the body anyway still reads the answer: the server reads and drops
   // the rest before closing, instead of resetting the connection under it.
+  bool all_sent = false;
   const std::string sent = Raw(
       server->port(),
       "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 300000\r\n\r\n" + std::string(300000, 'x'),
-      nullptr, true);
+      nullptr, true, &all_sent);
   EXPECT_EQ(sent.rfind("HTTP/1.1 413 ", 0), 0u) << sent;
+  EXPECT_TRUE(all_sent);  // no reset while the body was still going out
   // A body in a transfer coding other than chunked is refused (its bytes would otherwise be
   // read as the next request).
   const std::string gzip = Raw(server->port(),
