@@ -1,12 +1,16 @@
 // Shared CLI plumbing: global options, the handler signature and output helpers.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
 #include "kiln/base/exec_context.h"
 #include "kiln/base/status.h"
+#include "kiln/pipeline/home.h"
 
 namespace kiln::app {
 
@@ -46,7 +50,13 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global,
 
 // Writes `text` to stdout followed by a newline.
 void Print(const std::string& text);
-// Prints JSON text (from the control plane, api/control_plane.h) indented, for `--json`.
-void PrintJson(const std::string& json_text);
+// Prints compact JSON text (pipeline/result_json.h, api/control_plane.h) indented by two
+// spaces, for `--json`.
+void PrintJson(std::string_view json_text);
+
+// The kiln home the global options name, opened.
+Result<std::unique_ptr<pipeline::Home>> OpenHome(const GlobalOptions& g);
+// An execution context with `threads` threads (0: the global --threads).
+std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads = 0);
 
 }  // namespace kiln::app

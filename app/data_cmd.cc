@@ -1,4 +1,4 @@
-// `kiln data ...`: flag parsing and wiring only; the work is in ingest_job, storage and data.
+// `kiln data ...`: flag parsing and printing; the work is in pipeline, storage and data.
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,23 +7,16 @@
 
 #include "app/cli.h"
 #include "app/data_output.h"
-#include "app/home.h"
-#include "app/ingest_job.h"
-#include "app/model_ops.h"
 #include "kiln/api/control_plane.h"
 #include "kiln/base/names.h"
 #include "kiln/ingest/config.h"
+#include "kiln/pipeline/export.h"
+#include "kiln/pipeline/home.h"
+#include "kiln/pipeline/ingest.h"
 
 namespace kiln::app {
 
 using nlohmann::json;
-
-void Print(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
-}
-
-void PrintJson(const std::string& json_text) { Print(json::parse(json_text).dump(2)); }
 
 namespace {
 
@@ -37,7 +30,7 @@ struct Loaded {
   storage::Manifest manifest;
 };
 
-Result<Loaded> LoadRef(KilnHome& home, const std::string& text) {
+Result<Loaded> LoadRef(pipeline::Home& home, const std::string& text) {
   KILN_ASSIGN_OR_RETURN(DatasetRef ref, ParseDatasetRef(text));
   Loaded l;
   KILN_ASSIGN_OR_RETURN(l.record, home.datasets().Resolve(ref));
@@ -48,39 +41,25 @@ Result<Loaded> LoadRef(KilnHome& home, const std::string& text) {
 Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   auto ctx = Context(g, 0);
-  IngestRequest req;
-  req.path = a.file;
-  req.name = a.name;
-  req.message = a.message;
-  req.append = a.append;
-  if (a.format == "csv") req.read.format = ingest::Format::kCsv;
-  if (a.format == "jsonl") req.read.format = ingest::Format::kJsonLines;
-  if (!a.delimiter.empty()) {
-    if (a.delimiter == "\\t" || a.delimiter == "tab") {
-      req.read.delimiter = '\t';
-    } else if (a.delimiter.size() == 1) {
-      req.read.delimiter = a.delimiter[0];
-    } else {
-      return InvalidArgumentError("--delimiter must be one character (or 'tab')");
-    }
-  }
-  req.read.header = !a.no_header;
-  if (!a.schema.empty()) {
-    KILN_ASSIGN_OR_RETURN(req.read.overrides,
-                          ingest::LoadSchemaFile(home->fs(), a.schema, Limits::Default()));
-  }
-  if (!a.rules.empty()) {
-    KILN_ASSIGN_OR_RETURN(req.rules, ingest::LoadRulesFile(home->fs(), a.rules, Limits::Default()));
-  }
+  pipeline::IngestOptions o;
+  o.file = a.file;
+  o.name = a.name;
+  o.message = a.message;
+  o.schema = a.schema;
+  o.rules = a.rules;
+  o.format = a.format;
+  o.delimiter = a.delimiter;
+  o.append = a.append;
+  o.header = !a.no_header;
   const bool tty = ::isatty(2) == 1 && !a.json;
   if (tty) {
-    req.progress = [](uint64_t rows, uint64_t bytes) {
+    o.progress = [](uint64_t rows, uint64_t bytes) {
       std::fprintf(stderr, "\ringesting: %llu rows, %.1f MB", static_cast<unsigned long long>(rows),
                    static_cast<double>(bytes) / 1e6);
     };
   }
   data::ValidationReport report;
-  auto result = IngestFile(home->fs(), home->datasets(), req, *ctx, &report);
+  auto result = pipeline::Ingest(*home, o, *ctx, &report);
   if (tty) std::fputs("\r\033[K", stderr);
   if (!result.ok()) {
     if (!report.outcomes.empty()) {
@@ -157,7 +136,8 @@ Result<ExitCode> Diff(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(Loaded x, LoadRef(*home, a.ref));
   KILN_ASSIGN_OR_RETURN(Loaded y, LoadRef(*home, a.ref2));
-  json d = DiffJson(Summarize(x.record, x.manifest), Summarize(y.record, y.manifest));
+  json d = DiffJson(pipeline::Summarize(x.record, x.manifest),
+                    pipeline::Summarize(y.record, y.manifest));
   Print(a.json ? d.dump(2) : DiffText(d));
   return 0;
 }
@@ -165,7 +145,7 @@ Result<ExitCode> Diff(const GlobalOptions& g, const DataArgs& a) {
 Result<ExitCode> Export(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(Loaded l, LoadRef(*home, a.ref));
-  KILN_RETURN_IF_ERROR(ExportCsv(home->datasets(), l.manifest, home->fs(), a.to));
+  KILN_RETURN_IF_ERROR(pipeline::ExportCsv(home->datasets(), l.manifest, home->fs(), a.to));
   if (a.json) {
     Print(json{{"ref", fmt::format("{}@v{}", l.record.name, l.record.version)},
                {"rows", l.manifest.rows},
@@ -209,7 +189,7 @@ Result<ExitCode> Validate(const GlobalOptions& g, const DataArgs& a) {
   }
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(Loaded l, LoadRef(*home, a.ref));
-  data::DatasetSummary summary = Summarize(l.record, l.manifest);
+  data::DatasetSummary summary = pipeline::Summarize(l.record, l.manifest);
   std::optional<Loaded> ref;
   std::optional<data::DatasetSummary> ref_summary;
   data::Rules rules;
@@ -217,7 +197,7 @@ Result<ExitCode> Validate(const GlobalOptions& g, const DataArgs& a) {
     KILN_ASSIGN_OR_RETURN(rules, ingest::LoadRulesFile(home->fs(), a.rules, Limits::Default()));
   } else {
     KILN_ASSIGN_OR_RETURN(ref, LoadRef(*home, a.against));
-    ref_summary = Summarize(ref->record, ref->manifest);
+    ref_summary = pipeline::Summarize(ref->record, ref->manifest);
     rules = data::InferRules(*ref_summary);
   }
   auto duplicates = [&](size_t col) -> Result<uint64_t> {

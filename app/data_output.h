@@ -19,12 +19,4 @@ std::string DiffText(const nlohmann::json& diff);
 nlohmann::json ReportJson(const data::ValidationReport& r);
 std::string ReportText(const data::ValidationReport& r, const std::string& label);
 
-// Appends `v` as one CSV field (RFC 4180: quoted when it holds a comma, quote, line break or
-// edge spaces).
-void AppendCsvField(std::string* out, std::string_view v);
-
-// Writes a dataset version as CSV (header, RFC 4180 quoting, empty field = null).
-Status ExportCsv(storage::DatasetStore& store, const storage::Manifest& m, FileSystem& fs,
-                 const std::string& path);
-
 }  // namespace kiln::app

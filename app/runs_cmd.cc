@@ -1,7 +1,4 @@
-// `kiln runs ...` and `kiln models ...`: the tracking and registry verbs, and RunRecorder.
-#include <sys/resource.h>
-#include <unistd.h>
-
+// `kiln runs ...` and `kiln models ...`: the tracking and registry verbs.
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -13,148 +10,16 @@
 #include "app/cli.h"
 #include "app/curve_plot.h"
 #include "app/data_output.h"
-#include "app/home.h"
-#include "app/model_ops.h"
-#include "app/run_recorder.h"
 #include "kiln/api/control_plane.h"
-#include "kiln/base/file_lock.h"
+#include "kiln/pipeline/home.h"
+#include "kiln/pipeline/models.h"
+#include "kiln/pipeline/run_recorder.h"
 
 namespace kiln::app {
 
 using nlohmann::json;
 using registry::RunRecord;
 using registry::RunStatus;
-
-// --- RunRecorder ---
-
-namespace {
-
-std::string RunsDir(const KilnHome& home) { return JoinPath(home.path(), "runs"); }
-
-std::string AlivePath(const KilnHome& home, const std::string& run_id) {
-  return JoinPath(RunsDir(home), run_id + ".lock");
-}
-
-}  // namespace
-
-Result<std::unique_ptr<RunRecorder>> RunRecorder::Start(KilnHome* home, RunRecord run) {
-  char host[256] = {};
-  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  run.attributes.host = host;
-  run.attributes.kiln_version = KILN_VERSION;
-  run.attributes.build_commit = KILN_GIT_COMMIT;
-  // The liveness lock is taken before the run exists, so a run is never `running` unlocked.
-  if (run.id.empty()) run.id = registry::NewRunId();
-  KILN_RETURN_IF_ERROR(home->fs().CreateDirs(RunsDir(*home)));
-  KILN_ASSIGN_OR_RETURN(auto alive,
-                        FileLock::Acquire(AlivePath(*home, run.id), LockMode::kExclusive));
-  auto created = home->catalog().CreateRun(run);
-  if (!created.ok()) {
-    home->fs().Remove(AlivePath(*home, run.id)).IgnoreError();
-    return created.status();
-  }
-  return std::unique_ptr<RunRecorder>(new RunRecorder(home, std::move(*created), std::move(alive)));
-}
-
-Result<std::unique_ptr<RunRecorder>> RunRecorder::Resume(KilnHome* home, RunRecord run) {
-  KILN_RETURN_IF_ERROR(home->fs().CreateDirs(RunsDir(*home)));
-  KILN_ASSIGN_OR_RETURN(auto alive,
-                        FileLock::TryAcquire(AlivePath(*home, run.id), LockMode::kExclusive));
-  if (!alive) {
-    return FailedPreconditionError(
-        fmt::format("run {} is still running in another process", run.id));
-  }
-  if (run.status == RunStatus::kKilled) {
-    KILN_RETURN_IF_ERROR(home->catalog().ReopenRun(run.id));
-    run.status = RunStatus::kRunning;
-  } else if (run.status != RunStatus::kRunning) {
-    return FailedPreconditionError(
-        fmt::format("run {} has already ended ({})", run.id, registry::RunStatusName(run.status)));
-  }
-  return std::unique_ptr<RunRecorder>(new RunRecorder(home, std::move(run), std::move(alive)));
-}
-
-RunRecorder::~RunRecorder() {
-  // Best effort: the job's own error is what gets reported. If the run cannot be ended (the
-  // catalog is unreachable), its lock file stays, so the next reaper marks it killed.
-  if (!ended_) {
-    ended_ = home_->catalog().FinishRun(run_.id, RunStatus::kFailed, {}, {}, ResourceUse()).ok();
-  }
-  if (ended_) ReleaseAlive();
-}
-
-void RunRecorder::ReleaseAlive() {
-  if (!alive_) return;
-  // Removed while still held: a reaper that opened the file just before gets the lock only after
-  // the run has ended, and ending a run is conditional on it still running.
-  home_->fs().Remove(AlivePath(*home_, run_.id)).IgnoreError();
-  alive_.reset();
-}
-
-Result<int> ReapKilledRuns(KilnHome* home) {
-  const std::string dir = RunsDir(*home);
-  KILN_ASSIGN_OR_RETURN(bool exists, home->fs().Exists(dir));
-  if (!exists) return 0;
-  KILN_ASSIGN_OR_RETURN(auto names, home->fs().ListDir(dir));
-  int reaped = 0;
-  for (const auto& name : names) {
-    if (!name.ends_with(".lock")) continue;
-    const std::string id = name.substr(0, name.size() - 5);
-    if (!registry::IsRunId(id)) continue;
-    KILN_ASSIGN_OR_RETURN(auto lock,
-                          FileLock::TryAcquire(JoinPath(dir, name), LockMode::kExclusive));
-    if (!lock) continue;  // its job is alive
-    // Ending a run is conditional on it still running: FailedPrecondition means it ended.
-    const Status st = home->catalog().FinishRun(id, RunStatus::kKilled, {}, {}, {});
-    // Not in the catalog yet: a job between taking its lock and creating its run. Leave it.
-    if (st.code() == StatusCode::kNotFound) continue;
-    if (!st.ok() && st.code() != StatusCode::kFailedPrecondition) return st;
-    reaped += st.ok();
-    home->fs().Remove(JoinPath(dir, name)).IgnoreError();
-  }
-  return reaped;
-}
-
-void RunRecorder::AddPoint(const std::string& key, int64_t step, double value) {
-  registry::Curve& c = curves_[key];
-  c.key = key;
-  c.steps.push_back(step);
-  c.values.push_back(value);
-}
-
-registry::RunAttributes RunRecorder::ResourceUse() const {
-  registry::RunAttributes a = run_.attributes;
-  rusage ru{};
-  if (getrusage(RUSAGE_SELF, &ru) == 0) {
-    a.cpu_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                    static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    a.peak_rss_bytes = static_cast<int64_t>(ru.ru_maxrss) * 1024;
-  }
-  return a;
-}
-
-Result<std::string> RunRecorder::Finish(std::string_view artifact,
-                                        const std::map<std::string, double>& metrics) {
-  // Shared home lock from publishing the object to recording it: GC cannot run in between.
-  KILN_ASSIGN_OR_RETURN(auto lock, home_->datasets().Lock(LockMode::kShared));
-  std::string object;
-  if (!artifact.empty()) {
-    KILN_ASSIGN_OR_RETURN(object, home_->datasets().blobs().Put(artifact));
-  }
-  registry::RunAttributes a = ResourceUse();
-  a.artifact = object;
-  std::vector<registry::Curve> curves;
-  for (auto& [k, c] : curves_) curves.push_back(c);
-  KILN_RETURN_IF_ERROR(
-      home_->catalog().FinishRun(run_.id, RunStatus::kFinished, metrics, curves, a));
-  ended_ = true;
-  ReleaseAlive();
-  return object;
-}
-
-Status RunRecorder::SetTags(const std::map<std::string, std::string>& tags) {
-  return home_->catalog().SetRunTags(run_.id, tags);
-}
 
 namespace {
 
@@ -172,7 +37,7 @@ std::string Time(int64_t ms) { return ms == 0 ? "-" : data::FormatMillis(ms); }
 
 Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
+  pipeline::ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
   const registry::RunQuery query{a.experiment, a.filter, a.order_by, a.limit};
   if (a.json) {
     KILN_ASSIGN_OR_RETURN(std::string listed, api::ListRuns(home->catalog(), query));
@@ -194,7 +59,7 @@ Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
 
 Result<ExitCode> RunsShow(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
+  pipeline::ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
   KILN_ASSIGN_OR_RETURN(std::string shown, api::ShowRun(home->catalog(), a.run));
   PrintJson(shown);
   return 0;
@@ -270,7 +135,7 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
     KILN_ASSIGN_OR_RETURN(format, PlotFormatFor(a.plot));
   }
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
+  pipeline::ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
   std::vector<RunRecord> runs;
   std::vector<std::map<std::string, registry::Curve>> curves(a.runs.size());
   std::set<std::string> keys;
@@ -389,7 +254,7 @@ Result<ExitCode> ModelsRegister(const GlobalOptions& g, const RunsArgs& a) {
   mv.name = a.name;
   mv.run_id = a.run;
   mv.description = a.description;
-  mv.actor = Actor();
+  mv.actor = pipeline::Actor();
   KILN_ASSIGN_OR_RETURN(registry::ModelVersion out, home->catalog().RegisterModel(mv));
   Print(a.json ? json::parse(api::ModelVersionJson(out)).dump(2)
                : fmt::format("registered {} version {} (run {})", out.name, out.version, a.run));
@@ -424,14 +289,15 @@ Status PrintMove(const Result<std::string>& moved, bool as_json) {
 Result<ExitCode> ModelsAlias(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_RETURN_IF_ERROR(PrintMove(
-      api::MoveAlias(home->catalog(), a.name, a.set_alias, a.version, Actor(), a.reason), a.json));
+      api::MoveAlias(home->catalog(), a.name, a.set_alias, a.version, pipeline::Actor(), a.reason),
+      a.json));
   return 0;
 }
 
 Result<ExitCode> ModelsRollback(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_RETURN_IF_ERROR(
-      PrintMove(api::RollbackAlias(home->catalog(), a.name, a.alias, Actor(), a.reason), a.json));
+  KILN_RETURN_IF_ERROR(PrintMove(
+      api::RollbackAlias(home->catalog(), a.name, a.alias, pipeline::Actor(), a.reason), a.json));
   return 0;
 }
 

@@ -16,15 +16,13 @@
 #include "kiln/base/logging.h"
 
 #include "app/cli.h"
-#include "app/model_ops.h"
-#include "app/promote.h"
-#include "app/serve_config.h"
 #include "kiln/api/control_plane.h"
 #include "kiln/api/grpc_service.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
 #include "kiln/monitor/access_log.h"
 #include "kiln/monitor/metrics.h"
+#include "kiln/pipeline/home.h"
 #include "kiln/rpc/server.h"
 #include "kiln/serve/batcher.h"
 #include "kiln/serve/dispatcher.h"
@@ -87,8 +85,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(std::string yaml, home->ConfigText());
-  KILN_ASSIGN_OR_RETURN(ServingConfig config, ParseServingConfig(yaml));
+  const pipeline::ServingConfig& config = home->config().serving;
   const Limits limits = Limits::Default();
   monitor::MetricsRegistry metrics;
   metrics.AddProcessMetrics();
@@ -134,8 +131,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   std::unique_ptr<api::ControlPlaneService> control;
   const ExecContext promote_ctx(ExecContext::Options{.threads = 1});  // scoring for promotions
   if (a.control_plane) {
-    control = std::make_unique<api::ControlPlaneService>(&home->catalog(), &home->datasets(),
-                                                         PromoteHookFor(home.get(), &promote_ctx));
+    control = std::make_unique<api::ControlPlaneService>(home.get(), &promote_ctx);
   }
   api::V2Service service(&models, &dispatcher, &metrics,
                          {"kiln", KILN_VERSION, limits, access_log.get(), control.get()});

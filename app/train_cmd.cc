@@ -1,28 +1,18 @@
 // `kiln train`, `kiln predict`, `kiln eval`, `kiln model inspect`: flag parsing and wiring.
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "app/batch_predict.h"
 #include "app/cli.h"
-#include "app/home.h"
-#include "app/model_ops.h"
-#include "app/run_recorder.h"
-#include "app/training_data.h"
-#include "kiln/base/hash.h"
-#include "kiln/base/names.h"
-#include "kiln/base/thread_pool.h"
-#include "kiln/learn/binning.h"
-#include "kiln/learn/gbdt/trainer.h"
-#include "kiln/learn/objective.h"
 #include "kiln/model/model_io.h"
 #include "kiln/model/predictor.h"
 #include "kiln/model/shap.h"
-#include "kiln/model/xgboost_import.h"
+#include "kiln/pipeline/batch_predict.h"
+#include "kiln/pipeline/models.h"
+#include "kiln/pipeline/result_json.h"
+#include "kiln/pipeline/train.h"
 
 namespace kiln::app {
 
@@ -30,254 +20,100 @@ using nlohmann::json;
 
 namespace {
 
-// The training curve is the loss over this many training rows (a fixed seeded sample): its
-// standard error is about 1% of the loss, and evaluating it costs about 1% of an iteration.
-constexpr size_t kTrainCurveRows = 10000;
-
 struct TrainArgs {
-  std::string data, valid, target, task, out = "model.kiln", model, pred_out, from = "xgboost";
-  std::string init_model, kind = "probability", experiment = "default", run_name, metric;
-  std::string register_name, import_out;
-  int checkpoint_every = 10;
+  pipeline::TrainOptions train;
+  std::vector<std::string> tags;
+  std::string model, data, pred_out, kind = "probability";
+  pipeline::ImportOptions import;
   bool no_curves = false;
-  bool resume = false;
-  std::vector<std::string> params;
-  double valid_frac = 0;
   bool json = false;
   bool explain = false;
   bool trees = false;
 };
 
-bool HasBinEdges(const model::TreeModel& m) {
-  for (const auto& f : m.features) {
-    if (!f.categorical && f.bin_edges.size() < 2) return false;  // e.g. an imported model
-  }
-  return true;
-}
-
-// The margins a model gives every row (rows x groups), for warm start and resume.
-Result<std::vector<double>> Margins(const std::shared_ptr<const model::TreeModel>& m,
-                                    const data::Dataset& d, const ExecContext& ctx) {
-  model::TreeModel all = *m;
-  all.best_iteration = -1;  // continue from every tree
-  KILN_ASSIGN_OR_RETURN(auto pred,
-                        model::Predictor::Create(std::make_shared<const model::TreeModel>(all)));
-  KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, pred->Prepare(d));
-  std::vector<double> out(x.rows * static_cast<size_t>(all.num_groups()));
-  KILN_RETURN_IF_ERROR(ParallelFor(ctx, (x.rows + 1023) / 1024, [&](size_t b) -> Status {
-    for (size_t r = b * 1024; r < std::min(x.rows, (b + 1) * 1024); ++r) {
-      pred->PredictRowMargin(x.row(r), out.data() + r * static_cast<size_t>(all.num_groups()));
+// "k=v" flags -> a map; InvalidArgument naming the flag.
+Result<std::map<std::string, std::string>> KeyValues(const std::vector<std::string>& kvs,
+                                                     const std::string& flag) {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : kvs) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidArgumentError(fmt::format("{} expects KEY=VALUE, not '{}'", flag, kv));
     }
-    return Status::Ok();
-  }));
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
   return out;
 }
 
-Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
-  KILN_ASSIGN_OR_RETURN(learn::GbdtParams params, ParseParams(a.params));
-  if (a.valid_frac < 0 || a.valid_frac >= 1)
-    return InvalidArgumentError("--valid-frac must be in [0, 1)");
-  auto ctx = Context(g, params.threads);
-  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(LoadedData train, LoadData(&home->datasets(), home->fs(), a.data, *ctx));
-  KILN_ASSIGN_OR_RETURN(Labels labels, MakeLabels(train.data, a.target, a.task));
-  if (params.objective) labels.objective = *params.objective;
-  std::vector<std::string> skipped;
-  const std::vector<size_t> features = FeatureColumns(train.data, a.target, &skipped);
-  if (features.empty()) return InvalidArgumentError("no usable feature columns");
-  for (const auto& s : skipped)
-    std::fprintf(stderr, "note: skipping string column '%s'\n", s.c_str());
+std::string TrainText(const pipeline::TrainResult& r) {
+  std::string text = fmt::format("trained {} trees on {} (run {})", r.trees, r.data, r.run_id);
+  if (!r.out.empty()) text += fmt::format(" -> {}", r.out);
+  text += fmt::format("\n  objective {}, best iteration {}, {:.2f} s binning, {:.2f} s training",
+                      r.objective, r.best_iteration + 1, r.binning_seconds, r.train_seconds);
+  for (const auto& [set, metrics] :
+       {std::pair{"train", &r.train_metrics}, std::pair{"valid", &r.valid_metrics}}) {
+    for (const auto& [k, v] : *metrics) text += fmt::format("\n  {}.{:<10} {:.6f}", set, k, v);
+  }
+  if (r.registered_version > 0) {
+    text += fmt::format("\nregistered {} version {}", r.registered_name, r.registered_version);
+  }
+  return text;
+}
 
-  data::Dataset train_rows = std::move(train.data), valid_rows;
-  std::vector<float> train_labels = labels.values, valid_labels;
-  if (!a.valid.empty()) {
-    KILN_ASSIGN_OR_RETURN(LoadedData v, LoadData(&home->datasets(), home->fs(), a.valid, *ctx));
-    const bool classes = !labels.class_labels.empty();
-    KILN_ASSIGN_OR_RETURN(Labels vl, MakeLabels(v.data, a.target, classes ? a.task : "regression",
-                                                classes ? &labels.class_labels : nullptr));
-    valid_rows = std::move(v.data);
-    valid_labels = std::move(vl.values);
-  } else if (a.valid_frac > 0) {
-    auto [tr, va] = SplitRows(train_rows.num_rows(), a.valid_frac, params.seed);
-    valid_rows = data::TakeRows(train_rows, va);
-    train_rows = data::TakeRows(train_rows, tr);
-    valid_labels.clear();
-    std::vector<float> t2;
-    for (auto r : va) valid_labels.push_back(labels.values[r]);
-    for (auto r : tr) t2.push_back(labels.values[r]);
-    train_labels = std::move(t2);
+Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
+  pipeline::TrainOptions o = a.train;
+  KILN_ASSIGN_OR_RETURN(o.tags, KeyValues(a.tags, "--tag"));
+  o.record_curves = !a.no_curves;
+  o.actor = pipeline::Actor();
+  if (!a.json) {
+    o.on_iteration = [](const learn::IterationLog& log) {
+      std::string line = fmt::format("[{:4}]", log.iteration + 1);
+      if (log.valid) {
+        line += fmt::format("  valid {} {:.6f}  (best [{}])", log.metric, *log.valid,
+                            log.best_iteration + 1);
+      }
+      std::fprintf(stderr, "%s\n", line.c_str());
+    };
   }
-  // The run: params as given and as resolved, the data lineage.
-  registry::RunRecord run;
-  run.experiment = a.experiment;
-  run.name = a.run_name;
-  run.params = RunParams(params);
-  run.params["target"] = a.target;
-  run.params["objective"] = std::string(model::ObjectiveName(labels.objective));
-  if (a.valid_frac > 0) run.params["valid_frac"] = fmt::format("{}", a.valid_frac);
-  if (!a.init_model.empty()) run.tags["init_model"] = a.init_model;
-  run.attributes.train_data = train.label;
-  run.attributes.train_hash = train.content_hash;
-  run.attributes.valid_data = a.valid;
-  KILN_ASSIGN_OR_RETURN(auto recorder, RunRecorder::Start(home.get(), std::move(run)));
-  const auto t0 = std::chrono::steady_clock::now();
-  // Warm start or resume: continue from a model; its bin edges and dictionaries bin the data.
-  const std::string checkpoint = JoinPath(
-      JoinPath(home->path(), "checkpoints"),
-      Sha256Hex(fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", train.label, train.content_hash, a.target,
-                            a.task, params.ToJson(), a.valid, a.valid_frac, a.init_model))
-              .substr(0, 32) +
-          ".kiln");
-  std::shared_ptr<const model::TreeModel> init;
-  bool resuming = false;
-  if (a.resume && *home->fs().Exists(checkpoint)) {
-    KILN_ASSIGN_OR_RETURN(init, model::LoadModel(home->fs(), checkpoint));
-    resuming = true;
-  } else if (!a.init_model.empty()) {
-    KILN_ASSIGN_OR_RETURN(init, model::LoadModel(home->fs(), a.init_model));
+  auto ctx = Context(g);
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(pipeline::TrainResult r, pipeline::Train(*home, o, *ctx));
+  for (const auto& s : r.skipped_columns) {
+    std::fprintf(stderr, "note: skipping string column '%s'\n", s.c_str());
   }
-  learn::BinnedData x;
-  if (init && HasBinEdges(*init)) {
-    KILN_ASSIGN_OR_RETURN(x, learn::ApplyBins(train_rows, init->features, *ctx));
+  if (a.json) {
+    PrintJson(pipeline::TrainResultJson(r));
   } else {
-    KILN_ASSIGN_OR_RETURN(x, learn::BinDataset(train_rows, features, params.max_bin, 200000, *ctx));
+    Print(TrainText(r));
   }
-  std::optional<learn::BinnedData> vx;
-  if (valid_rows.num_rows() > 0) {
-    KILN_ASSIGN_OR_RETURN(vx, learn::ApplyBins(valid_rows, x.features, *ctx));
-  }
-  const auto t1 = std::chrono::steady_clock::now();
-  learn::TrainOptions o = TrainOptionsFor(params, labels, a.target);
-  const bool progress = !a.json;
-  o.eval_metric = a.metric;
-  o.train_curve_rows = a.no_curves ? 0 : kTrainCurveRows;
-  o.on_iteration = [&](const learn::IterationLog& log) {
-    if (!a.no_curves) {
-      if (log.valid) recorder->AddPoint("valid." + log.metric, log.iteration, *log.valid);
-      if (log.train) recorder->AddPoint("train." + log.train_metric, log.iteration, *log.train);
-    }
-    if (!progress) return;
-    std::string line = fmt::format("[{:4}]", log.iteration + 1);
-    if (log.valid)
-      line += fmt::format("  valid {} {:.6f}  (best [{}])", log.metric, *log.valid,
-                          log.best_iteration + 1);
-    std::fprintf(stderr, "%s\n", line.c_str());
-  };
-  learn::TrainInput tin{&x, train_labels, {}};
-  learn::TrainInput vin{vx ? &*vx : nullptr, valid_labels, {}};
-  if (init) {
-    o.init = init.get();
-    o.resume = resuming;
-    KILN_ASSIGN_OR_RETURN(tin.init_margins, Margins(init, train_rows, *ctx));
-    if (vx) {
-      KILN_ASSIGN_OR_RETURN(vin.init_margins, Margins(init, valid_rows, *ctx));
-    }
-  }
-  // The bins stand for the data when every split of the final model is at a bin edge: always,
-  // except on top of an init model binned without its edges (an XGBoost import). Then the
-  // final metrics are computed from the rows; otherwise free the columns before training.
-  const bool bins_exact = !init || HasBinEdges(*init);
-  if (bins_exact) {
-    train_rows = data::Dataset{};
-    valid_rows = data::Dataset{};
-  }
-  o.checkpoint_every = a.checkpoint_every;
-  o.on_checkpoint = [&](const model::TreeModel& partial) -> Status {
-    KILN_RETURN_IF_ERROR(home->fs().CreateDirs(DirName(checkpoint)));
-    return model::SaveModel(home->fs(), checkpoint, partial);
-  };
-  KILN_ASSIGN_OR_RETURN(model::TreeModel m, learn::TrainGbdt(tin, vx ? &vin : nullptr, o, *ctx));
-  const auto t2 = std::chrono::steady_clock::now();
-  const std::string model_bytes = model::EncodeModel(m);
-  KILN_RETURN_IF_ERROR(AtomicWriteFile(home->fs(), a.out, model_bytes));
-  if (*home->fs().Exists(checkpoint)) home->fs().Remove(checkpoint).IgnoreError();
-  auto shared = std::make_shared<const model::TreeModel>(std::move(m));
-  KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(shared));
-  json result = {{"model", a.out},
-                 {"data", train.label},
-                 {"objective", model::ObjectiveName(shared->objective)},
-                 {"trees", shared->trees.size()},
-                 {"best_iteration", shared->best_iteration},
-                 {"binning_seconds", std::chrono::duration<double>(t1 - t0).count()},
-                 {"train_seconds", std::chrono::duration<double>(t2 - t1).count()}};
-  auto final_margins = [&](const learn::BinnedData& bins, const data::Dataset& rows) {
-    return bins_exact ? learn::PredictBinned(*pred, bins, *ctx) : Margins(shared, rows, *ctx);
-  };
-  // The run's final metrics: train.<m>, valid.<m> and the timings.
-  std::map<std::string, double> metrics = {{"train_seconds", result["train_seconds"]},
-                                           {"binning_seconds", result["binning_seconds"]}};
-  KILN_ASSIGN_OR_RETURN(auto train_margins, final_margins(x, train_rows));
-  const auto train_metrics = MetricsFromMargins(*shared, train_margins, train_labels);
-  result["train_metrics"] = train_metrics;
-  for (const auto& [k, v] : train_metrics) metrics["train." + k] = v;
-  if (vx) {
-    KILN_ASSIGN_OR_RETURN(auto valid_margins, final_margins(*vx, valid_rows));
-    const auto valid_metrics = MetricsFromMargins(*shared, valid_margins, valid_labels);
-    result["valid_metrics"] = valid_metrics;
-    for (const auto& [k, v] : valid_metrics) metrics["valid." + k] = v;
-  }
-  KILN_ASSIGN_OR_RETURN(std::string artifact, recorder->Finish(model_bytes, metrics));
-  result["run_id"] = recorder->id();
-  result["experiment"] = a.experiment;
-  result["artifact"] = artifact;
-  Print(a.json ? result.dump(2)
-               : fmt::format("trained {} trees -> {} (run {})\n{}", shared->trees.size(), a.out,
-                             recorder->id(), result.dump(2)));
   return 0;
 }
 
-// What eval and predict both need: the context, the home, the model, its predictor, the data.
-struct Scoring {
-  std::unique_ptr<ExecContext> ctx;
-  std::unique_ptr<KilnHome> home;
-  std::shared_ptr<const model::TreeModel> model;
-  std::unique_ptr<model::Predictor> predictor;
-  LoadedData data;
-};
-
-Result<Scoring> OpenScoring(const GlobalOptions& g, const TrainArgs& a) {
-  Scoring s;
-  s.ctx = Context(g, 0);
-  KILN_ASSIGN_OR_RETURN(s.home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(s.model, LoadModelRef(*s.home, a.model));
-  KILN_ASSIGN_OR_RETURN(s.predictor, model::Predictor::Create(s.model));
-  KILN_ASSIGN_OR_RETURN(s.data, LoadData(&s.home->datasets(), s.home->fs(), a.data, *s.ctx));
-  return s;
-}
-
 Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
-  KILN_ASSIGN_OR_RETURN(Scoring sc, OpenScoring(g, a));
-  const LoadedData& d = sc.data;
-  const auto t0 = std::chrono::steady_clock::now();
-  KILN_ASSIGN_OR_RETURN(auto scores, ScoreModel(sc.model, d.data, *sc.ctx));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const json metrics = scores;
-  json out = {{"model", a.model},
-              {"data", d.label},
-              {"rows", d.data.num_rows()},
-              {"metrics", metrics},
-              {"predict_rows_per_second", static_cast<double>(d.data.num_rows()) / seconds}};
+  auto ctx = Context(g);
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(pipeline::EvalResult r, pipeline::Evaluate(*home, {a.model, a.data}, *ctx));
   if (a.json) {
-    Print(out.dump(2));
-  } else {
-    std::string text = fmt::format("{} on {} ({} rows)\n", a.model, d.label, d.data.num_rows());
-    for (auto& [k, v] : metrics.items())
-      text += fmt::format("  {:<10} {:.6f}\n", k, v.get<double>());
-    Print(text);
+    PrintJson(pipeline::EvalResultJson(r));
+    return 0;
   }
+  std::string text = fmt::format("{} on {} ({} rows)\n", r.model, r.data, r.rows);
+  for (const auto& [k, v] : r.metrics) text += fmt::format("  {:<10} {:.6f}\n", k, v);
+  Print(text);
   return 0;
 }
 
 Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
-  auto ctx = Context(g, 0);
+  auto ctx = Context(g);
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(
-      BatchPredictResult r,
-      BatchPredict(*home, {a.model, a.data, a.pred_out, a.kind, a.explain}, *ctx));
-  Print(a.json ? json{{"rows", r.rows}, {"out", a.pred_out}, {"data", r.data}, {"parts", r.parts}}
-                     .dump(2)
-               : fmt::format("wrote {} predictions to {}", r.rows, a.pred_out));
+      pipeline::BatchPredictResult r,
+      pipeline::BatchPredict(*home, {a.model, a.data, a.pred_out, a.kind, a.explain}, *ctx));
+  if (a.json) {
+    PrintJson(pipeline::BatchPredictResultJson(r, a.pred_out));
+  } else {
+    Print(fmt::format("wrote {} predictions to {}", r.rows, a.pred_out));
+  }
   return 0;
 }
 
@@ -340,42 +176,25 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
 }
 
 Result<ExitCode> Import(const GlobalOptions& g, const TrainArgs& a) {
-  if (a.import_out.empty() && a.register_name.empty()) {
-    return InvalidArgumentError("model import: give --out FILE, --register NAME or both");
+  pipeline::ImportOptions o = a.import;
+  o.file = a.model;
+  o.actor = pipeline::Actor();
+  std::unique_ptr<pipeline::Home> home;
+  if (!o.register_name.empty()) {
+    KILN_ASSIGN_OR_RETURN(home, OpenHome(g));
   }
-  auto fs = NewPosixFileSystem();
-  KILN_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(a.model, 1ull << 31));
-  KILN_ASSIGN_OR_RETURN(model::TreeModel m, model::ImportXgboostJson(text, a.model));
-  if (!a.import_out.empty()) KILN_RETURN_IF_ERROR(model::SaveModel(*fs, a.import_out, m));
-  json out{{"trees", m.trees.size()}, {"objective", model::ObjectiveName(m.objective)}};
-  std::string said = fmt::format("imported {} trees ({}) from {}", m.trees.size(),
-                                 model::ObjectiveName(m.objective), a.model);
-  if (!a.import_out.empty()) {
-    out["model"] = a.import_out;
-    said += " -> " + a.import_out;
+  KILN_ASSIGN_OR_RETURN(pipeline::ImportResult r, pipeline::ImportModel(home.get(), o));
+  if (a.json) {
+    PrintJson(pipeline::ImportResultJson(r));
+    return 0;
   }
-  if (!a.register_name.empty()) {
-    // The import is a run (experiment "import", the source file's SHA-256 as lineage) whose
-    // artifact becomes a new version of the registered model.
-    KILN_RETURN_IF_ERROR(ValidateName(a.register_name, "model name"));
-    KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-    registry::RunRecord run;
-    run.experiment = "import";
-    run.params = {{"format", a.from}, {"source", a.model}};
-    run.attributes.train_hash = Sha256Hex(text);
-    KILN_ASSIGN_OR_RETURN(auto recorder, RunRecorder::Start(home.get(), std::move(run)));
-    KILN_RETURN_IF_ERROR(recorder->Finish(model::EncodeModel(m), {}).status());
-    registry::ModelVersion mv;
-    mv.name = a.register_name;
-    mv.run_id = recorder->id();
-    mv.description = fmt::format("imported from {}", a.from);
-    mv.actor = Actor();
-    KILN_ASSIGN_OR_RETURN(registry::ModelVersion v, home->catalog().RegisterModel(mv));
-    out["run_id"] = recorder->id();
-    out["registered"] = {{"name", v.name}, {"version", v.version}};
-    said += fmt::format("; registered {} version {} (run {})", v.name, v.version, recorder->id());
+  std::string said = fmt::format("imported {} trees ({}) from {}", r.trees, r.objective, o.file);
+  if (!r.out.empty()) said += " -> " + r.out;
+  if (r.registered_version > 0) {
+    said += fmt::format("; registered {} version {} (run {})", r.registered_name,
+                        r.registered_version, r.run_id);
   }
-  Print(a.json ? out.dump(2) : said);
+  Print(said);
   return 0;
 }
 
@@ -388,42 +207,49 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
     return [run, &g, args, handler] { *run = [&g, args, handler] { return handler(g, *args); }; };
   };
   CLI::App* train = app.add_subcommand("train", "train a gradient-boosted tree model");
-  train->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
-  train->add_option("--target", args->target, "label column")->required();
-  train->add_option("--task", args->task, "binary|multiclass|regression (default: inferred)")
+  train->add_option("--data", args->train.data, "dataset NAME[@vN] or a CSV/JSONL file")
+      ->required();
+  train->add_option("--target", args->train.target, "label column")->required();
+  train->add_option("--task", args->train.task, "binary|multiclass|regression (default: inferred)")
       ->check(CLI::IsMember({"binary", "multiclass", "regression"}));
-  train->add_option("--param", args->params, "k=v training parameter (repeatable)");
-  train->add_option("--experiment", args->experiment, "experiment the run belongs to")
+  train->add_option("--param", args->train.params, "k=v training parameter (repeatable)");
+  train->add_option("--experiment", args->train.experiment, "experiment the run belongs to")
       ->default_val("default");
-  train->add_option("--run-name", args->run_name, "a name for the run (free text)");
-  train->add_option("--metric", args->metric,
+  train->add_option("--run-name", args->train.run_name, "a name for the run (free text)");
+  train->add_option("--metric", args->train.metric,
                     "validation / early-stopping metric (default: auc, mlogloss, rmse or mae)");
   train->add_flag("--no-curves", args->no_curves,
                   "record no per-iteration curves in the run (final metrics only)");
-  train->add_option("--valid", args->valid, "validation dataset NAME[@vN] or file");
-  train->add_option("--valid-frac", args->valid_frac,
+  train->add_option("--valid", args->train.valid, "validation dataset NAME[@vN] or file");
+  train->add_option("--valid-frac", args->train.valid_frac,
                     "hold out this fraction (seeded) for validation");
-  train->add_option("--out", args->out, "model file (default model.kiln)");
-  train->add_option("--init-model", args->init_model,
+  train->add_option("--out", args->train.out,
+                    "also write the model to this file (it is always kept in the run)");
+  train->add_option("--register", args->train.register_name,
+                    "register the model as a new version of this registered model");
+  train->add_option("--tag", args->tags, "k=v tag recorded on the run (repeatable)");
+  train->add_option("--init-model", args->train.init_model,
                     "continue boosting from this model (warm start)");
   train
-      ->add_option("--checkpoint-every", args->checkpoint_every,
+      ->add_option("--checkpoint-every", args->train.checkpoint_every,
                    "checkpoint to the kiln home every N iterations (0 = never; default 10)")
       ->check(CLI::Range(0, 1000000));
-  train->add_flag("--resume", args->resume,
+  train->add_flag("--resume", args->train.resume,
                   "continue an interrupted run of the same command from its last checkpoint");
   train->add_flag("--json", args->json, "machine-readable output");
   train->callback(bind(Train));
 
   CLI::App* eval =
       app.add_subcommand("eval", "evaluate a model on a dataset with the target column");
-  eval->add_option("--model", args->model, "model file")->required();
+  eval->add_option("--model", args->model, "model file, NAME@ALIAS, NAME:VERSION or a run id")
+      ->required();
   eval->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
   eval->add_flag("--json", args->json, "machine-readable output");
   eval->callback(bind(Eval));
 
   CLI::App* predict = app.add_subcommand("predict", "score a dataset with a model into a CSV file");
-  predict->add_option("--model", args->model, "model file")->required();
+  predict->add_option("--model", args->model, "model file, NAME@ALIAS, NAME:VERSION or a run id")
+      ->required();
   predict->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
   predict->add_option("--out", args->pred_out, "predictions CSV")->required();
   predict
@@ -448,9 +274,10 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   CLI::App* import = model_cmd->add_subcommand("import", "convert an XGBoost JSON model to kiln");
   import->add_option("file", args->model, "XGBoost model saved with save_model(\"m.json\")")
       ->required();
-  import->add_option("--from", args->from, "source format")->check(CLI::IsMember({"xgboost"}));
-  import->add_option("--out", args->import_out, "kiln model file");
-  import->add_option("--register", args->register_name,
+  import->add_option("--from", args->import.from, "source format")
+      ->check(CLI::IsMember({"xgboost"}));
+  import->add_option("--out", args->import.out, "kiln model file");
+  import->add_option("--register", args->import.register_name,
                      "also record the import as a run and register it as a new version of this "
                      "model");
   import->add_flag("--json", args->json, "machine-readable output");

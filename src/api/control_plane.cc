@@ -8,7 +8,10 @@
 
 #include "kiln/api/v2_service.h"
 #include "kiln/base/names.h"
+#include "kiln/base/numbers.h"
 #include "kiln/data/column.h"
+#include "kiln/pipeline/promote.h"
+#include "kiln/pipeline/result_json.h"
 #include "kiln/storage/manifest.h"
 
 namespace kiln::api {
@@ -61,27 +64,6 @@ json VersionValue(const registry::ModelVersion& v) {
 }
 
 }  // namespace
-
-Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& c,
-                                                        const std::string& ref) {
-  const size_t at = ref.find('@'), colon = ref.find(':');
-  if (at != std::string::npos) {
-    const std::string name = ref.substr(0, at);
-    KILN_ASSIGN_OR_RETURN(int64_t v, c.ResolveAlias(name, ref.substr(at + 1)));
-    return std::make_pair(name, v);
-  }
-  if (colon != std::string::npos) {
-    const std::string name = ref.substr(0, colon), num = ref.substr(colon + 1);
-    int64_t v = 0;
-    if (num.empty() || num.size() > 18 ||
-        num.find_first_not_of("0123456789") != std::string::npos || (v = std::stoll(num)) <= 0) {
-      return InvalidArgumentError(
-          fmt::format("bad model version in '{}'", Printable(ref.substr(0, 64))));
-    }
-    return std::make_pair(name, v);
-  }
-  return std::make_pair(ref, int64_t{0});
-}
 
 std::string DatasetRecordJson(const storage::VersionRecord& r) { return RecordValue(r).dump(); }
 
@@ -190,7 +172,7 @@ Result<std::string> ListModels(registry::CatalogStore& c) {
 }
 
 Result<std::string> ShowModel(registry::CatalogStore& c, const std::string& ref) {
-  KILN_ASSIGN_OR_RETURN(auto resolved, ResolveModelRef(c, ref));
+  KILN_ASSIGN_OR_RETURN(auto resolved, registry::ResolveModelRef(c, ref));
   if (resolved.second != 0) {
     KILN_ASSIGN_OR_RETURN(auto v, c.GetModelVersion(resolved.first, resolved.second));
     return ModelVersionJson(v);
@@ -329,11 +311,9 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
     if (s.size() == 4) return answer(ShowRun(*catalog_, s[3]));
     registry::RunQuery query{q["experiment"], q["filter"], q["order_by"], 100};
     if (!q["limit"].empty()) {
-      const std::string& l = q["limit"];
-      if (l.size() > 6 || l.find_first_not_of("0123456789") != std::string::npos) {
-        return ErrorResponse(InvalidArgumentError("limit must be a number up to 999999"));
-      }
-      query.limit = std::stoll(l);
+      auto limit = ParseInteger(q["limit"], "limit", 0, 999999);
+      if (!limit.ok()) return ErrorResponse(limit.status());
+      query.limit = *limit;
     }
     return answer(ListRuns(*catalog_, query));
   }
@@ -348,18 +328,15 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
   }
   if (s.size() == 7 && s[4] == "versions" && s[6] == "promote") {
     if (req.method != "POST") return method_not_allowed("POST");
-    if (!promote_) return ErrorResponse(UnimplementedError("promotion is not available here"));
-    const std::string& number = s[5];
-    if (number.empty() || number.size() > 18 ||
-        number.find_first_not_of("0123456789") != std::string::npos) {
-      return ErrorResponse(InvalidArgumentError("the version must be a number"));
-    }
     auto body = BodyObject(req.body);
     if (!body.ok()) return ErrorResponse(body.status());
-    PromoteRequest p;
+    auto version = ParseInteger(s[5], "the version", 1, INT64_MAX);
+    if (!version.ok()) return ErrorResponse(version.status());
+    pipeline::PromoteOptions p;
     p.name = name;
-    p.version = std::stoll(number);
+    p.version = *version;
     p.actor = "api";
+    p.dataset_only = true;  // BI-27: never a path from the network
     for (const auto& [key, field] : {std::pair{"to", &p.to}, std::pair{"gate", &p.gate},
                                      std::pair{"on", &p.on}, std::pair{"reason", &p.reason}}) {
       auto v = Text(*body, key);
@@ -370,7 +347,9 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
       return ErrorResponse(InvalidArgumentError(
           R"(the body must give "gate" and "on", e.g. {"gate": "auc >= champion.auc", "on": "credit@v2"})"));
     }
-    return answer(promote_(p));
+    auto promoted = pipeline::Promote(*home_, p, *promote_ctx_);
+    if (!promoted.ok()) return ErrorResponse(promoted.status());
+    return answer(pipeline::PromoteResultJson(*promoted));
   }
   if (s.size() >= 6 && s[4] == "aliases") {
     const std::string& alias = s[5];

@@ -1,5 +1,8 @@
 #include "kiln/base/names.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include <charconv>
 #include <string>
 
@@ -48,6 +51,35 @@ Status ValidateName(std::string_view name, std::string_view kind, const Limits& 
         fmt::format("{} '{}' must not contain '..'", kind, Printable(name)));
   }
   return Status::Ok();
+}
+
+std::string ClosestWord(std::string_view word, const std::vector<std::string_view>& candidates) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  if (word.size() > 64) return "";
+  std::string_view best;
+  size_t best_distance = SIZE_MAX;
+  for (std::string_view c : candidates) {
+    // Edit distance with adjacent transpositions (optimal string alignment), by rows.
+    std::vector<std::vector<size_t>> d(word.size() + 1, std::vector<size_t>(c.size() + 1));
+    for (size_t i = 0; i <= word.size(); ++i) d[i][0] = i;
+    for (size_t j = 0; j <= c.size(); ++j) d[0][j] = j;
+    for (size_t i = 1; i <= word.size(); ++i) {
+      for (size_t j = 1; j <= c.size(); ++j) {
+        const bool same = lower(word[i - 1]) == lower(c[j - 1]);
+        d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (same ? 0 : 1)});
+        if (i > 1 && j > 1 && lower(word[i - 1]) == lower(c[j - 2]) &&
+            lower(word[i - 2]) == lower(c[j - 1])) {
+          d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+      }
+    }
+    if (d[word.size()][c.size()] < best_distance) {
+      best_distance = d[word.size()][c.size()];
+      best = c;
+    }
+  }
+  if (best.empty() || best_distance * 3 > std::max(word.size(), best.size())) return "";
+  return std::string(best);
 }
 
 Result<DatasetRef> ParseDatasetRef(std::string_view text) {

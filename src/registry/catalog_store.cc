@@ -7,6 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/names.h"
+#include "kiln/base/numbers.h"
+
 namespace kiln::registry {
 
 std::string_view RunStatusName(RunStatus s) {
@@ -54,6 +57,24 @@ bool IsRunId(std::string_view id) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+Result<std::pair<std::string, int64_t>> ResolveModelRef(CatalogStore& c, const std::string& ref) {
+  const size_t at = ref.find('@'), colon = ref.find(':');
+  if (at != std::string::npos) {
+    const std::string name = ref.substr(0, at);
+    KILN_ASSIGN_OR_RETURN(int64_t v, c.ResolveAlias(name, ref.substr(at + 1)));
+    return std::make_pair(name, v);
+  }
+  if (colon != std::string::npos) {
+    auto v = ParseInteger(std::string_view(ref).substr(colon + 1), "model version", 1, INT64_MAX);
+    if (!v.ok()) {
+      return InvalidArgumentError(
+          fmt::format("bad model version in '{}'", Printable(ref.substr(0, 64))));
+    }
+    return std::make_pair(ref.substr(0, colon), *v);
+  }
+  return std::make_pair(ref, int64_t{0});
 }
 
 }  // namespace kiln::registry

@@ -45,9 +45,10 @@ class Parser {
       Comparison c;
       KILN_ASSIGN_OR_RETURN(c.left, Sum(0));
       Skip();
-      for (const char* op : {"<=", ">=", "==", "!=", "<", ">"}) {
+      static constexpr std::string_view kOps[] = {"<=", ">=", "==", "!=", "<", ">"};
+      for (std::string_view op : kOps) {
         if (s_.substr(i_).starts_with(op)) {
-          c.op = op;
+          c.op = std::string(op);
           i_ += c.op.size();
           break;
         }

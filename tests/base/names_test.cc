@@ -64,5 +64,15 @@ TEST(NamesTest, ParsesDatasetRefs) {
   }
 }
 
+TEST(ClosestWordTest, SuggestsOnlyLikelyMisspellings) {
+  const std::vector<std::string_view> verbs = {"data", "train", "tune", "predict", "serve"};
+  EXPECT_EQ(ClosestWord("trian", verbs), "train");
+  EXPECT_EQ(ClosestWord("Predcit", verbs), "predict");
+  EXPECT_EQ(ClosestWord("serv", verbs), "serve");
+  EXPECT_EQ(ClosestWord("xyzzy", verbs), "");
+  EXPECT_EQ(ClosestWord("", verbs), "");
+  EXPECT_EQ(ClosestWord("train", {}), "");
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,5 +1,5 @@
-// Malformed CSV and JSON Lines files (BAD-INPUTS.md, "Files"): each ends in InvalidArgument
-// naming the file and, where there is one, the line and column.
+// Malformed CSV and JSON Lines files (docs/design/bad-inputs.md, "Files"): each ends in
+// InvalidArgument naming the file and, where there is one, the line and column.
 #include <gtest/gtest.h>
 
 #include "testing/read_table.h"

@@ -18,7 +18,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "app/home.h"
+#include "kiln/pipeline/home.h"
 #include "testing/run_kiln.h"
 
 namespace kiln {
@@ -47,7 +47,7 @@ void WriteCsv(const std::string& path, int rows, int seed) {
 
 // Opens the home as a fresh process would and checks every invariant.
 void CheckHome(const std::string& home, int64_t expected_rows) {
-  auto h = app::KilnHome::Open(home);
+  auto h = pipeline::Home::Open(home);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   auto report = (*h)->datasets().Verify(/*deep=*/true);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
@@ -79,7 +79,7 @@ TEST(CrashTest, KillNineDuringIngestRmAndGc) {
   for (int i = 0; i < iterations; ++i) {
     std::vector<std::string> args = ingest;
     if (i % 5 == 4) {  // sometimes kill a delete + GC instead
-      auto h = app::KilnHome::Open(home);
+      auto h = pipeline::Home::Open(home);
       auto vs = (*h)->datasets().catalog().ListVersions("d");
       if (vs.ok() && vs->size() > 1) {
         ASSERT_EQ(Wait(Spawn(
@@ -111,7 +111,7 @@ TEST(CrashTest, KillNineDuringIngestRmAndGc) {
 // gaps, each taking `run`'s artifact; every alias points at an existing version and agrees with
 // the last move its history records, and the history is one unbroken chain per alias.
 void CheckRegistry(const std::string& home, const std::string& name, const std::string& run) {
-  auto h = app::KilnHome::Open(home);
+  auto h = pipeline::Home::Open(home);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   auto& catalog = (*h)->catalog();
   auto versions = catalog.ListModelVersions(name);
@@ -177,7 +177,7 @@ TEST(CrashTest, KillNineDuringRegistrationAndAliasMoves) {
     std::vector<std::string> args = reg;
     if (i % 2 == 1) {
       // An alias move to one of the versions that exist (version 1 always does).
-      auto h = app::KilnHome::Open(home);
+      auto h = pipeline::Home::Open(home);
       ASSERT_TRUE(h.ok());
       auto vs = (*h)->catalog().ListModelVersions("m");
       ASSERT_TRUE(vs.ok());
@@ -260,7 +260,7 @@ TEST(CrashTest, ReadersDuringCommits) {
   while (running && Clock::now() < deadline) {
     running = false;
     for (pid_t p : writers) running |= waitpid(p, nullptr, WNOHANG) == 0;
-    auto h = app::KilnHome::Open(home);
+    auto h = pipeline::Home::Open(home);
     if (!h.ok()) continue;  // the first writer may still be creating the home
     auto vs = (*h)->datasets().catalog().ListVersions("d");
     ASSERT_TRUE(vs.ok()) << vs.status().ToString();
@@ -274,7 +274,7 @@ TEST(CrashTest, ReadersDuringCommits) {
     }
   }
   for (pid_t p : writers) Wait(p);
-  auto h = app::KilnHome::Open(home);
+  auto h = pipeline::Home::Open(home);
   auto vs = (*h)->datasets().catalog().ListVersions("d");
   ASSERT_EQ(vs->size(), 4u);
   EXPECT_EQ(vs->back().version, 4);

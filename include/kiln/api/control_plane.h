@@ -18,21 +18,18 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "kiln/base/exec_context.h"
 #include "kiln/base/status.h"
 #include "kiln/http/server.h"
+#include "kiln/pipeline/home.h"
 #include "kiln/registry/catalog_store.h"
 #include "kiln/storage/dataset_store.h"
 
 namespace kiln::api {
-
-// "churn@production" or "churn:3" -> (name, version); a bare name -> (name, 0).
-Result<std::pair<std::string, int64_t>> ResolveModelRef(registry::CatalogStore& c,
-                                                        const std::string& ref);
 
 std::string DatasetRecordJson(const storage::VersionRecord& r);
 std::string DatasetVersionJson(const storage::VersionRecord& r, const storage::Manifest& m);
@@ -61,34 +58,26 @@ Result<std::string> RollbackAlias(registry::CatalogStore& c, const std::string& 
                                   const std::string& alias, const std::string& actor,
                                   const std::string& reason);
 
-// A gated promotion (`kiln models promote`): score version `version` and the alias's current
-// version on dataset `on`, move `to` if `gate` holds; the report as JSON.
-struct PromoteRequest {
-  std::string name;
-  int64_t version = 0;
-  std::string to = "production";
-  std::string gate, on, reason;
-  std::string actor;
-};
-// The promotion is the CLI's (it scores datasets, which this layer does not do); the server
-// passes it in.
-using PromoteHook = std::function<Result<std::string>(const PromoteRequest&)>;
-
 // The REST API above. Alias moves are recorded with actor "api". Thread-safety: Handle() may
 // run on several threads (the catalog serializes).
+// Promotions (pipeline/promote.h) score datasets with `promote_ctx`'s threads; `home` and
+// `promote_ctx` must outlive the service.
 class ControlPlaneService {
  public:
-  ControlPlaneService(registry::CatalogStore* catalog, storage::DatasetStore* datasets,
-                      PromoteHook promote = nullptr)
-      : catalog_(catalog), datasets_(datasets), promote_(std::move(promote)) {}
+  ControlPlaneService(pipeline::Home* home, const ExecContext* promote_ctx)
+      : home_(home),
+        catalog_(&home->catalog()),
+        datasets_(&home->datasets()),
+        promote_ctx_(promote_ctx) {}
   // True for a target under /api/v1/.
   static bool Handles(std::string_view target);
   http::HttpResponse Handle(const http::HttpRequest& req, std::string* route);
 
  private:
+  pipeline::Home* home_;
   registry::CatalogStore* catalog_;
   storage::DatasetStore* datasets_;
-  PromoteHook promote_;
+  const ExecContext* promote_ctx_;
 };
 
 }  // namespace kiln::api

@@ -40,7 +40,7 @@
 
 namespace kiln::api {
 
-// Status -> HTTP (CONVENTIONS.md): InvalidArgument/OutOfRange 400, NotFound 404,
+// Status -> HTTP (docs/design/conventions.md): InvalidArgument/OutOfRange 400, NotFound 404,
 // AlreadyExists/FailedPrecondition 409, ResourceExhausted 413 (the limits a request can
 // exceed are sizes: tensors, elements, rows), DeadlineExceeded 504, Unavailable 503,
 // Unimplemented 501, the rest 500.

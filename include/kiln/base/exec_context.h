@@ -1,5 +1,5 @@
 // ExecContext: the explicit runtime context every engine call takes — thread count, deadline,
-// cancellation and seed. No globals, no environment variables (CONVENTIONS.md).
+// cancellation and seed. No globals, no environment variables (docs/design/conventions.md).
 //
 //   ExecContext ctx(ExecContext::Options{.threads = 4, .seed = 7});
 //   ctx.Cancel();              // from any thread; CheckAlive() then returns Cancelled.

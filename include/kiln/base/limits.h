@@ -1,4 +1,4 @@
-// Limits: every size kiln accepts from untrusted input, in one place (CONVENTIONS.md).
+// Limits: every size kiln accepts from untrusted input, in one place (docs/design/conventions.md).
 // Checked before allocating. Later subsystems (HTTP bodies, JSON depth, rows per request) add
 // their fields here rather than defining their own constants.
 #pragma once

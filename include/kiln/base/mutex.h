@@ -4,7 +4,7 @@
 //   int count_ KILN_GUARDED_BY(mu_);
 //   void Inc() { MutexLock l(&mu_); ++count_; }
 //
-// Never hold a Mutex across IO or inference (CONVENTIONS.md).
+// Never hold a Mutex across IO or inference (docs/design/conventions.md).
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,5 @@
 // The one validator for every name kiln accepts (datasets, versions, models, runs, aliases...).
-// See BAD-INPUTS.md BI-01..BI-11: a valid name can be used as one path component as-is.
+// See docs/design/bad-inputs.md BI-01..BI-11: a valid name can be used as one path component as-is.
 //
 // Rules: 1..max_name_bytes bytes of [A-Za-z0-9_.-], starting with a letter or digit, not
 // containing "..", so no separators, traversal, NUL, control bytes, encodings or look-alike
@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "kiln/base/limits.h"
 #include "kiln/base/status.h"
@@ -21,6 +23,11 @@ std::string Printable(std::string_view s);
 
 Status ValidateName(std::string_view name, std::string_view kind,
                     const Limits& limits = Limits::Default());
+
+// The candidate closest to `word` by edit distance (case-insensitive), if it is close enough to
+// be a likely misspelling (at most a third of its letters differ); "" otherwise. For "did you
+// mean" hints in errors.
+std::string ClosestWord(std::string_view word, const std::vector<std::string_view>& candidates);
 
 // A dataset reference: "NAME" (newest) or "NAME@vN" / "NAME@N".
 struct DatasetRef {

@@ -152,7 +152,7 @@ Status ToStatus(const Result<T>& r) {
   if (!tmp.ok()) return tmp.status();               \
   lhs = std::move(tmp).value()
 
-// Internal invariants only; never fires on input (CONVENTIONS.md "Errors").
+// Internal invariants only; never fires on input (docs/design/conventions.md "Errors").
 #ifndef NDEBUG
 #define KILN_DCHECK(cond) assert(cond)
 #else

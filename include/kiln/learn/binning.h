@@ -1,6 +1,7 @@
 // Binning: per-feature quantile bin edges computed once from a sample, and the uint8 bin matrix
 // the trainer works on. The edges are stored in the model (FeatureInfo::bin_edges) and are the
-// reference histogram of the drift monitor (DESIGN.md §3, "one binning, used twice").
+// reference histogram of the drift monitor (docs/design/architecture.md §3, "one binning, used
+// twice").
 //
 // Numeric feature f: bin b holds values v with edges[b-1] < v <= edges[b] (the last edge is
 // +inf); categorical feature: bin = category code (codes >= kMaxBins - 1 fall into the missing

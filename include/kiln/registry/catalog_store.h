@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kiln/base/status.h"
@@ -168,5 +169,9 @@ class CatalogStore : public storage::DatasetCatalog {
 std::string NewRunId();
 // True if `id` looks like a run id (so it can be shown in errors and used as a key safely).
 bool IsRunId(std::string_view id);
+
+// A registered-model reference: "churn@production" or "churn:3" -> (name, version); a bare
+// name -> (name, 0). NotFound for an alias that is not set, InvalidArgument for a bad number.
+Result<std::pair<std::string, int64_t>> ResolveModelRef(CatalogStore& c, const std::string& ref);
 
 }  // namespace kiln::registry

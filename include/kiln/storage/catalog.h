@@ -1,6 +1,6 @@
 // DatasetCatalog: where dataset versions are recorded. storage defines the interface; the
 // registry subsystem implements it (SQLite in the kiln home, PostgreSQL at scale), so that
-// storage stays free of SQL (DESIGN.md §3).
+// storage stays free of SQL (docs/design/architecture.md §3).
 //
 // A version exists exactly when its record is in the catalog; the record is written in one
 // transaction after every object it references is durable.

@@ -34,6 +34,10 @@ struct SearchSpace {
   std::vector<ParamSpec> params;  // in the file's order
 };
 
+// The text of a space.yaml as a space, checked by ValidateSpace. InvalidArgument naming the
+// parameter or the YAML error.
+Result<SearchSpace> ParseSpace(std::string_view yaml);
+
 // Checks a space (read from space.yaml by the CLI): each name must be a training parameter,
 // listed once, and each range valid for it. InvalidArgument with the parameter's name.
 Status ValidateSpace(const SearchSpace& space);

@@ -2,11 +2,11 @@
 // its refusals (rules, restarts) leaving nothing behind.
 #include <gtest/gtest.h>
 
-#include "app/ingest_job.h"
 #include "kiln/base/mem_file_system.h"
+#include "kiln/pipeline/ingest.h"
 #include "kiln/registry/sql_catalog.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 namespace {
 
 std::string Csv(int rows) {
@@ -83,4 +83,4 @@ TEST(IngestFaultTest, WideningRestartDiscardsTheFirstAttempt) {
 }
 
 }  // namespace
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

@@ -1,28 +1,20 @@
-#include "app/serve_config.h"
+#include "kiln/pipeline/config.h"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include "kiln/base/names.h"
+#include "kiln/base/numbers.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 namespace {
 
 Result<uint64_t> Integer(const YAML::Node& n, const std::string& where, uint64_t max) {
   if (!n.IsScalar())
     return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a number", where));
-  const std::string& text = n.Scalar();
-  uint64_t v = 0;
-  if (text.empty() || text.size() > 19 ||
-      text.find_first_not_of("0123456789") != std::string::npos) {
-    return InvalidArgumentError(
-        fmt::format("kiln.yaml: {} must be a whole number, not '{}'", where, Printable(text)));
-  }
-  v = std::stoull(text);
-  if (v > max) {
-    return InvalidArgumentError(fmt::format("kiln.yaml: {} must be at most {}", where, max));
-  }
-  return v;
+  auto v = ParseUnsigned(n.Scalar(), where, max);
+  if (!v.ok()) return InvalidArgumentError(fmt::format("kiln.yaml: {}", v.status().message()));
+  return *v;
 }
 
 // Reads the policy keys of `node` into `settings` (`top`: the serving section itself).
@@ -131,30 +123,58 @@ std::map<std::string, serve::BatchPolicy> ServingConfig::PerModel(
   return out;
 }
 
-Result<ServingConfig> ParseServingConfig(std::string_view yaml) {
+namespace {
+
+Result<ServingConfig> ReadServing(const YAML::Node& serving) {
   ServingConfig config;
+  ModelSettings top;
+  KILN_RETURN_IF_ERROR(ReadSettings(serving, "serving", true, &top));
+  config.defaults = top.Over(config.defaults);
+  const YAML::Node models = serving["models"];
+  if (models && !models.IsNull()) {
+    if (!models.IsMap()) return InvalidArgumentError("kiln.yaml: serving.models must be a mapping");
+    for (const auto& kv : models) {
+      const std::string name = kv.first.as<std::string>();
+      KILN_RETURN_IF_ERROR(ValidateName(name, "kiln.yaml: serving.models model name"));
+      KILN_RETURN_IF_ERROR(
+          ReadSettings(kv.second, "serving.models." + name, false, &config.models[name]));
+      if (const YAML::Node routing = kv.second["routing"]; routing && !routing.IsNull()) {
+        KILN_ASSIGN_OR_RETURN(config.routing[name],
+                              ReadRouting(routing, "serving.models." + name + ".routing"));
+      }
+    }
+  }
+  return config;
+}
+
+Result<std::string> ReadCatalog(const YAML::Node& catalog) {
+  if (!catalog.IsScalar() || catalog.Scalar().empty()) {
+    return InvalidArgumentError("kiln.yaml: catalog must be 'sqlite' or a postgresql:// URL");
+  }
+  return catalog.Scalar();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view yaml) {
+  Config config;
   if (yaml.empty()) return config;
   try {
     const YAML::Node root = YAML::Load(std::string(yaml));
-    if (!root.IsMap()) return config;
-    const YAML::Node serving = root["serving"];
-    if (!serving || serving.IsNull()) return config;
-    ModelSettings top;
-    KILN_RETURN_IF_ERROR(ReadSettings(serving, "serving", true, &top));
-    config.defaults = top.Over(config.defaults);
-    const YAML::Node models = serving["models"];
-    if (models && !models.IsNull()) {
-      if (!models.IsMap())
-        return InvalidArgumentError("kiln.yaml: serving.models must be a mapping");
-      for (const auto& kv : models) {
-        const std::string name = kv.first.as<std::string>();
-        KILN_RETURN_IF_ERROR(ValidateName(name, "kiln.yaml: serving.models model name"));
-        KILN_RETURN_IF_ERROR(
-            ReadSettings(kv.second, "serving.models." + name, false, &config.models[name]));
-        if (const YAML::Node routing = kv.second["routing"]; routing && !routing.IsNull()) {
-          KILN_ASSIGN_OR_RETURN(config.routing[name],
-                                ReadRouting(routing, "serving.models." + name + ".routing"));
-        }
+    if (root.IsNull()) return config;
+    if (!root.IsMap()) return InvalidArgumentError("kiln.yaml: expected a mapping of settings");
+    for (const auto& kv : root) {
+      const std::string key = kv.first.as<std::string>();
+      if (kv.second.IsNull()) continue;
+      if (key == "catalog") {
+        KILN_ASSIGN_OR_RETURN(config.catalog, ReadCatalog(kv.second));
+      } else if (key == "serving") {
+        KILN_ASSIGN_OR_RETURN(config.serving, ReadServing(kv.second));
+      } else {
+        const std::string guess = ClosestWord(key, {"catalog", "serving"});
+        return InvalidArgumentError(
+            fmt::format("kiln.yaml: unknown section '{}'{} (catalog, serving)", Printable(key),
+                        guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
       }
     }
   } catch (const YAML::Exception& e) {
@@ -163,4 +183,9 @@ Result<ServingConfig> ParseServingConfig(std::string_view yaml) {
   return config;
 }
 
-}  // namespace kiln::app
+Result<ServingConfig> ParseServingConfig(std::string_view yaml) {
+  KILN_ASSIGN_OR_RETURN(Config config, ParseConfig(yaml));
+  return config.serving;
+}
+
+}  // namespace kiln::pipeline

@@ -1,16 +1,18 @@
 // The ingest job: file -> TableReader -> profiles + chunks -> (validation) -> committed version.
-// Shared by `kiln data ingest`, the tests and (later) the control-plane API.
+// Shared by `kiln data ingest`, ingest jobs and the tests.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "kiln/base/exec_context.h"
 #include "kiln/data/validate.h"
 #include "kiln/ingest/reader.h"
+#include "kiln/pipeline/home.h"
 #include "kiln/storage/dataset_store.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
 struct IngestRequest {
   std::string path;
@@ -29,6 +31,21 @@ struct IngestResult {
   std::optional<data::ValidationReport> report;
 };
 
+// What `kiln data ingest` (or an ingest job) asks for, as its flags say it.
+struct IngestOptions {
+  std::string file, name, message;
+  std::string schema, rules;  // schema.yaml / rules.yaml files ("" none)
+  std::string format;         // csv | jsonl | "" (by extension)
+  std::string delimiter;      // one character or "tab"; "" = ','
+  bool append = false;
+  bool header = true;
+  std::function<void(uint64_t rows, uint64_t bytes)> progress;
+};
+
+// Reads the schema and rules files and ingests `options.file` into the home's store.
+Result<IngestResult> Ingest(Home& home, const IngestOptions& options, const ExecContext& ctx,
+                            data::ValidationReport* report = nullptr);
+
 // On a failed rule: FailedPrecondition, nothing committed, and `*report` (if given) is filled.
 Result<IngestResult> IngestFile(FileSystem& fs, storage::DatasetStore& store,
                                 const IngestRequest& request, const ExecContext& ctx,
@@ -37,4 +54,4 @@ Result<IngestResult> IngestFile(FileSystem& fs, storage::DatasetStore& store,
 // Summary of a stored version for validation.
 data::DatasetSummary Summarize(const storage::VersionRecord& rec, const storage::Manifest& m);
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

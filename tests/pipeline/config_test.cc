@@ -1,8 +1,8 @@
-#include "app/serve_config.h"
+#include "kiln/pipeline/config.h"
 
 #include <gtest/gtest.h>
 
-namespace kiln::app {
+namespace kiln::pipeline {
 namespace {
 
 TEST(ServeConfigTest, DefaultsAndPerModelPolicies) {
@@ -65,6 +65,18 @@ serving:
   EXPECT_EQ(r.shadow, "staging");
 }
 
+// Each kiln.yaml text is refused with InvalidArgument, its message holding the expected text.
+template <size_t N>
+void ExpectRefused(const std::pair<const char*, const char*> (&cases)[N]) {
+  for (const auto& [yaml, expected] : cases) {
+    auto c = ParseConfig(yaml);
+    ASSERT_FALSE(c.ok()) << yaml;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << yaml;
+    EXPECT_NE(c.status().message().find(expected), std::string::npos)
+        << yaml << " -> " << c.status().message();
+  }
+}
+
 TEST(ServeConfigTest, MistakesNameTheKey) {
   const std::pair<const char*, const char*> cases[] = {
       {"serving:\n  max_batch_sise: 3\n", "serving.max_batch_sise"},
@@ -81,14 +93,31 @@ TEST(ServeConfigTest, MistakesNameTheKey) {
       {"serving:\n  models:\n    m:\n      routing: {split: [a]}\n", "weights"},
       {"serving:\n  models:\n    m:\n      routing: {mirror: a}\n", "routing.mirror"},
   };
-  for (const auto& [yaml, expected] : cases) {
-    auto c = ParseServingConfig(yaml);
-    ASSERT_FALSE(c.ok()) << yaml;
-    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << yaml;
-    EXPECT_NE(c.status().message().find(expected), std::string::npos)
-        << yaml << " -> " << c.status().message();
-  }
+  ExpectRefused(cases);
+}
+
+TEST(ConfigTest, OneTypedConfigForEverySection) {
+  auto none = ParseConfig("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->catalog, "sqlite");
+  auto c = ParseConfig("catalog: postgresql://kiln@db/kiln\nserving:\n  max_batch_size: 8\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->catalog, "postgresql://kiln@db/kiln");
+  EXPECT_EQ(c->serving.defaults.max_batch_size, 8u);
+  EXPECT_TRUE(ParseConfig("# only a comment\n").ok());
+  EXPECT_TRUE(ParseConfig("serving:\n").ok());
+}
+
+TEST(ConfigTest, UnknownSectionsAndBadValuesNameThemselves) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"catalgo: sqlite\n", "unknown section 'catalgo': did you mean 'catalog'?"},
+      {"monitoring_x: {}\n", "unknown section 'monitoring_x' (catalog, serving)"},
+      {"catalog: [a]\n", "catalog must be"},
+      {"- a\n- b\n", "mapping of settings"},
+      {"catalog: {a: [1\n", "kiln.yaml"},
+  };
+  ExpectRefused(cases);
 }
 
 }  // namespace
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

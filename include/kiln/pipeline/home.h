@@ -1,4 +1,4 @@
-// KilnHome: opens the kiln home directory (`--home` / KILN_HOME / ./kiln-home), reads its
+// Home: opens the kiln home directory (`--home` / KILN_HOME / ./kiln-home), reads its
 // kiln.yaml, and wires the file system, the catalog and the dataset store together.
 //
 // kiln.yaml (optional):
@@ -10,14 +10,15 @@
 #include <string>
 
 #include "kiln/base/file_system.h"
+#include "kiln/pipeline/config.h"
 #include "kiln/registry/catalog_store.h"
 #include "kiln/storage/dataset_store.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
-class KilnHome {
+class Home {
  public:
-  static Result<std::unique_ptr<KilnHome>> Open(const std::string& path);
+  static Result<std::unique_ptr<Home>> Open(const std::string& path);
   // The home directory chosen by flag, then KILN_HOME, then ./kiln-home.
   static std::string Resolve(const std::string& flag);
 
@@ -25,14 +26,14 @@ class KilnHome {
   storage::DatasetStore& datasets() { return *store_; }
   registry::CatalogStore& catalog() { return *catalog_; }
   const std::string& path() const { return path_; }
-  // The text of kiln.yaml (empty when there is none), for the settings of other sections.
-  Result<std::string> ConfigText();
+  const Config& config() const { return config_; }
 
  private:
   std::string path_;
+  Config config_;
   std::unique_ptr<FileSystem> fs_;
   std::unique_ptr<registry::CatalogStore> catalog_;
   std::unique_ptr<storage::DatasetStore> store_;
 };
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

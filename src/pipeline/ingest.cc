@@ -1,12 +1,13 @@
-#include "app/ingest_job.h"
+#include "kiln/pipeline/ingest.h"
 
 #include <fmt/format.h>
 
 #include "kiln/base/names.h"
 #include "kiln/base/thread_pool.h"
 #include "kiln/data/profile.h"
+#include "kiln/ingest/config.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
 using storage::DatasetStore;
 using storage::VersionWriter;
@@ -135,4 +136,38 @@ Result<IngestResult> IngestFile(FileSystem& fs, DatasetStore& store, const Inges
   }
 }
 
-}  // namespace kiln::app
+Result<IngestResult> Ingest(Home& home, const IngestOptions& o, const ExecContext& ctx,
+                            data::ValidationReport* report) {
+  IngestRequest req;
+  req.path = o.file;
+  req.name = o.name;
+  req.message = o.message;
+  req.append = o.append;
+  req.progress = o.progress;
+  if (o.format == "csv") {
+    req.read.format = ingest::Format::kCsv;
+  } else if (o.format == "jsonl") {
+    req.read.format = ingest::Format::kJsonLines;
+  } else if (!o.format.empty()) {
+    return InvalidArgumentError(
+        fmt::format("--format must be csv or jsonl, not '{}'", Printable(o.format)));
+  }
+  if (o.delimiter == "\\t" || o.delimiter == "tab") {
+    req.read.delimiter = '\t';
+  } else if (o.delimiter.size() == 1) {
+    req.read.delimiter = o.delimiter[0];
+  } else if (!o.delimiter.empty()) {
+    return InvalidArgumentError("--delimiter must be one character (or 'tab')");
+  }
+  req.read.header = o.header;
+  if (!o.schema.empty()) {
+    KILN_ASSIGN_OR_RETURN(req.read.overrides,
+                          ingest::LoadSchemaFile(home.fs(), o.schema, Limits::Default()));
+  }
+  if (!o.rules.empty()) {
+    KILN_ASSIGN_OR_RETURN(req.rules, ingest::LoadRulesFile(home.fs(), o.rules, Limits::Default()));
+  }
+  return IngestFile(home.fs(), home.datasets(), req, ctx, report);
+}
+
+}  // namespace kiln::pipeline

@@ -1,13 +1,13 @@
-#include "app/home.h"
+#include "kiln/pipeline/home.h"
 
 #include <cstdlib>
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
+#include "kiln/base/names.h"
 #include "kiln/registry/sql_catalog.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
 namespace {
 
@@ -19,25 +19,6 @@ Result<std::string> ReadConfigText(FileSystem& fs, const std::string& home) {
   KILN_ASSIGN_OR_RETURN(bool exists, fs.Exists(path));
   if (!exists) return std::string();
   return fs.ReadFile(path, kMaxConfigBytes);
-}
-
-// The `catalog:` setting of <home>/kiln.yaml; "sqlite" when the file or the key is absent.
-Result<std::string> CatalogSetting(FileSystem& fs, const std::string& home) {
-  KILN_ASSIGN_OR_RETURN(std::string text, ReadConfigText(fs, home));
-  if (text.empty()) return std::string("sqlite");
-  try {
-    const YAML::Node root = YAML::Load(text);
-    if (root.IsNull()) return std::string("sqlite");
-    if (!root.IsMap()) return InvalidArgumentError("kiln.yaml: expected a mapping of settings");
-    const YAML::Node catalog = root["catalog"];
-    if (!catalog) return std::string("sqlite");
-    if (!catalog.IsScalar() || catalog.Scalar().empty()) {
-      return InvalidArgumentError("kiln.yaml: catalog must be 'sqlite' or a postgresql:// URL");
-    }
-    return catalog.Scalar();
-  } catch (const YAML::Exception& e) {
-    return InvalidArgumentError(fmt::format("kiln.yaml: {}", e.what()));
-  }
 }
 
 // The URL for messages: the password (user:PASSWORD@) replaced by ***.
@@ -62,20 +43,20 @@ std::string MaskPassword(std::string url) {
 
 }  // namespace
 
-std::string KilnHome::Resolve(const std::string& flag) {
+std::string Home::Resolve(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("KILN_HOME"); env != nullptr && *env != '\0') return env;
   return "./kiln-home";
 }
 
-Result<std::string> KilnHome::ConfigText() { return ReadConfigText(*fs_, path_); }
-
-Result<std::unique_ptr<KilnHome>> KilnHome::Open(const std::string& path) {
-  auto home = std::make_unique<KilnHome>();
+Result<std::unique_ptr<Home>> Home::Open(const std::string& path) {
+  auto home = std::make_unique<Home>();
   home->path_ = path;
   home->fs_ = NewPosixFileSystem();
   KILN_RETURN_IF_ERROR(home->fs_->CreateDirs(path).WithContext("kiln home"));
-  KILN_ASSIGN_OR_RETURN(std::string catalog, CatalogSetting(*home->fs_, path));
+  KILN_ASSIGN_OR_RETURN(std::string text, ReadConfigText(*home->fs_, path));
+  KILN_ASSIGN_OR_RETURN(home->config_, ParseConfig(text));
+  const std::string& catalog = home->config_.catalog;
   if (catalog == "sqlite") {
     KILN_ASSIGN_OR_RETURN(home->catalog_,
                           registry::SqlCatalog::OpenSqlite(JoinPath(path, "meta.db")));
@@ -84,7 +65,9 @@ Result<std::unique_ptr<KilnHome>> KilnHome::Open(const std::string& path) {
     if (!pg.ok()) return pg.status().WithContext(MaskPassword(catalog));
     home->catalog_ = std::move(*pg);
   } else {
-    return InvalidArgumentError("kiln.yaml: catalog must be 'sqlite' or a postgresql:// URL");
+    return InvalidArgumentError(
+        fmt::format("kiln.yaml: catalog must be 'sqlite' or a postgresql:// URL, not '{}'",
+                    Printable(MaskPassword(catalog))));
   }
   home->store_ = std::make_unique<storage::DatasetStore>(
       home->fs_.get(), path, home->catalog_.get(), storage::DatasetStore::Options{});
@@ -92,4 +75,4 @@ Result<std::unique_ptr<KilnHome>> KilnHome::Open(const std::string& path) {
   return home;
 }
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

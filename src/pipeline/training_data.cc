@@ -1,4 +1,4 @@
-#include "app/training_data.h"
+#include "kiln/pipeline/training_data.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include "kiln/base/names.h"
 #include "kiln/ingest/reader.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
 Result<Labels> MakeLabels(const data::Dataset& d, const std::string& target,
                           const std::string& task, const std::vector<std::string>* classes) {
@@ -188,4 +188,4 @@ learn::TrainOptions TrainOptionsFor(const learn::GbdtParams& params, const Label
   return o;
 }
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

@@ -1,7 +1,9 @@
-// The `serving:` section of kiln.yaml: `kiln serve`'s batching and prediction cache, for every
-// model and per model, and per-model traffic routing (docs/serving.md, "Configuration").
+// kiln.yaml, the settings of a kiln home, read once into one typed Config when the home opens
+// (Home::config()). Every section is optional; unknown keys and out-of-range values are errors
+// naming the key.
 //
-//   serving:
+//   catalog: sqlite                # default; or postgresql://user@host:5432/db
+//   serving:                       # `kiln serve` (docs/serving.md, "Configuration")
 //     max_batch_size: 256          # defaults for every model
 //     max_queue_delay_us: 0
 //     models:
@@ -13,8 +15,6 @@
 //           split: {production: 90, canary: 10}   # aliases or versions: weights
 //           sticky_key: customer_id              # this request parameter keeps a client on one
 //           route shadow: staging                      # mirrored, answer discarded, compared
-//
-// Unknown keys and out-of-range values are errors naming the key.
 #pragma once
 
 #include <map>
@@ -26,7 +26,7 @@
 #include "kiln/serve/batcher.h"
 #include "kiln/serve/dispatcher.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
 // What kiln.yaml sets for a model (or, at the top of the section, for every model); unset
 // fields come from the policy it is laid over.
@@ -47,7 +47,14 @@ struct ServingConfig {
   std::map<std::string, serve::BatchPolicy> PerModel(const serve::BatchPolicy& base) const;
 };
 
+struct Config {
+  std::string catalog = "sqlite";  // "sqlite" or a postgresql:// URL
+  ServingConfig serving;
+};
+
 // `yaml` is the whole kiln.yaml (empty: the defaults).
+Result<Config> ParseConfig(std::string_view yaml);
+// The serving section of `yaml` alone (ParseConfig(yaml)->serving).
 Result<ServingConfig> ParseServingConfig(std::string_view yaml);
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

@@ -1,46 +1,58 @@
-#include "app/model_ops.h"
-
-#include "kiln/api/control_plane.h"
+#include "kiln/pipeline/models.h"
 
 #include <cstdlib>
 
 #include <fmt/format.h>
 
-#include "app/training_data.h"
 #include "kiln/learn/objective.h"
 #include "kiln/model/model_io.h"
 #include "kiln/model/predictor.h"
+#include "kiln/pipeline/training_data.h"
 #include "kiln/serve/model_manager.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
 std::string Actor() {
   if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
   return "unknown";
 }
 
-Result<std::unique_ptr<KilnHome>> OpenHome(const GlobalOptions& g) {
-  return KilnHome::Open(KilnHome::Resolve(g.home));
-}
-
-std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
-  return std::make_unique<ExecContext>(
-      ExecContext::Options{.threads = threads > 0 ? threads : g.threads});
-}
-
-Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& home,
+Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(Home& home,
                                                                     const std::string& name,
                                                                     int64_t version) {
   return serve::LoadModelVersion(home.catalog(), home.datasets().blobs(), name, version,
                                  Limits::Default());
 }
 
-Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
-                                                             const std::string& ref) {
+Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(Home& home, const std::string& ref) {
   KILN_ASSIGN_OR_RETURN(bool is_file, home.fs().Exists(ref));
   if (is_file) return model::LoadModel(home.fs(), ref);
-  KILN_ASSIGN_OR_RETURN(auto r, api::ResolveModelRef(home.catalog(), ref));
+  if (registry::IsRunId(ref)) {
+    KILN_ASSIGN_OR_RETURN(registry::RunRecord run, home.catalog().GetRun(ref));
+    if (run.attributes.artifact.empty()) {
+      return FailedPreconditionError(fmt::format("run {} has no model", ref));
+    }
+    KILN_ASSIGN_OR_RETURN(
+        std::string bytes,
+        home.datasets().blobs().Read(run.attributes.artifact, Limits::Default().max_model_bytes));
+    KILN_ASSIGN_OR_RETURN(model::TreeModel m, model::DecodeModel(bytes, "run " + ref));
+    return std::shared_ptr<const model::TreeModel>(
+        std::make_shared<model::TreeModel>(std::move(m)));
+  }
+  KILN_ASSIGN_OR_RETURN(auto r, registry::ResolveModelRef(home.catalog(), ref));
   return LoadRegisteredModel(home, r.first, r.second);
+}
+
+Result<registry::ModelVersion> RegisterRun(Home& home, const std::string& name,
+                                           const std::string& run_id,
+                                           const std::string& description,
+                                           const std::string& actor) {
+  registry::ModelVersion mv;
+  mv.name = name;
+  mv.run_id = run_id;
+  mv.description = description;
+  mv.actor = actor.empty() ? Actor() : actor;
+  return home.catalog().RegisterModel(mv);
 }
 
 std::map<std::string, double> MetricsFromMargins(const model::TreeModel& m,
@@ -69,4 +81,4 @@ Result<std::map<std::string, double>> ScoreModel(
   return MetricsFromMargins(m, std::vector<double>(margins.begin(), margins.end()), l.values);
 }
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

@@ -10,11 +10,11 @@
 #include <cstdint>
 #include <string>
 
-#include "app/home.h"
 #include "kiln/base/exec_context.h"
 #include "kiln/base/status.h"
+#include "kiln/pipeline/home.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
 struct BatchPredictOptions {
   std::string model;                 // file, NAME@ALIAS or NAME:VERSION
@@ -30,7 +30,7 @@ struct BatchPredictResult {
   std::string data;  // "churn@v3" or the file name
 };
 
-Result<BatchPredictResult> BatchPredict(KilnHome& home, const BatchPredictOptions& options,
+Result<BatchPredictResult> BatchPredict(Home& home, const BatchPredictOptions& options,
                                         const ExecContext& ctx);
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

@@ -1,4 +1,4 @@
-#include "app/batch_predict.h"
+#include "kiln/pipeline/batch_predict.h"
 
 #include <algorithm>
 #include <functional>
@@ -6,16 +6,16 @@
 
 #include <fmt/format.h>
 
-#include "app/data_output.h"
-#include "app/model_ops.h"
-#include "app/training_data.h"
 #include "kiln/base/file_system.h"
 #include "kiln/base/thread_pool.h"
 #include "kiln/data/column.h"
 #include "kiln/model/predictor.h"
 #include "kiln/model/shap.h"
+#include "kiln/pipeline/export.h"
+#include "kiln/pipeline/models.h"
+#include "kiln/pipeline/training_data.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 namespace {
 
 constexpr size_t kFilePartRows = 65536;
@@ -36,7 +36,7 @@ std::optional<size_t> IdColumn(const data::Schema& schema) {
   return id;
 }
 
-Result<Source> OpenSource(KilnHome& home, const std::string& ref, const model::TreeModel& m,
+Result<Source> OpenSource(Home& home, const std::string& ref, const model::TreeModel& m,
                           const ExecContext& ctx) {
   Source src;
   auto parsed = ParseDatasetRef(ref);
@@ -172,7 +172,7 @@ class Formatter {
 
 }  // namespace
 
-Result<BatchPredictResult> BatchPredict(KilnHome& home, const BatchPredictOptions& o,
+Result<BatchPredictResult> BatchPredict(Home& home, const BatchPredictOptions& o,
                                         const ExecContext& ctx) {
   KILN_ASSIGN_OR_RETURN(auto m, LoadModelRef(home, o.model));
   KILN_ASSIGN_OR_RETURN(auto predictor, model::Predictor::Create(m));
@@ -206,4 +206,4 @@ Result<BatchPredictResult> BatchPredict(KilnHome& home, const BatchPredictOption
   return result;
 }
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

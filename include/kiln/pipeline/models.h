@@ -1,4 +1,4 @@
-// What several verbs share about registered models: who acts, model references
+// What several operations share about models: who acts, model references
 // (NAME, NAME:k, NAME@alias, or a model file), loading a model from the registry, and scoring a
 // model on a dataset with its default metrics.
 #pragma once
@@ -8,28 +8,30 @@
 #include <string>
 #include <utility>
 
-#include "app/cli.h"
-#include "app/home.h"
+#include "kiln/base/exec_context.h"
 #include "kiln/data/column.h"
 #include "kiln/model/tree_model.h"
+#include "kiln/pipeline/home.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
 // The actor recorded in alias moves and registrations ($USER, else "unknown").
 std::string Actor();
 
-Result<std::unique_ptr<KilnHome>> OpenHome(const GlobalOptions& g);
-
-std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads);
-
 // Version `version` (0: latest) of registered model `name`, read from the blob store.
-Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(KilnHome& home,
+Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(Home& home,
                                                                     const std::string& name,
                                                                     int64_t version);
 
-// A model file path if such a file exists, else a registry reference (NAME, NAME:k, NAME@alias).
-Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(KilnHome& home,
-                                                             const std::string& ref);
+// A model file path if such a file exists, else a run id (the run's model artifact), else a
+// registry reference (NAME, NAME:k, NAME@alias).
+Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(Home& home, const std::string& ref);
+
+// Registers run `run_id`'s model as the next version of `name`.
+Result<registry::ModelVersion> RegisterRun(Home& home, const std::string& name,
+                                           const std::string& run_id,
+                                           const std::string& description,
+                                           const std::string& actor);
 
 // The model's default metrics for `margins` (rows x groups) against `labels`.
 std::map<std::string, double> MetricsFromMargins(const model::TreeModel& m,
@@ -41,4 +43,4 @@ Result<std::map<std::string, double>> ScoreModel(
     const std::shared_ptr<const model::TreeModel>& model, const data::Dataset& d,
     const ExecContext& ctx);
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

@@ -15,7 +15,7 @@
 #include "kiln/model/tree_model.h"
 #include "kiln/storage/dataset_store.h"
 
-namespace kiln::app {
+namespace kiln::pipeline {
 
 struct Labels {
   model::Objective objective = model::Objective::kBinaryLogistic;
@@ -60,4 +60,4 @@ std::pair<std::vector<data::RowIndex>, std::vector<data::RowIndex>> SplitRows(si
                                                                               double fraction,
                                                                               uint64_t seed);
 
-}  // namespace kiln::app
+}  // namespace kiln::pipeline

@@ -1,0 +1,67 @@
+// What every verb shares: printing, opening the home, the execution context.
+#include <cstdio>
+
+#include "app/cli.h"
+
+namespace kiln::app {
+
+void Print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
+}
+
+void PrintJson(std::string_view json) {
+  // Compact JSON from kiln's own builders: only the characters outside strings matter.
+  std::string out;
+  out.reserve(json.size() * 2);
+  int depth = 0;
+  bool in_string = false;
+  auto newline = [&] {
+    out += '\n';
+    out.append(static_cast<size_t>(2 * depth), ' ');
+  };
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    out += c;
+    if (in_string) {
+      if (c == '\\' && i + 1 < json.size()) {
+        out += json[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      const char close = c == '{' ? '}' : ']';
+      if (i + 1 < json.size() && json[i + 1] == close) {
+        out += json[++i];  // {} and [] stay on one line
+        continue;
+      }
+      ++depth;
+      newline();
+    } else if (c == '}' || c == ']') {
+      out.pop_back();
+      --depth;
+      newline();
+      out += c;
+    } else if (c == ',') {
+      newline();
+    } else if (c == ':') {
+      out += ' ';
+    }
+  }
+  Print(out);
+}
+
+Result<std::unique_ptr<pipeline::Home>> OpenHome(const GlobalOptions& g) {
+  return pipeline::Home::Open(pipeline::Home::Resolve(g.home));
+}
+
+std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
+  return std::make_unique<ExecContext>(
+      ExecContext::Options{.threads = threads > 0 ? threads : g.threads});
+}
+
+}  // namespace kiln::app

@@ -1,0 +1,97 @@
+#include "kiln/pipeline/result_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace kiln::pipeline {
+
+using nlohmann::json;
+
+namespace {
+
+void AddRegistered(json* out, const std::string& name, int64_t version) {
+  if (version > 0) (*out)["registered"] = {{"name", name}, {"version", version}};
+}
+
+}  // namespace
+
+std::string TrainResultJson(const TrainResult& r) {
+  json out = {{"run_id", r.run_id},
+              {"experiment", r.experiment},
+              {"data", r.data},
+              {"artifact", r.artifact},
+              {"objective", r.objective},
+              {"trees", r.trees},
+              {"best_iteration", r.best_iteration},
+              {"binning_seconds", r.binning_seconds},
+              {"train_seconds", r.train_seconds},
+              {"train_metrics", r.train_metrics}};
+  if (!r.valid_metrics.empty()) out["valid_metrics"] = r.valid_metrics;
+  if (!r.out.empty()) out["model"] = r.out;
+  if (!r.skipped_columns.empty()) out["skipped_columns"] = r.skipped_columns;
+  AddRegistered(&out, r.registered_name, r.registered_version);
+  return out.dump();
+}
+
+std::string EvalResultJson(const EvalResult& r) {
+  return json{{"model", r.model},
+              {"data", r.data},
+              {"rows", r.rows},
+              {"metrics", r.metrics},
+              {"predict_rows_per_second", r.rows_per_second}}
+      .dump();
+}
+
+std::string ImportResultJson(const ImportResult& r) {
+  json out{{"trees", r.trees}, {"objective", r.objective}};
+  if (!r.out.empty()) out["model"] = r.out;
+  if (!r.run_id.empty()) out["run_id"] = r.run_id;
+  AddRegistered(&out, r.registered_name, r.registered_version);
+  return out.dump();
+}
+
+std::string PromoteResultJson(const PromoteResult& r) {
+  json clauses = json::array();
+  for (const auto& c : r.clauses) {
+    clauses.push_back({{"clause", c.text},
+                       {"left", c.left},
+                       {"right", c.right},
+                       {"passed", c.passed},
+                       {"skipped", c.skipped}});
+  }
+  json out = {{"name", r.name},
+              {"alias", r.alias},
+              {"gate", r.gate},
+              {"data", r.data},
+              {"data_hash", r.data_hash},
+              {"rows", r.rows},
+              {"challenger", {{"version", r.challenger}, {"metrics", r.challenger_metrics}}},
+              {"champion", r.champion == 0 || !r.champion_metrics
+                               ? json(nullptr)
+                               : json{{"version", r.champion}, {"metrics", *r.champion_metrics}}},
+              {"clauses", clauses},
+              {"passed", r.passed},
+              {"moved", r.moved},
+              {"outcome", r.outcome}};
+  if (r.report_id > 0) out["report_id"] = r.report_id;
+  return out.dump();
+}
+
+std::string TuneResultJson(const TuneResult& r) {
+  json out = {{"run_id", r.run_id},
+              {"metric", r.metric},
+              {"best_run", r.best_run},
+              {"best_score", r.best_score},
+              {"best_params", r.best_params},
+              {"model_run", r.model_run},
+              {"trials_resumed", r.trials_resumed},
+              {"trials_run", r.trials_run},
+              {"rounds", r.rounds}};
+  AddRegistered(&out, r.registered_name, r.registered_version);
+  return out.dump();
+}
+
+std::string BatchPredictResultJson(const BatchPredictResult& r, const std::string& out) {
+  return json{{"rows", r.rows}, {"out", out}, {"data", r.data}, {"parts", r.parts}}.dump();
+}
+
+}  // namespace kiln::pipeline

@@ -1,0 +1,38 @@
+#include "kiln/base/numbers.h"
+
+#include <gtest/gtest.h>
+
+namespace kiln {
+namespace {
+
+TEST(ParseIntegerTest, WholeTextInRange) {
+  EXPECT_EQ(*ParseInteger("42", "n", 0, 100), 42);
+  EXPECT_EQ(*ParseInteger("-7", "n", -10, 10), -7);
+  EXPECT_EQ(*ParseInteger("9223372036854775807", "n", 0, INT64_MAX), INT64_MAX);
+  EXPECT_EQ(*ParseUnsigned("18446744073709551615", "n", UINT64_MAX), UINT64_MAX);
+}
+
+TEST(ParseIntegerTest, RefusesWhatIsNotAWholeNumber) {
+  for (const char* bad : {"", " 1", "1 ", "+1", "1.5", "0x10", "1e3", "12abc", "--1", "\xff"}) {
+    auto v = ParseInteger(bad, "count", INT64_MIN, INT64_MAX);
+    ASSERT_FALSE(v.ok()) << bad;
+    EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(v.status().message().find("count must be a whole number"), std::string::npos)
+        << v.status().message();
+  }
+  EXPECT_FALSE(ParseUnsigned("-1", "n", 10).ok());
+}
+
+TEST(ParseIntegerTest, NamesTheRange) {
+  auto low = ParseInteger("0", "version", 1, 100);
+  EXPECT_NE(low.status().message().find("version must be at least 1"), std::string::npos);
+  auto high = ParseInteger("101", "version", 1, 100);
+  EXPECT_NE(high.status().message().find("version must be at most 100"), std::string::npos);
+  auto overflow = ParseInteger("99999999999999999999", "version", 1, 100);
+  EXPECT_NE(overflow.status().message().find("at most 100"), std::string::npos);
+  auto underflow = ParseInteger("-99999999999999999999", "v", -5, 5);
+  EXPECT_NE(underflow.status().message().find("at least -5"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kiln
