@@ -1,6 +1,8 @@
 // Shared CLI plumbing: global options, the handler signature and output helpers.
 #pragma once
 
+#include <signal.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,6 +46,27 @@ void AddPromoteCommand(CLI::App* models, const GlobalOptions& global,
 void AddTuneCommand(CLI::App& app, const GlobalOptions& global,
                     std::function<Result<ExitCode>()>* run);
 
+// A verb queued as a job instead of run (`kiln jobs submit VERB ...`, schedules): gets the
+// verb, its options as a job payload, and whether the verb's --json was given.
+using JobSink =
+    std::function<Result<ExitCode>(const std::string& verb, const std::string& payload, bool json)>;
+using Runner = std::function<Result<ExitCode>()>;
+
+// The job verbs with the flags of their synchronous verbs, on `parent`; the one chosen sets
+// `*run` to hand its payload to `sink`. File paths in the payload are made absolute (a worker
+// runs in another directory). Defined next to each verb.
+void AddIngestJobVerb(CLI::App& parent, Runner* run, const JobSink& sink);
+void AddTrainJobVerbs(CLI::App& parent, Runner* run, const JobSink& sink);  // train eval predict
+void AddTuneJobVerb(CLI::App& parent, Runner* run, const JobSink& sink);
+void AddPromoteJobVerb(CLI::App& parent, Runner* run, const JobSink& sink);
+
+// `path` made absolute when it names a file rather than a dataset (NAME[@vN]) or a registered
+// model (NAME@ALIAS, NAME:N); "" stays "".
+std::string AbsolutePath(const std::string& path);
+
+// Registers `kiln jobs ...` and `kiln worker` (app/jobs_cmd.cc).
+void AddJobsCommands(CLI::App& app, const GlobalOptions& global, Runner* run);
+
 // Registers `kiln serve` (app/serve_cmd.cc).
 void AddServeCommand(CLI::App& app, const GlobalOptions& global,
                      std::function<Result<ExitCode>()>* run);
@@ -53,6 +76,10 @@ void Print(const std::string& text);
 // Prints compact JSON text (pipeline/result_json.h, api/control_plane.h) indented by two
 // spaces, for `--json`.
 void PrintJson(std::string_view json_text);
+
+// Blocks SIGTERM and SIGINT in this thread and every thread it starts from now on, so that
+// they are taken synchronously (sigwait on the returned set) for an orderly shutdown.
+sigset_t BlockStopSignals();
 
 // The kiln home the global options name, opened.
 Result<std::unique_ptr<pipeline::Home>> OpenHome(const GlobalOptions& g);

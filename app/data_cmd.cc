@@ -10,6 +10,7 @@
 #include "kiln/api/control_plane.h"
 #include "kiln/base/names.h"
 #include "kiln/ingest/config.h"
+#include "kiln/jobs/operations.h"
 #include "kiln/pipeline/export.h"
 #include "kiln/pipeline/home.h"
 #include "kiln/pipeline/ingest.h"
@@ -38,9 +39,7 @@ Result<Loaded> LoadRef(pipeline::Home& home, const std::string& text) {
   return l;
 }
 
-Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
-  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  auto ctx = Context(g, 0);
+pipeline::IngestOptions IngestOptionsOf(const DataArgs& a) {
   pipeline::IngestOptions o;
   o.file = a.file;
   o.name = a.name;
@@ -51,6 +50,13 @@ Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
   o.delimiter = a.delimiter;
   o.append = a.append;
   o.header = !a.no_header;
+  return o;
+}
+
+Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  auto ctx = Context(g, 0);
+  pipeline::IngestOptions o = IngestOptionsOf(a);
   const bool tty = ::isatty(2) == 1 && !a.json;
   if (tty) {
     o.progress = [](uint64_t rows, uint64_t bytes) {
@@ -229,7 +235,36 @@ Result<ExitCode> Verify(const GlobalOptions& g, const DataArgs& a) {
   return r.problems.empty() ? 0 : 1;
 }
 
+constexpr const char* kIngestHelp = "commit a CSV or JSON Lines file as a new dataset version";
+
+void IngestFlags(CLI::App* ingest, DataArgs* a) {
+  ingest->add_option("file", a->file, "input file (.csv, .tsv, .jsonl)")->required();
+  ingest->add_option("--name", a->name, "dataset name")->required();
+  ingest->add_option("--message,-m", a->message, "version message");
+  ingest->add_option("--schema", a->schema, "schema.yaml with column types and roles");
+  ingest->add_option("--rules", a->rules, "rules.yaml; refuse to commit if any rule fails");
+  ingest->add_flag("--append", a->append, "append the rows to the newest version");
+  ingest->add_option("--format", a->format, "csv|jsonl (default: from the extension)")
+      ->check(CLI::IsMember({"csv", "jsonl"}));
+  ingest->add_option("--delimiter", a->delimiter, "CSV delimiter (default: sniffed)");
+  ingest->add_flag("--no-header", a->no_header, "the CSV has no header row");
+}
+
 }  // namespace
+
+void AddIngestJobVerb(CLI::App& parent, Runner* run, const JobSink& sink) {
+  auto args = std::make_shared<DataArgs>();
+  CLI::App* ingest = parent.add_subcommand("ingest", kIngestHelp);
+  IngestFlags(ingest, args.get());
+  ingest->add_flag("--json", args->json, "machine-readable JSON output");
+  ingest->callback([run, sink, args] {
+    *run = [sink, args] {
+      pipeline::IngestOptions o = IngestOptionsOf(*args);
+      for (std::string* path : {&o.file, &o.schema, &o.rules}) *path = AbsolutePath(*path);
+      return sink("ingest", jobs::Payload(o), args->json);
+    };
+  });
+}
 
 void AddDataCommands(CLI::App& app, const GlobalOptions& g,
                      std::function<Result<ExitCode>()>* run) {
@@ -243,17 +278,7 @@ void AddDataCommands(CLI::App& app, const GlobalOptions& g,
         [run, &g, args, handler] { *run = [&g, args, handler] { return handler(g, *args); }; });
     return cmd;
   };
-  auto* ingest = verb("ingest", "commit a CSV or JSON Lines file as a new dataset version", Ingest);
-  ingest->add_option("file", args->file, "input file (.csv, .tsv, .jsonl)")->required();
-  ingest->add_option("--name", args->name, "dataset name")->required();
-  ingest->add_option("--message,-m", args->message, "version message");
-  ingest->add_option("--schema", args->schema, "schema.yaml with column types and roles");
-  ingest->add_option("--rules", args->rules, "rules.yaml; refuse to commit if any rule fails");
-  ingest->add_flag("--append", args->append, "append the rows to the newest version");
-  ingest->add_option("--format", args->format, "csv|jsonl (default: from the extension)")
-      ->check(CLI::IsMember({"csv", "jsonl"}));
-  ingest->add_option("--delimiter", args->delimiter, "CSV delimiter (default: sniffed)");
-  ingest->add_flag("--no-header", args->no_header, "the CSV has no header row");
+  IngestFlags(verb("ingest", kIngestHelp, Ingest), args.get());
   verb("list", "list datasets with their newest version", List);
   verb("show", "schema and column profiles of a version", Show)
       ->add_option("ref", args->ref, "NAME or NAME@vN")

@@ -8,6 +8,7 @@
 
 #include "app/cli.h"
 #include "kiln/base/logging.h"
+#include "kiln/base/names.h"
 
 #ifndef KILN_VERSION
 #define KILN_VERSION "0.0.0"
@@ -17,6 +18,54 @@
 #endif
 
 namespace {
+
+// After a failed parse: the first word that is neither a verb of the command it follows nor an
+// option's value, named with the closest verb ("" when no word is to blame).
+std::string UnknownVerb(CLI::App& app, int argc, char** argv) {
+  std::vector<CLI::App*> chain = {&app};
+  CLI::App* at = &app;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--") return "";
+    if (word.starts_with("-")) {
+      const std::string name = word.substr(0, word.find('='));
+      const CLI::Option* opt = nullptr;
+      for (auto it = chain.rbegin(); it != chain.rend() && opt == nullptr; ++it) {
+        opt = (*it)->get_option_no_throw(name);
+      }
+      if (opt == nullptr && name.starts_with("--") && name.size() > 2) {
+        std::vector<std::string> names;
+        for (const CLI::Option* o : at->get_options()) {
+          for (const auto& n : o->get_lnames()) names.push_back("--" + n);
+        }
+        const std::string guess = kiln::ClosestWord(name, {names.begin(), names.end()});
+        return fmt::format("unknown flag '{}' for '{}'{}", kiln::Printable(name), at->get_name(),
+                           guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess));
+      }
+      if (opt != nullptr && opt->get_type_size_max() > 0 && word.find('=') == std::string::npos) {
+        ++i;  // its value
+      }
+      continue;
+    }
+    std::vector<std::string_view> verbs;
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : at->get_subcommands([](CLI::App*) { return true; })) {
+      verbs.push_back(sub->get_name());
+      if (sub->get_name() == word) next = sub;
+    }
+    if (verbs.empty()) return "";  // a verb's positional argument
+    if (next == nullptr) {
+      const std::string guess = kiln::ClosestWord(word, verbs);
+      std::string list;
+      for (auto v : verbs) list += (list.empty() ? "" : ", ") + std::string(v);
+      return fmt::format("'{}' is not a verb of '{}'{} ({})", kiln::Printable(word), at->get_name(),
+                         guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess), list);
+    }
+    at = next;
+    chain.push_back(at);
+  }
+  return "";
+}
 
 int Run(int argc, char** argv) {
   CLI::App app{"kiln: tabular machine learning from raw file to production model", "kiln"};
@@ -37,9 +86,14 @@ int Run(int argc, char** argv) {
   kiln::app::AddRunsCommands(app, global, &run);
   kiln::app::AddTuneCommand(app, global, &run);
   kiln::app::AddServeCommand(app, global, &run);
+  kiln::app::AddJobsCommands(app, global, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (const std::string unknown = UnknownVerb(app, argc, argv); !unknown.empty()) {
+      std::fprintf(stderr, "error: %s\n", unknown.c_str());
+      return 2;
+    }
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }

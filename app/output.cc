@@ -55,6 +55,15 @@ void PrintJson(std::string_view json) {
   Print(out);
 }
 
+sigset_t BlockStopSignals() {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  return stop;
+}
+
 Result<std::unique_ptr<pipeline::Home>> OpenHome(const GlobalOptions& g) {
   return pipeline::Home::Open(pipeline::Home::Resolve(g.home));
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "app/cli.h"
+#include "kiln/jobs/operations.h"
 #include "kiln/pipeline/models.h"
 #include "kiln/pipeline/promote.h"
 #include "kiln/pipeline/result_json.h"
@@ -45,13 +46,9 @@ Result<ExitCode> Promote(const GlobalOptions& g, const PromoteArgs& a) {
   return p.moved ? 0 : 1;
 }
 
-}  // namespace
-
-void AddPromoteCommand(CLI::App* models, const GlobalOptions& g,
-                       std::function<Result<ExitCode>()>* run) {
-  auto args = std::make_shared<PromoteArgs>();
-  pipeline::PromoteOptions& o = args->options;
-  CLI::App* p = models->add_subcommand(
+CLI::App* PromoteVerb(CLI::App& parent, PromoteArgs* a) {
+  pipeline::PromoteOptions& o = a->options;
+  CLI::App* p = parent.add_subcommand(
       "promote", "move an alias to a version if it passes a gate against the current one");
   p->add_option("name", o.name, "model name")->required();
   p->add_option("version", o.version, "the challenger version")->required();
@@ -61,8 +58,25 @@ void AddPromoteCommand(CLI::App* models, const GlobalOptions& g,
       ->required();
   p->add_option("--on", o.on, "dataset NAME@vN both versions are scored on")->required();
   p->add_option("--reason", o.reason, "recorded in the alias history");
-  p->add_flag("--json", args->json, "machine-readable report");
-  p->callback([&g, run, args] { *run = [&g, args] { return Promote(g, *args); }; });
+  p->add_flag("--json", a->json, "machine-readable report");
+  return p;
+}
+
+}  // namespace
+
+void AddPromoteCommand(CLI::App* models, const GlobalOptions& g,
+                       std::function<Result<ExitCode>()>* run) {
+  auto args = std::make_shared<PromoteArgs>();
+  PromoteVerb(*models, args.get())->callback([&g, run, args] {
+    *run = [&g, args] { return Promote(g, *args); };
+  });
+}
+
+void AddPromoteJobVerb(CLI::App& parent, Runner* run, const JobSink& sink) {
+  auto args = std::make_shared<PromoteArgs>();
+  PromoteVerb(parent, args.get())->callback([run, sink, args] {
+    *run = [sink, args] { return sink("promote", jobs::Payload(args->options), args->json); };
+  });
 }
 
 }  // namespace kiln::app

@@ -337,7 +337,7 @@ Result<ExitCode> ModelsHistory(const GlobalOptions& g, const RunsArgs& a) {
   std::string text;
   for (const auto& e : history) {
     text += fmt::format("{}  {:<12} v{} -> {}  by {}  {}\n", Time(e.at_ms), e.alias, e.previous,
-                        e.version == 0 ? std::string("(removed)") : "v" + std::to_string(e.version),
+                        e.version == 0 ? std::string("(removed)") : fmt::format("v{}", e.version),
                         e.actor, e.reason);
   }
   Print(text + fmt::format("{} alias move(s)", history.size()));

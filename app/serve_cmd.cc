@@ -76,13 +76,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   if (a.reload_interval_ms < 0 || a.reload_interval_ms > 3600000) {
     return InvalidArgumentError("--reload-interval-ms must be 0..3600000");
   }
-  // Signals are taken synchronously (sigwait) by this thread; every thread started from here
-  // on inherits the blocked mask.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const sigset_t stop = BlockStopSignals();
 
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   const pipeline::ServingConfig& config = home->config().serving;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli.h"
+#include "kiln/jobs/operations.h"
 #include "kiln/model/model_io.h"
 #include "kiln/model/predictor.h"
 #include "kiln/model/shap.h"
@@ -45,6 +46,14 @@ Result<std::map<std::string, std::string>> KeyValues(const std::vector<std::stri
   return out;
 }
 
+// The options of `kiln train` as given on the command line.
+Result<pipeline::TrainOptions> TrainOptionsOf(const TrainArgs& a) {
+  pipeline::TrainOptions o = a.train;
+  KILN_ASSIGN_OR_RETURN(o.tags, KeyValues(a.tags, "--tag"));
+  o.record_curves = !a.no_curves;
+  return o;
+}
+
 std::string TrainText(const pipeline::TrainResult& r) {
   std::string text = fmt::format("trained {} trees on {} (run {})", r.trees, r.data, r.run_id);
   if (!r.out.empty()) text += fmt::format(" -> {}", r.out);
@@ -61,9 +70,7 @@ std::string TrainText(const pipeline::TrainResult& r) {
 }
 
 Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
-  pipeline::TrainOptions o = a.train;
-  KILN_ASSIGN_OR_RETURN(o.tags, KeyValues(a.tags, "--tag"));
-  o.record_curves = !a.no_curves;
+  KILN_ASSIGN_OR_RETURN(pipeline::TrainOptions o, TrainOptionsOf(a));
   o.actor = pipeline::Actor();
   if (!a.json) {
     o.on_iteration = [](const learn::IterationLog& log) {
@@ -198,6 +205,68 @@ Result<ExitCode> Import(const GlobalOptions& g, const TrainArgs& a) {
   return 0;
 }
 
+CLI::App* TrainVerb(CLI::App& parent, TrainArgs* a) {
+  CLI::App* train = parent.add_subcommand("train", "train a gradient-boosted tree model");
+  train->add_option("--data", a->train.data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
+  train->add_option("--target", a->train.target, "label column")->required();
+  train->add_option("--task", a->train.task, "binary|multiclass|regression (default: inferred)")
+      ->check(CLI::IsMember({"binary", "multiclass", "regression"}));
+  train->add_option("--param", a->train.params, "k=v training parameter (repeatable)");
+  train->add_option("--experiment", a->train.experiment, "experiment the run belongs to")
+      ->default_val("default");
+  train->add_option("--run-name", a->train.run_name, "a name for the run (free text)");
+  train->add_option("--metric", a->train.metric,
+                    "validation / early-stopping metric (default: auc, mlogloss, rmse or mae)");
+  train->add_flag("--no-curves", a->no_curves,
+                  "record no per-iteration curves in the run (final metrics only)");
+  train->add_option("--valid", a->train.valid, "validation dataset NAME[@vN] or file");
+  train->add_option("--valid-frac", a->train.valid_frac,
+                    "hold out this fraction (seeded) for validation");
+  train->add_option("--out", a->train.out,
+                    "also write the model to this file (it is always kept in the run)");
+  train->add_option("--register", a->train.register_name,
+                    "register the model as a new version of this registered model");
+  train->add_option("--tag", a->tags, "k=v tag recorded on the run (repeatable)");
+  train->add_option("--init-model", a->train.init_model,
+                    "continue boosting from this model (warm start)");
+  train
+      ->add_option("--checkpoint-every", a->train.checkpoint_every,
+                   "checkpoint to the kiln home every N iterations (0 = never; default 10)")
+      ->check(CLI::Range(0, 1000000));
+  train->add_flag("--resume", a->train.resume,
+                  "continue an interrupted run of the same command from its last checkpoint");
+  train->add_flag("--json", a->json, "machine-readable output");
+  return train;
+}
+
+CLI::App* EvalVerb(CLI::App& parent, TrainArgs* a) {
+  CLI::App* eval =
+      parent.add_subcommand("eval", "evaluate a model on a dataset with the target column");
+  eval->add_option("--model", a->model, "model file, NAME@ALIAS, NAME:VERSION or a run id")
+      ->required();
+  eval->add_option("--data", a->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
+  eval->add_flag("--json", a->json, "machine-readable output");
+  return eval;
+}
+
+CLI::App* PredictVerb(CLI::App& parent, TrainArgs* a) {
+  CLI::App* predict =
+      parent.add_subcommand("predict", "score a dataset with a model into a CSV file");
+  predict->add_option("--model", a->model, "model file, NAME@ALIAS, NAME:VERSION or a run id")
+      ->required();
+  predict->add_option("--data", a->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
+  predict->add_option("--out", a->pred_out, "predictions CSV")->required();
+  predict
+      ->add_option("--kind", a->kind,
+                   "what to write besides `prediction`: probability (default; regression: none), "
+                   "margin (raw scores) or leaf (the leaf index in every tree)")
+      ->check(CLI::IsMember({"probability", "margin", "leaf"}));
+  predict->add_flag("--explain", a->explain,
+                    "add TreeSHAP columns shap_<feature> and shap_bias (margin contributions)");
+  predict->add_flag("--json", a->json, "machine-readable output");
+  return predict;
+}
+
 }  // namespace
 
 void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
@@ -206,61 +275,9 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   auto bind = [run, &g, args](auto handler) {
     return [run, &g, args, handler] { *run = [&g, args, handler] { return handler(g, *args); }; };
   };
-  CLI::App* train = app.add_subcommand("train", "train a gradient-boosted tree model");
-  train->add_option("--data", args->train.data, "dataset NAME[@vN] or a CSV/JSONL file")
-      ->required();
-  train->add_option("--target", args->train.target, "label column")->required();
-  train->add_option("--task", args->train.task, "binary|multiclass|regression (default: inferred)")
-      ->check(CLI::IsMember({"binary", "multiclass", "regression"}));
-  train->add_option("--param", args->train.params, "k=v training parameter (repeatable)");
-  train->add_option("--experiment", args->train.experiment, "experiment the run belongs to")
-      ->default_val("default");
-  train->add_option("--run-name", args->train.run_name, "a name for the run (free text)");
-  train->add_option("--metric", args->train.metric,
-                    "validation / early-stopping metric (default: auc, mlogloss, rmse or mae)");
-  train->add_flag("--no-curves", args->no_curves,
-                  "record no per-iteration curves in the run (final metrics only)");
-  train->add_option("--valid", args->train.valid, "validation dataset NAME[@vN] or file");
-  train->add_option("--valid-frac", args->train.valid_frac,
-                    "hold out this fraction (seeded) for validation");
-  train->add_option("--out", args->train.out,
-                    "also write the model to this file (it is always kept in the run)");
-  train->add_option("--register", args->train.register_name,
-                    "register the model as a new version of this registered model");
-  train->add_option("--tag", args->tags, "k=v tag recorded on the run (repeatable)");
-  train->add_option("--init-model", args->train.init_model,
-                    "continue boosting from this model (warm start)");
-  train
-      ->add_option("--checkpoint-every", args->train.checkpoint_every,
-                   "checkpoint to the kiln home every N iterations (0 = never; default 10)")
-      ->check(CLI::Range(0, 1000000));
-  train->add_flag("--resume", args->train.resume,
-                  "continue an interrupted run of the same command from its last checkpoint");
-  train->add_flag("--json", args->json, "machine-readable output");
-  train->callback(bind(Train));
-
-  CLI::App* eval =
-      app.add_subcommand("eval", "evaluate a model on a dataset with the target column");
-  eval->add_option("--model", args->model, "model file, NAME@ALIAS, NAME:VERSION or a run id")
-      ->required();
-  eval->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
-  eval->add_flag("--json", args->json, "machine-readable output");
-  eval->callback(bind(Eval));
-
-  CLI::App* predict = app.add_subcommand("predict", "score a dataset with a model into a CSV file");
-  predict->add_option("--model", args->model, "model file, NAME@ALIAS, NAME:VERSION or a run id")
-      ->required();
-  predict->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
-  predict->add_option("--out", args->pred_out, "predictions CSV")->required();
-  predict
-      ->add_option("--kind", args->kind,
-                   "what to write besides `prediction`: probability (default; regression: none), "
-                   "margin (raw scores) or leaf (the leaf index in every tree)")
-      ->check(CLI::IsMember({"probability", "margin", "leaf"}));
-  predict->add_flag("--explain", args->explain,
-                    "add TreeSHAP columns shap_<feature> and shap_bias (margin contributions)");
-  predict->add_flag("--json", args->json, "machine-readable output");
-  predict->callback(bind(Predict));
+  TrainVerb(app, args.get())->callback(bind(Train));
+  EvalVerb(app, args.get())->callback(bind(Eval));
+  PredictVerb(app, args.get())->callback(bind(Predict));
 
   CLI::App* model_cmd = app.add_subcommand("model", "inspect model files");
   model_cmd->require_subcommand(1);
@@ -282,6 +299,35 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
                      "model");
   import->add_flag("--json", args->json, "machine-readable output");
   import->callback(bind(Import));
+}
+
+void AddTrainJobVerbs(CLI::App& parent, Runner* run, const JobSink& sink) {
+  auto args = std::make_shared<TrainArgs>();
+  TrainVerb(parent, args.get())->callback([run, sink, args] {
+    *run = [sink, args]() -> Result<ExitCode> {
+      KILN_ASSIGN_OR_RETURN(pipeline::TrainOptions o, TrainOptionsOf(*args));
+      if (o.resume) return InvalidArgumentError("a train job resumes by itself: drop --resume");
+      for (std::string* path : {&o.data, &o.valid, &o.init_model, &o.out}) {
+        *path = AbsolutePath(*path);
+      }
+      return sink("train", jobs::Payload(o), args->json);
+    };
+  });
+  EvalVerb(parent, args.get())->callback([run, sink, args] {
+    *run = [sink, args] {
+      return sink(
+          "eval",
+          jobs::Payload(pipeline::EvalOptions{AbsolutePath(args->model), AbsolutePath(args->data)}),
+          args->json);
+    };
+  });
+  PredictVerb(parent, args.get())->callback([run, sink, args] {
+    *run = [sink, args] {
+      pipeline::BatchPredictOptions o{AbsolutePath(args->model), AbsolutePath(args->data),
+                                      AbsolutePath(args->pred_out), args->kind, args->explain};
+      return sink("predict", jobs::Payload(o), args->json);
+    };
+  });
 }
 
 }  // namespace kiln::app

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "app/cli.h"
+#include "kiln/jobs/operations.h"
 #include "kiln/pipeline/models.h"
 #include "kiln/pipeline/result_json.h"
 #include "kiln/pipeline/tune.h"
@@ -62,39 +63,58 @@ Result<ExitCode> Tune(const GlobalOptions& g, const TuneArgs& a) {
   return 0;
 }
 
+CLI::App* TuneVerb(CLI::App& parent, TuneArgs* a) {
+  CLI::App* t = parent.add_subcommand("tune", "hyperparameter search (TPE or random, ASHA, CV)");
+  t->add_option("--data", a->o.settings.data, "dataset NAME[@vN] or a CSV/JSONL file");
+  t->add_option("--target", a->o.settings.target, "label column");
+  t->add_option("--task", a->o.settings.task, "binary|multiclass|regression (default: inferred)");
+  t->add_option("--space", a->space_file,
+                "space.yaml: parameter -> {type, low, high, log, values}");
+  t->add_option("--trials", a->o.settings.trials, "trials in all (default 20)");
+  t->add_option("--parallel", a->o.parallel, "trials at a time (default 1)");
+  t->add_option("--sampler", a->o.settings.sampler, "tpe (default) or random");
+  t->add_option("--scheduler", a->o.settings.scheduler,
+                "asha (default: stop weak trials early) or random (every trial runs in full)");
+  t->add_option("--startup", a->o.settings.startup, "random trials before TPE models (default 10)");
+  t->add_option("--grace", a->o.settings.grace, "ASHA: rounds of the first rung (default 10)");
+  t->add_option("--eta", a->o.settings.eta, "ASHA: reduction factor (default 3)");
+  t->add_option("--cv", a->o.settings.cv, "K-fold cross-validation (default: one hold-out split)");
+  t->add_option("--valid-frac", a->o.settings.valid_frac,
+                "hold-out fraction without --cv (default 0.2)");
+  t->add_option("--metric", a->o.settings.metric,
+                "metric to optimise (default: auc, mlogloss or rmse)");
+  t->add_option("--param", a->o.settings.params, "k=v fixed training parameter (repeatable)");
+  t->add_option("--seed", a->o.settings.seed, "seed of samplers and splits (default 42)");
+  t->add_option("--experiment", a->o.experiment, "experiment of the runs (default tune)");
+  t->add_option("--resume", a->o.resume, "continue the interrupted tune run RUN");
+  t->add_option("--register", a->o.register_name, "register the best model under this name");
+  t->add_flag("--json", a->json, "machine-readable output");
+  return t;
+}
+
 }  // namespace
 
 void AddTuneCommand(CLI::App& app, const GlobalOptions& g, std::function<Result<ExitCode>()>* run) {
   auto args = std::make_shared<TuneArgs>();
-  CLI::App* t = app.add_subcommand("tune", "hyperparameter search (TPE or random, ASHA, CV)");
-  t->add_option("--data", args->o.settings.data, "dataset NAME[@vN] or a CSV/JSONL file");
-  t->add_option("--target", args->o.settings.target, "label column");
-  t->add_option("--task", args->o.settings.task,
-                "binary|multiclass|regression (default: inferred)");
-  t->add_option("--space", args->space_file,
-                "space.yaml: parameter -> {type, low, high, log, values}");
-  t->add_option("--trials", args->o.settings.trials, "trials in all (default 20)");
-  t->add_option("--parallel", args->o.parallel, "trials at a time (default 1)");
-  t->add_option("--sampler", args->o.settings.sampler, "tpe (default) or random");
-  t->add_option("--scheduler", args->o.settings.scheduler,
-                "asha (default: stop weak trials early) or random (every trial runs in full)");
-  t->add_option("--startup", args->o.settings.startup,
-                "random trials before TPE models (default 10)");
-  t->add_option("--grace", args->o.settings.grace, "ASHA: rounds of the first rung (default 10)");
-  t->add_option("--eta", args->o.settings.eta, "ASHA: reduction factor (default 3)");
-  t->add_option("--cv", args->o.settings.cv,
-                "K-fold cross-validation (default: one hold-out split)");
-  t->add_option("--valid-frac", args->o.settings.valid_frac,
-                "hold-out fraction without --cv (default 0.2)");
-  t->add_option("--metric", args->o.settings.metric,
-                "metric to optimise (default: auc, mlogloss or rmse)");
-  t->add_option("--param", args->o.settings.params, "k=v fixed training parameter (repeatable)");
-  t->add_option("--seed", args->o.settings.seed, "seed of samplers and splits (default 42)");
-  t->add_option("--experiment", args->o.experiment, "experiment of the runs (default tune)");
-  t->add_option("--resume", args->o.resume, "continue the interrupted tune run RUN");
-  t->add_option("--register", args->o.register_name, "register the best model under this name");
-  t->add_flag("--json", args->json, "machine-readable output");
-  t->callback([&g, run, args] { *run = [&g, args] { return Tune(g, *args); }; });
+  TuneVerb(app, args.get())->callback([&g, run, args] {
+    *run = [&g, args] { return Tune(g, *args); };
+  });
+}
+
+void AddTuneJobVerb(CLI::App& parent, Runner* run, const JobSink& sink) {
+  auto args = std::make_shared<TuneArgs>();
+  TuneVerb(parent, args.get())->callback([run, sink, args] {
+    *run = [sink, args]() -> Result<ExitCode> {
+      pipeline::TuneOptions o = args->o;
+      // The space travels in the job: the worker may not see this file.
+      if (!args->space_file.empty()) {
+        auto fs = NewPosixFileSystem();
+        KILN_ASSIGN_OR_RETURN(o.settings.space, fs->ReadFile(args->space_file, kMaxSpaceBytes));
+      }
+      o.settings.data = AbsolutePath(o.settings.data);
+      return sink("tune", jobs::Payload(o), args->json);
+    };
+  });
 }
 
 }  // namespace kiln::app

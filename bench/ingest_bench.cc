@@ -1,5 +1,6 @@
 // Micro benchmarks of the ingest hot path: read+convert, profiling, chunk encoding.
 // Run: build/release/bench/ingest_bench  (bench/peers/ingest.sh compares kiln with its peers)
+#include <fmt/format.h>
 #include <random>
 
 #include <benchmark/benchmark.h>
@@ -17,7 +18,7 @@ std::string MakeCsv(int rows) {
   std::mt19937_64 rng(1);
   std::normal_distribution<float> normal;
   std::string s;
-  for (int c = 0; c < 28; ++c) s += "f" + std::to_string(c) + ",";
+  for (int c = 0; c < 28; ++c) s += fmt::format("f{},", c);
   s += "label\n";
   char buf[32];
   for (int r = 0; r < rows; ++r) {

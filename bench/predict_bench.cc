@@ -1,6 +1,7 @@
 // Predictor micro benchmarks: batch scoring throughput and single-row latency of a 100-tree,
 // depth-8 model on higgs-like data (28 numeric features).
 // Run: build/release/bench/predict_bench
+#include <fmt/format.h>
 #include <algorithm>
 #include <random>
 
@@ -26,7 +27,7 @@ const Fixture& Get() {
     data::Dataset d;
     std::vector<data::Field> fields;
     for (int c = 0; c < 28; ++c)
-      fields.push_back({"f" + std::to_string(c), data::DataType::kFloat64});
+      fields.push_back({fmt::format("f{}", c), data::DataType::kFloat64});
     d.schema = *data::Schema::Make(fields);
     d.columns.assign(28, data::Column(data::DataType::kFloat64));
     std::vector<float> y;

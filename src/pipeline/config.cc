@@ -154,6 +154,42 @@ Result<std::string> ReadCatalog(const YAML::Node& catalog) {
   return catalog.Scalar();
 }
 
+Result<QueueConfig> ReadQueue(const YAML::Node& node) {
+  QueueConfig q;
+  auto backend = [](const std::string& text) -> Result<std::string> {
+    if (text == "catalog" || text.starts_with("redis://")) return text;
+    return InvalidArgumentError(fmt::format(
+        "kiln.yaml: queue must be 'catalog' or a redis:// URL, not '{}'", Printable(text)));
+  };
+  if (node.IsScalar()) {
+    KILN_ASSIGN_OR_RETURN(q.backend, backend(node.Scalar()));
+    return q;
+  }
+  if (!node.IsMap()) return InvalidArgumentError("kiln.yaml: queue must be a URL or a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string at = "queue." + key;
+    if (key == "backend" && kv.second.IsScalar()) {
+      KILN_ASSIGN_OR_RETURN(q.backend, backend(kv.second.Scalar()));
+    } else if (key == "lease_seconds") {
+      double v = 0;
+      if (!kv.second.IsScalar() || !YAML::convert<double>::decode(kv.second, v) ||
+          !(v >= 0.2 && v <= 86400)) {
+        return InvalidArgumentError("kiln.yaml: queue.lease_seconds must be 0.2..86400");
+      }
+      q.lease_seconds = v;
+    } else if (key == "max_attempts") {
+      KILN_ASSIGN_OR_RETURN(uint64_t v, Integer(kv.second, at, 100));
+      if (v < 1) return InvalidArgumentError("kiln.yaml: queue.max_attempts must be at least 1");
+      q.max_attempts = static_cast<int>(v);
+    } else {
+      return InvalidArgumentError(fmt::format(
+          "kiln.yaml: unknown key {} (backend, lease_seconds, max_attempts)", Printable(at)));
+    }
+  }
+  return q;
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view yaml) {
@@ -170,11 +206,13 @@ Result<Config> ParseConfig(std::string_view yaml) {
         KILN_ASSIGN_OR_RETURN(config.catalog, ReadCatalog(kv.second));
       } else if (key == "serving") {
         KILN_ASSIGN_OR_RETURN(config.serving, ReadServing(kv.second));
+      } else if (key == "queue") {
+        KILN_ASSIGN_OR_RETURN(config.queue, ReadQueue(kv.second));
       } else {
-        const std::string guess = ClosestWord(key, {"catalog", "serving"});
-        return InvalidArgumentError(
-            fmt::format("kiln.yaml: unknown section '{}'{} (catalog, serving)", Printable(key),
-                        guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
+        const std::string guess = ClosestWord(key, {"catalog", "serving", "queue"});
+        return InvalidArgumentError(fmt::format(
+            "kiln.yaml: unknown section '{}'{} (catalog, queue, serving)", Printable(key),
+            guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
       }
     }
   } catch (const YAML::Exception& e) {

@@ -47,6 +47,15 @@ Result<registry::ModelVersion> RegisterRun(Home& home, const std::string& name,
                                            const std::string& run_id,
                                            const std::string& description,
                                            const std::string& actor) {
+  // A run is registered under a name once: a retried job finds its earlier registration.
+  auto versions = home.catalog().ListModelVersions(name);
+  if (versions.ok()) {
+    for (const auto& v : *versions) {
+      if (v.run_id == run_id) return v;
+    }
+  } else if (versions.status().code() != StatusCode::kNotFound) {
+    return versions.status();
+  }
   registry::ModelVersion mv;
   mv.name = name;
   mv.run_id = run_id;

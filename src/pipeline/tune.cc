@@ -222,8 +222,9 @@ Status ResumeParent(Home& home, Search* s) {
   return Status::Ok();
 }
 
-Status StartParent(Home& home, Search* s) {
+Status StartParent(Home& home, const TuneOptions& options, Search* s) {
   registry::RunRecord run;
+  run.tags = options.tags;
   run.experiment = s->experiment;
   run.name = "tune";
   run.params["tune.settings"] = json(s->s).dump();
@@ -288,7 +289,7 @@ Result<TuneResult> Tune(Home& home, const TuneOptions& options, const ExecContex
   Search s;
   KILN_RETURN_IF_ERROR(LoadSettings(home, options, &s));
   KILN_RETURN_IF_ERROR(Prepare(home, options, &s, ctx));
-  KILN_RETURN_IF_ERROR(s.parent ? ResumeParent(home, &s) : StartParent(home, &s));
+  KILN_RETURN_IF_ERROR(s.parent ? ResumeParent(home, &s) : StartParent(home, options, &s));
   if (!s.parent && options.on_start) options.on_start(s.parent_id);
   TuneResult r;
   r.run_id = s.parent_id;

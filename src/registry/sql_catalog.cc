@@ -140,6 +140,35 @@ CREATE INDEX run_params_text ON run_params(key, value, run_seq);
 CREATE INDEX run_metrics_value ON run_metrics(key, value, run_seq);
 CREATE INDEX run_tags_value ON run_tags(key, value, run_seq);
 )sql",
+    // 5: the job queue (registry/job_queue.h): jobs, their attempts and logs, schedules.
+    R"sql(
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  verb TEXT NOT NULL, payload TEXT NOT NULL, queue TEXT NOT NULL,
+  idempotency_key TEXT UNIQUE, max_attempts INTEGER NOT NULL, schedule TEXT NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+  run_after_ms INTEGER NOT NULL, worker TEXT NOT NULL, lease_expires_ms INTEGER NOT NULL,
+  cancel_requested INTEGER NOT NULL, result TEXT NOT NULL, produced TEXT NOT NULL,
+  error TEXT NOT NULL, end_ms INTEGER NOT NULL
+);
+CREATE INDEX jobs_ready ON jobs(queue, state, run_after_ms, id);
+CREATE INDEX jobs_state ON jobs(state, id);
+CREATE TABLE job_attempts (
+  job_id INTEGER NOT NULL, number INTEGER NOT NULL, worker TEXT NOT NULL,
+  start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, outcome TEXT NOT NULL, error TEXT NOT NULL,
+  PRIMARY KEY (job_id, number)
+);
+CREATE TABLE job_logs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER NOT NULL, line TEXT NOT NULL
+);
+CREATE INDEX job_logs_job ON job_logs(job_id, seq);
+CREATE TABLE job_schedules (
+  name TEXT PRIMARY KEY, every TEXT NOT NULL, cron TEXT NOT NULL, verb TEXT NOT NULL,
+  payload TEXT NOT NULL, queue TEXT NOT NULL, max_attempts INTEGER NOT NULL,
+  next_run_ms INTEGER NOT NULL, last_run_ms INTEGER NOT NULL, last_job INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr const char* kVersionColumns =

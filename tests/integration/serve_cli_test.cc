@@ -651,7 +651,7 @@ TEST_F(ServeCliTest, RoutingSplitsStickyKeysAndShadows) {
   std::map<std::string, int> counts;
   int served_by_v1 = 0;
   for (int c = 0; c < 200; ++c) {
-    const json params = {{"customer", "c" + std::to_string(c)}};
+    const json params = {{"customer", fmt::format("c{}", c)}};
     const std::string v = version_for(params, "/v2/models/credit-risk/infer");
     ++counts[v];
     served_by_v1 += v == "1";
@@ -704,7 +704,7 @@ TEST_F(ServeCliTest, RoutingSplitsStickyKeysAndShadows) {
   auto put = Send("PUT", "/v2/models/credit-risk/routing", R"({"split": {"2": 1}})", port);
   ASSERT_EQ(put.status, 200) << put.body;
   for (int c = 0; c < 20; ++c) {
-    EXPECT_EQ(version_for({{"customer", "c" + std::to_string(c)}}, "/v2/models/credit-risk/infer"),
+    EXPECT_EQ(version_for({{"customer", fmt::format("c{}", c)}}, "/v2/models/credit-risk/infer"),
               "2");
   }
   for (const char* bad :

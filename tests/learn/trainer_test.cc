@@ -1,5 +1,6 @@
 #include "kiln/learn/gbdt/trainer.h"
 
+#include <fmt/format.h>
 #include <cmath>
 #include <random>
 
@@ -157,7 +158,7 @@ TEST(SplitTest, HistogramSplitMatchesExactGreedy) {
     data::Dataset d;
     std::vector<data::Field> fields;
     for (size_t f = 0; f < features; ++f)
-      fields.push_back({"f" + std::to_string(f), DataType::kFloat64});
+      fields.push_back({fmt::format("f{}", f), DataType::kFloat64});
     d.schema = *data::Schema::Make(fields);
     std::vector<std::vector<double>> v(features, std::vector<double>(rows));
     for (size_t f = 0; f < features; ++f) {
@@ -371,7 +372,7 @@ TEST(BinningTest, WideCategoricalsPredictTheSameFromBinsAndRawValues) {
   d.schema = *data::Schema::Make({{"c", DataType::kCategorical}, {"x", DataType::kFloat64}});
   Column c(DataType::kCategorical), xc(DataType::kFloat64);
   data::Dictionary dict;
-  for (int k = 0; k < 300; ++k) dict.push_back("k" + std::to_string(k));
+  for (int k = 0; k < 300; ++k) dict.push_back(fmt::format("k{}", k));
   std::vector<float> y;
   for (int i = 0; i < 60000; ++i) {  // ~200 rows per category (splits need 100)
     const uint32_t code = static_cast<uint32_t>(rng() % 300);

@@ -105,16 +105,28 @@ TEST(ConfigTest, OneTypedConfigForEverySection) {
   EXPECT_EQ(c->catalog, "postgresql://kiln@db/kiln");
   EXPECT_EQ(c->serving.defaults.max_batch_size, 8u);
   EXPECT_TRUE(ParseConfig("# only a comment\n").ok());
+  EXPECT_EQ(none->queue.backend, "catalog");
+  EXPECT_EQ(none->queue.lease_seconds, 30);
+  auto q = ParseConfig("queue: {backend: redis://127.0.0.1:6379/0, lease_seconds: 5}\n");
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(q->queue.backend, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(q->queue.lease_seconds, 5);
+  EXPECT_EQ(ParseConfig("queue: redis://h:1/0\n")->queue.backend, "redis://h:1/0");
   EXPECT_TRUE(ParseConfig("serving:\n").ok());
 }
 
 TEST(ConfigTest, UnknownSectionsAndBadValuesNameThemselves) {
   const std::pair<const char*, const char*> cases[] = {
       {"catalgo: sqlite\n", "unknown section 'catalgo': did you mean 'catalog'?"},
-      {"monitoring_x: {}\n", "unknown section 'monitoring_x' (catalog, serving)"},
+      {"monitoring_x: {}\n", "unknown section 'monitoring_x' (catalog, queue, serving)"},
       {"catalog: [a]\n", "catalog must be"},
       {"- a\n- b\n", "mapping of settings"},
       {"catalog: {a: [1\n", "kiln.yaml"},
+      {"queue: rabbitmq://x\n", "queue must be 'catalog' or a redis:// URL"},
+      {"queue: {lease_seconds: 0.1}\n", "0.2..86400"},
+      {"queue: {lease_seconds: x}\n", "0.2..86400"},
+      {"queue: {max_attempts: 0}\n", "at least 1"},
+      {"queue: {lease: 5}\n", "queue.lease"},
   };
   ExpectRefused(cases);
 }

@@ -3,6 +3,9 @@
 // naming the key.
 //
 //   catalog: sqlite                # default; or postgresql://user@host:5432/db
+//   queue: catalog                 # the job queue: the catalog's tables (default) or
+//                                  # redis://host:6379/0; or a mapping:
+//   queue: {backend: redis://127.0.0.1:6379/0, lease_seconds: 30, max_attempts: 3}
 //   serving:                       # `kiln serve` (docs/serving.md, "Configuration")
 //     max_batch_size: 256          # defaults for every model
 //     max_queue_delay_us: 0
@@ -47,8 +50,16 @@ struct ServingConfig {
   std::map<std::string, serve::BatchPolicy> PerModel(const serve::BatchPolicy& base) const;
 };
 
+// The `queue:` section: where jobs wait and how workers hold them (docs/user-guide.md, "jobs").
+struct QueueConfig {
+  std::string backend = "catalog";  // "catalog" or a redis:// URL
+  double lease_seconds = 30;        // a dead worker's job runs again this long after (>= 0.2)
+  int max_attempts = 3;             // per job, unless the submitter says otherwise
+};
+
 struct Config {
   std::string catalog = "sqlite";  // "sqlite" or a postgresql:// URL
+  QueueConfig queue;
   ServingConfig serving;
 };
 

@@ -27,7 +27,8 @@ Result<std::shared_ptr<const model::TreeModel>> LoadRegisteredModel(Home& home,
 // registry reference (NAME, NAME:k, NAME@alias).
 Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(Home& home, const std::string& ref);
 
-// Registers run `run_id`'s model as the next version of `name`.
+// Registers run `run_id`'s model as the next version of `name`, or returns the version that
+// already holds it (so a retried job registers once).
 Result<registry::ModelVersion> RegisterRun(Home& home, const std::string& name,
                                            const std::string& run_id,
                                            const std::string& description,

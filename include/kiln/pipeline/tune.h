@@ -42,7 +42,8 @@ struct TuneOptions {
   std::string experiment = "tune";
   std::string register_name;  // register the best model under this name
   std::string actor;
-  int parallel = 1;  // trials at a time
+  std::map<std::string, std::string> tags;  // recorded on the parent run
+  int parallel = 1;                         // trials at a time
   // A trial has ended (progress display; called from the trial's thread). May be empty.
   std::function<void(const TrialReport&)> on_trial;
   // The parent run has been created (progress display). May be empty.

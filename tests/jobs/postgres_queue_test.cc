@@ -1,0 +1,44 @@
+// The JobQueue contract on the catalog's tables in PostgreSQL, against a server this test
+// starts itself (initdb + pg_ctl on a loopback port); one database per test.
+#include <atomic>
+
+#include <gtest/gtest.h>
+
+#include "jobs/queue_contract.h"
+#include "testing/postgres_server.h"
+
+namespace kiln::registry {
+namespace {
+
+kiln::testing::PostgresServer* g_server = nullptr;
+std::atomic<int> g_next{0};
+std::string g_db;
+
+class PostgresEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    g_server = new kiln::testing::PostgresServer();
+    ASSERT_TRUE(g_server->ok()) << g_server->error();
+  }
+  void TearDown() override {
+    delete g_server;
+    g_server = nullptr;
+  }
+};
+
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
+
+INSTANTIATE_TEST_SUITE_P(Postgres, JobQueueContractTest,
+                         ::testing::Values(QueueBackend{
+                             "postgres",
+                             [](const std::string&) {
+                               g_db = "queue" + std::to_string(g_next++);
+                               ASSERT_TRUE(g_server->CreateDatabase(g_db));
+                             },
+                             [](const std::string&) {
+                               return OpenCatalogJobQueue(g_server->Url(g_db), "");
+                             }}),
+                         [](const auto& p) { return p.param.name; });
+
+}  // namespace
+}  // namespace kiln::registry
