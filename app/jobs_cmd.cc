@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "app/cli.h"
+#include "kiln/api/control_plane.h"
 #include "kiln/base/names.h"
 #include "kiln/data/column.h"
 #include "kiln/jobs/operations.h"
@@ -41,28 +42,6 @@ struct JobsArgs {
 };
 
 std::string Time(int64_t ms) { return ms == 0 ? "-" : data::FormatMillis(ms); }
-
-std::string JobJson(const JobRecord& j) {
-  std::string attempts = "[";
-  for (const auto& a : j.history) {
-    if (attempts.size() > 1) attempts += ',';
-    attempts += fmt::format(
-        R"({{"number":{},"worker":{},"start_ms":{},"end_ms":{},"outcome":{},"error":{}}})",
-        a.number, JsonQuote(a.worker), a.start_ms, a.end_ms, JsonQuote(a.outcome),
-        JsonQuote(a.error));
-  }
-  attempts += ']';
-  return fmt::format(
-      R"({{"job_id":{},"verb":{},"queue":{},"state":{},"attempts":{},"max_attempts":{},)"
-      R"("created_ms":{},"end_ms":{},"worker":{},"cancel_requested":{},"produced":{},)"
-      R"("error":{},"schedule":{},"idempotency_key":{},"options":{},"result":{},"history":{}}})",
-      j.id, JsonQuote(j.spec.verb), JsonQuote(j.spec.queue),
-      JsonQuote(registry::JobStateName(j.state)), j.attempts, j.spec.max_attempts, j.created_ms,
-      j.end_ms, JsonQuote(j.worker), j.cancel_requested ? "true" : "false", JsonQuote(j.produced),
-      JsonQuote(j.error), JsonQuote(j.spec.schedule), JsonQuote(j.spec.idempotency_key),
-      j.spec.payload.empty() ? "{}" : j.spec.payload, j.result.empty() ? "null" : j.result,
-      attempts);
-}
 
 std::string JobLine(const JobRecord& j) {
   return fmt::format("{:>6}  {:<8} {:<10} {:>2}/{:<2} {:<19} {}", j.id, j.spec.verb,
@@ -127,7 +106,7 @@ Result<ExitCode> List(const GlobalOptions& g, const JobsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto list, o.queue->List(state, a.limit));
   if (a.json) {
     std::string out = "{\"jobs\":[";
-    for (size_t i = 0; i < list.size(); ++i) out += (i ? "," : "") + JobJson(list[i]);
+    for (size_t i = 0; i < list.size(); ++i) out += (i ? "," : "") + api::JobJson(list[i]);
     PrintJson(out + "]}");
     return 0;
   }
@@ -142,7 +121,7 @@ Result<ExitCode> Show(const GlobalOptions& g, const JobsArgs& a) {
   KILN_ASSIGN_OR_RETURN(Opened o, OpenJobs(g));
   KILN_ASSIGN_OR_RETURN(JobRecord j, o.queue->Get(a.id));
   if (a.json) {
-    PrintJson(JobJson(j));
+    PrintJson(api::JobJson(j));
   } else {
     Print(JobText(j));
   }
@@ -158,7 +137,7 @@ Result<ExitCode> Wait(const GlobalOptions& g, const JobsArgs& a) {
     KILN_ASSIGN_OR_RETURN(JobRecord j, o.queue->Get(a.id));
     if (registry::IsFinal(j.state)) {
       if (a.json) {
-        PrintJson(JobJson(j));
+        PrintJson(api::JobJson(j));
       } else {
         Print(fmt::format("job {} {}{}", j.id, registry::JobStateName(j.state),
                           j.error.empty() ? "" : ": " + j.error));
@@ -239,8 +218,8 @@ Result<ExitCode> ScheduleAdd(const GlobalOptions& g, const JobsArgs& a) {
            a.max_attempts > 0 ? a.max_attempts : o.home->config().queue.max_attempts,
            ""};
   KILN_RETURN_IF_ERROR(o.queue->AddSchedule(s));
-  Print(fmt::format("schedule {}: {} every {}, next at {}", s.name, s.job.verb,
-                    s.every.empty() ? "'" + s.cron + "' (cron, UTC)" : s.every,
+  Print(fmt::format("schedule {}: {} {}, next at {}", s.name, s.job.verb,
+                    s.every.empty() ? "at '" + s.cron + "' (cron, UTC)" : "every " + s.every,
                     Time(s.next_run_ms)));
   return 0;
 }

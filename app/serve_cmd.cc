@@ -20,6 +20,7 @@
 #include "kiln/api/grpc_service.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
+#include "kiln/jobs/queue.h"
 #include "kiln/monitor/access_log.h"
 #include "kiln/monitor/metrics.h"
 #include "kiln/pipeline/home.h"
@@ -124,8 +125,20 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   }
   std::unique_ptr<api::ControlPlaneService> control;
   const ExecContext promote_ctx(ExecContext::Options{.threads = 1});  // scoring for promotions
+  std::unique_ptr<registry::JobQueue> job_queue;
   if (a.control_plane) {
-    control = std::make_unique<api::ControlPlaneService>(home.get(), &promote_ctx);
+    // The job endpoints and the queue's depth on /metrics; serving goes on without them when
+    // the queue cannot be opened (a Redis that is down).
+    if (auto q = jobs::OpenQueue(*home); q.ok()) {
+      job_queue = std::move(*q);
+      metrics.AddCollector([q = job_queue.get()] {
+        auto stats = q->Stats();
+        return stats.ok() ? api::JobMetricsText(*stats) : std::string();
+      });
+    } else {
+      KILN_LOG_WARN("the job queue is not available: {}", q.status().ToString());
+    }
+    control = std::make_unique<api::ControlPlaneService>(home.get(), &promote_ctx, job_queue.get());
   }
   api::V2Service service(&models, &dispatcher, &metrics,
                          {"kiln", KILN_VERSION, limits, access_log.get(), control.get()});

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "api/request_body.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/base/names.h"
 #include "kiln/base/numbers.h"
@@ -242,33 +243,6 @@ bool ControlPlaneService::Handles(std::string_view target) {
          (target.size() == 7 || target[7] == '/' || target[7] == '?');
 }
 
-namespace {
-
-// The optional JSON object body of a write: {"version": N, "reason": "..."}.
-Result<json> BodyObject(const std::string& body) {
-  if (body.empty()) return json::object();
-  bool too_deep = false;
-  json j = json::parse(
-      body,
-      [&](int depth, json::parse_event_t, json&) {
-        if (depth > 4) too_deep = true;
-        return !too_deep;
-      },
-      /*allow_exceptions=*/false);
-  if (too_deep || j.is_discarded() || !j.is_object()) {
-    return InvalidArgumentError("the body must be a JSON object");
-  }
-  return j;
-}
-
-Result<std::string> Text(const json& body, const char* key) {
-  if (!body.contains(key)) return std::string();
-  if (!body[key].is_string()) return InvalidArgumentError(fmt::format("'{}' must be text", key));
-  return body[key].get<std::string>();
-}
-
-}  // namespace
-
 http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std::string* route) {
   auto answer = [&](Result<std::string> r) {
     if (!r.ok()) return ErrorResponse(r.status());
@@ -286,6 +260,10 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
   };
   if (s.size() < 3) return ErrorResponse(NotFoundError("no such endpoint"));
   const std::string& kind = s[2];
+  if (kind == "jobs") {
+    *route = "api_jobs";
+    return HandleJobs(req, s);
+  }
   if (kind == "datasets" && s.size() <= 4) {
     *route = "api_datasets";
     if (!get) return method_not_allowed("GET");

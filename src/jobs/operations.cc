@@ -329,6 +329,48 @@ Status ValidatePayload(std::string_view verb, std::string_view payload) {
       guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
 }
 
+namespace {
+
+Status NotAPath(std::string_view what, const std::string& value, bool model) {
+  if (value.empty()) return Status::Ok();
+  const bool dataset =
+      ParseDatasetRef(value).ok() && value.find_first_of("/.") == std::string::npos;
+  const bool registered =
+      model && value.find('/') == std::string::npos &&
+      (value.find_first_of("@:") != std::string::npos || registry::IsRunId(value));
+  if (dataset || registered) return Status::Ok();
+  return InvalidArgumentError(fmt::format(
+      "'{}' must be {} over the API, not a path", what,
+      model ? "a registered model (NAME@ALIAS, NAME:N) or a run id" : "a dataset NAME[@vN]"));
+}
+
+}  // namespace
+
+Status CheckRemotePayload(std::string_view verb, std::string_view payload) {
+  KILN_RETURN_IF_ERROR(ValidatePayload(verb, payload));
+  if (verb == "train") {
+    KILN_ASSIGN_OR_RETURN(auto o, FromPayload<pipeline::TrainOptions>(verb, payload));
+    KILN_RETURN_IF_ERROR(NotAPath("data", o.data, false));
+    KILN_RETURN_IF_ERROR(NotAPath("valid", o.valid, false));
+    if (!o.out.empty() || !o.init_model.empty()) {
+      return InvalidArgumentError("'out' and 'init_model' name files: not over the API");
+    }
+    return Status::Ok();
+  }
+  if (verb == "tune") {
+    KILN_ASSIGN_OR_RETURN(auto o, FromPayload<pipeline::TuneOptions>(verb, payload));
+    return NotAPath("data", o.settings.data, false);
+  }
+  if (verb == "eval") {
+    KILN_ASSIGN_OR_RETURN(auto o, FromPayload<pipeline::EvalOptions>(verb, payload));
+    KILN_RETURN_IF_ERROR(NotAPath("model", o.model, true));
+    return NotAPath("data", o.data, false);
+  }
+  if (verb == "promote") return Status::Ok();  // its data is always a dataset version
+  return InvalidArgumentError(fmt::format(
+      "{} jobs read or write files: submit them with kiln jobs submit, not over the API", verb));
+}
+
 Result<JobOutput> RunJob(pipeline::Home& home, const registry::JobRecord& job,
                          const ExecContext& ctx, const std::function<void(std::string)>& log) {
   const std::string& verb = job.spec.verb;

@@ -318,17 +318,21 @@ class RedisJobQueue final : public registry::JobQueue {
     return out;
   }
 
-  Result<registry::JobCounts> Counts(const std::string& queue) override {
+  Result<registry::JobStats> Stats() override {
     MutexLock lock(&mu_);
     KILN_ASSIGN_OR_RETURN(Reply ids, Command({"ZRANGE", "kiln:jobs", "0", "-1"}));
-    registry::JobCounts out;
+    registry::JobStats out;
     for (size_t i = 0; i < ids->elements; ++i) {
       KILN_ASSIGN_OR_RETURN(
-          Reply r,
-          Command({"HMGET", fmt::format("kiln:job:{}", ids->element[i]->str), "queue", "state"}));
-      if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) continue;
-      if (!queue.empty() && queue != r->element[0]->str) continue;
-      if (auto s = registry::ParseJobState(Str(r->element[1])); s.ok()) ++out[*s];
+          Reply r, Command({"HMGET", fmt::format("kiln:job:{}", Str(ids->element[i])), "queue",
+                            "state", "attempts", "created_ms", "end_ms"}));
+      if (r->elements != 5 || r->element[0]->type != REDIS_REPLY_STRING) continue;
+      auto state = registry::ParseJobState(Str(r->element[1]));
+      if (!state.ok()) continue;
+      ++out.jobs[{Str(r->element[0]), *state}];
+      out.attempts += Int(Str(r->element[2]));
+      const int64_t end = Int(Str(r->element[4]));
+      if (end > 0) out.duration_ms.push_back(end - Int(Str(r->element[3])));
     }
     return out;
   }

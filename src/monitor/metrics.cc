@@ -219,7 +219,23 @@ void MetricsRegistry::AddProcessMetrics() {
   start_time_ = start;
 }
 
+void MetricsRegistry::AddCollector(std::function<std::string()> text) {
+  MutexLock lock(&mu_);
+  collectors_.push_back(std::move(text));
+}
+
 std::string MetricsRegistry::Expose() const {
+  std::string out = ExposeFamilies();
+  std::vector<std::function<std::string()>> collectors;
+  {
+    MutexLock lock(&mu_);
+    collectors = collectors_;
+  }
+  for (const auto& c : collectors) out += c();  // outside the lock: a collector may do IO
+  return out;
+}
+
+std::string MetricsRegistry::ExposeFamilies() const {
   MutexLock lock(&mu_);
   std::string out;
   for (const Entry& e : order_) {

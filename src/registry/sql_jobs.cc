@@ -205,17 +205,24 @@ class SqlJobQueue final : public JobQueue {
     }
   }
 
-  Result<JobCounts> Counts(const std::string& queue) override {
+  Result<JobStats> Stats() override {
     MutexLock lock(&mu_);
-    Stmt s(db_.get(), fmt::format("SELECT state, COUNT(*) FROM jobs {} GROUP BY state",
-                                  queue.empty() ? "" : "WHERE queue = ?1"));
+    JobStats out;
+    Stmt s(db_.get(),
+           "SELECT queue, state, COUNT(*), SUM(attempts) FROM jobs GROUP BY queue, state");
     KILN_RETURN_IF_ERROR(s.ok());
-    if (!queue.empty()) s.Bind(1, queue);
-    JobCounts out;
     while (true) {
       KILN_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      if (auto st = ParseJobState(s.Text(1)); st.ok()) out.jobs[{s.Text(0), *st}] = s.Int(2);
+      out.attempts += s.Int(3);
+    }
+    Stmt d(db_.get(), "SELECT end_ms - created_ms FROM jobs WHERE end_ms > 0");
+    KILN_RETURN_IF_ERROR(d.ok());
+    while (true) {
+      KILN_ASSIGN_OR_RETURN(bool row, d.Step());
       if (!row) return out;
-      if (auto st = ParseJobState(s.Text(0)); st.ok()) out[*st] = s.Int(1);
+      out.duration_ms.push_back(d.Int(0));
     }
   }
 

@@ -817,6 +817,73 @@ TEST_F(ServeCliTest, ControlPlaneApi) {
   waitpid(pid, nullptr, 0);
 }
 
+// Jobs over the control plane: queued with the CLI's options, listed, shown and cancelled as
+// `kiln jobs` shows them, never naming a file; the queue's depth on /metrics.
+TEST_F(ServeCliTest, JobsOverTheControlPlane) {
+  const std::string home = CopyHome("jobs-home");
+  pid_t pid = 0;
+  int port = 0;
+  ASSERT_TRUE(StartServer({"--control-plane"}, &pid, &port, home));
+  auto post = Send("POST", "/api/v1/jobs",
+                   R"({"verb": "train", "options": {"data": "credit@v1", "target": "Status",
+                       "params": ["num_trees=5"], "register": "credit-risk"},
+                       "idempotency_key": "k1"})",
+                   port);
+  ASSERT_EQ(post.status, 200) << post.body;
+  const json job = json::parse(post.body);
+  const int64_t id = job["job_id"];
+  EXPECT_EQ(job["state"], "queued");
+  EXPECT_EQ(job["options"]["params"][0], "num_trees=5");
+  auto again = Send("POST", "/api/v1/jobs",
+                    R"({"verb": "train", "options": {"data": "credit@v1", "target": "Status"},
+                        "idempotency_key": "k1"})",
+                    port);
+  EXPECT_EQ(json::parse(again.body)["job_id"], id);
+  auto listed = Send("GET", "/api/v1/jobs?state=queued", "", port);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(json::parse(listed.body)["jobs"].size(), 1u);
+  auto cli =
+      kiln::testing::RunKiln({"--home", home, "jobs", "show", std::to_string(id), "--json"}, *dir_);
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(json::parse(Send("GET", "/api/v1/jobs/" + std::to_string(id), "", port).body),
+            json::parse(cli.out));
+  // The queue's depth on /metrics, for an autoscaler.
+  EXPECT_NE(Send("GET", "/metrics", "", port)
+                .body.find("kiln_jobs{queue=\"default\",state=\"queued\"} 1"),
+            std::string::npos);
+  auto cancelled = Send("POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel", "", port);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(json::parse(cancelled.body)["state"], "cancelled");
+  for (const auto& [method, path, body, status] :
+       std::vector<std::tuple<std::string, std::string, std::string, int>>{
+           {"POST", "/api/v1/jobs", R"({"verb": "trian"})", 400},
+           {"POST", "/api/v1/jobs", R"({"verb": "train", "options": {"data": "/etc/passwd",
+             "target": "y"}})",
+            400},
+           {"POST", "/api/v1/jobs", R"({"verb": "train", "options": {"data": "credit",
+             "target": "y", "out": "/tmp/x.kiln"}})",
+            400},
+           {"POST", "/api/v1/jobs", R"({"verb": "ingest", "options": {"file": "/etc/passwd",
+             "name": "x"}})",
+            400},
+           {"POST", "/api/v1/jobs", R"({"verb": "train", "options": {"data": "credit",
+             "target": "y", "bogus": 1}})",
+            400},
+           {"POST", "/api/v1/jobs", R"({"verb": "train", "max_attempts": 0})", 400},
+           {"POST", "/api/v1/jobs", R"({"verb": "train", "colour": "red"})", 400},
+           {"POST", "/api/v1/jobs", "[]", 400},
+           {"GET", "/api/v1/jobs?state=done", "", 400},
+           {"GET", "/api/v1/jobs/abc", "", 400},
+           {"GET", "/api/v1/jobs/999", "", 404},
+           {"POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel", "", 409},
+           {"DELETE", "/api/v1/jobs", "", 405}}) {
+    EXPECT_EQ(Send(method, path, body, port).status, status) << method << " " << path << body;
+  }
+  EXPECT_EQ(json::parse(Send("GET", "/api/v1/jobs", "", port).body)["jobs"].size(), 1u);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+}
+
 // Defined last: in a whole-binary run it stops the server the other tests use.
 TEST_F(ServeCliTest, SigtermDrainsAndExitsZero) {
   const auto t0 = Clock::now();

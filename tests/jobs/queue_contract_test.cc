@@ -222,11 +222,16 @@ TEST_P(JobQueueContractTest, ListFiltersAndCounts) {
   EXPECT_EQ((*queued)[0].id, c);
   EXPECT_EQ((*queued)[1].id, b);
   EXPECT_EQ(queue_->List(std::nullopt, 1)->size(), 1u);
-  auto counts = queue_->Counts("");
-  ASSERT_TRUE(counts.ok());
-  EXPECT_EQ((*counts)[JobState::kQueued], 2);
-  EXPECT_EQ((*counts)[JobState::kRunning], 1);
-  EXPECT_EQ((*queue_->Counts("other"))[JobState::kQueued], 1);
+  JobOutcome done;
+  ASSERT_TRUE(queue_->Finish(a, "w", done).ok());
+  auto stats = queue_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ((stats->jobs[{"default", JobState::kQueued}]), 1);
+  EXPECT_EQ((stats->jobs[{"default", JobState::kSucceeded}]), 1);
+  EXPECT_EQ((stats->jobs[{"other", JobState::kQueued}]), 1);
+  EXPECT_EQ(stats->attempts, 1);
+  ASSERT_EQ(stats->duration_ms.size(), 1u);
+  EXPECT_GE(stats->duration_ms[0], 0);
 }
 
 TEST_P(JobQueueContractTest, LogsKeepTheNewestLines) {

@@ -15,6 +15,11 @@
 //   PUT  /api/v1/models/{name}/aliases/{alias}  {"version": N, "reason": "..."} moves it
 //   POST /api/v1/models/{name}/aliases/{alias}/rollback {"reason": "..."}
 //   POST /api/v1/models/{name}/versions/{N}/promote {"to", "gate", "on": "data@vN", "reason"}
+//   POST /api/v1/jobs                           {"verb", "options", "queue", "idempotency_key",
+//                                               "max_attempts"}: queue a job (`kiln jobs submit`)
+//   GET  /api/v1/jobs?state=&limit=             jobs, newest first
+//   GET  /api/v1/jobs/{id}                      one job with its attempts (`kiln jobs show`)
+//   POST /api/v1/jobs/{id}/cancel
 #pragma once
 
 #include <cstdint>
@@ -27,6 +32,7 @@
 #include "kiln/http/server.h"
 #include "kiln/pipeline/home.h"
 #include "kiln/registry/catalog_store.h"
+#include "kiln/registry/job_queue.h"
 #include "kiln/storage/dataset_store.h"
 
 namespace kiln::api {
@@ -60,15 +66,23 @@ Result<std::string> RollbackAlias(registry::CatalogStore& c, const std::string& 
 
 // The REST API above. Alias moves are recorded with actor "api". Thread-safety: Handle() may
 // run on several threads (the catalog serializes).
-// Promotions (pipeline/promote.h) score datasets with `promote_ctx`'s threads; `home` and
-// `promote_ctx` must outlive the service.
+// A job as JSON (`kiln jobs show --json`, GET /api/v1/jobs/{id}).
+std::string JobJson(const registry::JobRecord& j);
+// The job queue's families for /metrics: kiln_jobs{queue,state} (queued = the queue depth),
+// kiln_job_attempts_total, kiln_job_duration_seconds (submit to end, finished jobs).
+std::string JobMetricsText(const registry::JobStats& stats);
+
+// Promotions (pipeline/promote.h) score datasets with `promote_ctx`'s threads; `home`,
+// `promote_ctx` and `jobs` (null: no job endpoints) must outlive the service.
 class ControlPlaneService {
  public:
-  ControlPlaneService(pipeline::Home* home, const ExecContext* promote_ctx)
+  ControlPlaneService(pipeline::Home* home, const ExecContext* promote_ctx,
+                      registry::JobQueue* jobs = nullptr)
       : home_(home),
         catalog_(&home->catalog()),
         datasets_(&home->datasets()),
-        promote_ctx_(promote_ctx) {}
+        promote_ctx_(promote_ctx),
+        jobs_(jobs) {}
   // True for a target under /api/v1/.
   static bool Handles(std::string_view target);
   http::HttpResponse Handle(const http::HttpRequest& req, std::string* route);
@@ -77,7 +91,10 @@ class ControlPlaneService {
   pipeline::Home* home_;
   registry::CatalogStore* catalog_;
   storage::DatasetStore* datasets_;
+  http::HttpResponse HandleJobs(const http::HttpRequest& req, const std::vector<std::string>& s);
+
   const ExecContext* promote_ctx_;
+  registry::JobQueue* jobs_;
 };
 
 }  // namespace kiln::api

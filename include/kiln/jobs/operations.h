@@ -40,6 +40,11 @@ std::string Payload(const pipeline::PromoteOptions& o);
 // InvalidArgument naming the verb (with a suggestion) or the key.
 Status ValidatePayload(std::string_view verb, std::string_view payload);
 
+// What a network client (POST /api/v1/jobs) may queue, on top of ValidatePayload: train, tune,
+// eval and promote naming data by dataset version and models by registry reference or run id —
+// never a file path, so nothing is read or written outside the kiln home (BI-27).
+Status CheckRemotePayload(std::string_view verb, std::string_view payload);
+
 struct JobOutput {
   std::string result;    // the operation's result as JSON
   std::string produced;  // a run id, a dataset version NAME@vN, a model version NAME:N, a file

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -106,10 +107,16 @@ class MetricsRegistry {
   // process_threads, read from /proc at each Expose(), and process_start_time_seconds (read once).
   void AddProcessMetrics();
 
+  // Adds families rendered by `text` at each Expose() (after the registry's own), for values
+  // read from elsewhere at scrape time (the job queue's depth). `text` must return complete
+  // Prometheus text (HELP, TYPE and samples) and be safe to call from any thread.
+  void AddCollector(std::function<std::string()> text);
+
   // The Prometheus text exposition of every family, in the order they were added.
   std::string Expose() const;
 
  private:
+  std::string ExposeFamilies() const;
   struct Entry {
     MetricType type;
     void* family;
@@ -126,6 +133,7 @@ class MetricsRegistry {
   std::vector<Entry> order_ KILN_GUARDED_BY(mu_);
   bool process_ KILN_GUARDED_BY(mu_) = false;
   double start_time_ KILN_GUARDED_BY(mu_) = 0;  // process_start_time_seconds, read once
+  std::vector<std::function<std::string()>> collectors_ KILN_GUARDED_BY(mu_);
 };
 
 }  // namespace kiln::monitor

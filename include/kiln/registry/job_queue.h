@@ -87,8 +87,14 @@ struct Schedule {
   int64_t last_job = 0;
 };
 
-// Counts of jobs by state in one queue (or all with ""), for metrics.
-using JobCounts = std::map<JobState, int64_t>;
+// What /metrics shows of the queue: jobs by queue and state (the queued ones are the queue
+// depth an autoscaler watches), attempts started, and how long finished jobs took from submit
+// to end.
+struct JobStats {
+  std::map<std::pair<std::string, JobState>, int64_t> jobs;
+  int64_t attempts = 0;
+  std::vector<int64_t> duration_ms;  // of every finished job, unordered
+};
 
 class JobQueue {
  public:
@@ -112,7 +118,7 @@ class JobQueue {
   virtual Result<JobRecord> Get(int64_t id) = 0;
   // Newest first; `state` empty for all.
   virtual Result<std::vector<JobRecord>> List(std::optional<JobState> state, int64_t limit) = 0;
-  virtual Result<JobCounts> Counts(const std::string& queue) = 0;
+  virtual Result<JobStats> Stats() = 0;
 
   // Appends log lines of a job (a job keeps at most its last 10,000 lines).
   virtual Status AppendLog(int64_t id, const std::vector<std::string>& lines) = 0;
