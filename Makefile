@@ -4,7 +4,7 @@ BUILD_DIR := build/$(PRESET)
 KILN := $(BUILD_DIR)/kiln
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build demo test test-slow bench fuzz fmt fmt-check check-deps clean
+.PHONY: deps configure build demo test test-slow test-asan thread-safety bench fuzz fmt fmt-check check-deps clean
 
 deps:
 	@scripts/install-deps
@@ -24,6 +24,20 @@ test: build
 
 test-slow: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L slow --timeout 1800
+
+# The unit tests (label `unit`) built with AddressSanitizer and UBSan.
+UNIT_TARGETS := base_test data_test ingest_test storage_test registry_test model_test learn_test \
+  tune_test serve_test http_test monitor_test pipeline_test jobs_test
+test-asan: deps
+	@test -f build/asan/build.ninja || cmake --preset asan >/dev/null
+	@cmake --build build/asan -j $(JOBS) --target $(UNIT_TARGETS)
+	@cd build/asan && ctest --output-on-failure -j $(JOBS) -L unit --timeout 600
+
+# Every target compiled by clang with -Wthread-safety -Werror: the lock annotations
+# (KILN_GUARDED_BY, KILN_REQUIRES, ...) are checked.
+thread-safety: deps
+	@test -f build/thread-safety/build.ninja || cmake --preset thread-safety >/dev/null
+	@cmake --build build/thread-safety -j $(JOBS)
 
 bench: build
 	@bench/peers/ingest.sh $(KILN)

@@ -81,6 +81,10 @@ void PrintJson(std::string_view json_text);
 // they are taken synchronously (sigwait on the returned set) for an orderly shutdown.
 sigset_t BlockStopSignals();
 
+// A compact JSON object with more fields: WithFields(R"({"a":1})", R"("b":2)") is
+// R"({"a":1,"b":2})". For adding to the JSON the api and pipeline builders return.
+std::string WithFields(std::string object_json, std::string_view fields);
+
 // The kiln home the global options name, opened.
 Result<std::unique_ptr<pipeline::Home>> OpenHome(const GlobalOptions& g);
 // An execution context with `threads` threads (0: the global --threads).

@@ -81,53 +81,60 @@ void Text(cairo_t* cr, double x, double y, const std::string& s, double align_x,
 }
 
 // The panel whose top left corner is (x0, y0); its legend goes below the axes.
-void DrawPanel(cairo_t* cr, const PlotPanel& p, double x0, double y0) {
-  const double w = kPanelWidth - kLeft - kRight;
-  const double h = kPanelHeight - kTop - kBottom;
+// Where a panel's plot area lies and what it shows: data coordinates to device coordinates.
+struct Frame {
+  double px, py, w, h;
   Range xs, ys;
+  double X(double v) const { return px + (v - xs.lo) / (xs.hi - xs.lo) * w; }
+  double Y(double v) const { return py + h - (v - ys.lo) / (ys.hi - ys.lo) * h; }
+};
+
+Frame FrameFor(const PlotPanel& p, double x0, double y0) {
+  Frame f{x0 + kLeft, y0 + kTop, kPanelWidth - kLeft - kRight, kPanelHeight - kTop - kBottom,
+          {},         {}};
   for (const auto& s : p.series) {
     if (!s.curve) continue;
     for (size_t i = 0; i < s.curve->values.size(); ++i) {
       if (!std::isfinite(s.curve->values[i])) continue;
-      xs.Add(static_cast<double>(s.curve->steps[i]));
-      ys.Add(s.curve->values[i]);
+      f.xs.Add(static_cast<double>(s.curve->steps[i]));
+      f.ys.Add(s.curve->values[i]);
     }
   }
-  if (xs.empty()) xs = {0, 1};
-  if (xs.hi - xs.lo < 1) xs.hi = xs.lo + 1;
-  ys = ys.Padded();
-  const double px = x0 + kLeft, py = y0 + kTop;
-  auto X = [&](double v) { return px + (v - xs.lo) / (xs.hi - xs.lo) * w; };
-  auto Y = [&](double v) { return py + h - (v - ys.lo) / (ys.hi - ys.lo) * h; };
+  if (f.xs.empty()) f.xs = {0, 1};
+  if (f.xs.hi - f.xs.lo < 1) f.xs.hi = f.xs.lo + 1;
+  f.ys = f.ys.Padded();
+  return f;
+}
 
-  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-  Text(cr, x0 + kPanelWidth / 2, y0 + 22, p.title, 0.5, 14);
-  // Grid and tick labels.
+// Grid lines, tick labels, the axis label and the frame.
+void DrawAxes(cairo_t* cr, const Frame& f) {
   cairo_set_line_width(cr, 1);
-  for (double t : Ticks(ys)) {
+  for (double t : Ticks(f.ys)) {
     cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
-    cairo_move_to(cr, px, Y(t));
-    cairo_line_to(cr, px + w, Y(t));
+    cairo_move_to(cr, f.px, f.Y(t));
+    cairo_line_to(cr, f.px + f.w, f.Y(t));
     cairo_stroke(cr);
     cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-    Text(cr, px - 6, Y(t) + 4, TickText(t), 1.0, 10);
+    Text(cr, f.px - 6, f.Y(t) + 4, TickText(t), 1.0, 10);
   }
-  for (double t : Ticks(xs)) {
+  for (double t : Ticks(f.xs)) {
     cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
-    cairo_move_to(cr, X(t), py);
-    cairo_line_to(cr, X(t), py + h);
+    cairo_move_to(cr, f.X(t), f.py);
+    cairo_line_to(cr, f.X(t), f.py + f.h);
     cairo_stroke(cr);
     cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-    Text(cr, X(t), py + h + 14, TickText(t), 0.5, 10);
+    Text(cr, f.X(t), f.py + f.h + 14, TickText(t), 0.5, 10);
   }
   cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-  Text(cr, px + w / 2, py + h + 30, "step", 0.5, 11);
-  cairo_rectangle(cr, px, py, w, h);
+  Text(cr, f.px + f.w / 2, f.py + f.h + 30, "step", 0.5, 11);
+  cairo_rectangle(cr, f.px, f.py, f.w, f.h);
   cairo_stroke(cr);
+}
 
-  // One line per run; a non-finite value breaks the line.
+// One line per run; a non-finite value breaks the line.
+void DrawLines(cairo_t* cr, const PlotPanel& p, const Frame& f) {
   cairo_save(cr);
-  cairo_rectangle(cr, px, py, w, h);
+  cairo_rectangle(cr, f.px, f.py, f.w, f.h);
   cairo_clip(cr);
   cairo_set_line_width(cr, 1.8);
   cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
@@ -142,7 +149,7 @@ void DrawPanel(cairo_t* cr, const PlotPanel& p, double x0, double y0) {
         pen_down = false;
         continue;
       }
-      const double x = X(static_cast<double>(c->steps[i])), y = Y(c->values[i]);
+      const double x = f.X(static_cast<double>(c->steps[i])), y = f.Y(c->values[i]);
       if (pen_down) {
         cairo_line_to(cr, x, y);
       } else {
@@ -154,11 +161,13 @@ void DrawPanel(cairo_t* cr, const PlotPanel& p, double x0, double y0) {
     cairo_stroke(cr);
   }
   cairo_restore(cr);
+}
 
-  // Legend: two entries per row under the axis label.
+// Legend: two entries per row under the axis label.
+void DrawLegend(cairo_t* cr, const PlotPanel& p, const Frame& f) {
   for (size_t k = 0; k < p.series.size(); ++k) {
-    const double lx = x0 + kLeft + static_cast<double>(k % 2) * (w / 2);
-    const double ly = py + h + kBottom + kLegendRow * static_cast<double>(k / 2);
+    const double lx = f.px + static_cast<double>(k % 2) * (f.w / 2);
+    const double ly = f.py + f.h + kBottom + kLegendRow * static_cast<double>(k / 2);
     const Rgb& col = kPalette[k % std::size(kPalette)];
     cairo_set_source_rgb(cr, col.r, col.g, col.b);
     cairo_set_line_width(cr, 3);
@@ -171,6 +180,15 @@ void DrawPanel(cairo_t* cr, const PlotPanel& p, double x0, double y0) {
     if (!p.series[k].curve) label += " (no curve)";
     Text(cr, lx + 24, ly, label, 0.0, 10);
   }
+}
+
+void DrawPanel(cairo_t* cr, const PlotPanel& p, double x0, double y0) {
+  const Frame f = FrameFor(p, x0, y0);
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  Text(cr, x0 + kPanelWidth / 2, y0 + 22, p.title, 0.5, 14);
+  DrawAxes(cr, f);
+  DrawLines(cr, p, f);
+  DrawLegend(cr, p, f);
 }
 
 cairo_status_t Append(void* closure, const unsigned char* data, unsigned int length) {

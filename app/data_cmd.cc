@@ -75,10 +75,9 @@ Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
   }
   const auto& r = result->record;
   if (a.json) {
-    json j = json::parse(api::DatasetRecordJson(r));
-    j["source_bytes"] = result->source_bytes;
-    if (result->report) j["validation"] = ReportJson(*result->report);
-    Print(j.dump(2));
+    std::string fields = fmt::format(R"("source_bytes":{})", result->source_bytes);
+    if (result->report) fields += R"(,"validation":)" + ReportJson(*result->report).dump();
+    PrintJson(WithFields(api::DatasetRecordJson(r), fields));
   } else {
     Print(fmt::format("committed {}@v{}: {} rows, content sha256:{}", r.name, r.version, r.rows,
                       r.content_hash));
@@ -121,11 +120,11 @@ Result<ExitCode> Log(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto versions, home->datasets().catalog().ListVersions(a.ref));
   if (versions.empty()) return NotFoundError(fmt::format("dataset '{}' not found", a.ref));
   if (a.json) {
-    json arr = json::array();
+    std::string list = "[";
     for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
-      arr.push_back(json::parse(api::DatasetRecordJson(*it)));
+      list += (list.size() > 1 ? "," : "") + api::DatasetRecordJson(*it);
     }
-    Print(arr.dump(2));
+    PrintJson(list + "]");
     return 0;
   }
   std::string out;

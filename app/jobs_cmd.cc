@@ -310,6 +310,32 @@ Result<ExitCode> Work(const GlobalOptions& g, const JobsArgs& a) {
   return 0;
 }
 
+// `kiln jobs schedule add|list|rm`.
+template <typename Bind>
+void AddScheduleCommands(CLI::App* jobs_cmd, const std::shared_ptr<JobsArgs>& args,
+                         const Bind& bind) {
+  CLI::App* schedule = jobs_cmd->add_subcommand("schedule", "jobs queued on a schedule");
+  schedule->require_subcommand(1);
+  CLI::App* add = schedule->add_subcommand(
+      "add", "NAME --every 6h|--cron \"0 3 * * *\" -- VERB FLAGS...: queue the job when due");
+  add->add_option("name", args->name, "schedule name")->required();
+  auto* every = add->add_option("--every", args->every, "e.g. 30m, 6h, 1d");
+  auto* cron = add->add_option("--cron", args->cron, "five cron fields, UTC");
+  every->excludes(cron);
+  add->add_option("--queue", args->queue, "queue name (default: default)");
+  add->add_option("--max-attempts", args->max_attempts, "attempts per job")
+      ->check(CLI::Range(1, 100));
+  add->add_option("job", args->job, "the job: VERB and its flags, after --")->required();
+  add->callback(bind(ScheduleAdd));
+  CLI::App* slist = schedule->add_subcommand("list", "schedules with their next run");
+  slist->add_flag("--json", args->json, "machine-readable output");
+  slist->callback(bind(ScheduleList));
+  schedule->add_subcommand("rm", "remove a schedule")
+      ->callback(bind(ScheduleRemove))
+      ->add_option("name", args->name, "schedule name")
+      ->required();
+}
+
 }  // namespace
 
 std::string AbsolutePath(const std::string& path) {
@@ -376,26 +402,7 @@ void AddJobsCommands(CLI::App& app, const GlobalOptions& g, Runner* run) {
     c->callback(bind(handler));
   }
 
-  CLI::App* schedule = jobs_cmd->add_subcommand("schedule", "jobs queued on a schedule");
-  schedule->require_subcommand(1);
-  CLI::App* add = schedule->add_subcommand(
-      "add", "NAME --every 6h|--cron \"0 3 * * *\" -- VERB FLAGS...: queue the job when due");
-  add->add_option("name", args->name, "schedule name")->required();
-  auto* every = add->add_option("--every", args->every, "e.g. 30m, 6h, 1d");
-  auto* cron = add->add_option("--cron", args->cron, "five cron fields, UTC");
-  every->excludes(cron);
-  add->add_option("--queue", args->queue, "queue name (default: default)");
-  add->add_option("--max-attempts", args->max_attempts, "attempts per job")
-      ->check(CLI::Range(1, 100));
-  add->add_option("job", args->job, "the job: VERB and its flags, after --")->required();
-  add->callback(bind(ScheduleAdd));
-  CLI::App* slist = schedule->add_subcommand("list", "schedules with their next run");
-  slist->add_flag("--json", args->json, "machine-readable output");
-  slist->callback(bind(ScheduleList));
-  schedule->add_subcommand("rm", "remove a schedule")
-      ->callback(bind(ScheduleRemove))
-      ->add_option("name", args->name, "schedule name")
-      ->required();
+  AddScheduleCommands(jobs_cmd, args, bind);
 
   CLI::App* worker = app.add_subcommand("worker", "lease and run queued jobs");
   worker->add_option("--concurrency", args->concurrency, "jobs at a time (default 1)");

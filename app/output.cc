@@ -55,6 +55,15 @@ void PrintJson(std::string_view json) {
   Print(out);
 }
 
+std::string WithFields(std::string object_json, std::string_view fields) {
+  if (fields.empty() || object_json.size() < 2 || object_json.back() != '}') return object_json;
+  object_json.pop_back();
+  if (object_json.back() != '{') object_json += ',';
+  object_json.append(fields);
+  object_json += '}';
+  return object_json;
+}
+
 sigset_t BlockStopSignals() {
   sigset_t stop;
   sigemptyset(&stop);

@@ -125,73 +125,68 @@ std::vector<int64_t> SampleSteps(const std::vector<const registry::Curve*>& curv
   return out;
 }
 
-Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
-  if (a.runs.empty() || a.runs.size() > kMaxCompared) {
-    return InvalidArgumentError(fmt::format("compare takes 1 to {} runs", kMaxCompared));
-  }
-  if (a.points < 2 || a.points > 1000) return InvalidArgumentError("--points must be 2..1000");
-  std::optional<PlotFormat> format;
-  if (!a.plot.empty()) {
-    KILN_ASSIGN_OR_RETURN(format, PlotFormatFor(a.plot));
-  }
-  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  pipeline::ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
+// The runs being compared and their curves (only those --curve names, if any).
+struct Compared {
   std::vector<RunRecord> runs;
-  std::vector<std::map<std::string, registry::Curve>> curves(a.runs.size());
+  std::vector<std::map<std::string, registry::Curve>> curves;  // per run, by key
   std::set<std::string> keys;
-  for (size_t i = 0; i < a.runs.size(); ++i) {
-    KILN_ASSIGN_OR_RETURN(RunRecord r, home->catalog().GetRun(a.runs[i]));
-    KILN_ASSIGN_OR_RETURN(auto got, home->catalog().GetCurves(a.runs[i], ""));
-    for (auto& c : got) {
-      if (!a.curves.empty() &&
-          std::find(a.curves.begin(), a.curves.end(), c.key) == a.curves.end()) {
-        continue;
-      }
-      keys.insert(c.key);
-      curves[i][c.key] = std::move(c);
-    }
-    runs.push_back(std::move(r));
-  }
-  for (const auto& k : a.curves) {
-    if (!keys.count(k)) {
-      return NotFoundError(fmt::format("none of the runs has a curve '{}'", k.substr(0, 64)));
-    }
-  }
   // The curves of one key across the runs (null where a run lacks it).
-  auto across = [&](const std::string& key) {
+  std::vector<const registry::Curve*> Across(const std::string& key) const {
     std::vector<const registry::Curve*> out;
     for (const auto& m : curves) {
       auto it = m.find(key);
       out.push_back(it == m.end() ? nullptr : &it->second);
     }
     return out;
-  };
-  if (format) {
-    std::vector<PlotPanel> panels;
-    for (const auto& key : keys) {
-      PlotPanel p{key, {}};
-      const auto cs = across(key);
-      for (size_t i = 0; i < runs.size(); ++i) {
-        const std::string label =
-            ShortId(runs[i]) + (runs[i].name.empty() ? "" : " " + runs[i].name);
-        p.series.push_back({label, cs[i]});
+  }
+};
+
+Result<Compared> LoadCompared(pipeline::Home& home, const RunsArgs& a) {
+  Compared c;
+  c.curves.resize(a.runs.size());
+  for (size_t i = 0; i < a.runs.size(); ++i) {
+    KILN_ASSIGN_OR_RETURN(RunRecord r, home.catalog().GetRun(a.runs[i]));
+    KILN_ASSIGN_OR_RETURN(auto got, home.catalog().GetCurves(a.runs[i], ""));
+    for (auto& curve : got) {
+      if (!a.curves.empty() &&
+          std::find(a.curves.begin(), a.curves.end(), curve.key) == a.curves.end()) {
+        continue;
       }
-      panels.push_back(std::move(p));
+      c.keys.insert(curve.key);
+      c.curves[i][curve.key] = std::move(curve);
     }
-    KILN_ASSIGN_OR_RETURN(std::string bytes, RenderCurvePlot(panels, *format));
-    KILN_RETURN_IF_ERROR(AtomicWriteFile(home->fs(), a.plot, bytes));
+    c.runs.push_back(std::move(r));
   }
-  if (a.json) {
-    KILN_ASSIGN_OR_RETURN(std::string compared,
-                          api::CompareRuns(home->catalog(), a.runs, a.curves));
-    json out = json::parse(compared);
-    if (format) out["plot"] = a.plot;
-    Print(out.dump(2));
-    return 0;
+  for (const auto& k : a.curves) {
+    if (!c.keys.count(k)) {
+      return NotFoundError(fmt::format("none of the runs has a curve '{}'", k.substr(0, 64)));
+    }
   }
+  return c;
+}
+
+Status WritePlot(pipeline::Home& home, const Compared& c, const std::string& path,
+                 PlotFormat format) {
+  std::vector<PlotPanel> panels;
+  for (const auto& key : c.keys) {
+    PlotPanel p{key, {}};
+    const auto cs = c.Across(key);
+    for (size_t i = 0; i < c.runs.size(); ++i) {
+      const std::string label =
+          ShortId(c.runs[i]) + (c.runs[i].name.empty() ? "" : " " + c.runs[i].name);
+      p.series.push_back({label, cs[i]});
+    }
+    panels.push_back(std::move(p));
+  }
+  KILN_ASSIGN_OR_RETURN(std::string bytes, RenderCurvePlot(panels, format));
+  return AtomicWriteFile(home.fs(), path, bytes);
+}
+
+// The runs side by side: who they are, params, metrics, then each curve at sampled steps.
+std::string CompareText(const Compared& c, int64_t points) {
   auto column = [&](const std::function<std::string(const RunRecord&)>& f) {
     std::vector<std::string> cells;
-    for (const auto& r : runs) cells.push_back(f(r));
+    for (const auto& r : c.runs) cells.push_back(f(r));
     return cells;
   };
   const std::pair<const char*, std::function<std::string(const RunRecord&)>> header[] = {
@@ -213,21 +208,21 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
   std::string text;
   for (const auto& [label, field] : header) text += Row("", label, column(field));
   text += "\nparams (* = differs)\n";
-  text += KeyRows(runs, &RunRecord::params, [](const std::string& v) { return v; });
+  text += KeyRows(c.runs, &RunRecord::params, [](const std::string& v) { return v; });
   text += "\nmetrics\n";
-  text += KeyRows(runs, &RunRecord::metrics, MetricText);
-  for (const auto& key : keys) {
-    const auto cs = across(key);
+  text += KeyRows(c.runs, &RunRecord::metrics, MetricText);
+  for (const auto& key : c.keys) {
+    const auto cs = c.Across(key);
     text += fmt::format("\ncurve {}\n", key);
     text += Row("", "step", column(ShortId));
-    for (int64_t step : SampleSteps(cs, static_cast<size_t>(a.points))) {
+    for (int64_t step : SampleSteps(cs, static_cast<size_t>(points))) {
       std::vector<std::string> cells;
-      for (const auto* c : cs) {
+      for (const auto* curve : cs) {
         std::string cell = "-";
-        if (c) {
-          auto it = std::find(c->steps.begin(), c->steps.end(), step);
-          if (it != c->steps.end()) {
-            cell = MetricText(c->values[static_cast<size_t>(it - c->steps.begin())]);
+        if (curve) {
+          auto it = std::find(curve->steps.begin(), curve->steps.end(), step);
+          if (it != curve->steps.end()) {
+            cell = MetricText(curve->values[static_cast<size_t>(it - curve->steps.begin())]);
           }
         }
         cells.push_back(cell);
@@ -235,6 +230,29 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
       text += Row("", std::to_string(step), cells);
     }
   }
+  return text;
+}
+
+Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
+  if (a.runs.empty() || a.runs.size() > kMaxCompared) {
+    return InvalidArgumentError(fmt::format("compare takes 1 to {} runs", kMaxCompared));
+  }
+  if (a.points < 2 || a.points > 1000) return InvalidArgumentError("--points must be 2..1000");
+  std::optional<PlotFormat> format;
+  if (!a.plot.empty()) {
+    KILN_ASSIGN_OR_RETURN(format, PlotFormatFor(a.plot));
+  }
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  pipeline::ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
+  KILN_ASSIGN_OR_RETURN(Compared c, LoadCompared(*home, a));
+  if (format) KILN_RETURN_IF_ERROR(WritePlot(*home, c, a.plot, *format));
+  if (a.json) {
+    KILN_ASSIGN_OR_RETURN(std::string compared,
+                          api::CompareRuns(home->catalog(), a.runs, a.curves));
+    PrintJson(format ? WithFields(compared, R"("plot":)" + JsonQuote(a.plot)) : compared);
+    return 0;
+  }
+  std::string text = CompareText(c, a.points);
   if (format) text += fmt::format("\nplot written to {}\n", a.plot);
   text.pop_back();
   Print(text);
@@ -256,8 +274,11 @@ Result<ExitCode> ModelsRegister(const GlobalOptions& g, const RunsArgs& a) {
   mv.description = a.description;
   mv.actor = pipeline::Actor();
   KILN_ASSIGN_OR_RETURN(registry::ModelVersion out, home->catalog().RegisterModel(mv));
-  Print(a.json ? json::parse(api::ModelVersionJson(out)).dump(2)
-               : fmt::format("registered {} version {} (run {})", out.name, out.version, a.run));
+  if (a.json) {
+    PrintJson(api::ModelVersionJson(out));
+  } else {
+    Print(fmt::format("registered {} version {} (run {})", out.name, out.version, a.run));
+  }
   return 0;
 }
 

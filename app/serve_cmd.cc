@@ -50,7 +50,8 @@ struct ServeArgs {
   bool control_plane = false;
 };
 
-Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
+// The flags' ranges.
+Status CheckServeArgs(const ServeArgs& a) {
   if (a.port < 0 || a.port > 65535) return InvalidArgumentError("--port must be 0..65535");
   if (a.grpc_port < -1 || a.grpc_port > 65535) {
     return InvalidArgumentError("--grpc-port must be 0..65535, or -1 for no gRPC");
@@ -77,25 +78,23 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   if (a.reload_interval_ms < 0 || a.reload_interval_ms > 3600000) {
     return InvalidArgumentError("--reload-interval-ms must be 0..3600000");
   }
-  const sigset_t stop = BlockStopSignals();
+  return Status::Ok();
+}
 
-  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  const pipeline::ServingConfig& config = home->config().serving;
-  const Limits limits = Limits::Default();
-  monitor::MetricsRegistry metrics;
-  metrics.AddProcessMetrics();
-  serve::ModelManager models(&home->catalog(), &home->datasets().blobs(), limits, &metrics);
-  if (a.models.empty()) {
-    KILN_RETURN_IF_ERROR(models.LoadAll());
-  } else {
-    for (const auto& name : a.models) {
-      Status s = models.Load(name);
-      // A name that is not a model with a production alias is a usage error; a version that
-      // does not load is reported unavailable while the other models are served.
-      if (s.code() == StatusCode::kNotFound) return s;
-      if (!s.ok()) KILN_LOG_ERROR("model '{}' is not served: {}", name, s.ToString());
-    }
+// Every model with a production alias, or the ones --model names.
+Status LoadModels(serve::ModelManager& models, const ServeArgs& a) {
+  if (a.models.empty()) return models.LoadAll();
+  for (const auto& name : a.models) {
+    Status s = models.Load(name);
+    // A name that is not a model with a production alias is a usage error; a version that
+    // does not load is reported unavailable while the other models are served.
+    if (s.code() == StatusCode::kNotFound) return s;
+    if (!s.ok()) KILN_LOG_ERROR("model '{}' is not served: {}", name, s.ToString());
   }
+  return Status::Ok();
+}
+
+serve::BatcherOptions BatcherOptionsFor(const ServeArgs& a, const pipeline::ServingConfig& config) {
   serve::BatcherOptions bo;
   bo.policy = config.defaults;
   bo.threads = a.inference_threads;
@@ -108,9 +107,11 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   bo.per_model = config.PerModel(bo.policy);
   bo.max_queue_requests = a.max_queue;
   bo.inline_max_rows = a.inline_rows;
-  serve::Batcher batcher(bo, &metrics);
-  serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);
-  // The versions routing sends traffic to are loaded and warmed now, not by their first request.
+  return bo;
+}
+
+// The versions routing sends traffic to are loaded and warmed now, not by their first request.
+void WarmRoutes(serve::ModelManager& models, const pipeline::ServingConfig& config) {
   for (const auto& [name, policy] : config.routing) {
     for (const auto& t : policy.Targets()) {
       if (auto v = models.Get(name, t); !v.ok()) {
@@ -119,29 +120,99 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
       }
     }
   }
+}
+
+// The control plane, with the job endpoints and the queue's families on /metrics when the job
+// queue opens (serving goes on without them when it does not: a Redis that is down).
+struct ControlPlane {
+  const ExecContext promote_ctx{ExecContext::Options{.threads = 1}};  // scoring for promotions
+  std::unique_ptr<registry::JobQueue> jobs;
+  std::unique_ptr<api::ControlPlaneService> service;
+};
+
+std::unique_ptr<ControlPlane> StartControlPlane(pipeline::Home* home,
+                                                monitor::MetricsRegistry* metrics) {
+  auto c = std::make_unique<ControlPlane>();
+  if (auto q = jobs::OpenQueue(*home); q.ok()) {
+    c->jobs = std::move(*q);
+    metrics->AddCollector([q = c->jobs.get()] {
+      auto stats = q->Stats();
+      return stats.ok() ? api::JobMetricsText(*stats) : std::string();
+    });
+  } else {
+    KILN_LOG_WARN("the job queue is not available: {}", q.status().ToString());
+  }
+  c->service = std::make_unique<api::ControlPlaneService>(home, &c->promote_ctx, c->jobs.get());
+  return c;
+}
+
+// The gRPC front end on --grpc-port (null with -1).
+Result<std::unique_ptr<rpc::GrpcServer>> StartGrpc(const ServeArgs& a, const Limits& limits,
+                                                   api::GrpcInferenceService* service) {
+  if (a.grpc_port < 0) return std::unique_ptr<rpc::GrpcServer>();
+  rpc::GrpcServerOptions go;
+  go.address = a.address;
+  go.port = static_cast<uint16_t>(a.grpc_port);
+  go.threads = a.io_threads;
+  go.limits = limits;
+  return rpc::GrpcServer::Start(go, [service](rpc::RpcCall call, rpc::RpcResponder done) {
+    service->Handle(std::move(call), std::move(done));
+  });
+}
+
+void PrintServing(const serve::ModelManager& models, const ServeArgs& a, int port,
+                  const rpc::GrpcServer* grpc) {
+  std::string names;
+  const auto loaded = models.List();
+  for (const auto& m : loaded) {
+    names += m.error.empty() ? fmt::format(" {}:{}", m.name, m.version)
+                             : fmt::format(" {}:unavailable", m.name);
+  }
+  std::string where = fmt::format("http://{}:{}", a.address, port);
+  if (grpc) where += fmt::format(" and grpc://{}:{}", a.address, grpc->port());
+  std::printf("kiln serve: %zu model(s)%s on %s\n", loaded.size(), names.c_str(), where.c_str());
+  std::fflush(stdout);
+}
+
+// Until a signal: every --reload-interval-ms, look for alias moves (hot reload). The signal.
+int WaitForStop(const sigset_t& stop, int reload_interval_ms, serve::ModelManager& models) {
+  int sig = 0;
+  while (true) {
+    if (reload_interval_ms == 0) {
+      sigwait(&stop, &sig);
+      return sig;
+    }
+    const timespec interval{reload_interval_ms / 1000, (reload_interval_ms % 1000) * 1000000L};
+    sig = sigtimedwait(&stop, nullptr, &interval);
+    if (sig > 0) return sig;
+    if (auto changed = models.Refresh(); !changed.ok()) {
+      KILN_LOG_WARN("hot reload: cannot read the registry: {}", changed.status().ToString());
+    }
+  }
+}
+
+Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
+  KILN_RETURN_IF_ERROR(CheckServeArgs(a));
+  const sigset_t stop = BlockStopSignals();
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  const pipeline::ServingConfig& config = home->config().serving;
+  const Limits limits = Limits::Default();
+  monitor::MetricsRegistry metrics;
+  metrics.AddProcessMetrics();
+  serve::ModelManager models(&home->catalog(), &home->datasets().blobs(), limits, &metrics);
+  KILN_RETURN_IF_ERROR(LoadModels(models, a));
+  serve::Batcher batcher(BatcherOptionsFor(a, config), &metrics);
+  serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);
+  WarmRoutes(models, config);
   std::unique_ptr<monitor::AccessLog> access_log;
   if (!a.access_log.empty()) {
     KILN_ASSIGN_OR_RETURN(access_log, monitor::AccessLog::Open(a.access_log, a.access_log_sample));
   }
-  std::unique_ptr<api::ControlPlaneService> control;
-  const ExecContext promote_ctx(ExecContext::Options{.threads = 1});  // scoring for promotions
-  std::unique_ptr<registry::JobQueue> job_queue;
-  if (a.control_plane) {
-    // The job endpoints and the queue's depth on /metrics; serving goes on without them when
-    // the queue cannot be opened (a Redis that is down).
-    if (auto q = jobs::OpenQueue(*home); q.ok()) {
-      job_queue = std::move(*q);
-      metrics.AddCollector([q = job_queue.get()] {
-        auto stats = q->Stats();
-        return stats.ok() ? api::JobMetricsText(*stats) : std::string();
-      });
-    } else {
-      KILN_LOG_WARN("the job queue is not available: {}", q.status().ToString());
-    }
-    control = std::make_unique<api::ControlPlaneService>(home.get(), &promote_ctx, job_queue.get());
-  }
-  api::V2Service service(&models, &dispatcher, &metrics,
-                         {"kiln", KILN_VERSION, limits, access_log.get(), control.get()});
+  std::unique_ptr<ControlPlane> control;
+  if (a.control_plane) control = StartControlPlane(home.get(), &metrics);
+  api::V2Service service(
+      &models, &dispatcher, &metrics,
+      {"kiln", KILN_VERSION, limits, access_log.get(), control ? control->service.get() : nullptr});
   http::HttpServerOptions o;
   o.address = a.address;
   o.port = static_cast<uint16_t>(a.port);
@@ -151,62 +222,26 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
                                                                            http::Responder done) {
                           service.Handle(std::move(req), std::move(done));
                         }));
-  std::unique_ptr<api::GrpcInferenceService> grpc_service;
-  std::unique_ptr<rpc::GrpcServer> grpc_server;
-  if (a.grpc_port >= 0) {
-    grpc_service = std::make_unique<api::GrpcInferenceService>(
-        &models, &dispatcher, &metrics,
-        api::GrpcServiceOptions{"kiln", KILN_VERSION, limits, access_log.get()});
-    rpc::GrpcServerOptions go;
-    go.address = a.address;
-    go.port = static_cast<uint16_t>(a.grpc_port);
-    go.threads = a.io_threads;
-    go.limits = limits;
-    auto started = rpc::GrpcServer::Start(
-        go, [s = grpc_service.get()](rpc::RpcCall call, rpc::RpcResponder done) {
-          s->Handle(std::move(call), std::move(done));
-        });
-    if (!started.ok()) {
-      server->Shutdown(std::chrono::milliseconds(0));
-      batcher.Stop();  // before the services its queued requests answer through are gone
-      return started.status();
-    }
-    grpc_server = std::move(*started);
-    grpc_service->SetReady(true);
+  api::GrpcInferenceService grpc_service(
+      &models, &dispatcher, &metrics,
+      api::GrpcServiceOptions{"kiln", KILN_VERSION, limits, access_log.get()});
+  auto grpc_server = StartGrpc(a, limits, &grpc_service);
+  if (!grpc_server.ok()) {
+    server->Shutdown(std::chrono::milliseconds(0));
+    batcher.Stop();  // before the services its queued requests answer through are gone
+    return grpc_server.status();
   }
+  grpc_service.SetReady(*grpc_server != nullptr);
   service.SetReady(true);
-  const auto loaded = models.List();
-  std::string names;
-  for (const auto& m : loaded) {
-    names += m.error.empty() ? fmt::format(" {}:{}", m.name, m.version)
-                             : fmt::format(" {}:unavailable", m.name);
-  }
-  std::string where = fmt::format("http://{}:{}", a.address, server->port());
-  if (grpc_server) where += fmt::format(" and grpc://{}:{}", a.address, grpc_server->port());
-  std::printf("kiln serve: %zu model(s)%s on %s\n", loaded.size(), names.c_str(), where.c_str());
-  std::fflush(stdout);
-
-  // Until a signal: every --reload-interval-ms, look for alias moves (hot reload).
-  int sig = 0;
-  while (true) {
-    if (a.reload_interval_ms == 0) {
-      sigwait(&stop, &sig);
-      break;
-    }
-    const timespec interval{a.reload_interval_ms / 1000, (a.reload_interval_ms % 1000) * 1000000L};
-    sig = sigtimedwait(&stop, nullptr, &interval);
-    if (sig > 0) break;
-    if (auto changed = models.Refresh(); !changed.ok()) {
-      KILN_LOG_WARN("hot reload: cannot read the registry: {}", changed.status().ToString());
-    }
-  }
+  PrintServing(models, a, server->port(), grpc_server->get());
+  const int sig = WaitForStop(stop, a.reload_interval_ms, models);
   service.SetReady(false);
-  if (grpc_service) grpc_service->SetReady(false);
+  grpc_service.SetReady(false);
   std::fprintf(stderr, "kiln serve: %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   // Both front ends drain at once, within the one --drain-seconds.
   const auto drain = std::chrono::seconds(a.drain_seconds);
   std::thread grpc_drain([&] {
-    if (grpc_server) grpc_server->Shutdown(drain);
+    if (*grpc_server) (*grpc_server)->Shutdown(drain);
   });
   server->Shutdown(drain);
   grpc_drain.join();

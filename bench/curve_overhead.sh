@@ -8,7 +8,7 @@ KILN=$(realpath "$1")
 ROWS=${2:-200000}
 OUT=bench/out/curves
 DATA=bench/out/higgs-$ROWS.csv
-[ -f "$DATA" ] || /usr/bin/python3 ../shared/tools/gen_synth.py higgs "$ROWS" "$DATA"
+[ -f "$DATA" ] || /usr/bin/python3 bench/tools/gen_synth.py higgs "$ROWS" "$DATA"
 rm -rf "$OUT" && mkdir -p "$OUT"
 "$KILN" --home "$OUT/home" data ingest "$DATA" --name higgs > /dev/null
 TRAIN="$KILN --home $OUT/home train --data higgs --target label --valid-frac 0.2 \

@@ -11,7 +11,7 @@ TRIALS=${3:-24}
 ROUNDS=${4:-200}
 OUT=bench/out/tune
 DATA=bench/out/higgs-$ROWS.csv
-[ -f "$DATA" ] || /usr/bin/python3 ../shared/tools/gen_synth.py higgs "$ROWS" "$DATA"
+[ -f "$DATA" ] || /usr/bin/python3 bench/tools/gen_synth.py higgs "$ROWS" "$DATA"
 rm -rf "$OUT" && mkdir -p "$OUT"
 K() { "$KILN" --home "$OUT/home" "$@"; }
 K data ingest "$DATA" --name higgs > /dev/null

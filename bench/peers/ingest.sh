@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CSV ingest throughput and peak memory: kiln vs pandas.read_csv vs DuckDB, side by side.
 #   bench/peers/ingest.sh [KILN_BINARY] [ROWS]
-# Data: ../shared/tools/gen_synth.py higgs|airline ROWS (generated once into bench/out/).
+# Data: bench/tools/gen_synth.py higgs|airline ROWS (generated once into bench/out/).
 # kiln is timed as a whole process (parse, type inference, profiling, compression, SHA-256,
 # fsync and catalog commit); pandas and DuckDB are timed around the load call only (no
 # interpreter start-up). Each figure is the median of 3 runs; peak RSS is of the whole process.
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 KILN=$(realpath "${1:-build/release/kiln}")
 ROWS=${2:-1000000}
 OUT=bench/out
-GEN=../shared/tools/gen_synth.py
+GEN=bench/tools/gen_synth.py
 mkdir -p "$OUT"
 if [ ! -d bench/peers/node_modules/@duckdb/node-api ]; then
   (cd bench/peers && npm install --no-audit --no-fund --silent)

@@ -23,7 +23,7 @@ for tool in wrk nginx uvicorn taskset; do
 done
 
 csv=bench/out/higgs-100000.csv
-[ -f "$csv" ] || /usr/bin/python3 ../shared/tools/gen_synth.py higgs 100000 "$csv"
+[ -f "$csv" ] || /usr/bin/python3 bench/tools/gen_synth.py higgs 100000 "$csv"
 model="$OUT/xgb-$TREES-$DEPTH.json"
 [ -f "$model" ] || /usr/bin/python3 bench/peers/serve_peers.py train "$csv" "$model" "$TREES" "$DEPTH"
 /usr/bin/python3 bench/peers/serve_peers.py bodies "$csv" "$OUT"

@@ -14,7 +14,7 @@ THREADS=2
 OUT=bench/out
 mkdir -p "$OUT"
 file="$OUT/$KIND-$ROWS.csv"
-[ -f "$file" ] || /usr/bin/python3 ../shared/tools/gen_synth.py "$KIND" "$ROWS" "$file"
+[ -f "$file" ] || /usr/bin/python3 bench/tools/gen_synth.py "$KIND" "$ROWS" "$file"
 train="$OUT/$KIND-$ROWS-train.csv"
 test="$OUT/$KIND-$ROWS-test.csv"
 if [ ! -f "$test" ]; then

@@ -57,7 +57,7 @@ class SqlJobQueue final : public JobQueue {
     SqlDb* db = db_.get();
     int64_t id = 0;
     KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
-      KILN_ASSIGN_OR_RETURN(id, InsertJob(spec, NowMs()));
+      KILN_ASSIGN_OR_RETURN(id, InsertJob(db, spec, NowMs()));
       return Status::Ok();
     }));
     return GetLocked(id);
@@ -89,9 +89,9 @@ class SqlJobQueue final : public JobQueue {
         KILN_RETURN_IF_ERROR(s.Step().status());
         if (expired) {
           const std::string error = fmt::format("lease expired (worker {})", holder);
-          KILN_RETURN_IF_ERROR(EndAttempt(id, attempts, now, "lost", error));
+          KILN_RETURN_IF_ERROR(EndAttempt(db, id, attempts, now, "lost", error));
           if (attempts >= max_attempts) {
-            KILN_RETURN_IF_ERROR(SetFinal(id, JobState::kDead, now, error));
+            KILN_RETURN_IF_ERROR(SetFinal(db, id, JobState::kDead, now, error));
             continue;
           }
         }
@@ -158,7 +158,7 @@ class SqlJobQueue final : public JobQueue {
       KILN_RETURN_IF_ERROR(up.Step().status());
       const std::string label =
           o.attempt_outcome.empty() ? std::string(JobStateName(o.state)) : o.attempt_outcome;
-      return EndAttempt(id, attempt, now, label, error);
+      return EndAttempt(db, id, attempt, now, label, error);
     });
   }
 
@@ -173,7 +173,7 @@ class SqlJobQueue final : public JobQueue {
       if (!row) return NotFoundError(fmt::format("job {} not found", id));
       const std::string state = s.Text(0);
       KILN_RETURN_IF_ERROR(s.Step().status());
-      if (state == "queued") return SetFinal(id, JobState::kCancelled, NowMs(), "cancelled");
+      if (state == "queued") return SetFinal(db, id, JobState::kCancelled, NowMs(), "cancelled");
       if (state != "running") {
         return FailedPreconditionError(fmt::format("job {} has already ended ({})", id, state));
       }
@@ -284,7 +284,7 @@ class SqlJobQueue final : public JobQueue {
 
   Result<std::vector<Schedule>> ListSchedules() override {
     MutexLock lock(&mu_);
-    return SchedulesWhere(std::nullopt);
+    return SchedulesWhere(db_.get(), std::nullopt);
   }
 
   Status RemoveSchedule(const std::string& name) override {
@@ -307,10 +307,10 @@ class SqlJobQueue final : public JobQueue {
     std::vector<int64_t> ids;
     KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
       ids.clear();
-      KILN_ASSIGN_OR_RETURN(auto due, SchedulesWhere(now_ms));
+      KILN_ASSIGN_OR_RETURN(auto due, SchedulesWhere(db, now_ms));
       for (auto& sc : due) {
         sc.job.schedule = sc.name;
-        KILN_ASSIGN_OR_RETURN(int64_t id, InsertJob(sc.job, now_ms));
+        KILN_ASSIGN_OR_RETURN(int64_t id, InsertJob(db, sc.job, now_ms));
         Stmt up(db,
                 "UPDATE job_schedules SET next_run_ms = ?2, last_run_ms = ?3, last_job = ?4 "
                 "WHERE name = ?1");
@@ -331,8 +331,7 @@ class SqlJobQueue final : public JobQueue {
 
  private:
   // Inside a transaction: a new queued job, or the id of the job holding the idempotency key.
-  Result<int64_t> InsertJob(const JobSpec& spec, int64_t now) KILN_REQUIRES(mu_) {
-    SqlDb* db = db_.get();
+  static Result<int64_t> InsertJob(SqlDb* db, const JobSpec& spec, int64_t now) {
     if (!spec.idempotency_key.empty()) {
       Stmt s(db, "SELECT id FROM jobs WHERE idempotency_key = ?1");
       KILN_RETURN_IF_ERROR(s.ok());
@@ -356,9 +355,9 @@ class SqlJobQueue final : public JobQueue {
     return id;
   }
 
-  Status EndAttempt(int64_t id, int64_t number, int64_t now, const std::string& outcome,
-                    const std::string& error) KILN_REQUIRES(mu_) {
-    Stmt s(db_.get(),
+  static Status EndAttempt(SqlDb* db, int64_t id, int64_t number, int64_t now,
+                           const std::string& outcome, const std::string& error) {
+    Stmt s(db,
            "UPDATE job_attempts SET end_ms = ?3, outcome = ?4, error = ?5 WHERE job_id = ?1 AND "
            "number = ?2");
     KILN_RETURN_IF_ERROR(s.ok());
@@ -366,9 +365,9 @@ class SqlJobQueue final : public JobQueue {
     return s.Step().status();
   }
 
-  Status SetFinal(int64_t id, JobState state, int64_t now, const std::string& error)
-      KILN_REQUIRES(mu_) {
-    Stmt s(db_.get(),
+  static Status SetFinal(SqlDb* db, int64_t id, JobState state, int64_t now,
+                         const std::string& error) {
+    Stmt s(db,
            "UPDATE jobs SET state = ?2, worker = '', lease_expires_ms = 0, error = ?3, end_ms = "
            "?4 WHERE id = ?1");
     KILN_RETURN_IF_ERROR(s.ok());
@@ -376,7 +375,7 @@ class SqlJobQueue final : public JobQueue {
     return s.Step().status();
   }
 
-  Status LeaseLost(int64_t id, const std::string& worker) KILN_REQUIRES(mu_) {
+  static Status LeaseLost(int64_t id, const std::string& worker) {
     return FailedPreconditionError(
         fmt::format("job {} is no longer leased to {} (its lease expired)", id, worker));
   }
@@ -404,11 +403,11 @@ class SqlJobQueue final : public JobQueue {
   }
 
   // Every schedule, or those due at `due_at`.
-  Result<std::vector<Schedule>> SchedulesWhere(std::optional<int64_t> due_at) KILN_REQUIRES(mu_) {
-    Stmt s(db_.get(), fmt::format("SELECT name, every, cron, verb, payload, queue, max_attempts, "
-                                  "next_run_ms, last_run_ms, last_job FROM job_schedules {} "
-                                  "ORDER BY name",
-                                  due_at ? "WHERE next_run_ms <= ?1" : ""));
+  static Result<std::vector<Schedule>> SchedulesWhere(SqlDb* db, std::optional<int64_t> due_at) {
+    Stmt s(db, fmt::format("SELECT name, every, cron, verb, payload, queue, max_attempts, "
+                           "next_run_ms, last_run_ms, last_job FROM job_schedules {} "
+                           "ORDER BY name",
+                           due_at ? "WHERE next_run_ms <= ?1" : ""));
     KILN_RETURN_IF_ERROR(s.ok());
     if (due_at) s.Bind(1, *due_at);
     std::vector<Schedule> out;

@@ -17,13 +17,12 @@ namespace fs = std::filesystem;
 class CliTest : public kiln::testing::KilnHomeTest {
  protected:
   std::string Data(const std::string& name) {
-    return kiln::testing::SourceDir() + "/../shared/data/" + name;
+    return kiln::testing::SourceDir() + "/tests/data/" + name;
   }
 };
 
 TEST_F(CliTest, EveryVerbOnTheRealDatasets) {
   for (const char* f : {"credit_data.csv", "wa_churn.csv", "diamonds.csv", "letter.csv"}) {
-    if (!fs::exists(Data(f))) GTEST_SKIP() << "shared data not present";
     std::string name = fs::path(f).stem().string();
     auto r = Kiln({"data", "ingest", Data(f), "--name", name, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;

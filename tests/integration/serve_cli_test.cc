@@ -345,9 +345,8 @@ TEST_F(ServeCliTest, GrpcInferenceService) {
 // Interoperability: Python's grpcio (another gRPC implementation) with messages generated from
 // src/rpc/inference.proto gets the REST answer, with typed and with raw contents.
 TEST_F(ServeCliTest, GrpcFromPythonGrpcio) {
-  if (std::system("/usr/bin/python3 -c 'import grpc' > /dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "python3-grpcio is not installed (scripts/install-deps installs it)";
-  }
+  ASSERT_EQ(std::system("/usr/bin/python3 -c 'import grpc' > /dev/null 2>&1"), 0)
+      << "python3-grpcio is not installed (scripts/install-deps installs it)";
   const json row = CreditRow();
   const std::string request = *dir_ + "/grpc-request.json";
   std::ofstream(request) << row.dump();
@@ -412,9 +411,8 @@ TEST_F(ServeCliTest, MetricsPageIsPromtoolClean) {
       << page.body;
   EXPECT_NE(page.body.find("kiln_request_duration_seconds_bucket"), std::string::npos);
   EXPECT_NE(page.body.find("process_resident_memory_bytes"), std::string::npos);
-  if (std::system("command -v promtool > /dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "promtool (Debian package prometheus) is not installed";
-  }
+  ASSERT_EQ(std::system("command -v promtool > /dev/null 2>&1"), 0)
+      << "promtool (Debian package prometheus) is not installed; scripts/install-deps installs it";
   const std::string file = *dir_ + "/metrics.txt";
   std::ofstream(file) << page.body;
   const std::string out = *dir_ + "/promtool.out";

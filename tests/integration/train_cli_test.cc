@@ -1,5 +1,5 @@
 // `kiln train | eval | predict | model inspect` end to end through the binary, and the accuracy
-// sanity check against XGBoost 1.7.4 (Debian python3-xgboost) on ../shared/data.
+// sanity check against XGBoost 1.7.4 (Debian python3-xgboost) on tests/data.
 #include <signal.h>
 #include <sys/wait.h>
 #include <algorithm>
@@ -260,12 +260,10 @@ TEST_F(TrainCliTest, BadInputs) {
 
 // Accuracy within a few percent of XGBoost with the same parameters (label: integration).
 TEST_F(TrainCliTest, AccuracyCloseToXgboost) {
-  const std::string shared = kiln::testing::SourceDir() + "/../shared/data";
+  const std::string shared = kiln::testing::SourceDir() + "/tests/data";
   const std::string ref = kiln::testing::SourceDir() + "/tests/integration/peers/xgb_reference.py";
-  if (!fs::exists(shared) ||
-      std::system("/usr/bin/python3 -c 'import xgboost, sklearn' 2>/dev/null") != 0) {
-    GTEST_SKIP() << "needs ../shared/data and Debian python3-xgboost + python3-sklearn";
-  }
+  ASSERT_EQ(std::system("/usr/bin/python3 -c 'import xgboost, sklearn' 2>/dev/null"), 0)
+      << "needs Debian python3-xgboost + python3-sklearn (scripts/install-deps installs them)";
   struct Case {
     const char* file;
     const char* target;
@@ -413,9 +411,8 @@ TEST_F(TrainCliTest, PredictStreamsADatasetVersion) {
 // `kiln model import --from xgboost` predicts what XGBoost 1.7.4 predicts (max abs diff <= 1e-5).
 TEST_F(TrainCliTest, XgboostImportParity) {
   const std::string script = kiln::testing::SourceDir() + "/tests/integration/peers/xgb_export.py";
-  if (std::system("/usr/bin/python3 -c 'import xgboost' 2>/dev/null") != 0) {
-    GTEST_SKIP() << "needs Debian python3-xgboost";
-  }
+  ASSERT_EQ(std::system("/usr/bin/python3 -c 'import xgboost' 2>/dev/null"), 0)
+      << "needs Debian python3-xgboost (scripts/install-deps installs it)";
   ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir_).c_str()), 0);
   for (const std::string name : {"binary", "multi", "regression", "categorical"}) {
     const std::string model = dir_ + "/" + name + ".kiln";
