@@ -60,7 +60,8 @@ Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
 Result<ExitCode> RunsShow(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   pipeline::ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
-  KILN_ASSIGN_OR_RETURN(std::string shown, api::ShowRun(home->catalog(), a.run));
+  KILN_ASSIGN_OR_RETURN(std::string run, registry::ResolveRunRef(home->catalog(), a.run));
+  KILN_ASSIGN_OR_RETURN(std::string shown, api::ShowRun(home->catalog(), run));
   PrintJson(shown);
   return 0;
 }
@@ -244,11 +245,15 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
   }
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   pipeline::ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
-  KILN_ASSIGN_OR_RETURN(Compared c, LoadCompared(*home, a));
+  RunsArgs resolved = a;
+  for (auto& r : resolved.runs) {
+    KILN_ASSIGN_OR_RETURN(r, registry::ResolveRunRef(home->catalog(), r));
+  }
+  KILN_ASSIGN_OR_RETURN(Compared c, LoadCompared(*home, resolved));
   if (format) KILN_RETURN_IF_ERROR(WritePlot(*home, c, a.plot, *format));
   if (a.json) {
     KILN_ASSIGN_OR_RETURN(std::string compared,
-                          api::CompareRuns(home->catalog(), a.runs, a.curves));
+                          api::CompareRuns(home->catalog(), resolved.runs, a.curves));
     PrintJson(format ? WithFields(compared, R"("plot":)" + JsonQuote(a.plot)) : compared);
     return 0;
   }
@@ -261,8 +266,9 @@ Result<ExitCode> RunsCompare(const GlobalOptions& g, const RunsArgs& a) {
 
 Result<ExitCode> RunsDelete(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_RETURN_IF_ERROR(home->catalog().DeleteRun(a.run));
-  Print(a.json ? json{{"deleted", a.run}}.dump(2) : fmt::format("deleted run {}", a.run));
+  KILN_ASSIGN_OR_RETURN(std::string run, registry::ResolveRunRef(home->catalog(), a.run));
+  KILN_RETURN_IF_ERROR(home->catalog().DeleteRun(run));
+  Print(a.json ? json{{"deleted", run}}.dump(2) : fmt::format("deleted run {}", run));
   return 0;
 }
 
@@ -270,14 +276,14 @@ Result<ExitCode> ModelsRegister(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   registry::ModelVersion mv;
   mv.name = a.name;
-  mv.run_id = a.run;
+  KILN_ASSIGN_OR_RETURN(mv.run_id, registry::ResolveRunRef(home->catalog(), a.run));
   mv.description = a.description;
   mv.actor = pipeline::Actor();
   KILN_ASSIGN_OR_RETURN(registry::ModelVersion out, home->catalog().RegisterModel(mv));
   if (a.json) {
     PrintJson(api::ModelVersionJson(out));
   } else {
-    Print(fmt::format("registered {} version {} (run {})", out.name, out.version, a.run));
+    Print(fmt::format("registered {} version {} (run {})", out.name, out.version, out.run_id));
   }
   return 0;
 }
@@ -385,26 +391,27 @@ void AddRunsCommands(CLI::App& app, const GlobalOptions& g,
   list->add_flag("--json", args->json, "machine-readable output");
   list->callback(bind(RunsList));
   CLI::App* show = runs->add_subcommand("show", "one run: params, metrics, curves, lineage (JSON)");
-  show->add_option("run", args->run, "run id")->required();
+  show->add_option("run", args->run, "run id, a unique prefix of one, or a run name")->required();
   show->add_flag("--json", args->json, "accepted for symmetry: the output is always JSON");
   show->callback(bind(RunsShow));
   CLI::App* cmp = runs->add_subcommand(
       "compare", "runs side by side: params, metrics and curves (table, or --plot a chart)");
-  cmp->add_option("runs", args->runs, "run ids (1 to 16)")->required();
+  cmp->add_option("runs", args->runs, "runs (ids, unique id prefixes or names; 1 to 16)")
+      ->required();
   cmp->add_option("--curve", args->curves, "only these curve keys (repeatable)");
   cmp->add_option("--points", args->points, "curve steps shown per table (default 10)");
   cmp->add_option("--plot", args->plot, "also draw the curves into FILE.svg or FILE.png");
   cmp->add_flag("--json", args->json, "machine-readable output (full curves)");
   cmp->callback(bind(RunsCompare));
   CLI::App* del = runs->add_subcommand("delete", "delete a run (not one a model version uses)");
-  del->add_option("run", args->run, "run id")->required();
+  del->add_option("run", args->run, "run id, a unique prefix of one, or a run name")->required();
   del->add_flag("--json", args->json, "machine-readable output");
   del->callback(bind(RunsDelete));
 
   CLI::App* models = app.add_subcommand("models", "the model registry");
   models->require_subcommand(1);
   CLI::App* reg = models->add_subcommand("register", "register a run's model as a new version");
-  reg->add_option("run", args->run, "run id")->required();
+  reg->add_option("run", args->run, "run id, a unique prefix of one, or a run name")->required();
   reg->add_option("--name", args->name, "model name")->required();
   reg->add_option("--description", args->description, "free text");
   reg->add_flag("--json", args->json, "machine-readable output");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -57,6 +58,28 @@ bool IsRunId(std::string_view id) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+Result<std::string> ResolveRunRef(CatalogStore& c, const std::string& ref) {
+  if (IsRunId(ref)) return ref;
+  if (ref.empty() || ref.size() > 256)
+    return InvalidArgumentError("a run id or name is 1..256 bytes");
+  KILN_ASSIGN_OR_RETURN(auto ids, c.FindRuns(ref, ref, 6));
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.empty()) {
+    return NotFoundError(fmt::format("no run has the id prefix or name '{}'", Printable(ref)));
+  }
+  if (ids.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < std::min<size_t>(ids.size(), 5); ++i) {
+      list += (i ? ", " : "") + ids[i].substr(0, 12);
+    }
+    return InvalidArgumentError(
+        fmt::format("'{}' names {} runs ({}): give more of the id", Printable(ref),
+                    ids.size() > 5 ? "more than 5" : std::to_string(ids.size()), list));
+  }
+  return ids.front();
 }
 
 Result<std::pair<std::string, int64_t>> ResolveModelRef(CatalogStore& c, const std::string& ref) {

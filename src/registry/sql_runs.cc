@@ -279,6 +279,27 @@ Status SqlCatalog::LoadRunDetails(std::vector<std::pair<int64_t, RunRecord>>* ru
   return Status::Ok();
 }
 
+Result<std::vector<std::string>> SqlCatalog::FindRuns(const std::string& prefix,
+                                                      const std::string& name, int64_t limit) {
+  const bool hex = prefix.size() >= 4 && prefix.size() <= 32 &&
+                   prefix.find_first_not_of("0123456789abcdef") == std::string::npos;
+  MutexLock lock(&mu_);
+  // The id range [prefix, prefix + "g") holds exactly the ids starting with the prefix.
+  Stmt s(
+      db_.get(),
+      "SELECT id FROM runs WHERE (?1 <> '' AND id >= ?1 AND id < ?2) OR (?3 <> '' AND name = ?3) "
+      "ORDER BY start_ms DESC LIMIT ?4");
+  KILN_RETURN_IF_ERROR(s.ok());
+  s.Bind(1, hex ? prefix : std::string()).Bind(2, hex ? prefix + "g" : std::string());
+  s.Bind(3, name).Bind(4, limit);
+  std::vector<std::string> out;
+  while (true) {
+    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.push_back(s.Text(0));
+  }
+}
+
 Result<RunRecord> SqlCatalog::GetRun(const std::string& id) {
   KILN_RETURN_IF_ERROR(CheckRunId(id));
   MutexLock lock(&mu_);

@@ -34,6 +34,31 @@ RunAttributes Finished(const std::string& artifact = kArtifact) {
   return a;
 }
 
+// Runs as people name them: a unique id prefix or a unique run name.
+TEST_P(CatalogContractTest, RunReferences) {
+  RunRecord a = MakeRun("exp", {});
+  a.name = "baseline";
+  auto ra = store_->CreateRun(a);
+  auto rb = store_->CreateRun(MakeRun("exp", {}));
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_EQ(*ResolveRunRef(*store_, ra->id), ra->id);
+  EXPECT_EQ(*ResolveRunRef(*store_, "baseline"), ra->id);
+  // The shortest prefix that tells the two apart.
+  size_t n = 4;
+  while (ra->id.substr(0, n) == rb->id.substr(0, n)) ++n;
+  EXPECT_EQ(*ResolveRunRef(*store_, rb->id.substr(0, n)), rb->id);
+  EXPECT_EQ(ResolveRunRef(*store_, "nope").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ResolveRunRef(*store_, "abc").status().code(), StatusCode::kNotFound);  // too short
+  EXPECT_EQ(ResolveRunRef(*store_, "").status().code(), StatusCode::kInvalidArgument);
+  RunRecord twin = MakeRun("exp", {});
+  twin.name = "baseline";
+  ASSERT_TRUE(store_->CreateRun(twin).ok());
+  auto both = ResolveRunRef(*store_, "baseline");
+  EXPECT_EQ(both.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(both.status().message().find("2 runs"), std::string::npos) << both.status().message();
+  EXPECT_EQ(store_->FindRuns(ra->id.substr(0, 4), "", 10)->size() >= 1, true);
+}
+
 TEST_P(CatalogContractTest, RunLifecycle) {
   auto run = store_->CreateRun(
       MakeRun("exp", {{"eta", "0.1"}, {"objective", "binary"}}, {{"team", "risk"}}));

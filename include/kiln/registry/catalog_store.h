@@ -132,6 +132,10 @@ class CatalogStore : public storage::DatasetCatalog {
   // FailedPrecondition for any other status.
   virtual Status ReopenRun(const std::string& id) = 0;
   virtual Result<RunRecord> GetRun(const std::string& id) = 0;
+  // Ids of the runs whose id starts with `prefix` (4..32 lower-case hex digits) or whose name is
+  // `name`, at most `limit`.
+  virtual Result<std::vector<std::string>> FindRuns(const std::string& prefix,
+                                                    const std::string& name, int64_t limit) = 0;
   // The run's curves; `key` "" = all.
   virtual Result<std::vector<Curve>> GetCurves(const std::string& id, const std::string& key) = 0;
   // InvalidArgument for a bad filter or ordering (with the position).
@@ -169,6 +173,11 @@ class CatalogStore : public storage::DatasetCatalog {
 std::string NewRunId();
 // True if `id` looks like a run id (so it can be shown in errors and used as a key safely).
 bool IsRunId(std::string_view id);
+
+// A run reference as people type it: a full run id, a unique prefix of one (at least 4 hex
+// digits), or a unique run name. NotFound when nothing matches, InvalidArgument naming the
+// candidates when several do.
+Result<std::string> ResolveRunRef(CatalogStore& c, const std::string& ref);
 
 // A registered-model reference: "churn@production" or "churn:3" -> (name, version); a bare
 // name -> (name, 0). NotFound for an alias that is not set, InvalidArgument for a bad number.

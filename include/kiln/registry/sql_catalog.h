@@ -54,6 +54,8 @@ class SqlCatalog final : public CatalogStore {
   Status SetRunTags(const std::string& id, const std::map<std::string, std::string>& tags) override;
   Status ReopenRun(const std::string& id) override;
   Result<RunRecord> GetRun(const std::string& id) override;
+  Result<std::vector<std::string>> FindRuns(const std::string& prefix, const std::string& name,
+                                            int64_t limit) override;
   Result<std::vector<Curve>> GetCurves(const std::string& id, const std::string& key) override;
   Result<std::vector<RunRecord>> SearchRuns(const RunQuery& query) override;
   Status DeleteRun(const std::string& id) override;
