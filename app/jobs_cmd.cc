@@ -340,7 +340,7 @@ void AddScheduleCommands(CLI::App* jobs_cmd, const std::shared_ptr<JobsArgs>& ar
 
 std::string AbsolutePath(const std::string& path) {
   if (path.empty() || path == "-") return path;
-  const bool dataset = ParseDatasetRef(path).ok() && path.find_first_of("/.") == std::string::npos;
+  const bool dataset = AsDatasetRef(path).has_value();
   const bool model = path.find_first_of("@:") != std::string::npos &&
                      path.find('/') == std::string::npos && !std::filesystem::exists(path);
   if (dataset || model) return path;

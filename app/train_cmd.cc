@@ -82,11 +82,23 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
       std::fprintf(stderr, "%s\n", line.c_str());
     };
   }
+  // `--out -`: the model goes to stdout, the summary to stderr.
+  const bool to_stdout = o.out == "-";
+  if (to_stdout) o.out.clear();
   auto ctx = Context(g);
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(pipeline::TrainResult r, pipeline::Train(*home, o, *ctx));
   for (const auto& s : r.skipped_columns) {
     std::fprintf(stderr, "note: skipping string column '%s'\n", s.c_str());
+  }
+  if (to_stdout) {
+    KILN_ASSIGN_OR_RETURN(std::string model, home->datasets().blobs().Read(
+                                                 r.artifact, Limits::Default().max_model_bytes));
+    std::fwrite(model.data(), 1, model.size(), stdout);
+    std::fflush(stdout);
+    const std::string summary = a.json ? pipeline::TrainResultJson(r) : TrainText(r);
+    std::fprintf(stderr, "%s\n", summary.c_str());
+    return 0;
   }
   if (a.json) {
     PrintJson(pipeline::TrainResultJson(r));
@@ -223,7 +235,8 @@ CLI::App* TrainVerb(CLI::App& parent, TrainArgs* a) {
   train->add_option("--valid-frac", a->train.valid_frac,
                     "hold out this fraction (seeded) for validation");
   train->add_option("--out", a->train.out,
-                    "also write the model to this file (it is always kept in the run)");
+                    "also write the model to this file, '-' for stdout (it is always kept in the "
+                    "run)");
   train->add_option("--register", a->train.register_name,
                     "register the model as a new version of this registered model");
   train->add_option("--tag", a->tags, "k=v tag recorded on the run (repeatable)");
@@ -307,6 +320,7 @@ void AddTrainJobVerbs(CLI::App& parent, Runner* run, const JobSink& sink) {
     *run = [sink, args]() -> Result<ExitCode> {
       KILN_ASSIGN_OR_RETURN(pipeline::TrainOptions o, TrainOptionsOf(*args));
       if (o.resume) return InvalidArgumentError("a train job resumes by itself: drop --resume");
+      if (o.out == "-") return InvalidArgumentError("a job has no stdout: give --out a file");
       for (std::string* path : {&o.data, &o.valid, &o.init_model, &o.out}) {
         *path = AbsolutePath(*path);
       }

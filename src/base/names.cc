@@ -100,4 +100,11 @@ Result<DatasetRef> ParseDatasetRef(std::string_view text) {
   return ref;
 }
 
+std::optional<DatasetRef> AsDatasetRef(std::string_view text) {
+  if (text.find_first_of("/.") != std::string_view::npos) return std::nullopt;
+  auto ref = ParseDatasetRef(text);
+  if (!ref.ok()) return std::nullopt;
+  return *ref;
+}
+
 }  // namespace kiln

@@ -333,8 +333,7 @@ namespace {
 
 Status NotAPath(std::string_view what, const std::string& value, bool model) {
   if (value.empty()) return Status::Ok();
-  const bool dataset =
-      ParseDatasetRef(value).ok() && value.find_first_of("/.") == std::string::npos;
+  const bool dataset = AsDatasetRef(value).has_value();
   const bool registered =
       model && value.find('/') == std::string::npos &&
       (value.find_first_of("@:") != std::string::npos || registry::IsRunId(value));

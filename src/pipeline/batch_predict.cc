@@ -39,8 +39,8 @@ std::optional<size_t> IdColumn(const data::Schema& schema) {
 Result<Source> OpenSource(Home& home, const std::string& ref, const model::TreeModel& m,
                           const ExecContext& ctx) {
   Source src;
-  auto parsed = ParseDatasetRef(ref);
-  if (parsed.ok() && ref.find('/') == std::string::npos && ref.find('.') == std::string::npos) {
+  const auto parsed = AsDatasetRef(ref);
+  if (parsed) {
     storage::DatasetStore* store = &home.datasets();
     KILN_ASSIGN_OR_RETURN(auto rec, store->Resolve(*parsed));
     KILN_ASSIGN_OR_RETURN(storage::Manifest manifest, store->LoadManifest(rec));

@@ -18,7 +18,7 @@ Status CheckOptions(const PromoteOptions& o) {
   if (o.version <= 0) return InvalidArgumentError("the version to promote must be positive");
   if (o.dataset_only) {
     KILN_RETURN_IF_ERROR(ParseDatasetRef(o.on).status());
-    if (o.on.find_first_of("/.") != std::string::npos) {
+    if (!AsDatasetRef(o.on)) {
       return InvalidArgumentError("'on' must be a dataset version NAME@vN, not a path");
     }
   }

@@ -110,9 +110,8 @@ std::vector<size_t> FeatureColumns(const data::Dataset& d, const std::string& ta
 Result<LoadedData> LoadData(storage::DatasetStore* store, FileSystem& fs, const std::string& ref,
                             const ExecContext& ctx) {
   LoadedData out;
-  auto parsed = ParseDatasetRef(ref);
-  if (parsed.ok() && store && ref.find('/') == std::string::npos &&
-      ref.find('.') == std::string::npos) {
+  const auto parsed = AsDatasetRef(ref);
+  if (parsed && store) {
     KILN_ASSIGN_OR_RETURN(auto rec, store->Resolve(*parsed));
     KILN_ASSIGN_OR_RETURN(auto manifest, store->LoadManifest(rec));
     KILN_ASSIGN_OR_RETURN(out.data, store->ReadAll(manifest, {}));

@@ -64,6 +64,16 @@ TEST(NamesTest, ParsesDatasetRefs) {
   }
 }
 
+TEST(AsDatasetRefTest, DatasetsAreNotPaths) {
+  EXPECT_EQ(AsDatasetRef("credit")->version, 0);
+  EXPECT_EQ(AsDatasetRef("credit@v3")->version, 3);
+  EXPECT_EQ(AsDatasetRef("credit@3")->name, "credit");
+  for (const char* path : {"credit.csv", "./credit", "/data/credit", "a/b@v1", "", "credit@v0",
+                           "credit@vx", "..", "-x"}) {
+    EXPECT_FALSE(AsDatasetRef(path).has_value()) << path;
+  }
+}
+
 TEST(ClosestWordTest, SuggestsOnlyLikelyMisspellings) {
   const std::vector<std::string_view> verbs = {"data", "train", "tune", "predict", "serve"};
   EXPECT_EQ(ClosestWord("trian", verbs), "train");

@@ -31,6 +31,31 @@ std::vector<std::string> operator+(std::vector<std::string> a, const std::vector
 
 using TrainCliTest = kiln::testing::KilnHomeTest;
 
+// Without --out no file appears (the model is in the run, reachable by the run id); with
+// `--out -` the model file goes to stdout and the summary to stderr.
+TEST_F(TrainCliTest, TheModelIsInTheRunAndOnStdoutWhenAsked) {
+  std::string csv = "x,y\n";
+  for (int i = 0; i < 300; ++i) csv += fmt::format("{},{}\n", i % 50, i % 50 > 20 ? 1 : 0);
+  const std::string data = Write("d.csv", csv);
+  auto r = Kiln({"train", "--data", data, "--target", "y", "--param", "num_trees=5", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(json::parse(r.out).contains("model"));
+  EXPECT_FALSE(fs::exists(dir_ + "/model.kiln"));
+  const std::string run = json::parse(r.out)["run_id"];
+  auto eval = Kiln({"eval", "--model", run, "--data", data, "--json"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_GT(json::parse(eval.out)["metrics"]["auc"].get<double>(), 0.9);
+  auto piped =
+      Kiln({"train", "--data", data, "--target", "y", "--param", "num_trees=5", "--out", "-"});
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/-"));
+  EXPECT_NE(piped.err.find("trained 5 trees"), std::string::npos) << piped.err;
+  const std::string model = Write("piped.kiln", piped.out);
+  auto inspect = Kiln({"model", "inspect", model});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_EQ(json::parse(inspect.out)["trees"], 5);
+}
+
 TEST_F(TrainCliTest, TrainEvalPredictInspect) {
   std::string csv = "id,x,color,y\n";
   for (int i = 0; i < 600; ++i) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,5 +36,10 @@ struct DatasetRef {
   int64_t version = 0;  // 0 = newest
 };
 Result<DatasetRef> ParseDatasetRef(std::string_view text);
+
+// The one answer to "dataset reference or file path?" wherever a verb takes either: `text` as a
+// dataset reference when it parses as one and holds neither '/' nor '.' (which name a file);
+// nullopt for a path.
+std::optional<DatasetRef> AsDatasetRef(std::string_view text);
 
 }  // namespace kiln
