@@ -18,6 +18,7 @@ namespace kiln::app {
 
 struct GlobalOptions {
   std::string home;
+  bool create = false;  // --create: make the home if it does not exist
   int threads = 0;
   std::string log_level = "warn";
   bool log_json = false;
@@ -85,7 +86,11 @@ sigset_t BlockStopSignals();
 // R"({"a":1,"b":2})". For adding to the JSON the api and pipeline builders return.
 std::string WithFields(std::string object_json, std::string_view fields);
 
-// The kiln home the global options name, opened.
+// Registers `kiln init` (app/output.cc).
+void AddInitCommand(CLI::App& app, const GlobalOptions& global, Runner* run);
+
+// The kiln home the global options name, opened. A path that does not exist is an error naming
+// it (a mistyped --home must not start an empty home) unless --create is given.
 Result<std::unique_ptr<pipeline::Home>> OpenHome(const GlobalOptions& g);
 // An execution context with `threads` threads (0: the global --threads).
 std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads = 0);

@@ -74,6 +74,7 @@ int Run(int argc, char** argv) {
   kiln::app::GlobalOptions global;
   app.add_option("--home", global.home,
                  "kiln home directory (default: $KILN_HOME, then ./kiln-home)");
+  app.add_flag("--create", global.create, "make the kiln home if it does not exist");
   app.add_option("--threads", global.threads, "worker threads (default: all cores)")
       ->check(CLI::Range(0, 1024));
   app.add_option("--log-level", global.log_level, "debug|info|warn|error|off")
@@ -87,6 +88,7 @@ int Run(int argc, char** argv) {
   kiln::app::AddTuneCommand(app, global, &run);
   kiln::app::AddServeCommand(app, global, &run);
   kiln::app::AddJobsCommands(app, global, &run);
+  kiln::app::AddInitCommand(app, global, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

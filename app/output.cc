@@ -1,5 +1,8 @@
 // What every verb shares: printing, opening the home, the execution context.
 #include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
 
 #include "app/cli.h"
 
@@ -74,7 +77,29 @@ sigset_t BlockStopSignals() {
 }
 
 Result<std::unique_ptr<pipeline::Home>> OpenHome(const GlobalOptions& g) {
-  return pipeline::Home::Open(pipeline::Home::Resolve(g.home));
+  const std::string path = pipeline::Home::Resolve(g.home);
+  std::error_code ec;
+  if (!g.create && !std::filesystem::exists(path, ec)) {
+    return NotFoundError(fmt::format(
+        "kiln home '{}' does not exist: run `kiln --home {} init` (or pass --create) to make one",
+        path, path));
+  }
+  return pipeline::Home::Open(path);
+}
+
+void AddInitCommand(CLI::App& app, const GlobalOptions& g, Runner* run) {
+  CLI::App* init =
+      app.add_subcommand("init", "make a kiln home (--home, $KILN_HOME or ./kiln-home)");
+  init->callback([&g, run] {
+    *run = [&g]() -> Result<ExitCode> {
+      const std::string path = pipeline::Home::Resolve(g.home);
+      std::error_code ec;
+      const bool existed = std::filesystem::exists(path, ec);
+      KILN_ASSIGN_OR_RETURN(auto home, pipeline::Home::Open(path));
+      Print(fmt::format("{} kiln home {}", existed ? "opened the existing" : "made the", path));
+      return 0;
+    };
+  });
 }
 
 std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {

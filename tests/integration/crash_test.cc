@@ -66,6 +66,7 @@ TEST(CrashTest, KillNineDuringIngestRmAndGc) {
   const int iterations = Iterations();
   const std::string dir = kiln::testing::MakeTempDir("kiln-crash");
   const std::string home = dir + "/home", csv = dir + "/in.csv";
+  fs::create_directories(home);
   constexpr int kRows = 150000;
   WriteCsv(csv, kRows, 1);
   const std::vector<std::string> ingest = {"--home", home, "--threads", "2", "data",
@@ -155,6 +156,7 @@ TEST(CrashTest, KillNineDuringRegistrationAndAliasMoves) {
   const int iterations = Iterations();
   const std::string dir = kiln::testing::MakeTempDir("kiln-crash-reg");
   const std::string home = dir + "/home", csv = dir + "/in.csv";
+  fs::create_directories(home);
   WriteCsv(csv, 2000, 3);
   ASSERT_EQ(Wait(Spawn({"--home", home, "data", "ingest", csv, "--name", "d"})), 0);
   auto trained = kiln::testing::RunKiln({"--home", home, "train", "--data", "d", "--target",
@@ -211,6 +213,7 @@ TEST(CrashTest, KillNineDuringRegistrationAndAliasMoves) {
 TEST(CrashTest, KilledTrainingIsMarkedKilled) {
   const std::string dir = kiln::testing::MakeTempDir("kiln-crash-train");
   const std::string home = dir + "/home", csv = dir + "/in.csv";
+  fs::create_directories(home);
   WriteCsv(csv, 60000, 4);
   ASSERT_EQ(Wait(Spawn({"--home", home, "data", "ingest", csv, "--name", "d"})), 0);
   auto list = [&] {
@@ -249,6 +252,7 @@ TEST(CrashTest, KilledTrainingIsMarkedKilled) {
 TEST(CrashTest, ReadersDuringCommits) {
   const std::string dir = kiln::testing::MakeTempDir("kiln-rw");
   const std::string home = dir + "/home", csv = dir + "/in.csv";
+  fs::create_directories(home);
   WriteCsv(csv, 20000, 2);
   std::vector<pid_t> writers;
   for (int i = 0; i < 4; ++i) {

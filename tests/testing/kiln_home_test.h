@@ -18,6 +18,7 @@ class KilnHomeTest : public ::testing::Test {
   void SetUp() override {
     dir_ = MakeTempDir("kiln-test");
     home_ = dir_ + "/home";
+    std::filesystem::create_directories(home_);  // an empty directory becomes a home
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
