@@ -122,7 +122,8 @@ Result<ExitCode> Log(const GlobalOptions& g, const DataArgs& a) {
   if (a.json) {
     std::string list = "[";
     for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
-      list += (list.size() > 1 ? "," : "") + api::DatasetRecordJson(*it);
+      if (list.size() > 1) list += ',';
+      list += api::DatasetRecordJson(*it);
     }
     PrintJson(list + "]");
     return 0;

@@ -106,7 +106,10 @@ Result<ExitCode> List(const GlobalOptions& g, const JobsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto list, o.queue->List(state, a.limit));
   if (a.json) {
     std::string out = "{\"jobs\":[";
-    for (size_t i = 0; i < list.size(); ++i) out += (i ? "," : "") + api::JobJson(list[i]);
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i > 0) out += ',';
+      out += api::JobJson(list[i]);
+    }
     PrintJson(out + "]}");
     return 0;
   }

@@ -161,7 +161,10 @@ http::HttpResponse ControlPlaneService::HandleJobs(const http::HttpRequest& req,
     auto list = jobs_->List(state, limit);
     if (!list.ok()) return ErrorResponse(list.status());
     std::string out = "{\"jobs\":[";
-    for (size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + JobJson((*list)[i]);
+    for (size_t i = 0; i < list->size(); ++i) {
+      if (i > 0) out += ',';
+      out += JobJson((*list)[i]);
+    }
     return Json(out + "]}");
   }
   auto id = ParseInteger(s[3], "the job id", 1, INT64_MAX);

@@ -73,7 +73,8 @@ Result<std::string> ResolveRunRef(CatalogStore& c, const std::string& ref) {
   if (ids.size() > 1) {
     std::string list;
     for (size_t i = 0; i < std::min<size_t>(ids.size(), 5); ++i) {
-      list += (i ? ", " : "") + ids[i].substr(0, 12);
+      if (i > 0) list += ", ";
+      list += ids[i].substr(0, 12);
     }
     return InvalidArgumentError(
         fmt::format("'{}' names {} runs ({}): give more of the id", Printable(ref),
