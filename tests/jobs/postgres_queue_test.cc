@@ -2,6 +2,7 @@
 // starts itself (initdb + pg_ctl on a loopback port); one database per test.
 #include <atomic>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "jobs/queue_contract.h"
@@ -32,7 +33,7 @@ INSTANTIATE_TEST_SUITE_P(Postgres, JobQueueContractTest,
                          ::testing::Values(QueueBackend{
                              "postgres",
                              [](const std::string&) {
-                               g_db = "queue" + std::to_string(g_next++);
+                               g_db = fmt::format("queue{}", g_next++);
                                ASSERT_TRUE(g_server->CreateDatabase(g_db));
                              },
                              [](const std::string&) {

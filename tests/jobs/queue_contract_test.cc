@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
+
 namespace kiln::registry {
 namespace {
 
@@ -43,10 +45,8 @@ TEST_P(JobQueueContractTest, EnqueueLeaseFinish) {
   EXPECT_EQ((*leased)->worker, "w1");
   // Nothing else is ready.
   EXPECT_FALSE(queue_->Lease("default", "w2", 30000)->has_value());
-  JobOutcome done;
-  done.state = JobState::kSucceeded;
-  done.result = R"({"run_id":"r"})";
-  done.produced = "r";
+  const JobOutcome done{
+      .state = JobState::kSucceeded, .result = R"({"run_id":"r"})", .produced = "r"};
   ASSERT_TRUE(queue_->Finish(j->id, "w1", done).ok());
   auto got = queue_->Get(j->id);
   ASSERT_TRUE(got.ok());
@@ -99,7 +99,7 @@ TEST_P(JobQueueContractTest, ConcurrentLeasesAreExclusive) {
       auto q = Connect();
       if (!q) return;
       while (true) {
-        auto j = q->Lease("default", "w" + std::to_string(w), 30000);
+        auto j = q->Lease("default", fmt::format("w{}", w), 30000);
         ASSERT_TRUE(j.ok()) << j.status().ToString();
         if (!j->has_value()) return;
         std::lock_guard<std::mutex> lock(mu);
@@ -240,12 +240,12 @@ TEST_P(JobQueueContractTest, LogsKeepTheNewestLines) {
   ASSERT_TRUE(queue_->AppendLog(id, {"three"}).ok());
   EXPECT_EQ(*queue_->Logs(id), (std::vector<std::string>{"one", "two", "three"}));
   std::vector<std::string> many;
-  for (size_t i = 0; i < kMaxJobLogLines; ++i) many.push_back("line " + std::to_string(i));
+  for (size_t i = 0; i < kMaxJobLogLines; ++i) many.push_back(fmt::format("line {}", i));
   ASSERT_TRUE(queue_->AppendLog(id, many).ok());
   auto logs = queue_->Logs(id);
   ASSERT_EQ(logs->size(), kMaxJobLogLines);
   EXPECT_EQ(logs->front(), "line 0");
-  EXPECT_EQ(logs->back(), "line " + std::to_string(kMaxJobLogLines - 1));
+  EXPECT_EQ(logs->back(), fmt::format("line {}", kMaxJobLogLines - 1));
   EXPECT_TRUE(queue_->Logs(id + 100)->empty());
 }
 

@@ -49,10 +49,7 @@ TEST(RedisJobQueueTest, RestartLosesNoJob) {
   ASSERT_TRUE(q.ok()) << q.status().ToString();
   std::vector<int64_t> ids;
   for (int i = 0; i < 5; ++i) {
-    JobSpec s;
-    s.verb = "train";
-    s.payload = "{}";
-    ids.push_back((*q)->Enqueue(s)->id);
+    ids.push_back((*q)->Enqueue(JobSpec{"train", "{}"})->id);
   }
   auto running = (*q)->Lease("default", "w1", 60000);
   ASSERT_TRUE(running.ok() && running->has_value());

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "testing/run_kiln.h"
@@ -28,10 +29,7 @@ class WorkerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   int64_t Submit(int max_attempts = 3) {
-    registry::JobSpec s;
-    s.verb = "train";
-    s.payload = "{}";
-    s.max_attempts = max_attempts;
+    const registry::JobSpec s{.verb = "train", .payload = "{}", .max_attempts = max_attempts};
     return queue_->Enqueue(s)->id;
   }
   WorkerOptions Once() {
@@ -54,18 +52,18 @@ TEST_F(WorkerTest, RecordsResultsAndLogs) {
       queue_.get(),
       [](const JobRecord& j, const ExecContext&,
          const std::function<void(std::string)>& log) -> Result<JobResultOut> {
-        log("working on " + std::to_string(j.id));
-        return JobResultOut{"{\"ok\":true}", "run-" + std::to_string(j.id)};
+        log(fmt::format("working on {}", j.id));
+        return JobResultOut{"{\"ok\":true}", fmt::format("run-{}", j.id)};
       },
       o);
   ASSERT_TRUE(w.Run().ok());
   for (int64_t id : {a, b}) {
     auto j = queue_->Get(id);
     EXPECT_EQ(j->state, JobState::kSucceeded);
-    EXPECT_EQ(j->produced, "run-" + std::to_string(id));
+    EXPECT_EQ(j->produced, fmt::format("run-{}", id));
     EXPECT_EQ(j->result, "{\"ok\":true}");
     EXPECT_EQ(j->history.at(0).worker, "test-worker");
-    EXPECT_EQ(*queue_->Logs(id), std::vector<std::string>{"working on " + std::to_string(id)});
+    EXPECT_EQ(*queue_->Logs(id), std::vector<std::string>{fmt::format("working on {}", id)});
   }
   EXPECT_EQ(w.stats().succeeded, 2);
 }
