@@ -2,7 +2,8 @@
 // many machines: a job is a hash, each queue a stream read by the consumer group `workers`,
 // retries wait in a sorted set until due. Every state change is one Lua script, so it is atomic
 // on the server. A worker's lease is its pending stream entry: Heartbeat() re-claims it (idle
-// time 0); a dead worker's entry is taken over with XAUTOCLAIM once idle longer than a lease.
+// time 0); a dead worker's entry is found among the pending entries (XPENDING) once its job's
+// lease has expired, and claimed (XCLAIM) by the next worker that leases.
 // Run redis-server with appendonly yes so a restart keeps the queue.
 //
 // Keys (all under `kiln:`): job:next, job:{id} (+ :attempt:{n}, :log), jobs (ids), idem,
