@@ -82,6 +82,9 @@ void PrintJson(std::string_view json_text);
 // they are taken synchronously (sigwait on the returned set) for an orderly shutdown.
 sigset_t BlockStopSignals();
 
+// A time for tables: UTC, or "-" for 0 (not yet).
+std::string TimeText(int64_t ms);
+
 // A compact JSON object with more fields: WithFields(R"({"a":1})", R"("b":2)") is
 // R"({"a":1,"b":2})". For adding to the JSON the api and pipeline builders return.
 std::string WithFields(std::string object_json, std::string_view fields);

@@ -41,26 +41,26 @@ struct JobsArgs {
   int drain_seconds = 30;
 };
 
-std::string Time(int64_t ms) { return ms == 0 ? "-" : data::FormatMillis(ms); }
-
 std::string JobLine(const JobRecord& j) {
   return fmt::format("{:>6}  {:<8} {:<10} {:>2}/{:<2} {:<19} {}", j.id, j.spec.verb,
                      registry::JobStateName(j.state), j.attempts, j.spec.max_attempts,
-                     Time(j.created_ms), j.produced.empty() ? j.error.substr(0, 60) : j.produced);
+                     TimeText(j.created_ms),
+                     j.produced.empty() ? j.error.substr(0, 60) : j.produced);
 }
 
 std::string JobText(const JobRecord& j) {
   std::string text = fmt::format(
       "job {}: {} on queue {}, {}\n  attempts {}/{}{}\n  created {}, ended {}\n  options {}\n",
       j.id, j.spec.verb, j.spec.queue, registry::JobStateName(j.state), j.attempts,
-      j.spec.max_attempts, j.cancel_requested ? " (cancel requested)" : "", Time(j.created_ms),
-      Time(j.end_ms), j.spec.payload);
+      j.spec.max_attempts, j.cancel_requested ? " (cancel requested)" : "", TimeText(j.created_ms),
+      TimeText(j.end_ms), j.spec.payload);
   if (!j.produced.empty()) text += fmt::format("  produced {}\n", j.produced);
   if (!j.error.empty()) text += fmt::format("  error {}\n", j.error);
   for (const auto& a : j.history) {
-    text += fmt::format("  attempt {} on {}: {} .. {} {}{}\n", a.number, a.worker, Time(a.start_ms),
-                        Time(a.end_ms), a.outcome.empty() ? "running" : a.outcome,
-                        a.error.empty() ? "" : ": " + a.error);
+    text +=
+        fmt::format("  attempt {} on {}: {} .. {} {}{}\n", a.number, a.worker, TimeText(a.start_ms),
+                    TimeText(a.end_ms), a.outcome.empty() ? "running" : a.outcome,
+                    a.error.empty() ? "" : ": " + a.error);
   }
   return text;
 }
@@ -223,7 +223,7 @@ Result<ExitCode> ScheduleAdd(const GlobalOptions& g, const JobsArgs& a) {
   KILN_RETURN_IF_ERROR(o.queue->AddSchedule(s));
   Print(fmt::format("schedule {}: {} {}, next at {}", s.name, s.job.verb,
                     s.every.empty() ? "at '" + s.cron + "' (cron, UTC)" : "every " + s.every,
-                    Time(s.next_run_ms)));
+                    TimeText(s.next_run_ms)));
   return 0;
 }
 
@@ -247,7 +247,7 @@ Result<ExitCode> ScheduleList(const GlobalOptions& g, const JobsArgs& a) {
   std::string text;
   for (const auto& s : list) {
     text += fmt::format("{:<20} {:<8} {:<16} next {}  last job {}\n", s.name, s.job.verb,
-                        s.every.empty() ? s.cron : "every " + s.every, Time(s.next_run_ms),
+                        s.every.empty() ? s.cron : "every " + s.every, TimeText(s.next_run_ms),
                         s.last_job == 0 ? "-" : std::to_string(s.last_job));
   }
   Print(text.empty() ? "no schedules" : text);

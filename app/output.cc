@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "app/cli.h"
+#include "kiln/data/column.h"
 
 namespace kiln::app {
 
@@ -57,6 +58,8 @@ void PrintJson(std::string_view json) {
   }
   Print(out);
 }
+
+std::string TimeText(int64_t ms) { return ms == 0 ? "-" : data::FormatMillis(ms); }
 
 std::string WithFields(std::string object_json, std::string_view fields) {
   if (fields.empty() || object_json.size() < 2 || object_json.back() != '}') return object_json;

@@ -33,8 +33,6 @@ struct RunsArgs {
   bool json = false;
 };
 
-std::string Time(int64_t ms) { return ms == 0 ? "-" : data::FormatMillis(ms); }
-
 Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   pipeline::ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
@@ -51,7 +49,7 @@ Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
     std::string metrics;
     for (const auto& [k, v] : r.metrics) metrics += fmt::format("{}={:.4f} ", k, v);
     text += fmt::format("{:<32}  {:<12}  {:<9}  {:<20}  {}\n", r.id, r.experiment,
-                        registry::RunStatusName(r.status), Time(r.start_ms), metrics);
+                        registry::RunStatusName(r.status), TimeText(r.start_ms), metrics);
   }
   Print(text + fmt::format("{} run(s)", runs.size()));
   return 0;
@@ -195,7 +193,7 @@ std::string CompareText(const Compared& c, int64_t points) {
       {"name", [](const RunRecord& r) { return r.name.empty() ? "-" : r.name; }},
       {"experiment", [](const RunRecord& r) { return r.experiment; }},
       {"status", [](const RunRecord& r) { return std::string(registry::RunStatusName(r.status)); }},
-      {"started (UTC)", [](const RunRecord& r) { return Time(r.start_ms); }},
+      {"started (UTC)", [](const RunRecord& r) { return TimeText(r.start_ms); }},
       {"duration",
        [](const RunRecord& r) {
          return r.end_ms ? fmt::format("{:.2f} s", (r.end_ms - r.start_ms) / 1000.0)
@@ -363,7 +361,7 @@ Result<ExitCode> ModelsHistory(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto history, home->catalog().AliasHistory(a.name));
   std::string text;
   for (const auto& e : history) {
-    text += fmt::format("{}  {:<12} v{} -> {}  by {}  {}\n", Time(e.at_ms), e.alias, e.previous,
+    text += fmt::format("{}  {:<12} v{} -> {}  by {}  {}\n", TimeText(e.at_ms), e.alias, e.previous,
                         e.version == 0 ? std::string("(removed)") : fmt::format("v{}", e.version),
                         e.actor, e.reason);
   }

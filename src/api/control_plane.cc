@@ -244,20 +244,12 @@ bool ControlPlaneService::Handles(std::string_view target) {
 }
 
 http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std::string* route) {
-  auto answer = [&](Result<std::string> r) {
-    if (!r.ok()) return ErrorResponse(r.status());
-    return http::HttpResponse{200, "application/json", std::move(*r), {}};
-  };
+  const auto answer = JsonResponse;
   auto parsed = PathSegments(req.target);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   const std::vector<std::string>& s = *parsed;  // api v1 ...
   const bool get = req.method == "GET";
-  auto method_not_allowed = [](const char* allowed) {
-    http::HttpResponse r = ErrorResponse(InvalidArgumentError("method not allowed"));
-    r.status = 405;
-    r.headers.emplace_back("Allow", allowed);
-    return r;
-  };
+  const auto method_not_allowed = MethodNotAllowed;
   if (s.size() < 3) return ErrorResponse(NotFoundError("no such endpoint"));
   const std::string& kind = s[2];
   if (kind == "jobs") {

@@ -65,37 +65,21 @@ std::string JobMetricsText(const registry::JobStats& stats) {
       "# HELP kiln_job_attempts_total Attempts started, over every job.\n"
       "# TYPE kiln_job_attempts_total counter\nkiln_job_attempts_total {}\n",
       stats.attempts);
-  static constexpr double kBounds[] = {1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600};
   out +=
       "# HELP kiln_job_duration_seconds Time from submit to end of the jobs that ended.\n"
       "# TYPE kiln_job_duration_seconds histogram\n";
-  double sum = 0;
-  for (int64_t ms : stats.duration_ms) sum += static_cast<double>(ms) / 1000;
-  for (double b : kBounds) {
-    const auto n = std::count_if(stats.duration_ms.begin(), stats.duration_ms.end(),
-                                 [b](int64_t ms) { return static_cast<double>(ms) <= b * 1000; });
-    out += fmt::format("kiln_job_duration_seconds_bucket{{le=\"{}\"}} {}\n", b, n);
+  for (size_t i = 0; i < stats.duration_buckets.size(); ++i) {
+    out += fmt::format("kiln_job_duration_seconds_bucket{{le=\"{}\"}} {}\n",
+                       registry::kJobDurationBounds[i], stats.duration_buckets[i]);
   }
   out += fmt::format(
       "kiln_job_duration_seconds_bucket{{le=\"+Inf\"}} {0}\nkiln_job_duration_seconds_sum {1}\n"
       "kiln_job_duration_seconds_count {0}\n",
-      stats.duration_ms.size(), sum);
+      stats.ended, stats.duration_seconds);
   return out;
 }
 
 namespace {
-
-http::HttpResponse Json(Result<std::string> r) {
-  if (!r.ok()) return ErrorResponse(r.status());
-  return http::HttpResponse{200, "application/json", std::move(*r), {}};
-}
-
-http::HttpResponse NotAllowed(const char* allowed) {
-  http::HttpResponse r = ErrorResponse(InvalidArgumentError("method not allowed"));
-  r.status = 405;
-  r.headers.emplace_back("Allow", allowed);
-  return r;
-}
 
 // POST /api/v1/jobs: the body as a checked job spec.
 Result<registry::JobSpec> SpecFromBody(const std::string& body, int default_attempts) {
@@ -142,9 +126,9 @@ http::HttpResponse ControlPlaneService::HandleJobs(const http::HttpRequest& req,
       if (!spec.ok()) return ErrorResponse(spec.status());
       auto job = jobs_->Enqueue(*spec);
       if (!job.ok()) return ErrorResponse(job.status());
-      return Json(JobJson(*job));
+      return JsonResponse(JobJson(*job));
     }
-    if (req.method != "GET") return NotAllowed("GET, POST");
+    if (req.method != "GET") return MethodNotAllowed("GET, POST");
     auto q = QueryParameters(req.target);
     std::optional<registry::JobState> state;
     if (!q["state"].empty()) {
@@ -165,19 +149,19 @@ http::HttpResponse ControlPlaneService::HandleJobs(const http::HttpRequest& req,
       if (i > 0) out += ',';
       out += JobJson((*list)[i]);
     }
-    return Json(out + "]}");
+    return JsonResponse(out + "]}");
   }
   auto id = ParseInteger(s[3], "the job id", 1, INT64_MAX);
   if (!id.ok()) return ErrorResponse(id.status());
   if (s.size() == 4) {
-    if (req.method != "GET") return NotAllowed("GET");
+    if (req.method != "GET") return MethodNotAllowed("GET");
     auto job = jobs_->Get(*id);
-    return job.ok() ? Json(JobJson(*job)) : ErrorResponse(job.status());
+    return job.ok() ? JsonResponse(JobJson(*job)) : ErrorResponse(job.status());
   }
   if (s.size() == 5 && s[4] == "cancel") {
-    if (req.method != "POST") return NotAllowed("POST");
+    if (req.method != "POST") return MethodNotAllowed("POST");
     auto job = jobs_->Cancel(*id);
-    return job.ok() ? Json(JobJson(*job)) : ErrorResponse(job.status());
+    return job.ok() ? JsonResponse(JobJson(*job)) : ErrorResponse(job.status());
   }
   return ErrorResponse(NotFoundError("no such endpoint"));
 }

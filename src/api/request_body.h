@@ -1,4 +1,5 @@
-// Reading the JSON bodies of control-plane writes (private to api).
+// What the control plane's handlers share (private to api): reading the JSON bodies of writes,
+// and the responses they answer with.
 #pragma once
 
 #include <string>
@@ -6,7 +7,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kiln/api/v2_service.h"
 #include "kiln/base/status.h"
+#include "kiln/http/server.h"
 
 namespace kiln::api {
 
@@ -31,6 +34,20 @@ inline Result<std::string> Text(const nlohmann::json& body, const char* key) {
   if (!body.contains(key)) return std::string();
   if (!body[key].is_string()) return InvalidArgumentError(fmt::format("'{}' must be text", key));
   return body[key].get<std::string>();
+}
+
+// 200 with the JSON text, or the error.
+inline http::HttpResponse JsonResponse(Result<std::string> r) {
+  if (!r.ok()) return ErrorResponse(r.status());
+  return http::HttpResponse{200, "application/json", std::move(*r), {}};
+}
+
+// 405 with the methods the route allows.
+inline http::HttpResponse MethodNotAllowed(const char* allowed) {
+  http::HttpResponse r = ErrorResponse(InvalidArgumentError("method not allowed"));
+  r.status = 405;
+  r.headers.emplace_back("Allow", allowed);
+  return r;
 }
 
 }  // namespace kiln::api

@@ -332,7 +332,7 @@ class RedisJobQueue final : public registry::JobQueue {
       ++out.jobs[{Str(r->element[0]), *state}];
       out.attempts += Int(Str(r->element[2]));
       const int64_t end = Int(Str(r->element[4]));
-      if (end > 0) out.duration_ms.push_back(end - Int(Str(r->element[3])));
+      if (end > 0) out.AddDuration(end - Int(Str(r->element[3])));
     }
     return out;
   }

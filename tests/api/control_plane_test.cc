@@ -127,7 +127,7 @@ TEST(JobMetricsTextTest, DepthAttemptsAndDurations) {
   stats.jobs[{"default", registry::JobState::kQueued}] = 4;
   stats.jobs[{"gpu", registry::JobState::kDead}] = 1;
   stats.attempts = 9;
-  stats.duration_ms = {500, 2000, 7200000};
+  for (int64_t ms : {500, 2000, 7200000}) stats.AddDuration(ms);
   const std::string text = JobMetricsText(stats);
   EXPECT_NE(text.find("kiln_jobs{queue=\"default\",state=\"queued\"} 4\n"), std::string::npos);
   EXPECT_NE(text.find("kiln_jobs{queue=\"gpu\",state=\"dead\"} 1\n"), std::string::npos);

@@ -6,28 +6,17 @@
 #include <gtest/gtest.h>
 
 #include "jobs/queue_contract.h"
-#include "testing/postgres_server.h"
+#include "testing/postgres_environment.h"
 
 namespace kiln::registry {
 namespace {
 
-kiln::testing::PostgresServer* g_server = nullptr;
+kiln::testing::PostgresServer*& g_server = kiln::testing::SharedPostgres();
 std::atomic<int> g_next{0};
 std::string g_db;
 
-class PostgresEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    g_server = new kiln::testing::PostgresServer();
-    ASSERT_TRUE(g_server->ok()) << g_server->error();
-  }
-  void TearDown() override {
-    delete g_server;
-    g_server = nullptr;
-  }
-};
-
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
+const auto* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new kiln::testing::PostgresEnvironment);
 
 INSTANTIATE_TEST_SUITE_P(Postgres, JobQueueContractTest,
                          ::testing::Values(QueueBackend{

@@ -11,27 +11,16 @@
 
 #include "kiln/registry/sql_catalog.h"
 #include "registry/catalog_contract.h"
-#include "testing/postgres_server.h"
+#include "testing/postgres_environment.h"
 
 namespace kiln::registry {
 
 namespace {
 
-kiln::testing::PostgresServer* g_server = nullptr;
+kiln::testing::PostgresServer*& g_server = kiln::testing::SharedPostgres();
 
-class PostgresEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    g_server = new kiln::testing::PostgresServer();
-    ASSERT_TRUE(g_server->ok()) << g_server->error();
-  }
-  void TearDown() override {
-    delete g_server;
-    g_server = nullptr;
-  }
-};
-
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
+const auto* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new kiln::testing::PostgresEnvironment);
 
 TEST(PostgresCatalogTest, BadUrlsAreClearErrors) {
   EXPECT_EQ(SqlCatalog::OpenPostgres("sqlite:///x").status().code(), StatusCode::kInvalidArgument);

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -87,13 +88,26 @@ struct Schedule {
   int64_t last_job = 0;
 };
 
+// The bounds (seconds) of the job duration histogram on /metrics.
+inline constexpr double kJobDurationBounds[] = {1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400};
+
 // What /metrics shows of the queue: jobs by queue and state (the queued ones are the queue
-// depth an autoscaler watches), attempts started, and how long finished jobs took from submit
-// to end.
+// depth an autoscaler watches), attempts started, and how long the jobs that ended took from
+// submit to end, bucketed by the backend.
 struct JobStats {
   std::map<std::pair<std::string, JobState>, int64_t> jobs;
   int64_t attempts = 0;
-  std::vector<int64_t> duration_ms;  // of every finished job, unordered
+  int64_t ended = 0;                       // jobs that ended
+  double duration_seconds = 0;             // their durations, summed
+  std::vector<int64_t> duration_buckets =  // ended jobs at most kJobDurationBounds[i] long
+      std::vector<int64_t>(std::size(kJobDurationBounds), 0);
+  void AddDuration(int64_t ms) {
+    ++ended;
+    duration_seconds += static_cast<double>(ms) / 1000;
+    for (size_t i = 0; i < duration_buckets.size(); ++i) {
+      if (static_cast<double>(ms) <= kJobDurationBounds[i] * 1000) ++duration_buckets[i];
+    }
+  }
 };
 
 class JobQueue {
