@@ -22,6 +22,7 @@ struct GlobalOptions {
   int threads = 0;
   std::string log_level = "warn";
   bool log_json = false;
+  ThreadPool* pool = nullptr;  // the process's one pool, owned by main()
 };
 
 // Every verb handler returns an exit code (0 ok, 1 failure) or a Status (printed, exit 1).
@@ -96,6 +97,6 @@ void AddInitCommand(CLI::App& app, const GlobalOptions& global, Runner* run);
 // it (a mistyped --home must not start an empty home) unless --create is given.
 Result<std::unique_ptr<pipeline::Home>> OpenHome(const GlobalOptions& g);
 // An execution context with `threads` threads (0: the global --threads).
-std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads = 0);
+ExecContext Context(const GlobalOptions& g, int threads = 0);
 
 }  // namespace kiln::app

@@ -65,7 +65,7 @@ Result<ExitCode> Ingest(const GlobalOptions& g, const DataArgs& a) {
     };
   }
   data::ValidationReport report;
-  auto result = pipeline::Ingest(*home, o, *ctx, &report);
+  auto result = pipeline::Ingest(*home, o, ctx, &report);
   if (tty) std::fputs("\r\033[K", stderr);
   if (!result.ok()) {
     if (!report.outcomes.empty()) {

@@ -278,6 +278,7 @@ Result<ExitCode> Work(const GlobalOptions& g, const JobsArgs& a) {
   wo.lease_ms = static_cast<int64_t>(o.home->config().queue.lease_seconds * 1000);
   wo.drain = std::chrono::seconds(a.drain_seconds);
   wo.threads = g.threads;
+  wo.pool = g.pool;
   pipeline::Home* home = o.home.get();
   jobs::Worker worker(
       o.queue.get(),

@@ -9,6 +9,7 @@
 #include "app/cli.h"
 #include "kiln/base/logging.h"
 #include "kiln/base/names.h"
+#include "kiln/base/thread_pool.h"
 
 #ifndef KILN_VERSION
 #define KILN_VERSION "0.0.0"
@@ -72,6 +73,8 @@ int Run(int argc, char** argv) {
   app.set_version_flag("--version", fmt::format("kiln {} ({})", KILN_VERSION, KILN_GIT_COMMIT));
   app.require_subcommand(1);
   kiln::app::GlobalOptions global;
+  kiln::ThreadPool pool(0);  // the process's one pool: workers start when a verb needs them
+  global.pool = &pool;
   app.add_option("--home", global.home,
                  "kiln home directory (default: $KILN_HOME, then ./kiln-home)");
   app.add_flag("--create", global.create, "make the kiln home if it does not exist");

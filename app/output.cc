@@ -105,9 +105,9 @@ void AddInitCommand(CLI::App& app, const GlobalOptions& g, Runner* run) {
   });
 }
 
-std::unique_ptr<ExecContext> Context(const GlobalOptions& g, int threads) {
-  return std::make_unique<ExecContext>(
-      ExecContext::Options{.threads = threads > 0 ? threads : g.threads});
+ExecContext Context(const GlobalOptions& g, int threads) {
+  return ExecContext(
+      ExecContext::Options{.threads = threads > 0 ? threads : g.threads, .pool = g.pool});
 }
 
 }  // namespace kiln::app

@@ -37,7 +37,7 @@ Result<ExitCode> Promote(const GlobalOptions& g, const PromoteArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   pipeline::PromoteOptions o = a.options;
   o.actor = pipeline::Actor();
-  KILN_ASSIGN_OR_RETURN(pipeline::PromoteResult p, pipeline::Promote(*home, o, *ctx));
+  KILN_ASSIGN_OR_RETURN(pipeline::PromoteResult p, pipeline::Promote(*home, o, ctx));
   if (a.json) {
     PrintJson(pipeline::PromoteResultJson(p));
   } else {

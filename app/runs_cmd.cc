@@ -55,12 +55,63 @@ Result<ExitCode> RunsList(const GlobalOptions& g, const RunsArgs& a) {
   return 0;
 }
 
+// "  key  value" lines, keys aligned; "" when the map is empty.
+template <typename Map, typename Format>
+std::string Block(std::string_view title, const Map& m, Format value) {
+  if (m.empty()) return "";
+  size_t width = 0;
+  for (const auto& [k, v] : m) width = std::max(width, k.size());
+  std::string text = fmt::format("{}:\n", title);
+  for (const auto& [k, v] : m) text += fmt::format("  {:<{}}  {}\n", k, width, value(v));
+  return text;
+}
+
+std::string RunText(const RunRecord& r, const std::vector<registry::Curve>& curves) {
+  const auto& at = r.attributes;
+  std::string text = fmt::format("run {}{}  experiment {}  {}\n", r.id,
+                                 r.name.empty() ? "" : fmt::format(" ({})", r.name), r.experiment,
+                                 registry::RunStatusName(r.status));
+  text += fmt::format("started {}  ended {}", TimeText(r.start_ms), TimeText(r.end_ms));
+  if (r.end_ms >= r.start_ms && r.end_ms != 0) {
+    text += fmt::format("  ({:.1f} s, {:.1f} s CPU, peak {:.0f} MiB)",
+                        static_cast<double>(r.end_ms - r.start_ms) / 1000, at.cpu_seconds,
+                        static_cast<double>(at.peak_rss_bytes) / (1 << 20));
+  }
+  text += "\n";
+  std::map<std::string, std::string> lineage;
+  if (!at.train_data.empty()) lineage["train"] = at.train_data;
+  if (!at.valid_data.empty()) lineage["valid"] = at.valid_data;
+  if (!at.parent_id.empty()) lineage["parent run"] = at.parent_id;
+  if (!at.artifact.empty()) lineage["model"] = at.artifact.substr(0, 16);
+  if (!at.host.empty())
+    lineage["built on"] = fmt::format("{} by kiln {}", at.host, at.kiln_version);
+  auto same = [](const std::string& v) { return v; };
+  text += Block("lineage", lineage, same);
+  text += Block("params", r.params, same);
+  text += Block("metrics", r.metrics, [](double v) { return fmt::format("{:.6g}", v); });
+  text += Block("tags", r.tags, same);
+  std::map<std::string, std::string> curve_text;
+  for (const auto& c : curves) {
+    curve_text[c.key] =
+        c.values.empty() ? "no points"
+                         : fmt::format("{} points, last {:.6g}", c.values.size(), c.values.back());
+  }
+  text += Block("curves", curve_text, same);
+  return text.substr(0, text.size() - 1);
+}
+
 Result<ExitCode> RunsShow(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   pipeline::ReapKilledRuns(home.get()).status().IgnoreError();  // best effort: listing still works
   KILN_ASSIGN_OR_RETURN(std::string run, registry::ResolveRunRef(home->catalog(), a.run));
-  KILN_ASSIGN_OR_RETURN(std::string shown, api::ShowRun(home->catalog(), run));
-  PrintJson(shown);
+  if (a.json) {
+    KILN_ASSIGN_OR_RETURN(std::string shown, api::ShowRun(home->catalog(), run));
+    PrintJson(shown);
+    return 0;
+  }
+  KILN_ASSIGN_OR_RETURN(RunRecord r, home->catalog().GetRun(run));
+  KILN_ASSIGN_OR_RETURN(auto curves, home->catalog().GetCurves(run, ""));
+  Print(RunText(r, curves));
   return 0;
 }
 
@@ -298,31 +349,21 @@ void PrintAliasMove(const registry::AliasEvent& ev, bool as_json) {
                     version(ev.previous)));
 }
 
-// An alias move as the control plane answers it, printed as JSON or as text.
-Status PrintMove(const Result<std::string>& moved, bool as_json) {
-  KILN_RETURN_IF_ERROR(moved.status());
-  const json ev = json::parse(*moved);
-  registry::AliasEvent e;
-  e.name = ev["name"];
-  e.alias = ev["alias"];
-  e.version = ev["version"];
-  e.previous = ev["previous"];
-  PrintAliasMove(e, as_json);
-  return Status::Ok();
-}
-
 Result<ExitCode> ModelsAlias(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_RETURN_IF_ERROR(PrintMove(
-      api::MoveAlias(home->catalog(), a.name, a.set_alias, a.version, pipeline::Actor(), a.reason),
-      a.json));
+  KILN_ASSIGN_OR_RETURN(registry::AliasEvent e,
+                        home->catalog().SetAlias(a.name, a.set_alias, a.version, pipeline::Actor(),
+                                                 a.reason, std::nullopt));
+  PrintAliasMove(e, a.json);
   return 0;
 }
 
 Result<ExitCode> ModelsRollback(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_RETURN_IF_ERROR(PrintMove(
-      api::RollbackAlias(home->catalog(), a.name, a.alias, pipeline::Actor(), a.reason), a.json));
+  KILN_ASSIGN_OR_RETURN(
+      registry::AliasEvent e,
+      registry::RollbackAlias(home->catalog(), a.name, a.alias, pipeline::Actor(), a.reason));
+  PrintAliasMove(e, a.json);
   return 0;
 }
 
@@ -344,10 +385,38 @@ Result<ExitCode> ModelsList(const GlobalOptions& g, const RunsArgs& a) {
   return 0;
 }
 
+std::string VersionText(const registry::ModelVersion& v) {
+  std::string aliases;
+  for (const auto& al : v.aliases) aliases += (aliases.empty() ? "" : ", ") + al;
+  return fmt::format("{}:{}  run {}  registered {} by {}{}{}", v.name, v.version, v.run_id,
+                     TimeText(v.created_ms), v.actor,
+                     aliases.empty() ? "" : fmt::format("  [{}]", aliases),
+                     v.description.empty() ? "" : fmt::format("\n  {}", v.description));
+}
+
 Result<ExitCode> ModelsShow(const GlobalOptions& g, const RunsArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(std::string shown, api::ShowModel(home->catalog(), a.ref));
-  PrintJson(shown);
+  if (a.json) {
+    KILN_ASSIGN_OR_RETURN(std::string shown, api::ShowModel(home->catalog(), a.ref));
+    PrintJson(shown);
+    return 0;
+  }
+  registry::CatalogStore& c = home->catalog();
+  KILN_ASSIGN_OR_RETURN(auto resolved, registry::ResolveModelRef(c, a.ref));
+  if (resolved.second != 0) {
+    KILN_ASSIGN_OR_RETURN(auto v, c.GetModelVersion(resolved.first, resolved.second));
+    KILN_ASSIGN_OR_RETURN(RunRecord r, c.GetRun(v.run_id));
+    std::string text = VersionText(v) + "\n";
+    text += Block("metrics", r.metrics, [](double m) { return fmt::format("{:.6g}", m); });
+    Print(text + fmt::format("artifact {}", v.artifact));
+    return 0;
+  }
+  KILN_ASSIGN_OR_RETURN(auto versions, c.ListModelVersions(resolved.first));
+  KILN_ASSIGN_OR_RETURN(auto gates, c.GateReports(resolved.first));
+  std::string text;
+  for (const auto& v : versions) text += VersionText(v) + "\n";
+  Print(text + fmt::format("{} version(s), {} gate report(s) (--json shows them)", versions.size(),
+                           gates.size()));
   return 0;
 }
 
@@ -388,9 +457,9 @@ void AddRunsCommands(CLI::App& app, const GlobalOptions& g,
   list->add_option("--limit", args->limit, "at most this many runs (default 50)");
   list->add_flag("--json", args->json, "machine-readable output");
   list->callback(bind(RunsList));
-  CLI::App* show = runs->add_subcommand("show", "one run: params, metrics, curves, lineage (JSON)");
+  CLI::App* show = runs->add_subcommand("show", "one run: params, metrics, curves, lineage");
   show->add_option("run", args->run, "run id, a unique prefix of one, or a run name")->required();
-  show->add_flag("--json", args->json, "accepted for symmetry: the output is always JSON");
+  show->add_flag("--json", args->json, "machine-readable output (with the full curves)");
   show->callback(bind(RunsShow));
   CLI::App* cmp = runs->add_subcommand(
       "compare", "runs side by side: params, metrics and curves (table, or --plot a chart)");
@@ -435,7 +504,7 @@ void AddRunsCommands(CLI::App& app, const GlobalOptions& g,
   mlist->callback(bind(ModelsList));
   CLI::App* mshow = models->add_subcommand("show", "NAME (all versions), NAME:k or NAME@alias");
   mshow->add_option("ref", args->ref, "model reference")->required();
-  mshow->add_flag("--json", args->json, "accepted for symmetry: the output is always JSON");
+  mshow->add_flag("--json", args->json, "machine-readable output (with the full curves)");
   mshow->callback(bind(ModelsShow));
   CLI::App* hist = models->add_subcommand("history", "every alias move of a model");
   hist->add_option("name", args->name, "model name")->required();

@@ -1,6 +1,8 @@
 // `kiln train`, `kiln predict`, `kiln eval`, `kiln model inspect`: flag parsing and wiring.
+#include <algorithm>
 #include <cstdio>
 #include <map>
+#include <numeric>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -87,7 +89,7 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
   if (to_stdout) o.out.clear();
   auto ctx = Context(g);
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(pipeline::TrainResult r, pipeline::Train(*home, o, *ctx));
+  KILN_ASSIGN_OR_RETURN(pipeline::TrainResult r, pipeline::Train(*home, o, ctx));
   for (const auto& s : r.skipped_columns) {
     std::fprintf(stderr, "note: skipping string column '%s'\n", s.c_str());
   }
@@ -111,7 +113,7 @@ Result<ExitCode> Train(const GlobalOptions& g, const TrainArgs& a) {
 Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
   auto ctx = Context(g);
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(pipeline::EvalResult r, pipeline::Evaluate(*home, {a.model, a.data}, *ctx));
+  KILN_ASSIGN_OR_RETURN(pipeline::EvalResult r, pipeline::Evaluate(*home, {a.model, a.data}, ctx));
   if (a.json) {
     PrintJson(pipeline::EvalResultJson(r));
     return 0;
@@ -127,7 +129,7 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(
       pipeline::BatchPredictResult r,
-      pipeline::BatchPredict(*home, {a.model, a.data, a.pred_out, a.kind, a.explain}, *ctx));
+      pipeline::BatchPredict(*home, {a.model, a.data, a.pred_out, a.kind, a.explain}, ctx));
   if (a.json) {
     PrintJson(pipeline::BatchPredictResultJson(r, a.pred_out));
   } else {
@@ -136,15 +138,12 @@ Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   return 0;
 }
 
-Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
-  auto fs = NewPosixFileSystem();
-  (void)g;
-  KILN_ASSIGN_OR_RETURN(auto m, model::LoadModel(*fs, a.model));
+// `model inspect --json`: the summary, and with --trees every node.
+json InspectJson(const model::TreeModel& m, const std::vector<model::Importance>& importance,
+                 bool trees_too) {
   json features = json::array();
-  auto pred = model::Predictor::Create(m);
-  const auto importance = model::FeatureImportances(*m, pred.ok() ? (*pred)->used_trees() : 0);
-  for (size_t i = 0; i < m->features.size(); ++i) {
-    const auto& f = m->features[i];
+  for (size_t i = 0; i < m.features.size(); ++i) {
+    const auto& f = m.features[i];
     features.push_back({{"name", f.name},
                         {"categorical", f.categorical},
                         {"bins", f.categorical ? f.categories.size() : f.bin_edges.size()},
@@ -154,22 +153,22 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
                           {"cover", importance[i].cover}}}});
   }
   size_t nodes = 0;
-  for (const auto& t : m->trees) nodes += t.nodes.size();
+  for (const auto& t : m.trees) nodes += t.nodes.size();
   json trees = json::array();
-  for (size_t t = 0; a.trees && t < m->trees.size(); ++t) {
-    const model::Tree& tree = m->trees[t];
+  for (size_t t = 0; trees_too && t < m.trees.size(); ++t) {
+    const model::Tree& tree = m.trees[t];
     json tree_nodes = json::array();
     for (const model::Node& n : tree.nodes) {
       if (n.is_leaf()) {
         tree_nodes.push_back({{"leaf", n.value}, {"cover", n.cover}});
         continue;
       }
-      json node = {{"feature", m->features[n.feature].name}, {"left", n.left}, {"right", n.right},
-                   {"default_left", n.default_left},         {"gain", n.gain}, {"cover", n.cover}};
+      json node = {{"feature", m.features[n.feature].name}, {"left", n.left}, {"right", n.right},
+                   {"default_left", n.default_left},        {"gain", n.gain}, {"cover", n.cover}};
       if (n.categorical) {
         json cats = json::array();
         for (uint32_t k = n.cat_begin; k < n.cat_end; ++k) {
-          cats.push_back(m->features[n.feature].categories[tree.categories[k]]);
+          cats.push_back(m.features[n.feature].categories[tree.categories[k]]);
         }
         node["categories_left"] = std::move(cats);
       } else {
@@ -179,18 +178,59 @@ Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
     }
     trees.push_back({{"class_index", tree.class_index}, {"nodes", std::move(tree_nodes)}});
   }
-  json out = {{"objective", model::ObjectiveName(m->objective)},
-              {"num_classes", m->num_classes},
-              {"classes", m->class_labels},
-              {"target", m->target},
-              {"trees", m->trees.size()},
+  json out = {{"objective", model::ObjectiveName(m.objective)},
+              {"num_classes", m.num_classes},
+              {"classes", m.class_labels},
+              {"target", m.target},
+              {"trees", m.trees.size()},
               {"nodes", nodes},
-              {"best_iteration", m->best_iteration},
-              {"base_score", m->base_score},
+              {"best_iteration", m.best_iteration},
+              {"base_score", m.base_score},
               {"features", features},
-              {"params", json::parse(m->params_json, nullptr, false)}};
-  if (a.trees) out["trees_json"] = std::move(trees);
-  Print(out.dump(2));
+              {"params", json::parse(m.params_json, nullptr, false)}};
+  if (trees_too) out["trees_json"] = std::move(trees);
+  return out;
+}
+
+std::string InspectText(const std::string& file, const model::TreeModel& m,
+                        const std::vector<model::Importance>& importance) {
+  size_t nodes = 0;
+  for (const auto& t : m.trees) nodes += t.nodes.size();
+  std::string classes;
+  for (const auto& c : m.class_labels) classes += (classes.empty() ? "" : ", ") + c;
+  std::string text =
+      fmt::format("{}: {}{}, target {}\n{} trees, {} nodes, best iteration {}, base score {:.6g}\n",
+                  file, model::ObjectiveName(m.objective),
+                  classes.empty() ? "" : fmt::format(" ({} classes: {})", m.num_classes, classes),
+                  m.target.empty() ? "-" : m.target, m.trees.size(), nodes, m.best_iteration,
+                  fmt::join(m.base_score, ", "));
+  std::vector<size_t> order(m.features.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return importance[x].gain > importance[y].gain; });
+  text += fmt::format("{:<24}  {:<11}  {:>5}  {:>12}  {:>6}\n", "FEATURE (by gain)", "TYPE", "BINS",
+                      "GAIN", "SPLITS");
+  for (size_t i : order) {
+    const auto& f = m.features[i];
+    text += fmt::format("{:<24}  {:<11}  {:>5}  {:>12.6g}  {:>6}\n", f.name,
+                        f.categorical ? "categorical" : "numeric",
+                        f.categorical ? f.categories.size() : f.bin_edges.size(),
+                        importance[i].gain, importance[i].splits);
+  }
+  return text + "parameters and every tree: --json [--trees]";
+}
+
+Result<ExitCode> Inspect(const GlobalOptions& g, const TrainArgs& a) {
+  auto fs = NewPosixFileSystem();
+  (void)g;
+  KILN_ASSIGN_OR_RETURN(auto m, model::LoadModel(*fs, a.model));
+  auto pred = model::Predictor::Create(m);
+  const auto importance = model::FeatureImportances(*m, pred.ok() ? (*pred)->used_trees() : 0);
+  if (a.json || a.trees) {
+    Print(InspectJson(*m, importance, a.trees).dump(2));
+  } else {
+    Print(InspectText(a.model, *m, importance));
+  }
   return 0;
 }
 
@@ -294,12 +334,13 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
 
   CLI::App* model_cmd = app.add_subcommand("model", "inspect model files");
   model_cmd->require_subcommand(1);
-  CLI::App* inspect = model_cmd->add_subcommand("inspect", "summary of a model file (JSON)");
+  CLI::App* inspect = model_cmd->add_subcommand("inspect", "summary of a model file");
   inspect->add_option("file", args->model, "model file")->required();
-  inspect->add_flag("--json", args->json, "JSON output (the default)");
-  inspect->add_flag("--trees", args->trees,
-                    "also dump every tree (nodes with feature, threshold or categories, children, "
-                    "gain, cover; leaves with their value): a JSON export of the model");
+  inspect->add_flag("--json", args->json, "machine-readable output (with the parameters)");
+  inspect->add_flag(
+      "--trees", args->trees,
+      "also dump every tree (nodes with feature, threshold or categories, children, "
+      "gain, cover; leaves with their value): a JSON export of the model (implies --json)");
   inspect->callback(bind(Inspect));
   CLI::App* import = model_cmd->add_subcommand("import", "convert an XGBoost JSON model to kiln");
   import->add_option("file", args->model, "XGBoost model saved with save_model(\"m.json\")")

@@ -54,7 +54,7 @@ Result<ExitCode> Tune(const GlobalOptions& g, const TuneArgs& a) {
                    t.metric.c_str(), t.score, t.rounds, stopped.c_str(), t.run_id.c_str());
     };
   }
-  KILN_ASSIGN_OR_RETURN(pipeline::TuneResult r, pipeline::Tune(*home, o, *ctx));
+  KILN_ASSIGN_OR_RETURN(pipeline::TuneResult r, pipeline::Tune(*home, o, ctx));
   if (a.json) {
     PrintJson(pipeline::TuneResultJson(r));
   } else {

@@ -219,22 +219,7 @@ Result<std::string> MoveAlias(registry::CatalogStore& c, const std::string& name
 Result<std::string> RollbackAlias(registry::CatalogStore& c, const std::string& name,
                                   const std::string& alias, const std::string& actor,
                                   const std::string& reason) {
-  KILN_ASSIGN_OR_RETURN(int64_t current, c.ResolveAlias(name, alias));
-  KILN_ASSIGN_OR_RETURN(auto history, c.AliasHistory(name));
-  // The version the alias pointed to before it came to `current`.
-  int64_t target = 0;
-  for (auto it = history.rbegin(); it != history.rend(); ++it) {
-    if (it->alias == alias && it->version == current) {
-      target = it->previous;
-      break;
-    }
-  }
-  if (target == 0) {
-    return FailedPreconditionError(
-        fmt::format("{}@{} has no earlier version to roll back to", name, alias));
-  }
-  KILN_ASSIGN_OR_RETURN(auto ev, c.SetAlias(name, alias, target, actor,
-                                            reason.empty() ? "rollback" : reason, current));
+  KILN_ASSIGN_OR_RETURN(auto ev, registry::RollbackAlias(c, name, alias, actor, reason));
   return AliasMoveJson(ev);
 }
 
@@ -343,7 +328,7 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
     }
     if (s.size() == 7 && s[6] == "rollback") {
       if (req.method != "POST") return method_not_allowed("POST");
-      return answer(RollbackAlias(*catalog_, name, alias, "api", *reason));
+      return answer(api::RollbackAlias(*catalog_, name, alias, "api", *reason));
     }
   }
   return ErrorResponse(NotFoundError("no such endpoint"));

@@ -1,10 +1,24 @@
 #include "kiln/base/exec_context.h"
 
+#include <algorithm>
+#include <atomic>
 #include <thread>
 
+#include "kiln/base/mutex.h"
 #include "kiln/base/thread_pool.h"
 
 namespace kiln {
+
+struct ExecContext::Shared {
+  std::atomic<bool> cancelled{false};
+  ThreadPool* pool = nullptr;  // the caller's, or `owned`
+  Mutex mu;
+  std::unique_ptr<ThreadPool> owned KILN_GUARDED_BY(mu);
+  ~Shared() {
+    MutexLock lock(&mu);
+    if (owned) owned->Stop();
+  }
+};
 
 ExecContext::ExecContext() : ExecContext(Options{}) {}
 
@@ -13,12 +27,14 @@ ExecContext::ExecContext(const Options& options)
                    ? options.threads
                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
       seed_(options.seed),
-      deadline_(options.deadline) {}
-
-ExecContext::~ExecContext() {
-  MutexLock lock(&pool_mu_);
-  if (pool_) pool_->Stop();
+      deadline_(options.deadline),
+      shared_(std::make_shared<Shared>()) {
+  shared_->pool = options.pool;
 }
+
+void ExecContext::Cancel() const { shared_->cancelled.store(true, std::memory_order_relaxed); }
+
+bool ExecContext::cancelled() const { return shared_->cancelled.load(std::memory_order_relaxed); }
 
 Status ExecContext::CheckAlive() const {
   if (cancelled()) return CancelledError("operation cancelled");
@@ -26,11 +42,33 @@ Status ExecContext::CheckAlive() const {
   return Status::Ok();
 }
 
+ExecContext ExecContext::WithThreads(int n) const {
+  ExecContext view = *this;
+  if (n > 0) view.threads_ = n;
+  return view;
+}
+
+ExecContext ExecContext::WithSeed(uint64_t seed) const {
+  ExecContext view = *this;
+  view.seed_ = seed;
+  return view;
+}
+
+ExecContext ExecContext::WithDeadline(Clock::time_point deadline) const {
+  ExecContext view = *this;
+  if (!view.deadline_ || deadline < *view.deadline_) view.deadline_ = deadline;
+  return view;
+}
+
 ThreadPool& ExecContext::pool() const {
-  MutexLock lock(&pool_mu_);
-  // The caller of ParallelFor works too, so threads_ - 1 helpers give threads_ in total.
-  if (!pool_) pool_ = std::make_unique<ThreadPool>(std::max(1, threads_ - 1));
-  return *pool_;
+  ThreadPool* pool = shared_->pool;
+  if (pool == nullptr) {
+    MutexLock lock(&shared_->mu);
+    if (!shared_->owned) shared_->owned = std::make_unique<ThreadPool>(0);
+    pool = shared_->owned.get();
+  }
+  pool->EnsureWorkers(threads_ - 1);
+  return *pool;
 }
 
 }  // namespace kiln

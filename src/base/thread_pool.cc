@@ -8,13 +8,20 @@
 
 namespace kiln {
 
-ThreadPool::ThreadPool(int num_threads) {
-  if (num_threads < 1) num_threads = 1;
-  workers_.reserve(static_cast<size_t>(num_threads));
-  for (int i = 0; i < num_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
-}
+ThreadPool::ThreadPool(int num_threads) { EnsureWorkers(num_threads); }
 
 ThreadPool::~ThreadPool() { Stop(); }
+
+int ThreadPool::size() const {
+  MutexLock lock(&mu_);
+  return static_cast<int>(workers_.size());
+}
+
+void ThreadPool::EnsureWorkers(int n) {
+  MutexLock lock(&mu_);
+  if (stopping_) return;
+  while (static_cast<int>(workers_.size()) < n) workers_.emplace_back([this] { WorkerLoop(); });
+}
 
 Status ThreadPool::Submit(std::function<void()> task) {
   {
@@ -27,12 +34,14 @@ Status ThreadPool::Submit(std::function<void()> task) {
 }
 
 void ThreadPool::Stop() {
+  std::vector<std::thread> workers;
   {
     MutexLock lock(&mu_);
     stopping_ = true;
+    workers.swap(workers_);
   }
   cv_.SignalAll();
-  for (auto& w : workers_) {
+  for (auto& w : workers) {
     if (w.joinable()) w.join();
   }
 }

@@ -86,7 +86,23 @@ Worker::Worker(registry::JobQueue* queue, JobRunner runner, WorkerOptions option
   options_.concurrency = std::max(1, options_.concurrency);
 }
 
-Worker::~Worker() = default;
+Worker::~Worker() {
+  // After an early error return from Run() the jobs it started may still run on the process's
+  // pool: cancel them and wait, so that none outlives its slot.
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      bool running = false;
+      for (auto& s : slots_) {
+        if (!s->started || s->done.load()) continue;
+        s->ctx->Cancel();
+        running = true;
+      }
+      if (!running) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 WorkerStats Worker::stats() const {
   MutexLock lock(&mu_);
@@ -207,7 +223,8 @@ Status Worker::PollOnce(bool* idle) {
   *idle = false;
   auto slot = std::make_unique<Slot>();
   slot->job = std::move(*job);
-  slot->ctx = std::make_unique<ExecContext>(ExecContext::Options{.threads = options_.threads});
+  slot->ctx = std::make_unique<ExecContext>(
+      ExecContext::Options{.threads = options_.threads, .pool = pool_});
   slot->cancel_requested = slot->job.cancel_requested;
   if (slot->cancel_requested) slot->ctx->Cancel();
   KILN_LOG_INFO("job {} ({}) attempt {} on {}", slot->job.id, slot->job.spec.verb,
@@ -218,14 +235,22 @@ Status Worker::PollOnce(bool* idle) {
 }
 
 Status Worker::Run() {
-  ThreadPool pool(options_.concurrency);
+  std::unique_ptr<ThreadPool> own;
+  pool_ = options_.pool;
+  if (pool_ == nullptr) {
+    own = std::make_unique<ThreadPool>(0);
+    pool_ = own.get();
+  }
+  // Each running job holds a worker and may use threads - 1 more for its ParallelFor helpers.
+  const int per_job = ExecContext(ExecContext::Options{.threads = options_.threads}).threads();
+  pool_->EnsureWorkers(options_.concurrency + per_job - 1);
   auto next_run = [](const registry::Schedule& s, int64_t now) {
     auto next = NextRun(s, now);
     return next.ok() ? *next : INT64_MAX;  // a schedule that cannot be read never runs again
   };
   const auto renew_every = std::chrono::milliseconds(std::max<int64_t>(options_.lease_ms / 3, 50));
   auto last_renew = Clock::now();
-  auto start = [&](Slot* slot) { return pool.Submit([this, slot] { RunSlot(slot); }); };
+  auto start = [&](Slot* slot) { return pool_->Submit([this, slot] { RunSlot(slot); }); };
   while (!stopping_.load()) {
     if (auto due = queue_->EnqueueDue(NowMs(), next_run); !due.ok()) {
       KILN_LOG_WARN("schedules: {}", due.status().ToString());
@@ -277,8 +302,7 @@ Status Worker::Run() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  pool.Stop();
-  return Status::Ok();
+  return Status::Ok();  // every slot has ended: nothing of this worker is left on the pool
 }
 
 }  // namespace kiln::jobs

@@ -185,7 +185,7 @@ Result<BatchPredictResult> BatchPredict(Home& home, const BatchPredictOptions& o
   result.data = src.label;
   result.parts = src.parts;
   // `threads` parts at a time, each read, scored and formatted by one thread; appended in order.
-  const ExecContext one(ExecContext::Options{.threads = 1});
+  const ExecContext one = ctx.WithThreads(1);
   const size_t window = static_cast<size_t>(std::max(1, ctx.threads()));
   for (size_t first = 0; first < src.parts; first += window) {
     const size_t n = std::min(window, src.parts - first);

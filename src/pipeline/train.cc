@@ -224,13 +224,8 @@ Result<TrainResult> Train(Home& home, const TrainOptions& o, const ExecContext& 
   }
   if (o.checkpoint_every < 0) return InvalidArgumentError("--checkpoint-every must be >= 0");
   if (!o.register_name.empty()) KILN_RETURN_IF_ERROR(ValidateName(o.register_name, "model name"));
-  // `threads=N` among the parameters caps this training below the caller's context.
-  std::unique_ptr<ExecContext> own;
-  if (params.threads > 0 && params.threads != ctx.threads()) {
-    own = std::make_unique<ExecContext>(
-        ExecContext::Options{.threads = params.threads, .seed = ctx.seed()});
-  }
-  const ExecContext& c = own ? *own : ctx;
+  // `threads=N` among the parameters sets this training's cap; cancellation stays the caller's.
+  const ExecContext c = ctx.WithThreads(params.threads);
   TrainResult result;
   KILN_ASSIGN_OR_RETURN(TrainingSet set, PrepareTrainingSet(home, o, params, &result, c));
   KILN_ASSIGN_OR_RETURN(auto recorder, RunRecorder::Start(&home, NewTrainingRun(o, params, set)));

@@ -101,4 +101,23 @@ Result<std::pair<std::string, int64_t>> ResolveModelRef(CatalogStore& c, const s
   return std::make_pair(ref, int64_t{0});
 }
 
+Result<AliasEvent> RollbackAlias(CatalogStore& c, const std::string& name, const std::string& alias,
+                                 const std::string& actor, const std::string& reason) {
+  KILN_ASSIGN_OR_RETURN(int64_t current, c.ResolveAlias(name, alias));
+  KILN_ASSIGN_OR_RETURN(auto history, c.AliasHistory(name));
+  // The version the alias pointed to before it came to `current`.
+  int64_t target = 0;
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    if (it->alias == alias && it->version == current) {
+      target = it->previous;
+      break;
+    }
+  }
+  if (target == 0) {
+    return FailedPreconditionError(
+        fmt::format("{}@{} has no earlier version to roll back to", name, alias));
+  }
+  return c.SetAlias(name, alias, target, actor, reason.empty() ? "rollback" : reason, current);
+}
+
 }  // namespace kiln::registry

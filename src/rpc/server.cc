@@ -167,6 +167,8 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& o
                                : options.address;
   builder.AddListeningPort(fmt::format("{}:{}", host, options.port),
                            grpc::InsecureServerCredentials(), &impl->port_);
+  // gRPC sets SO_REUSEPORT by default: a second server would share a taken port in silence.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<uint64_t>(options.limits.max_request_body_bytes, INT32_MAX)));
   builder.RegisterAsyncGenericService(&impl->service_);

@@ -8,6 +8,7 @@
 
 #include "kiln/base/exec_context.h"
 #include "kiln/base/logging.h"
+#include "kiln/base/numbers.h"
 
 #include "kiln/model/model_io.h"
 
@@ -209,9 +210,8 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::Get(const std::string& 
       return NotFoundError(fmt::format("model '{}' is not loaded", name));
     }
     if (version.empty() || version == default_alias_) return it->second.current;
-    const bool digits = version.find_first_not_of("0123456789") == std::string::npos;
-    if (digits && version.size() < 18) {
-      number = std::stoll(version);
+    if (auto n = ParseInteger(version, "version", 1, INT64_MAX); n.ok()) {
+      number = *n;
     } else if (auto a = it->second.aliases.find(version); a != it->second.aliases.end()) {
       number = a->second;
     }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kiln/base/hash.h"
+#include "kiln/base/numbers.h"
 #include "kiln/storage/blob_store.h"
 
 namespace kiln::storage {
@@ -198,7 +199,9 @@ Result<Manifest> DecodeManifest(std::string_view blob, std::string_view object,
       for (const auto& c : g.at("chunks")) {
         ChunkRef ref;
         ref.hash = c.at("hash").get<std::string>();
-        ref.xxh3 = std::stoull(c.at("xxh3").get<std::string>(), nullptr, 16);
+        auto xxh3 = ParseHex64(c.at("xxh3").get<std::string>(), "chunk xxh3");
+        if (!xxh3.ok()) return loss(xxh3.status().message());
+        ref.xxh3 = *xxh3;
         ref.bytes = c.at("bytes").get<uint64_t>();
         rg.chunks.push_back(std::move(ref));
       }

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <thread>
 
 #include <fmt/format.h>
 
+#include "kiln/base/thread_pool.h"
 #include "kiln/learn/gbdt/trainer.h"
 #include "kiln/learn/objective.h"
 
@@ -90,6 +90,7 @@ struct Shared {
   const TuneOptions* options;
   const std::vector<Fold>* folds;
   TrialObserver* observer;
+  const ExecContext* trial_ctx;  // threads_per_trial, sharing the tune's pool and cancellation
   std::string metric;
   bool higher = true;
   int threads_per_trial = 1;
@@ -111,7 +112,7 @@ Result<TrialResult> RunTrial(Shared& s, int index, const Assignment& a) {
   KILN_ASSIGN_OR_RETURN(r.resolved, Resolve(o.space, o.base, a));
   r.resolved.threads = s.threads_per_trial;
   KILN_RETURN_IF_ERROR(s.observer->TrialStarted(index, r.resolved, a));
-  ExecContext ctx(ExecContext::Options{.threads = s.threads_per_trial});
+  const ExecContext& ctx = *s.trial_ctx;
   double sum = 0;
   int trained = 0;
   for (size_t f = 0; f < s.folds->size(); ++f) {
@@ -155,13 +156,16 @@ Result<TrialResult> RunTrial(Shared& s, int index, const Assignment& a) {
   return r;
 }
 
-void Worker(Shared& s) {
+// One of the `parallel` trial loops, each a task on the pool: a trial at a time until none is
+// left to start, an error stopped the search, or the context was cancelled.
+Status Worker(Shared& s) {
   while (true) {
     int index = 0;
     Assignment a;
+    KILN_RETURN_IF_ERROR(s.trial_ctx->CheckAlive());
     {
       MutexLock lock(&s.mu);
-      if (s.to_start <= 0 || !s.error.ok()) return;
+      if (s.to_start <= 0 || !s.error.ok()) return Status::Ok();
       --s.to_start;
       index = s.next_index++;
       std::mt19937_64 rng(s.options->seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(index));
@@ -171,7 +175,7 @@ void Worker(Shared& s) {
     MutexLock lock(&s.mu);
     if (!r.ok()) {
       if (s.error.ok()) s.error = r.status().WithContext(fmt::format("trial {}", index));
-      return;
+      return Status::Ok();  // reported through s.error, with the trial's index
     }
     s.history.push_back({a, s.higher ? -r->score : r->score});
     s.summary.total_rounds += r->rounds;
@@ -212,6 +216,8 @@ Result<TuneSummary> RunTune(const TuneOptions& options, const std::vector<Fold>&
   const int remaining = options.trials - static_cast<int>(history.size());
   const int workers = std::clamp(options.parallel, 1, std::max(1, remaining));
   s.threads_per_trial = std::max(1, ctx.threads() / workers);
+  const ExecContext trial_ctx = ctx.WithThreads(s.threads_per_trial);
+  s.trial_ctx = &trial_ctx;
   {
     MutexLock lock(&s.mu);
     s.sampler = options.sampler == "tpe" ? NewTpeSampler(options.space, options.startup)
@@ -222,11 +228,14 @@ Result<TuneSummary> RunTune(const TuneOptions& options, const std::vector<Fold>&
     s.summary.metric = s.metric;
     s.summary.higher_is_better = s.higher;
   }
-  std::vector<std::thread> threads;
-  for (int w = 0; w < workers; ++w) threads.emplace_back([&s] { Worker(s); });
-  for (auto& t : threads) t.join();
+  // The trial loops and the trials' own ParallelFor helpers all run on the caller's pool:
+  // workers * threads_per_trial <= ctx.threads(), so a pool of ctx.threads() - 1 holds them.
+  ctx.pool();
+  Status run = ParallelFor(ctx.WithThreads(workers), static_cast<size_t>(workers),
+                           [&s](size_t) { return Worker(s); });
   MutexLock lock(&s.mu);
   if (!s.error.ok()) return s.error;
+  KILN_RETURN_IF_ERROR(run);
   return std::move(s.summary);
 }
 

@@ -34,5 +34,25 @@ TEST(ParseIntegerTest, NamesTheRange) {
   EXPECT_NE(underflow.status().message().find("at least -5"), std::string::npos);
 }
 
+TEST(ParseHex64Test, StoredChecksums) {
+  EXPECT_EQ(*ParseHex64("ffffffffffffffff", "xxh3"), UINT64_MAX);
+  EXPECT_EQ(*ParseHex64("0A1b", "xxh3"), 0x0a1bu);
+  for (const char* bad :
+       {"", "0x10", "-1", "12g", "1 ", "10000000000000000", "00000000000000001"}) {
+    EXPECT_FALSE(ParseHex64(bad, "xxh3").ok()) << bad;
+  }
+}
+
+TEST(ParseDoubleTest, WholeTextOnly) {
+  EXPECT_EQ(*ParseDouble("0.5", "score"), 0.5);
+  EXPECT_EQ(*ParseDouble("-1e-3", "score"), -1e-3);
+  EXPECT_EQ(*ParseDouble("7", "score"), 7.0);
+  for (const char* bad : {"", " 1", "1 ", "+1", "1e999", "0.5x", "--1", "\xff"}) {
+    auto v = ParseDouble(bad, "score");
+    ASSERT_FALSE(v.ok()) << bad;
+    EXPECT_NE(v.status().message().find("score must be a finite number"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace kiln

@@ -77,5 +77,61 @@ TEST(ThreadPoolTest, RunsTasksAndStopsIdempotently) {
   EXPECT_EQ(n.load(), 100);
 }
 
+TEST(ExecContextTest, ViewsShareThePoolAndTheCancellation) {
+  ThreadPool pool(0);
+  const ExecContext ctx(ExecContext::Options{.threads = 3, .seed = 7, .pool = &pool});
+  const ExecContext narrow = ctx.WithThreads(1);
+  const ExecContext wide = ctx.WithThreads(5).WithSeed(9);
+  EXPECT_EQ(narrow.threads(), 1);
+  EXPECT_EQ(ctx.WithThreads(0).threads(), 3);  // 0 keeps the cap
+  EXPECT_EQ(wide.seed(), 9u);
+  EXPECT_EQ(narrow.seed(), 7u);
+  EXPECT_EQ(&wide.pool(), &pool);
+  EXPECT_EQ(pool.size(), 4);  // grown to the widest cap minus the caller
+  EXPECT_EQ(&ctx.pool(), &pool);
+  EXPECT_EQ(pool.size(), 4);  // never shrinks
+  const ExecContext copy = narrow;
+  copy.Cancel();
+  EXPECT_TRUE(ctx.cancelled());
+  EXPECT_EQ(wide.CheckAlive().code(), StatusCode::kCancelled);
+  // A context made from Options has a cancellation state of its own.
+  const ExecContext other(ExecContext::Options{.threads = 2, .pool = &pool});
+  EXPECT_TRUE(other.CheckAlive().ok());
+}
+
+TEST(ExecContextTest, WithDeadlineKeepsTheEarlierOne) {
+  const auto now = ExecContext::Clock::now();
+  const ExecContext ctx(
+      ExecContext::Options{.threads = 1, .deadline = now + std::chrono::hours(1)});
+  EXPECT_EQ(ctx.WithDeadline(now + std::chrono::hours(2)).deadline(), now + std::chrono::hours(1));
+  EXPECT_EQ(ctx.WithDeadline(now - std::chrono::seconds(1)).CheckAlive().code(),
+            StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(ctx.CheckAlive().ok());
+}
+
+TEST(ExecContextTest, WithoutAPoolCopiesShareTheOneItMakes) {
+  const ExecContext ctx(ExecContext::Options{.threads = 2});
+  const ExecContext copy = ctx.WithThreads(3);
+  EXPECT_EQ(&ctx.pool(), &copy.pool());
+  std::atomic<int> n{0};
+  ASSERT_TRUE(ParallelFor(copy, 100, [&](size_t) {
+                n.fetch_add(1);
+                return Status::Ok();
+              }).ok());
+  EXPECT_EQ(n.load(), 100);
+}
+
+TEST(ThreadPoolTest, GrowsOnDemandButNotOnceStopped) {
+  ThreadPool pool(0);
+  EXPECT_EQ(pool.size(), 0);
+  pool.EnsureWorkers(2);
+  EXPECT_EQ(pool.size(), 2);
+  pool.EnsureWorkers(1);
+  EXPECT_EQ(pool.size(), 2);
+  pool.Stop();
+  pool.EnsureWorkers(4);
+  EXPECT_EQ(pool.size(), 0);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -40,6 +40,7 @@ class ServeCliTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new std::string(kiln::testing::MakeTempDir("kiln-serve"));
     home_ = new std::string(*dir_ + "/home");
+    fs::create_directories(*home_);
     const std::string data = kiln::testing::SourceDir() + "/examples/credit/credit_2024.csv";
     auto run = [](std::vector<std::string> args) {
       args.insert(args.begin(), {"--home", *home_});

@@ -51,9 +51,15 @@ TEST_F(TrainCliTest, TheModelIsInTheRunAndOnStdoutWhenAsked) {
   EXPECT_FALSE(fs::exists(dir_ + "/-"));
   EXPECT_NE(piped.err.find("trained 5 trees"), std::string::npos) << piped.err;
   const std::string model = Write("piped.kiln", piped.out);
-  auto inspect = Kiln({"model", "inspect", model});
+  auto inspect = Kiln({"model", "inspect", model, "--json"});
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   EXPECT_EQ(json::parse(inspect.out)["trees"], 5);
+  // Without --json: a readable summary, not JSON.
+  auto summary = Kiln({"model", "inspect", model});
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("5 trees"), std::string::npos) << summary.out;
+  EXPECT_NE(summary.out.find("FEATURE (by gain)"), std::string::npos) << summary.out;
+  EXPECT_TRUE(json::parse(summary.out, nullptr, false).is_discarded());
 }
 
 TEST_F(TrainCliTest, TrainEvalPredictInspect) {
@@ -111,7 +117,7 @@ TEST_F(TrainCliTest, TrainEvalPredictInspect) {
   EXPECT_EQ(Kiln({"predict", "--model", model, "--data", "t", "--out", leaves, "--kind", "nope"})
                 .exit_code,
             2);
-  auto inspect = Kiln({"model", "inspect", model, "--trees"});
+  auto inspect = Kiln({"model", "inspect", model, "--trees"});  // --trees implies --json
   ASSERT_EQ(inspect.exit_code, 0);
   json info = json::parse(inspect.out);
   EXPECT_EQ(info["features"].size(), 2u);  // id and target excluded
@@ -145,9 +151,15 @@ TEST_F(TrainCliTest, RunsAndRegistry) {
   EXPECT_EQ(runs[0]["status"], "finished");
   EXPECT_EQ(runs[0]["attributes"]["train_data"], "t@v1");
   EXPECT_TRUE(runs[0]["metrics"].contains("valid.auc"));
-  auto show = Kiln({"runs", "show", ids[0]});
+  auto show = Kiln({"runs", "show", ids[0], "--json"});
   ASSERT_EQ(show.exit_code, 0);
   EXPECT_EQ(json::parse(show.out)["curves"]["valid.auc"]["values"].size(), 5u);
+  auto readable = Kiln({"runs", "show", ids[0]});
+  ASSERT_EQ(readable.exit_code, 0) << readable.err;
+  EXPECT_NE(readable.out.find("run " + ids[0]), std::string::npos) << readable.out;
+  EXPECT_NE(readable.out.find("lineage:\n"), std::string::npos) << readable.out;
+  EXPECT_NE(readable.out.find(" t@v1\n"), std::string::npos) << readable.out;
+  EXPECT_NE(readable.out.find("5 points, last "), std::string::npos) << readable.out;
 
   // compare: params side by side with differing rows marked, curves as a table and a chart.
   auto cmp = Kiln({"runs", "compare", ids[0], ids[1], "--points", "3"});
@@ -183,9 +195,14 @@ TEST_F(TrainCliTest, RunsAndRegistry) {
   ASSERT_EQ(Kiln({"models", "alias", "churn", "1", "--set", "production"}).exit_code, 0);
   ASSERT_EQ(Kiln({"models", "alias", "churn", "2", "--set", "production"}).exit_code, 0);
   ASSERT_EQ(Kiln({"models", "rollback", "churn", "--reason", "regression"}).exit_code, 0);
-  auto shown = Kiln({"models", "show", "churn@production"});
+  auto shown = Kiln({"models", "show", "churn@production", "--json"});
   ASSERT_EQ(shown.exit_code, 0);
   EXPECT_EQ(json::parse(shown.out)["version"], 1);
+  auto versions = Kiln({"models", "show", "churn"});
+  ASSERT_EQ(versions.exit_code, 0) << versions.err;
+  EXPECT_NE(versions.out.find("churn:1  run "), std::string::npos) << versions.out;
+  EXPECT_NE(versions.out.find("[production]"), std::string::npos) << versions.out;
+  EXPECT_NE(versions.out.find("2 version(s)"), std::string::npos) << versions.out;
   auto history = json::parse(Kiln({"models", "history", "churn", "--json"}).out);
   ASSERT_EQ(history.size(), 3u);
   EXPECT_EQ(history[2]["reason"], "regression");
@@ -232,12 +249,12 @@ TEST_F(TrainCliTest, PromoteWithGate) {
   EXPECT_FALSE(r2["moved"]);
   EXPECT_LT(r2["challenger"]["metrics"]["auc"].get<double>(),
             r2["champion"]["metrics"]["auc"].get<double>());
-  EXPECT_EQ(json::parse(Kiln({"models", "show", "m@production"}).out)["version"], 1);
+  EXPECT_EQ(json::parse(Kiln({"models", "show", "m@production", "--json"}).out)["version"], 1);
   // A lenient gate lets it through.
   ASSERT_EQ(Kiln({"models", "promote", "m", "2", "--gate", "auc > 0", "--on", "holdout"}).exit_code,
             0);
-  EXPECT_EQ(json::parse(Kiln({"models", "show", "m@production"}).out)["version"], 2);
-  json shown = json::parse(Kiln({"models", "show", "m"}).out);
+  EXPECT_EQ(json::parse(Kiln({"models", "show", "m@production", "--json"}).out)["version"], 2);
+  json shown = json::parse(Kiln({"models", "show", "m", "--json"}).out);
   ASSERT_EQ(shown["gate_reports"].size(), 3u);
   EXPECT_EQ(shown["gate_reports"][1]["outcome"], "gate failed");
   // The registry reference works wherever a model is read.
@@ -251,7 +268,7 @@ TEST_F(TrainCliTest, PromoteWithGate) {
   EXPECT_NE(unknown.err.find("rmse"), std::string::npos) << unknown.err;
   EXPECT_EQ(Kiln({"models", "promote", "m", "9", "--gate", gate, "--on", "holdout"}).exit_code, 1);
   EXPECT_EQ(Kiln({"models", "promote", "m", "1", "--gate", gate, "--on", "nope"}).exit_code, 1);
-  EXPECT_EQ(json::parse(Kiln({"models", "show", "m@production"}).out)["version"], 2);
+  EXPECT_EQ(json::parse(Kiln({"models", "show", "m@production", "--json"}).out)["version"], 2);
 }
 
 TEST_F(TrainCliTest, BadInputs) {

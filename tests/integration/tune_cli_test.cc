@@ -77,12 +77,12 @@ TEST_F(TuneCliTest, AshaTrialsAreChildRunsAndTheBestIsRegistered) {
   EXPECT_GT(stopped, 0);      // ASHA stopped some trials at a rung
   EXPECT_LT(rounds, 9 * 90);  // and saved rounds
   EXPECT_EQ(out["rounds"], rounds);
-  auto show = Kiln({"runs", "show", parent});
+  auto show = Kiln({"runs", "show", parent, "--json"});
   ASSERT_EQ(show.exit_code, 0);
   json p = json::parse(show.out);
   EXPECT_EQ(p["status"], "finished");
   EXPECT_EQ(p["tags"]["best_run"], out["best_run"]);
-  auto model = json::parse(Kiln({"models", "show", "tuned:1"}).out);
+  auto model = json::parse(Kiln({"models", "show", "tuned:1", "--json"}).out);
   EXPECT_EQ(model["run_id"], out["best_run"]);
   EXPECT_EQ(Kiln({"eval", "--model", "tuned@", "--data", "t"}).exit_code, 1);  // bad alias
   EXPECT_EQ(Kiln({"eval", "--model", "tuned", "--data", "t"}).exit_code, 0);
@@ -123,7 +123,8 @@ TEST_F(TuneCliTest, CrossValidationRefitsTheBest) {
       EXPECT_EQ(c["attributes"]["artifact"], "");  // fold models are not kept
     }
   }
-  EXPECT_EQ(json::parse(Kiln({"models", "show", "cv:1"}).out)["run_id"], out["model_run"]);
+  EXPECT_EQ(json::parse(Kiln({"models", "show", "cv:1", "--json"}).out)["run_id"],
+            out["model_run"]);
 }
 
 TEST_F(TuneCliTest, ResumeAfterKillNineKeepsFinishedTrials) {

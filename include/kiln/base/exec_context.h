@@ -1,20 +1,28 @@
-// ExecContext: the explicit runtime context every engine call takes — thread count, deadline,
-// cancellation and seed. No globals, no environment variables (docs/design/conventions.md).
+// ExecContext: the explicit runtime context every engine call takes — a thread cap, a deadline,
+// cancellation and a seed — as a cheap view over the process's one ThreadPool. No globals, no
+// environment variables (docs/design/conventions.md).
 //
-//   ExecContext ctx(ExecContext::Options{.threads = 4, .seed = 7});
-//   ctx.Cancel();              // from any thread; CheckAlive() then returns Cancelled.
+//   ThreadPool pool(0);                       // the entry point owns the process's pool
+//   ExecContext ctx(ExecContext::Options{.threads = 4, .seed = 7, .pool = &pool});
+//   ParallelFor(ctx.WithThreads(2), n, body);  // a narrower view: same pool, same cancellation
+//   ctx.Cancel();                             // from any thread: every copy and view of ctx
+//                                             // then returns Cancelled from CheckAlive()
 //
-// Thread-safety: const methods and Cancel() are thread-safe. The pool is created lazily and
-// owned by the context; contexts are not copyable.
+// Copies and With*() views share the pool and the cancellation state; a context made from
+// Options has a cancellation state of its own. Without Options::pool a context makes a pool on
+// first use and shares it with its copies (tests, library callers); the entry points (`kiln`,
+// the worker, the server) pass theirs so that one process has one pool. The pool grows to the
+// largest thread cap used with it. A pool's own tasks never hold the last copy of a context
+// that owns it (ParallelFor's tasks hold only references).
+//
+// Thread-safety: every method is thread-safe; a context is copied by value (two pointers).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 
-#include "kiln/base/mutex.h"
 #include "kiln/base/status.h"
 
 namespace kiln {
@@ -28,30 +36,35 @@ class ExecContext {
     int threads = 0;  // 0 = hardware concurrency
     uint64_t seed = 42;
     std::optional<Clock::time_point> deadline;
+    ThreadPool* pool = nullptr;  // not owned; must outlive the context and its copies
   };
 
   ExecContext();
   explicit ExecContext(const Options& options);
-  ~ExecContext();
-  ExecContext(const ExecContext&) = delete;
-  ExecContext& operator=(const ExecContext&) = delete;
 
   int threads() const { return threads_; }
   uint64_t seed() const { return seed_; }
-  void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
-  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  std::optional<Clock::time_point> deadline() const { return deadline_; }
+  void Cancel() const;
+  bool cancelled() const;
   // OK, Cancelled, or DeadlineExceeded.
   Status CheckAlive() const;
-  // The shared worker pool (threads() workers), created on first use.
+
+  // Views sharing this context's pool and cancellation. WithThreads: n > 0 replaces the cap (it
+  // may be larger: the pool grows); n <= 0 keeps it. WithDeadline keeps the earlier deadline.
+  ExecContext WithThreads(int n) const;
+  ExecContext WithSeed(uint64_t seed) const;
+  ExecContext WithDeadline(Clock::time_point deadline) const;
+
+  // The pool, with at least threads() - 1 workers (the caller of ParallelFor works too).
   ThreadPool& pool() const;
 
  private:
+  struct Shared;
   int threads_;
   uint64_t seed_;
   std::optional<Clock::time_point> deadline_;
-  std::atomic<bool> cancelled_{false};
-  mutable Mutex pool_mu_;
-  mutable std::unique_ptr<ThreadPool> pool_ KILN_GUARDED_BY(pool_mu_);
+  std::shared_ptr<Shared> shared_;
 };
 
 }  // namespace kiln

@@ -23,9 +23,11 @@ namespace kiln {
 
 class ExecContext;
 
-// A fixed set of worker threads running submitted tasks in FIFO order.
-// Thread-safety: Submit() may be called from any thread. Stop() is idempotent; the destructor
-// stops and joins. Tasks must not throw (Submit wraps them in a firewall that logs).
+// Worker threads running submitted tasks in FIFO order; one per process, owned by its entry
+// point and reached through ExecContext::pool(). It starts with the given number of workers
+// (0 is fine) and grows on demand (EnsureWorkers), never shrinks.
+// Thread-safety: every method may be called from any thread. Stop() is idempotent; the
+// destructor stops and joins. Tasks must not throw (Submit wraps them in a firewall that logs).
 class ThreadPool {
  public:
   explicit ThreadPool(int num_threads);
@@ -33,7 +35,9 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  int size() const { return static_cast<int>(workers_.size()); }
+  int size() const;
+  // Starts workers until there are at least n (no-op once stopped).
+  void EnsureWorkers(int n);
   // Enqueues a task. Returns Cancelled if the pool is stopped.
   Status Submit(std::function<void()> task);
   // Finishes queued tasks, then joins all workers.
@@ -42,12 +46,12 @@ class ThreadPool {
  private:
   void WorkerLoop();
 
-  Mutex mu_;
+  mutable Mutex mu_;
   CondVar cv_;
   std::vector<std::function<void()>> queue_ KILN_GUARDED_BY(mu_);
   size_t head_ KILN_GUARDED_BY(mu_) = 0;
   bool stopping_ KILN_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> workers_;
+  std::vector<std::thread> workers_ KILN_GUARDED_BY(mu_);
 };
 
 Status ParallelFor(const ExecContext& ctx, size_t n, const std::function<Status(size_t)>& body);

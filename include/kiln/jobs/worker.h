@@ -25,6 +25,10 @@
 #include "kiln/base/status.h"
 #include "kiln/registry/job_queue.h"
 
+namespace kiln {
+class ThreadPool;
+}
+
 namespace kiln::jobs {
 
 struct WorkerOptions {
@@ -37,6 +41,9 @@ struct WorkerOptions {
   std::string id;                // default host:pid
   int threads = 0;               // per job (0: all cores)
   int64_t retry_base_ms = 2000;  // the first retry's backoff; doubled per attempt, capped 5 min
+  // The process's pool (not owned): jobs run as its tasks and their ParallelFor helpers share
+  // it. Null: the worker makes one for the length of Run().
+  ThreadPool* pool = nullptr;
 };
 
 // What runs a job: its output or its error; `log` takes progress lines.
@@ -79,6 +86,7 @@ class Worker {
   registry::JobQueue* queue_;
   JobRunner runner_;
   WorkerOptions options_;
+  ThreadPool* pool_ = nullptr;  // set by Run(): options_.pool or one of its own
   std::atomic<bool> stopping_{false};
   mutable Mutex mu_;
   std::vector<std::unique_ptr<Slot>> slots_ KILN_GUARDED_BY(mu_);

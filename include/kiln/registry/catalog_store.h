@@ -183,4 +183,10 @@ Result<std::string> ResolveRunRef(CatalogStore& c, const std::string& ref);
 // name -> (name, 0). NotFound for an alias that is not set, InvalidArgument for a bad number.
 Result<std::pair<std::string, int64_t>> ResolveModelRef(CatalogStore& c, const std::string& ref);
 
+// Moves `alias` of model `name` back to the version it pointed to before its current one
+// (recorded with `reason`, "rollback" when empty). FailedPrecondition when there is none; a
+// concurrent move in between is refused by SetAlias's expected-version check.
+Result<AliasEvent> RollbackAlias(CatalogStore& c, const std::string& name, const std::string& alias,
+                                 const std::string& actor, const std::string& reason);
+
 }  // namespace kiln::registry

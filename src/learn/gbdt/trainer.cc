@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "kiln/base/mutex.h"
+#include "kiln/base/numbers.h"
 #include "kiln/base/thread_pool.h"
 #include "kiln/learn/objective.h"
 #include "learn/gbdt/split.h"
@@ -394,16 +395,21 @@ Status ReadTrainState(const std::string& text, int trees_iterations, int* best_i
     const size_t eq = item.find('=');
     if (eq == std::string::npos) return InvalidArgumentError("bad checkpoint state");
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-    try {
-      if (key == "iteration")
-        iteration = std::stoi(value);
-      else if (key == "best_iteration")
-        *best_iteration = std::stoi(value);
-      else if (key == "best_score")
-        *best_score = std::stod(value);
-    } catch (const std::exception&) {
-      return InvalidArgumentError("bad checkpoint state");
+    bool ok = true;
+    if (key == "iteration") {
+      auto v = ParseInteger(value, "iteration", 0, INT32_MAX);
+      ok = v.ok();
+      if (ok) iteration = static_cast<int>(*v);
+    } else if (key == "best_iteration") {
+      auto v = ParseInteger(value, "best_iteration", -1, INT32_MAX);
+      ok = v.ok();
+      if (ok) *best_iteration = static_cast<int>(*v);
+    } else if (key == "best_score") {
+      auto v = ParseDouble(value, "best_score");
+      ok = v.ok();
+      if (ok) *best_score = *v;
     }
+    if (!ok) return InvalidArgumentError("bad checkpoint state");
     pos = semi + 1;
   }
   if (iteration != trees_iterations) {
