@@ -2,13 +2,13 @@
 
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "kiln/base/hash.h"
+#include "kiln/base/json_reader.h"
 
 namespace kiln::model {
 
@@ -101,31 +101,35 @@ std::string EncodeModel(const TreeModel& m) {
 namespace {
 
 Status ParseMeta(const json& j, TreeModel* m, uint64_t* num_trees) {
-  if (j.at("format") != "kiln.model") return InvalidArgumentError("not a kiln model");
-  KILN_ASSIGN_OR_RETURN(m->objective, ParseObjective(j.at("objective").get<std::string>()));
-  m->num_classes = j.at("num_classes").get<int32_t>();
-  m->base_score = j.at("base_score").get<std::vector<double>>();
-  for (const auto& f : j.at("features")) {
+  JsonReader<json> r(j, "metadata");
+  if (r.String("format") != "kiln.model" && r.ok()) return InvalidArgumentError("not a kiln model");
+  const std::string objective = r.String("objective");
+  m->num_classes = static_cast<int32_t>(r.Integer("num_classes", 0, INT32_MAX));
+  m->base_score = r.Numbers("base_score");
+  Status edges = Status::Ok();
+  r.Each("features", [&](JsonReader<json>& f) {
     FeatureInfo fi;
-    fi.name = f.at("name").get<std::string>();
-    fi.categorical = f.at("categorical").get<bool>();
-    fi.categories = f.at("categories").get<std::vector<std::string>>();
-    fi.bin_edges = f.at("bin_edges").get<std::vector<double>>();
+    fi.name = f.String("name");
+    fi.categorical = f.Bool("categorical");
+    fi.categories = f.Strings("categories");
+    fi.bin_edges = f.Numbers("bin_edges");
     for (size_t i = 0; i < fi.bin_edges.size(); ++i) {
       if (!std::isfinite(fi.bin_edges[i]) || (i > 0 && fi.bin_edges[i] <= fi.bin_edges[i - 1])) {
-        return InvalidArgumentError("bin edges must be finite and increasing");
+        f.Fail("bin edges must be finite and increasing");
       }
     }
     if (!fi.categorical) fi.bin_edges.push_back(std::numeric_limits<double>::infinity());
     m->features.push_back(std::move(fi));
-  }
-  m->target = j.at("target").get<std::string>();
-  m->class_labels = j.at("class_labels").get<std::vector<std::string>>();
-  m->best_iteration = j.at("best_iteration").get<int32_t>();
-  m->params_json = j.at("params").get<std::string>();
-  m->training_profile_json = j.at("training_profile").get<std::string>();
-  if (j.contains("train_state")) m->train_state_json = j.at("train_state").get<std::string>();
-  *num_trees = j.at("num_trees").get<uint64_t>();
+  });
+  m->target = r.String("target");
+  m->class_labels = r.Strings("class_labels");
+  m->best_iteration = static_cast<int32_t>(r.Integer("best_iteration", -1, INT32_MAX));
+  m->params_json = r.String("params");
+  m->training_profile_json = r.String("training_profile");
+  if (r.Has("train_state")) m->train_state_json = r.String("train_state");
+  *num_trees = r.Unsigned("num_trees");
+  KILN_RETURN_IF_ERROR(r.status());
+  KILN_ASSIGN_OR_RETURN(m->objective, ParseObjective(objective));
   return Status::Ok();
 }
 
@@ -153,12 +157,9 @@ Result<TreeModel> DecodeModel(std::string_view b, std::string_view source) {
   if (meta_len > end - 24) return loss("metadata length past the end");
   TreeModel m;
   uint64_t num_trees = 0;
-  try {
-    Status s = ParseMeta(json::parse(b.substr(24, meta_len)), &m, &num_trees);
-    if (!s.ok()) return loss(s.message());
-  } catch (const std::exception& e) {
-    return loss(e.what());
-  }
+  const json meta = json::parse(b.substr(24, meta_len), nullptr, /*allow_exceptions=*/false);
+  if (meta.is_discarded()) return loss("metadata is not JSON");
+  if (Status s = ParseMeta(meta, &m, &num_trees); !s.ok()) return loss(s.message());
   size_t pos = 24 + meta_len;
   if (num_trees > (end - pos) / 12) return loss("tree count larger than the file");
   m.trees.resize(num_trees);

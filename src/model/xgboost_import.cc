@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "kiln/base/json_reader.h"
 
 namespace kiln::model {
 
@@ -29,82 +30,81 @@ double ThresholdForFloatLess(float s) {
 
 namespace {
 
-double Number(const json& j) {
-  if (j.is_string()) return std::stod(j.get<std::string>());
-  return j.get<double>();
-}
-
 // Categorical features are imported with the codes 0..255 as their dictionary ("0", "1", ...):
 // XGBoost 1.7's JSON keeps no category names, and kiln's category sets hold codes below 256.
 constexpr uint32_t kImportedCategories = 256;
 
-Status ImportTree(const json& t, const std::vector<bool>* feature_categorical, Tree* out) {
+using Reader = JsonReader<json>;
+
+Status ImportTree(Reader& t, const std::vector<bool>* feature_categorical, Tree* out) {
   const size_t num_features = feature_categorical->size();
-  const auto& left = t.at("left_children");
-  const auto& right = t.at("right_children");
-  const auto& cond = t.at("split_conditions");
-  const auto& index = t.at("split_indices");
-  const auto& dleft = t.at("default_left");
-  const auto& hess = t.at("sum_hessian");
-  const auto& gain = t.at("loss_changes");
+  const auto left = t.Integers("left_children", -1, INT32_MAX);
+  const auto right = t.Integers("right_children", -1, INT32_MAX);
+  const auto cond = t.Numbers("split_conditions", /*null_is_nan=*/true);
+  const auto index = t.Integers("split_indices", 0, INT64_MAX);
+  const auto dleft = t.Integers("default_left", 0, 1);
+  const auto hess = t.Numbers("sum_hessian");
+  const auto gain = t.Numbers("loss_changes");
+  const std::vector<double> cats =
+      t.Has("categories") ? t.Numbers("categories") : std::vector<double>{};
+  KILN_RETURN_IF_ERROR(t.status());
   const size_t n = left.size();
   if (n == 0 || n > (1u << 24)) return InvalidArgumentError("bad node count");
-  for (const json* a : {&right, &cond, &index, &dleft, &hess, &gain}) {
-    if (a->size() != n) return InvalidArgumentError("node arrays differ in length");
+  for (size_t size :
+       {right.size(), cond.size(), index.size(), dleft.size(), hess.size(), gain.size()}) {
+    if (size != n) return InvalidArgumentError("node arrays differ in length");
   }
   // Categorical splits: XGBoost sends a category in the node's set to the right child and any
   // other to the left; kiln sends the set to the left, so those nodes get their children swapped.
   std::vector<bool> categorical(n, false);
-  std::vector<std::pair<size_t, size_t>> cat_range(n);  // [begin, end) in `categories`
-  const json empty = json::array();
-  const json& cats = t.contains("categories") ? t.at("categories") : empty;
-  if (t.contains("split_type")) {
-    const auto& st = t.at("split_type");
+  std::vector<std::pair<size_t, size_t>> cat_range(n);  // [begin, end) in `cats`
+  if (t.Has("split_type")) {
+    const auto st = t.Integers("split_type", 0, 1);
+    const auto nodes = t.Integers("categories_nodes", 0, INT64_MAX);
+    const auto segments = t.Integers("categories_segments", 0, INT64_MAX);
+    const auto sizes = t.Integers("categories_sizes", 0, INT64_MAX);
+    KILN_RETURN_IF_ERROR(t.status());
     if (st.size() != n) return InvalidArgumentError("node arrays differ in length");
-    const auto& nodes = t.at("categories_nodes");
-    const auto& segments = t.at("categories_segments");
-    const auto& sizes = t.at("categories_sizes");
     if (segments.size() != nodes.size() || sizes.size() != nodes.size()) {
       return InvalidArgumentError("categories arrays differ in length");
     }
     for (size_t k = 0; k < nodes.size(); ++k) {
-      const uint64_t nid = nodes[k].get<uint64_t>(), begin = segments[k].get<uint64_t>();
-      const uint64_t size = sizes[k].get<uint64_t>();
+      const auto nid = static_cast<uint64_t>(nodes[k]);
+      const auto begin = static_cast<uint64_t>(segments[k]);
+      const auto size = static_cast<uint64_t>(sizes[k]);
       if (nid >= n || begin > cats.size() || size > cats.size() - begin) {
         return InvalidArgumentError("categories out of range");
       }
       cat_range[nid] = {begin, begin + size};
     }
-    for (size_t i = 0; i < n; ++i) {
-      const int type = st[i].get<int>();
-      if (type != 0 && type != 1) return InvalidArgumentError("unknown split type");
-      categorical[i] = type == 1;
-    }
+    for (size_t i = 0; i < n; ++i) categorical[i] = st[i] == 1;
   }
   out->nodes.resize(n);
   for (size_t i = 0; i < n; ++i) {
     Node& node = out->nodes[i];
-    const int64_t l = left[i].get<int64_t>(), r = right[i].get<int64_t>();
-    node.cover = hess[i].get<double>();
+    const int64_t l = left[i], r = right[i];
+    node.cover = hess[i];
     if (l == -1) {
       if (r != -1) return InvalidArgumentError("leaf with one child");
-      node.value = cond[i].get<double>();
+      if (std::isnan(cond[i])) return InvalidArgumentError(fmt::format("leaf {}: no value", i));
+      node.value = cond[i];
       continue;
     }
     if (l <= static_cast<int64_t>(i) || r <= static_cast<int64_t>(i) ||
         l >= static_cast<int64_t>(n) || r >= static_cast<int64_t>(n)) {
       return InvalidArgumentError(fmt::format("node {}: child index out of range", i));
     }
-    const uint64_t f = index[i].get<uint64_t>();
+    const auto f = static_cast<uint64_t>(index[i]);
     if (f >= num_features)
       return InvalidArgumentError(fmt::format("node {}: feature out of range", i));
     node.left = static_cast<int32_t>(l);
     node.right = static_cast<int32_t>(r);
     node.feature = static_cast<uint32_t>(f);
-    node.default_left = dleft[i].get<int>() != 0;
-    node.gain = gain[i].get<double>();
+    node.default_left = dleft[i] != 0;
+    node.gain = gain[i];
     if (!categorical[i]) {
-      node.threshold = ThresholdForFloatLess(static_cast<float>(cond[i].get<double>()));
+      if (std::isnan(cond[i])) return InvalidArgumentError(fmt::format("node {}: no threshold", i));
+      node.threshold = ThresholdForFloatLess(static_cast<float>(cond[i]));
       continue;
     }
     if (!(*feature_categorical)[f]) {
@@ -117,7 +117,7 @@ Status ImportTree(const json& t, const std::vector<bool>* feature_categorical, T
     node.cat_begin = static_cast<uint32_t>(out->categories.size());
     std::vector<uint32_t> set;
     for (size_t k = cat_range[i].first; k < cat_range[i].second; ++k) {
-      const double code = cats[k].get<double>();
+      const double code = cats[k];
       if (!(code >= 0 && code < kImportedCategories) || code != std::floor(code)) {
         return UnimplementedError(
             fmt::format("node {}: category code {} (kiln imports codes below {})", i, code,
@@ -134,13 +134,21 @@ Status ImportTree(const json& t, const std::vector<bool>* feature_categorical, T
 }
 
 Status Import(const json& root, TreeModel* m) {
-  const json& learner = root.at("learner");
-  const json& param = learner.at("learner_model_param");
-  const size_t num_features = static_cast<size_t>(Number(param.at("num_feature")));
-  const int num_class = static_cast<int>(Number(param.at("num_class")));
-  const double base = Number(param.at("base_score"));
-  const std::string objective = learner.at("objective").at("name").get<std::string>();
-  if (num_features == 0 || num_features > 100000) return InvalidArgumentError("bad feature count");
+  Reader r(root, "model");
+  Reader learner = r.Object("learner");
+  Reader param = learner.Object("learner_model_param");
+  const double features = param.NumberOrText("num_feature");
+  const double classes = param.NumberOrText("num_class");
+  const double base = param.NumberOrText("base_score");
+  const std::string objective = learner.Object("objective").String("name");
+  std::vector<std::string> names, types;
+  if (learner.Has("feature_names")) names = learner.Strings("feature_names");
+  if (learner.Has("feature_types")) types = learner.Strings("feature_types");
+  KILN_RETURN_IF_ERROR(r.status());
+  if (!(features >= 1 && features <= 100000)) return InvalidArgumentError("bad feature count");
+  if (!(classes >= 0 && classes <= 65536)) return InvalidArgumentError("bad class count");
+  const auto num_features = static_cast<size_t>(features);
+  const int num_class = static_cast<int>(classes);
   if (objective == "binary:logistic") {
     m->objective = Objective::kBinaryLogistic;
     if (!(base > 0 && base < 1)) return InvalidArgumentError("bad base_score");
@@ -165,12 +173,6 @@ Status Import(const json& root, TreeModel* m) {
     return UnimplementedError(
         fmt::format("objective '{}' is not supported", objective.substr(0, 64)));
   }
-  std::vector<std::string> names;
-  if (learner.contains("feature_names"))
-    names = learner.at("feature_names").get<std::vector<std::string>>();
-  std::vector<std::string> types;
-  if (learner.contains("feature_types"))
-    types = learner.at("feature_types").get<std::vector<std::string>>();
   std::vector<bool> feature_categorical(num_features, false);
   for (size_t f = 0; f < num_features; ++f) {
     FeatureInfo fi;
@@ -183,17 +185,19 @@ Status Import(const json& root, TreeModel* m) {
     }
     m->features.push_back(std::move(fi));
   }
-  const json& model = learner.at("gradient_booster").at("model");
-  const json& trees = model.at("trees");
-  const json& info = model.at("tree_info");
-  if (trees.size() != info.size()) return InvalidArgumentError("tree_info length mismatch");
-  for (size_t t = 0; t < trees.size(); ++t) {
+  Reader model = learner.Object("gradient_booster").Object("model");
+  const auto info = model.Integers("tree_info", 0, INT32_MAX);
+  Status imported = Status::Ok();
+  model.Each("trees", [&](Reader& t) {
     Tree tree;
-    KILN_RETURN_IF_ERROR(
-        ImportTree(trees[t], &feature_categorical, &tree).WithContext(fmt::format("tree {}", t)));
-    tree.class_index = info[t].get<int32_t>();
+    imported = ImportTree(t, &feature_categorical, &tree);
+    if (!imported.ok()) return t.Fail(imported.message());
+    const size_t k = m->trees.size();
+    tree.class_index = k < info.size() ? static_cast<int32_t>(info[k]) : 0;
     m->trees.push_back(std::move(tree));
-  }
+  });
+  if (!r.ok()) return imported.ok() ? r.status() : Status(imported.code(), r.status().message());
+  if (m->trees.size() != info.size()) return InvalidArgumentError("tree_info length mismatch");
   m->params_json = R"({"imported_from":"xgboost"})";
   return m->Validate();
 }
@@ -230,17 +234,11 @@ std::string NanToNull(std::string_view text) {
 
 Result<TreeModel> ImportXgboostJson(std::string_view text, std::string_view source) {
   TreeModel m;
-  try {
-    json root = json::parse(NanToNull(text));
-    Status s = Import(root, &m);
-    if (!s.ok()) {
-      return Status(
-          s.code() == StatusCode::kUnimplemented ? s.code() : StatusCode::kInvalidArgument,
-          fmt::format("{}: not a usable XGBoost JSON model: {}", source, s.message()));
-    }
-  } catch (const std::exception& e) {
-    return InvalidArgumentError(
-        fmt::format("{}: not a usable XGBoost JSON model: {}", source, e.what()));
+  const json root = json::parse(NanToNull(text), nullptr, /*allow_exceptions=*/false);
+  Status s = root.is_discarded() ? InvalidArgumentError("not JSON") : Import(root, &m);
+  if (!s.ok()) {
+    return Status(s.code() == StatusCode::kUnimplemented ? s.code() : StatusCode::kInvalidArgument,
+                  fmt::format("{}: not a usable XGBoost JSON model: {}", source, s.message()));
   }
   return m;
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kiln/base/json_reader.h"
 #include "kiln/base/numbers.h"
 #include "kiln/learn/binning.h"
 #include "kiln/learn/gbdt/trainer.h"
@@ -141,11 +142,21 @@ Status LoadSettings(Home& home, const TuneOptions& options, Search* s) {
   if (stored.is_discarded()) {
     return InvalidArgumentError("the parent run's tune settings are unreadable");
   }
-  try {
-    s->s = stored.get<TuneSettings>();
-  } catch (const json::exception& e) {
+  JsonReader<json> r(stored, "tune.settings");
+  TuneSettings& t = s->s;
+  t.data = r.String("data"), t.target = r.String("target"), t.task = r.String("task");
+  t.space = r.String("space"), t.sampler = r.String("sampler");
+  t.scheduler = r.String("scheduler"), t.metric = r.String("metric");
+  t.params = r.Strings("params");
+  t.trials = static_cast<int>(r.Integer("trials", 0, INT32_MAX));
+  t.cv = static_cast<int>(r.Integer("cv", 0, INT32_MAX));
+  t.grace = static_cast<int>(r.Integer("grace", 0, INT32_MAX));
+  t.startup = static_cast<int>(r.Integer("startup", 0, INT32_MAX));
+  t.eta = r.Number("eta"), t.valid_frac = r.Number("valid_frac");
+  t.seed = r.Unsigned("seed");
+  if (!r.ok()) {
     return InvalidArgumentError(
-        fmt::format("the parent run's tune settings are unreadable: {}", e.what()));
+        fmt::format("the parent run's tune settings are unreadable: {}", r.status().message()));
   }
   s->experiment = s->parent->experiment;
   return Status::Ok();

@@ -1,12 +1,12 @@
 #include "kiln/storage/manifest.h"
 
 #include <cmath>
-#include <exception>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "kiln/base/hash.h"
+#include "kiln/base/json_reader.h"
 #include "kiln/base/numbers.h"
 #include "kiln/storage/blob_store.h"
 
@@ -36,26 +36,21 @@ json ProfileJson(const data::ColumnProfile& p) {
   return j;
 }
 
-std::optional<double> OptionalNumber(const json& j) {
-  if (j.is_null()) return std::nullopt;
-  return j.get<double>();
-}
-
-data::ColumnProfile ProfileFromJson(const json& j) {
+data::ColumnProfile ProfileFromJson(JsonReader<json> r) {
   data::ColumnProfile p;
-  p.count = j.at("count").get<uint64_t>();
-  p.nulls = j.at("nulls").get<uint64_t>();
-  p.min = OptionalNumber(j.at("min"));
-  p.max = OptionalNumber(j.at("max"));
-  p.mean = OptionalNumber(j.at("mean"));
-  p.std = OptionalNumber(j.at("std"));
-  p.infinities = j.at("infinities").get<uint64_t>();
-  p.quantiles = j.at("quantiles").get<std::vector<double>>();
-  for (const auto& v : j.at("top")) {
-    p.top.push_back({v.at("value").get<std::string>(), v.at("count").get<uint64_t>()});
-  }
-  p.top_complete = j.at("top_complete").get<bool>();
-  p.distinct = j.at("distinct").get<uint64_t>();
+  p.count = r.Unsigned("count");
+  p.nulls = r.Unsigned("nulls");
+  p.min = r.OptionalNumber("min");
+  p.max = r.OptionalNumber("max");
+  p.mean = r.OptionalNumber("mean");
+  p.std = r.OptionalNumber("std");
+  p.infinities = r.Unsigned("infinities");
+  p.quantiles = r.Numbers("quantiles");
+  r.Each("top", [&](JsonReader<json>& v) {
+    p.top.push_back({v.String("value"), v.Unsigned("count")});
+  });
+  p.top_complete = r.Bool("top_complete");
+  p.distinct = r.Unsigned("distinct");
   return p;
 }
 
@@ -162,58 +157,57 @@ Result<Manifest> DecodeManifest(std::string_view blob, std::string_view object,
   if (len > limits.max_manifest_bytes || len != blob.size() - kHeader - 8) {
     return loss("body length mismatch");
   }
-  try {
-    json j = json::parse(blob.substr(kHeader, len));
-    if (j.at("format") != "kiln.dataset.manifest") return loss("not a dataset manifest");
-    Manifest m;
-    m.name = j.at("name").get<std::string>();
-    m.parent = j.at("parent").get<int64_t>();
-    m.created_at = j.at("created_at").get<std::string>();
-    m.message = j.at("message").get<std::string>();
-    const json& src = j.at("source");
-    m.source = {src.at("file").get<std::string>(), src.at("sha256").get<std::string>(),
-                src.at("bytes").get<uint64_t>(), src.at("format").get<std::string>()};
-    m.rows = j.at("rows").get<uint64_t>();
-    std::vector<data::Field> fields;
-    for (const auto& col : j.at("columns")) {
-      data::Field f;
-      f.name = col.at("name").get<std::string>();
-      auto type = data::ParseDataType(col.at("type").get<std::string>());
-      auto role = data::ParseColumnRole(col.at("role").get<std::string>());
-      if (!type.ok() || !role.ok()) return loss("bad column type or role");
-      f.type = *type;
-      f.role = *role;
-      fields.push_back(std::move(f));
-      m.profiles.push_back(ProfileFromJson(col.at("profile")));
-      m.dictionaries.push_back(col.contains("dictionary")
-                                   ? col.at("dictionary").get<data::Dictionary>()
-                                   : data::Dictionary{});
-    }
-    auto schema = data::Schema::Make(std::move(fields));
-    if (!schema.ok()) return loss(schema.status().message());
-    m.schema = std::move(*schema);
-    for (const auto& g : j.at("row_groups")) {
-      RowGroup rg;
-      rg.rows = g.at("rows").get<uint64_t>();
-      if (rg.rows > limits.max_chunk_rows) return loss("row group too large");
-      for (const auto& c : g.at("chunks")) {
-        ChunkRef ref;
-        ref.hash = c.at("hash").get<std::string>();
-        auto xxh3 = ParseHex64(c.at("xxh3").get<std::string>(), "chunk xxh3");
-        if (!xxh3.ok()) return loss(xxh3.status().message());
-        ref.xxh3 = *xxh3;
-        ref.bytes = c.at("bytes").get<uint64_t>();
-        rg.chunks.push_back(std::move(ref));
-      }
-      m.row_groups.push_back(std::move(rg));
-    }
-    m.content_hash = j.at("content_hash").get<std::string>();
-    Status s = CheckManifest(m);
-    if (!s.ok()) return loss(s.message());
-    return m;
-  } catch (const std::exception& e) {
-    return loss(e.what());
+  const json j = json::parse(blob.substr(kHeader, len), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return loss("body is not JSON");
+  JsonReader<json> r(j, "manifest");
+  if (r.String("format") != "kiln.dataset.manifest" && r.ok()) {
+    return loss("not a dataset manifest");
   }
+  Manifest m;
+  m.name = r.String("name");
+  m.parent = r.Integer("parent", 0, INT64_MAX);
+  m.created_at = r.String("created_at");
+  m.message = r.String("message");
+  JsonReader<json> src = r.Object("source");
+  m.source = {src.String("file"), src.String("sha256"), src.Unsigned("bytes"),
+              src.String("format")};
+  m.rows = r.Unsigned("rows");
+  std::vector<data::Field> fields;
+  r.Each("columns", [&](JsonReader<json>& col) {
+    data::Field f;
+    f.name = col.String("name");
+    auto type = data::ParseDataType(col.String("type"));
+    auto role = data::ParseColumnRole(col.String("role"));
+    if (col.ok() && (!type.ok() || !role.ok())) return col.Fail("bad column type or role");
+    if (col.ok()) f.type = *type, f.role = *role;
+    fields.push_back(std::move(f));
+    m.profiles.push_back(ProfileFromJson(col.Object("profile")));
+    m.dictionaries.push_back(col.Has("dictionary") ? col.Strings("dictionary")
+                                                   : data::Dictionary{});
+  });
+  if (!r.ok()) return loss(r.status().message());
+  auto schema = data::Schema::Make(std::move(fields));
+  if (!schema.ok()) return loss(schema.status().message());
+  m.schema = std::move(*schema);
+  r.Each("row_groups", [&](JsonReader<json>& g) {
+    RowGroup rg;
+    rg.rows = g.Unsigned("rows", limits.max_chunk_rows);
+    g.Each("chunks", [&](JsonReader<json>& c) {
+      ChunkRef ref;
+      ref.hash = c.String("hash");
+      auto xxh3 = ParseHex64(c.String("xxh3"), "chunk xxh3");
+      if (c.ok() && !xxh3.ok()) return c.Fail(xxh3.status().message());
+      ref.xxh3 = xxh3.ok() ? *xxh3 : 0;
+      ref.bytes = c.Unsigned("bytes");
+      rg.chunks.push_back(std::move(ref));
+    });
+    m.row_groups.push_back(std::move(rg));
+  });
+  m.content_hash = r.String("content_hash");
+  if (!r.ok()) return loss(r.status().message());
+  Status s = CheckManifest(m);
+  if (!s.ok()) return loss(s.message());
+  return m;
 }
 
 }  // namespace kiln::storage
