@@ -198,12 +198,12 @@ std::string InspectText(const std::string& file, const model::TreeModel& m,
   for (const auto& t : m.trees) nodes += t.nodes.size();
   std::string classes;
   for (const auto& c : m.class_labels) classes += (classes.empty() ? "" : ", ") + c;
-  std::string text =
-      fmt::format("{}: {}{}, target {}\n{} trees, {} nodes, best iteration {}, base score {:.6g}\n",
-                  file, model::ObjectiveName(m.objective),
-                  classes.empty() ? "" : fmt::format(" ({} classes: {})", m.num_classes, classes),
-                  m.target.empty() ? "-" : m.target, m.trees.size(), nodes, m.best_iteration,
-                  fmt::join(m.base_score, ", "));
+  std::string text = fmt::format(
+      "{}: {}{}, target {}\n{} trees, {} nodes, best iteration {}, base score {:.6g}\n", file,
+      model::ObjectiveName(m.objective),
+      classes.empty() ? "" : fmt::format(" ({} classes: {})", m.class_labels.size(), classes),
+      m.target.empty() ? "-" : m.target, m.trees.size(), nodes, m.best_iteration,
+      fmt::join(m.base_score, ", "));
   std::vector<size_t> order(m.features.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
