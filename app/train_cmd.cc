@@ -188,6 +188,14 @@ json InspectJson(const model::TreeModel& m, const std::vector<model::Importance>
               {"base_score", m.base_score},
               {"features", features},
               {"params", json::parse(m.params_json, nullptr, false)}};
+  if (!m.reference.empty()) {
+    const auto& r = m.reference;
+    out["reference"] = {{"data", r.data},
+                        {"rows", r.rows},
+                        {"score_data", r.score_data},
+                        {"score_counts", r.score_counts},
+                        {"valid_metrics", r.valid_metrics}};
+  }
   if (trees_too) out["trees_json"] = std::move(trees);
   return out;
 }
@@ -216,6 +224,15 @@ std::string InspectText(const std::string& file, const model::TreeModel& m,
                         f.categorical ? "categorical" : "numeric",
                         f.categorical ? f.categories.size() : f.bin_edges.size(),
                         importance[i].gain, importance[i].splits);
+  }
+  if (m.reference.empty()) {
+    text += "no drift reference (an imported or older model)\n";
+  } else {
+    std::string metrics;
+    for (const auto& [k, v] : m.reference.valid_metrics) metrics += fmt::format(" {}={:.4g}", k, v);
+    text += fmt::format("drift reference: {} rows of {}{}\n", m.reference.rows,
+                        m.reference.data.empty() ? "the training data" : m.reference.data,
+                        metrics.empty() ? "" : ", validation" + metrics);
   }
   return text + "parameters and every tree: --json [--trees]";
 }

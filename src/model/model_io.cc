@@ -32,6 +32,45 @@ double GetDouble(const char* p) {
   return v;
 }
 
+constexpr std::string_view kScoreKinds[] = {"none", "probability", "class", "value"};
+
+json ReferenceJson(const ReferenceProfile& r) {
+  json features = json::array();
+  for (const auto& f : r.features)
+    features.push_back({{"counts", f.counts}, {"missing", f.missing}});
+  json out = {{"data", r.data},
+              {"rows", r.rows},
+              {"features", std::move(features)},
+              {"score_kind", kScoreKinds[static_cast<size_t>(r.score_kind)]},
+              {"score_edges", r.score_edges},
+              {"score_counts", r.score_counts},
+              {"score_data", r.score_data},
+              {"valid_metrics", json::object()}};
+  for (const auto& [k, v] : r.valid_metrics) out["valid_metrics"][k] = v;
+  return out;
+}
+
+void ParseReference(JsonReader<json> r, ReferenceProfile* out) {
+  auto counts = [](const std::vector<int64_t>& v) {
+    return std::vector<uint64_t>(v.begin(), v.end());
+  };
+  out->data = r.String("data");
+  out->rows = r.Unsigned("rows");
+  r.Each("features", [&](JsonReader<json>& f) {
+    out->features.push_back({counts(f.Integers("counts", 0, INT64_MAX)), f.Unsigned("missing")});
+  });
+  const std::string kind = r.String("score_kind");
+  bool known = false;
+  for (size_t k = 0; k < std::size(kScoreKinds); ++k) {
+    if (kind == kScoreKinds[k]) out->score_kind = static_cast<ScoreKind>(k), known = true;
+  }
+  if (!known) r.Fail("unknown score_kind");
+  out->score_edges = r.Numbers("score_edges");
+  out->score_counts = counts(r.Integers("score_counts", 0, INT64_MAX));
+  out->score_data = r.String("score_data");
+  out->valid_metrics = r.NumberMap("valid_metrics");
+}
+
 json MetaJson(const TreeModel& m) {
   json features = json::array();
   for (const auto& f : m.features) {
@@ -43,18 +82,14 @@ json MetaJson(const TreeModel& m) {
                         {"categories", f.categories},
                         {"bin_edges", edges}});
   }
-  return {{"format", "kiln.model"},
-          {"objective", ObjectiveName(m.objective)},
-          {"num_classes", m.num_classes},
-          {"base_score", m.base_score},
-          {"features", std::move(features)},
-          {"target", m.target},
-          {"class_labels", m.class_labels},
-          {"best_iteration", m.best_iteration},
-          {"params", m.params_json},
-          {"training_profile", m.training_profile_json},
-          {"train_state", m.train_state_json},
-          {"num_trees", m.trees.size()}};
+  json out = {{"format", "kiln.model"},          {"objective", ObjectiveName(m.objective)},
+              {"num_classes", m.num_classes},    {"base_score", m.base_score},
+              {"features", std::move(features)}, {"target", m.target},
+              {"class_labels", m.class_labels},  {"best_iteration", m.best_iteration},
+              {"params", m.params_json},         {"train_state", m.train_state_json},
+              {"num_trees", m.trees.size()}};
+  if (!m.reference.empty()) out["reference"] = ReferenceJson(m.reference);
+  return out;
 }
 
 // Detects formats that must never be parsed by anything that can run code (BI-14).
@@ -125,7 +160,7 @@ Status ParseMeta(const json& j, TreeModel* m, uint64_t* num_trees) {
   m->class_labels = r.Strings("class_labels");
   m->best_iteration = static_cast<int32_t>(r.Integer("best_iteration", -1, INT32_MAX));
   m->params_json = r.String("params");
-  m->training_profile_json = r.String("training_profile");
+  if (r.Has("reference")) ParseReference(r.Object("reference"), &m->reference);
   if (r.Has("train_state")) m->train_state_json = r.String("train_state");
   *num_trees = r.Unsigned("num_trees");
   KILN_RETURN_IF_ERROR(r.status());

@@ -1,5 +1,6 @@
 #include "kiln/model/tree_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -38,6 +39,40 @@ Result<Objective> ParseObjective(std::string_view t) {
       fmt::format("unknown objective '{}' (binary, multiclass, regression, regression_l1, poisson)",
                   t.substr(0, 64)));
 }
+
+namespace {
+
+// The reference profile, when there is one, fits the model it is in.
+Status ValidateReference(const TreeModel& m) {
+  const ReferenceProfile& r = m.reference;
+  if (r.empty()) return Status::Ok();
+  if (r.features.size() != m.features.size()) {
+    return InvalidArgumentError("reference: one histogram per feature expected");
+  }
+  for (size_t f = 0; f < r.features.size(); ++f) {
+    const FeatureReference& fr = r.features[f];
+    const FeatureInfo& fi = m.features[f];
+    const bool fits = fi.categorical ? fr.counts.size() <= std::max<size_t>(fi.categories.size(), 1)
+                                     : fr.counts.size() == fi.bin_edges.size();
+    uint64_t total = fr.missing;
+    for (uint64_t c : fr.counts) total += c;
+    if (!fits || total != r.rows) {
+      return InvalidArgumentError(fmt::format("reference: bad histogram for feature {}", f));
+    }
+  }
+  for (size_t i = 0; i < r.score_edges.size(); ++i) {
+    if (!std::isfinite(r.score_edges[i]) || (i > 0 && r.score_edges[i] <= r.score_edges[i - 1])) {
+      return InvalidArgumentError("reference: score edges must be finite and increasing");
+    }
+  }
+  const size_t bins = r.score_kind == ScoreKind::kClass  ? static_cast<size_t>(m.num_classes)
+                      : r.score_kind == ScoreKind::kNone ? 0
+                                                         : r.score_edges.size() + 1;
+  if (r.score_counts.size() != bins) return InvalidArgumentError("reference: bad score histogram");
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status TreeModel::Validate() const {
   if (num_classes < 1 || num_classes > 65536) return InvalidArgumentError("bad class count");
@@ -97,7 +132,7 @@ Status TreeModel::Validate() const {
       }
     }
   }
-  return Status::Ok();
+  return ValidateReference(*this);
 }
 
 }  // namespace kiln::model

@@ -9,6 +9,7 @@
 #include "kiln/base/thread_pool.h"
 #include "kiln/learn/binning.h"
 #include "kiln/learn/objective.h"
+#include "kiln/learn/reference.h"
 #include "kiln/model/model_io.h"
 #include "kiln/model/predictor.h"
 #include "kiln/model/xgboost_import.h"
@@ -192,26 +193,40 @@ Result<Trained> Boost(Home& home, const TrainOptions& o, const learn::GbdtParams
   };
   KILN_ASSIGN_OR_RETURN(model::TreeModel m, learn::TrainGbdt(tin, vx ? &vin : nullptr, t, ctx));
   const auto t2 = Clock::now();
-  Trained out;
-  out.bytes = model::EncodeModel(m);
   if (*home.fs().Exists(checkpoint)) home.fs().Remove(checkpoint).IgnoreError();
-  out.model = std::make_shared<const model::TreeModel>(std::move(m));
   result->binning_seconds = Seconds(t0, t1);
   result->train_seconds = Seconds(t1, t2);
+  Trained out;
   out.metrics = {{"train_seconds", result->train_seconds},
                  {"binning_seconds", result->binning_seconds}};
-  KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(out.model));
-  auto final_margins = [&](const learn::BinnedData& bins, const data::Dataset& rows) {
-    return bins_exact ? learn::PredictBinned(*pred, bins, ctx) : Margins(out.model, rows, ctx);
-  };
-  KILN_ASSIGN_OR_RETURN(auto train_margins, final_margins(x, s.train_rows));
-  result->train_metrics = MetricsFromMargins(*out.model, train_margins, s.train_labels);
+  std::vector<double> train_margins, valid_margins;
+  {
+    // The final model measured on its rows (the predictor borrows `m`, finished before the
+    // reference is added to it).
+    const auto shared = std::shared_ptr<const model::TreeModel>(&m, [](const model::TreeModel*) {});
+    KILN_ASSIGN_OR_RETURN(auto pred, model::Predictor::Create(shared));
+    auto final_margins = [&](const learn::BinnedData& bins, const data::Dataset& rows) {
+      return bins_exact ? learn::PredictBinned(*pred, bins, ctx) : Margins(shared, rows, ctx);
+    };
+    KILN_ASSIGN_OR_RETURN(train_margins, final_margins(x, s.train_rows));
+    if (vx) {
+      KILN_ASSIGN_OR_RETURN(valid_margins, final_margins(*vx, s.valid_rows));
+    }
+  }
+  result->train_metrics = MetricsFromMargins(m, train_margins, s.train_labels);
   for (const auto& [k, v] : result->train_metrics) out.metrics["train." + k] = v;
   if (vx) {
-    KILN_ASSIGN_OR_RETURN(auto valid_margins, final_margins(*vx, s.valid_rows));
-    result->valid_metrics = MetricsFromMargins(*out.model, valid_margins, s.valid_labels);
+    result->valid_metrics = MetricsFromMargins(m, valid_margins, s.valid_labels);
     for (const auto& [k, v] : result->valid_metrics) out.metrics["valid." + k] = v;
   }
+  // The drift reference: the training rows in the model's bins, the scores of the validation
+  // rows (of the training rows without them), the validation metrics.
+  m.reference = learn::BuildReference(m, x, vx ? valid_margins : train_margins,
+                                      vx ? "validation" : "training", result->valid_metrics);
+  m.reference.data = s.train.label;
+  KILN_RETURN_IF_ERROR(m.Validate());
+  out.bytes = model::EncodeModel(m);
+  out.model = std::make_shared<const model::TreeModel>(std::move(m));
   return out;
 }
 

@@ -122,6 +122,16 @@ TEST_F(TrainCliTest, TrainEvalPredictInspect) {
   json info = json::parse(inspect.out);
   EXPECT_EQ(info["features"].size(), 2u);  // id and target excluded
   EXPECT_EQ(info["trees_json"].size(), 30u);
+  // The drift reference: the training rows in the model's bins, the validation rows' scores
+  // (a seeded 20% of the 600), and the validation metrics the run reported.
+  const json& ref = info["reference"];
+  EXPECT_EQ(ref["data"], "t@v1");
+  EXPECT_EQ(ref["score_data"], "validation");
+  uint64_t scored = 0;
+  for (const auto& c : ref["score_counts"]) scored += c.get<uint64_t>();
+  EXPECT_EQ(ref["rows"].get<uint64_t>() + scored, 600u);
+  EXPECT_NEAR(static_cast<double>(scored), 120, 40);
+  EXPECT_EQ(ref["valid_metrics"]["auc"], j["valid_metrics"]["auc"]);
   EXPECT_GT(info["features"][0]["importance"]["splits"].get<double>() +
                 info["features"][1]["importance"]["splits"].get<double>(),
             0);

@@ -54,6 +54,53 @@ TEST(ModelIoTest, RoundTripAndPredict) {
   EXPECT_EQ(row(NAN, 0), 3.5);  // missing: default right
 }
 
+// The drift reference travels in the file; one that does not fit the model is refused.
+TEST(ModelIoTest, ReferenceRoundTripsAndMustFitTheModel) {
+  TreeModel m = Tiny();
+  m.reference.data = "t@v2";
+  m.reference.rows = 10;
+  m.reference.features = {{{4, 5}, 1}, {{3, 3, 2}, 2}};
+  m.reference.score_kind = ScoreKind::kValue;
+  m.reference.score_edges = {1.5, 2.5};
+  m.reference.score_counts = {2, 3, 5};
+  m.reference.score_data = "validation";
+  m.reference.valid_metrics = {{"rmse", 0.25}, {"mae", 0.125}};
+  ASSERT_TRUE(m.Validate().ok()) << m.Validate().ToString();
+  auto back = DecodeModel(EncodeModel(m), "ref");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  const ReferenceProfile& r = back->reference;
+  EXPECT_EQ(r.data, "t@v2");
+  EXPECT_EQ(r.rows, 10u);
+  ASSERT_EQ(r.features.size(), 2u);
+  EXPECT_EQ(r.features[1].counts, (std::vector<uint64_t>{3, 3, 2}));
+  EXPECT_EQ(r.features[1].missing, 2u);
+  EXPECT_EQ(r.score_kind, ScoreKind::kValue);
+  EXPECT_EQ(r.score_counts, (std::vector<uint64_t>{2, 3, 5}));
+  EXPECT_EQ(r.valid_metrics.at("mae"), 0.125);
+  EXPECT_EQ(EncodeModel(*back), EncodeModel(m));
+  // A model without one (older files, imports) has an empty reference.
+  auto none = DecodeModel(EncodeModel(Tiny()), "none");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->reference.empty());
+
+  auto refused = [](TreeModel bad) {
+    auto decoded = DecodeModel(EncodeModel(bad), "bad");
+    return !decoded.ok() && decoded.status().code() == StatusCode::kDataLoss;
+  };
+  TreeModel wrong_bins = m;
+  wrong_bins.reference.features[0].counts = {4, 5, 0};  // x0 has two bins
+  EXPECT_TRUE(refused(wrong_bins));
+  TreeModel wrong_total = m;
+  wrong_total.reference.features[1].missing = 3;  // 11 values for 10 rows
+  EXPECT_TRUE(refused(wrong_total));
+  TreeModel wrong_scores = m;
+  wrong_scores.reference.score_counts = {2, 8};
+  EXPECT_TRUE(refused(wrong_scores));
+  TreeModel unsorted = m;
+  unsorted.reference.score_edges = {2.5, 1.5};
+  EXPECT_TRUE(refused(unsorted));
+}
+
 TEST(ModelIoTest, PredictorMatchesCategoriesByText) {
   auto p = *Predictor::Create(std::make_shared<const TreeModel>(Tiny()));
   data::Dataset d;

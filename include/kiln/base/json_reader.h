@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -124,6 +125,17 @@ class JsonReader {
                out;
       }
       out.push_back(e.template get<int64_t>());
+    }
+    return out;
+  }
+  // An object of numbers ({"auc": 0.91, ...}), sorted by key.
+  std::map<std::string, double> NumberMap(std::string_view key) {
+    std::map<std::string, double> out;
+    const Json* v = Get(key, "an object of numbers", [](const Json& j) { return j.is_object(); });
+    if (v == nullptr) return out;
+    for (auto it = v->begin(); it != v->end(); ++it) {
+      if (!it.value().is_number()) return FailAt(key, "must be an object of numbers"), out;
+      out[it.key()] = it.value().template get<double>();
     }
     return out;
   }

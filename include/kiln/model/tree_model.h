@@ -13,6 +13,7 @@
 
 #include "kiln/base/status.h"
 #include "kiln/data/schema.h"
+#include "kiln/model/reference.h"
 
 namespace kiln::model {
 
@@ -62,9 +63,9 @@ struct TreeModel {
   std::string target;
   std::vector<std::string> class_labels;  // classification: label text per class index
   std::vector<Tree> trees;
-  int32_t best_iteration = -1;        // early stopping: trees [0, (best+1)*groups) are used
-  std::string params_json;            // training parameters, for inspection
-  std::string training_profile_json;  // reference profile for drift (data subsystem JSON)
+  int32_t best_iteration = -1;  // early stopping: trees [0, (best+1)*groups) are used
+  std::string params_json;      // training parameters, for inspection
+  ReferenceProfile reference;   // the training data's profile, for drift (may be empty)
   // Checkpoints only: the trainer's state to resume from (iteration, early-stopping state).
   std::string train_state_json;
 
