@@ -1,0 +1,100 @@
+// LiveDrift: the histograms of what a served model version sees — each feature in the model's
+// own training bins, and its scores — over a tumbling and a sliding window, measured against
+// the reference the model carries (model/reference.h) with the statistics of drift.h.
+//
+//   LiveDrift live(reference, {.window = std::chrono::minutes(10), .min_samples = 500});
+//   live.Record(x.rows, x.cols, x.values.data(), probs.data(), width);  // any thread, no lock
+//   DriftReport r = live.Measure(DriftWindow::kSliding);
+//
+// Counting is lock-free: each recording thread adds to one of a few counter shards with
+// relaxed atomic increments; shards are summed when read. Time is cut into slices of a fifth
+// of the window; the sliding window is the last five slices (the current one included), the
+// tumbling window the last whole window aligned to its length. A slice is cleared (under a
+// mutex, once per slice) when its turn comes round again.
+// Thread-safety: Record and Measure from any threads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/base/mutex.h"
+#include "kiln/monitor/drift.h"
+
+namespace kiln::monitor {
+
+// The reference a live histogram is compared with, in the monitor's terms.
+struct DriftReference {
+  struct Feature {
+    std::string name;
+    bool categorical = false;
+    // Numeric: the bins' upper edges (the last +inf); categorical: empty, bin = category code.
+    std::vector<double> edges;
+    std::vector<uint64_t> counts;  // the reference histogram (one count per bin)
+  };
+  enum class Score { kNone, kProbability, kClass, kValue };
+  std::vector<Feature> features;
+  Score score = Score::kNone;
+  std::vector<double> score_edges;  // kProbability / kValue: upper bounds, +inf implied
+  std::vector<uint64_t> score_counts;
+};
+
+enum class DriftWindow { kSliding, kTumbling };
+
+struct DriftReport {
+  DriftWindow window = DriftWindow::kSliding;
+  uint64_t rows = 0;         // rows in the window
+  uint64_t min_samples = 0;  // below it nothing is decided
+  bool evaluated = false;    // rows >= min_samples
+  struct Feature {
+    std::string name;
+    uint64_t missing = 0;  // missing values (and unknown categories) in the window
+    FeatureDrift drift;
+  };
+  std::vector<Feature> features;
+  double drift_share = 0;  // share of features that drifted
+  FeatureDrift prediction;
+};
+
+struct LiveDriftOptions {
+  std::chrono::milliseconds window{std::chrono::minutes(10)};
+  uint64_t min_samples = 500;
+  // The clock (tests move it); milliseconds since any fixed point.
+  std::function<int64_t()> now_ms;
+};
+
+class LiveDrift {
+ public:
+  LiveDrift(DriftReference reference, LiveDriftOptions options);
+  ~LiveDrift();
+  LiveDrift(const LiveDrift&) = delete;
+  LiveDrift& operator=(const LiveDrift&) = delete;
+
+  // Counts `rows` rows of `cols` features (row-major; NaN = missing; categorical features hold
+  // their code) and their model outputs (`width` per row: probabilities, or the prediction).
+  void Record(size_t rows, size_t cols, const double* values, const float* outputs, size_t width);
+  DriftReport Measure(DriftWindow window) const;
+  const DriftReference& reference() const { return reference_; }
+
+ private:
+  struct Slice;
+  Slice& Current(int64_t slice_id);
+  std::vector<uint64_t> Sum(int64_t first_slice, int64_t last_slice) const;
+
+  DriftReference reference_;
+  LiveDriftOptions options_;
+  int64_t slice_ms_;
+  std::vector<size_t> offset_;  // first counter of each feature; then the score bins
+  size_t missing_offset_ = 0;   // one missing counter per feature
+  size_t rows_counter_ = 0;     // the row count
+  size_t counters_ = 0;
+  std::vector<std::unique_ptr<Slice>> slices_;
+  Mutex rotate_mu_;
+  std::atomic<uint32_t> next_shard_{0};
+};
+
+}  // namespace kiln::monitor

@@ -1,0 +1,179 @@
+#include "kiln/monitor/live_drift.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace kiln::monitor {
+
+namespace {
+
+constexpr int64_t kSlicesPerWindow = 5;
+constexpr int64_t kRing = 2 * kSlicesPerWindow;  // the current window and the last whole one
+constexpr size_t kShards = 4;
+
+// A small number per recording thread, spreading threads over the shards.
+size_t ThreadShard() {
+  static std::atomic<uint32_t> next{0};
+  thread_local const uint32_t id = next.fetch_add(1, std::memory_order_relaxed);
+  return id % kShards;
+}
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<double> WithInf(std::vector<double> edges) {
+  edges.push_back(std::numeric_limits<double>::infinity());
+  return edges;
+}
+
+}  // namespace
+
+struct LiveDrift::Slice {
+  explicit Slice(size_t counters)
+      : counts(std::make_unique<std::atomic<uint64_t>[]>(counters * kShards)) {}
+  std::atomic<int64_t> id{-1};
+  std::unique_ptr<std::atomic<uint64_t>[]> counts;  // shard-major: [shard * counters + i]
+};
+
+LiveDrift::LiveDrift(DriftReference reference, LiveDriftOptions options)
+    : reference_(std::move(reference)), options_(std::move(options)) {
+  if (!options_.now_ms) options_.now_ms = SteadyMs;
+  slice_ms_ = std::max<int64_t>(1, options_.window.count() / kSlicesPerWindow);
+  size_t next = 0;
+  for (const auto& f : reference_.features) {
+    offset_.push_back(next);
+    next += f.counts.size();
+  }
+  offset_.push_back(next);  // the score bins
+  next += reference_.score_counts.size();
+  missing_offset_ = next;
+  next += reference_.features.size();
+  rows_counter_ = next++;
+  counters_ = next;
+  for (int64_t s = 0; s < kRing; ++s) slices_.push_back(std::make_unique<Slice>(counters_));
+}
+
+LiveDrift::~LiveDrift() = default;
+
+LiveDrift::Slice& LiveDrift::Current(int64_t slice_id) {
+  Slice& s = *slices_[static_cast<size_t>(slice_id % kRing)];
+  if (s.id.load(std::memory_order_acquire) == slice_id) return s;
+  MutexLock lock(&rotate_mu_);
+  if (s.id.load(std::memory_order_relaxed) != slice_id) {
+    for (size_t i = 0; i < counters_ * kShards; ++i)
+      s.counts[i].store(0, std::memory_order_relaxed);
+    s.id.store(slice_id, std::memory_order_release);
+  }
+  return s;
+}
+
+void LiveDrift::Record(size_t rows, size_t cols, const double* values, const float* outputs,
+                       size_t width) {
+  if (rows == 0 || cols != reference_.features.size()) return;
+  Slice& slice = Current(options_.now_ms() / slice_ms_);
+  std::atomic<uint64_t>* c = slice.counts.get() + ThreadShard() * counters_;
+  auto add = [](std::atomic<uint64_t>& counter, uint64_t n = 1) {
+    counter.fetch_add(n, std::memory_order_relaxed);
+  };
+  add(c[rows_counter_], rows);
+  for (size_t f = 0; f < cols; ++f) {
+    const DriftReference::Feature& feature = reference_.features[f];
+    const size_t bins = feature.counts.size();
+    for (size_t r = 0; r < rows; ++r) {
+      const double v = values[r * cols + f];
+      size_t bin = bins;  // missing
+      if (!std::isnan(v)) {
+        if (feature.categorical) {
+          if (v >= 0 && v < static_cast<double>(bins)) bin = static_cast<size_t>(v);
+        } else {
+          bin =
+              static_cast<size_t>(std::lower_bound(feature.edges.begin(), feature.edges.end(), v) -
+                                  feature.edges.begin());
+        }
+      }
+      add(bin < bins ? c[offset_[f] + bin] : c[missing_offset_ + f]);
+    }
+  }
+  const size_t score_bins = reference_.score_counts.size();
+  if (score_bins == 0 || outputs == nullptr || width == 0) return;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* out = outputs + r * width;
+    size_t bin = 0;
+    if (reference_.score == DriftReference::Score::kClass) {
+      bin = static_cast<size_t>(std::max_element(out, out + width) - out);
+    } else {
+      const double score =
+          reference_.score == DriftReference::Score::kProbability && width > 1 ? out[1] : out[0];
+      if (std::isnan(score)) continue;
+      bin = static_cast<size_t>(
+          std::lower_bound(reference_.score_edges.begin(), reference_.score_edges.end(), score) -
+          reference_.score_edges.begin());
+    }
+    if (bin < score_bins) add(c[offset_.back() + bin]);
+  }
+}
+
+std::vector<uint64_t> LiveDrift::Sum(int64_t first_slice, int64_t last_slice) const {
+  std::vector<uint64_t> sum(counters_, 0);
+  for (int64_t id = std::max<int64_t>(first_slice, 0); id <= last_slice; ++id) {
+    const Slice& s = *slices_[static_cast<size_t>(id % kRing)];
+    if (s.id.load(std::memory_order_acquire) != id) continue;  // nothing recorded then
+    for (size_t shard = 0; shard < kShards; ++shard) {
+      for (size_t i = 0; i < counters_; ++i) {
+        sum[i] += s.counts[shard * counters_ + i].load(std::memory_order_relaxed);
+      }
+    }
+  }
+  return sum;
+}
+
+DriftReport LiveDrift::Measure(DriftWindow window) const {
+  const int64_t now = options_.now_ms() / slice_ms_;
+  const int64_t whole = now / kSlicesPerWindow;  // the current window's index
+  const std::vector<uint64_t> sum =
+      window == DriftWindow::kSliding
+          ? Sum(now - kSlicesPerWindow + 1, now)
+          : Sum((whole - 1) * kSlicesPerWindow, whole * kSlicesPerWindow - 1);
+  DriftReport report;
+  report.window = window;
+  report.rows = sum[rows_counter_];
+  report.min_samples = options_.min_samples;
+  report.evaluated = report.rows > 0 && report.rows >= options_.min_samples;
+  size_t drifted = 0;
+  for (size_t f = 0; f < reference_.features.size(); ++f) {
+    const DriftReference::Feature& feature = reference_.features[f];
+    const std::vector<uint64_t> live(sum.begin() + static_cast<std::ptrdiff_t>(offset_[f]),
+                                     sum.begin() + static_cast<std::ptrdiff_t>(offset_[f + 1]));
+    DriftReport::Feature out;
+    out.name = feature.name;
+    out.missing = sum[missing_offset_ + f];
+    out.drift = MeasureDrift(
+        feature.counts, live,
+        {.categorical = feature.categorical,
+         .centres = feature.categorical ? std::vector<double>{} : BinCentres(feature.edges)});
+    if (!report.evaluated) out.drift.drifted = false;
+    drifted += out.drift.drifted ? 1 : 0;
+    report.features.push_back(std::move(out));
+  }
+  if (report.evaluated && !reference_.features.empty()) {
+    report.drift_share =
+        static_cast<double>(drifted) / static_cast<double>(reference_.features.size());
+  }
+  if (!reference_.score_counts.empty()) {
+    const std::vector<uint64_t> live(sum.begin() + static_cast<std::ptrdiff_t>(offset_.back()),
+                                     sum.begin() + static_cast<std::ptrdiff_t>(missing_offset_));
+    const bool classes = reference_.score == DriftReference::Score::kClass;
+    report.prediction = MeasureDrift(
+        reference_.score_counts, live,
+        {.categorical = classes,
+         .centres = classes ? std::vector<double>{} : BinCentres(WithInf(reference_.score_edges))});
+    if (!report.evaluated) report.prediction.drifted = false;
+  }
+  return report;
+}
+
+}  // namespace kiln::monitor

@@ -1,0 +1,134 @@
+#include "kiln/monitor/live_drift.h"
+
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace kiln::monitor {
+namespace {
+
+const double kInf = std::numeric_limits<double>::infinity();
+
+// x: numeric, 3 bins (<= 1, <= 2, more); c: 2 categories; score: probability, 2 bins (<= 0.5).
+DriftReference Reference() {
+  DriftReference r;
+  r.features = {{"x", false, {1, 2, kInf}, {100, 100, 100}}, {"c", true, {}, {150, 150}}};
+  r.score = DriftReference::Score::kProbability;
+  r.score_edges = {0.5};
+  r.score_counts = {150, 150};
+  return r;
+}
+
+struct Fixture {
+  int64_t now = 1'000'000;
+  LiveDrift live{
+      Reference(),
+      {.window = std::chrono::seconds(10), .min_samples = 100, .now_ms = [this] { return now; }}};
+  // n rows like the reference (x spread over its bins, c half and half, scores half and half),
+  // or, `shifted`, every x above 2, every c = 0 and every score high.
+  void Send(size_t n, bool shifted) {
+    std::vector<double> x;
+    std::vector<float> probs;
+    for (size_t i = 0; i < n; ++i) {
+      x.push_back(shifted ? 5 : static_cast<double>(i % 3) + 0.5);
+      x.push_back(shifted ? 0 : static_cast<double>(i % 2));
+      const float p = shifted ? 0.9f : (i % 2 ? 0.8f : 0.2f);
+      probs.push_back(1 - p);
+      probs.push_back(p);
+    }
+    live.Record(n, 2, x.data(), probs.data(), 2);
+  }
+};
+
+TEST(LiveDriftTest, TrafficLikeTheReferenceDoesNotDrift) {
+  Fixture f;
+  f.Send(600, false);
+  DriftReport r = f.live.Measure(DriftWindow::kSliding);
+  EXPECT_EQ(r.rows, 600u);
+  EXPECT_TRUE(r.evaluated);
+  ASSERT_EQ(r.features.size(), 2u);
+  EXPECT_EQ(r.features[0].name, "x");
+  EXPECT_EQ(r.features[0].drift.current_rows, 600u);
+  EXPECT_FALSE(r.features[0].drift.drifted);
+  EXPECT_FALSE(r.features[1].drift.drifted);
+  EXPECT_EQ(r.drift_share, 0);
+  EXPECT_NEAR(r.features[0].drift.psi, 0, 1e-9);
+  EXPECT_FALSE(r.prediction.drifted);
+  EXPECT_EQ(r.prediction.current_rows, 600u);
+}
+
+TEST(LiveDriftTest, ShiftedTrafficDriftsAndMissingValuesAreCountedApart) {
+  Fixture f;
+  f.Send(400, true);
+  std::vector<double> missing = {NAN, 7, 1.5, NAN};  // two rows; c = 7 has no bin
+  f.live.Record(2, 2, missing.data(), nullptr, 0);
+  DriftReport r = f.live.Measure(DriftWindow::kSliding);
+  EXPECT_EQ(r.rows, 402u);
+  EXPECT_TRUE(r.features[0].drift.drifted);
+  EXPECT_EQ(r.features[0].drift.test, "ks");  // 300 reference rows: a small sample
+  EXPECT_GT(r.features[0].drift.psi, 1);
+  EXPECT_TRUE(r.features[1].drift.drifted);
+  EXPECT_EQ(r.features[1].drift.test, "chi_square");
+  EXPECT_EQ(r.features[0].missing, 1u);
+  EXPECT_EQ(r.features[1].missing, 2u);
+  EXPECT_EQ(r.features[0].drift.current_rows, 401u);  // missing values are not in the histogram
+  EXPECT_EQ(r.drift_share, 1);
+  EXPECT_TRUE(r.prediction.drifted);
+}
+
+TEST(LiveDriftTest, NothingIsDecidedBelowMinSamples) {
+  Fixture f;
+  f.Send(50, true);
+  DriftReport r = f.live.Measure(DriftWindow::kSliding);
+  EXPECT_FALSE(r.evaluated);
+  EXPECT_EQ(r.min_samples, 100u);
+  EXPECT_FALSE(r.features[0].drift.drifted);
+  EXPECT_GT(r.features[0].drift.psi, 0);  // the statistics are still there to see
+  EXPECT_EQ(r.drift_share, 0);
+}
+
+TEST(LiveDriftTest, SlidingAndTumblingWindows) {
+  Fixture f;  // window 10 s, slices of 2 s; now = 1000 s, the start of a window
+  f.Send(300, true);
+  f.now += 4'000;
+  f.Send(300, false);
+  EXPECT_EQ(f.live.Measure(DriftWindow::kSliding).rows, 600u);
+  EXPECT_EQ(f.live.Measure(DriftWindow::kTumbling).rows, 0u);  // no whole window yet
+  f.now += 6'000;  // the next window begins: the last whole one holds all 600
+  DriftReport tumbling = f.live.Measure(DriftWindow::kTumbling);
+  EXPECT_EQ(tumbling.rows, 600u);
+  EXPECT_EQ(f.live.Measure(DriftWindow::kSliding).rows, 300u);  // the shifted rows slid out
+  f.now += 10'000;
+  EXPECT_EQ(f.live.Measure(DriftWindow::kSliding).rows, 0u);
+  EXPECT_EQ(f.live.Measure(DriftWindow::kTumbling).rows, 0u);
+  // A slice reused round the ring starts from zero.
+  f.Send(10, false);
+  EXPECT_EQ(f.live.Measure(DriftWindow::kSliding).rows, 10u);
+}
+
+TEST(LiveDriftTest, ConcurrentRecordersLoseNothing) {
+  Fixture f;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&f] {
+      for (int i = 0; i < 200; ++i) f.Send(50, false);
+    });
+  }
+  for (auto& t : threads) t.join();
+  DriftReport r = f.live.Measure(DriftWindow::kSliding);
+  EXPECT_EQ(r.rows, 8u * 200 * 50);
+  EXPECT_EQ(r.features[0].drift.current_rows, 80000u);
+  EXPECT_FALSE(r.features[0].drift.drifted);
+}
+
+TEST(LiveDriftTest, ARowOfAnotherWidthIsIgnored) {
+  Fixture f;
+  std::vector<double> three = {1, 0, 2};
+  f.live.Record(1, 3, three.data(), nullptr, 0);
+  EXPECT_EQ(f.live.Measure(DriftWindow::kSliding).rows, 0u);
+}
+
+}  // namespace
+}  // namespace kiln::monitor
