@@ -17,6 +17,7 @@
 
 #include "app/cli.h"
 #include "kiln/api/control_plane.h"
+#include "kiln/api/drift.h"
 #include "kiln/api/grpc_service.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
@@ -122,6 +123,16 @@ void WarmRoutes(serve::ModelManager& models, const pipeline::ServingConfig& conf
   }
 }
 
+// Live drift of every served version that carries a reference: /metrics and
+// GET /api/v1/models/{m}/drift (kiln.yaml `monitoring:`). Before the first model loads.
+void WatchDrift(serve::ModelManager& models, const pipeline::MonitoringConfig& config,
+                monitor::MetricsRegistry* metrics) {
+  if (!config.enabled) return;
+  models.EnableDrift(
+      {.window = std::chrono::milliseconds(config.window_ms), .min_samples = config.min_samples});
+  metrics->AddCollector([&models] { return api::DriftMetricsText(models); });
+}
+
 // The control plane, with the job endpoints and the queue's families on /metrics when the job
 // queue opens (serving goes on without them when it does not: a Redis that is down).
 struct ControlPlane {
@@ -200,6 +211,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   monitor::MetricsRegistry metrics;
   metrics.AddProcessMetrics();
   serve::ModelManager models(&home->catalog(), &home->datasets().blobs(), limits, &metrics);
+  WatchDrift(models, home->config().monitoring, &metrics);
   KILN_RETURN_IF_ERROR(LoadModels(models, a));
   serve::Batcher batcher(BatcherOptionsFor(a, config), &metrics);
   serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kiln/api/drift.h"
 #include "kiln/base/logging.h"
 #include "kiln/base/names.h"
 #include "kiln/serve/inference.h"
@@ -235,6 +236,24 @@ void V2Service::Finish(Call& call, HttpResponse resp) {
 std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
                                              const std::shared_ptr<Call>& call) {
   RequestLabels* labels = &call->labels;
+  // Drift is served with or without the control plane: it is the serving side's own view.
+  if (req.target.starts_with("/api/v1/models/")) {
+    auto parsed = PathSegments(req.target);
+    if (parsed.ok() && parsed->size() == 5 && (*parsed)[4] == "drift") {
+      labels->route = "drift";
+      if (req.method != "GET") return MethodNotAllowed("GET");
+      const std::string& name = (*parsed)[3];
+      if (Status v = ValidateName(name, "model name"); !v.ok()) return ErrorResponse(v);
+      const std::string version = QueryParameters(req.target)["version"];
+      if (!version.empty()) {
+        if (Status v = ValidateName(version, "model version"); !v.ok()) return ErrorResponse(v);
+      }
+      labels->model = name;
+      auto drift = DriftJson(*models_, name, version);
+      if (!drift.ok()) return ErrorResponse(drift.status());
+      return Json(200, std::move(*drift));
+    }
+  }
   if (options_.control_plane && ControlPlaneService::Handles(req.target)) {
     labels->route = "api";
     return options_.control_plane->Handle(req, &labels->route);

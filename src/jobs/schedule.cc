@@ -57,29 +57,8 @@ Status ParseField(std::string_view field, int lo, int hi, const char* what, std:
 }  // namespace
 
 Result<int64_t> ParseEvery(std::string_view text) {
-  const std::string what = fmt::format("--every '{}'", Printable(text));
-  if (text.size() < 2) return InvalidArgumentError(what + ": expected e.g. 30m, 6h or 1d");
-  int64_t unit = 0;
-  switch (text.back()) {
-    case 's':
-      unit = 1000;
-      break;
-    case 'm':
-      unit = kMinute;
-      break;
-    case 'h':
-      unit = 60 * kMinute;
-      break;
-    case 'd':
-      unit = 24 * 60 * kMinute;
-      break;
-    default:
-      return InvalidArgumentError(what + ": the unit must be s, m, h or d");
-  }
-  KILN_ASSIGN_OR_RETURN(
-      int64_t n, ParseInteger(text.substr(0, text.size() - 1), what, 1, int64_t{366} * 24 * 3600));
-  if (n * unit < kMinute) return InvalidArgumentError(what + ": at least one minute");
-  return n * unit;
+  return ParseDuration(text, fmt::format("--every '{}'", Printable(text)), kMinute,
+                       int64_t{366} * 24 * 60 * kMinute);
 }
 
 Result<CronSpec> ParseCron(std::string_view text) {

@@ -4,6 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#include <fmt/format.h>
+
+#include "kiln/monitor/metrics.h"
+
 namespace kiln::monitor {
 
 namespace {
@@ -174,6 +178,58 @@ DriftReport LiveDrift::Measure(DriftWindow window) const {
     if (!report.evaluated) report.prediction.drifted = false;
   }
   return report;
+}
+
+std::string DriftExposition(const std::vector<DriftSeries>& series) {
+  if (series.empty()) return "";
+  struct Family {
+    const char* name;
+    const char* help;
+    std::string samples;
+  };
+  Family rows{"kiln_drift_rows", "Rows a served model version saw in the drift window.", ""};
+  Family evaluated{"kiln_drift_evaluated",
+                   "1 when the window holds at least monitoring.min_samples rows.", ""};
+  Family share{"kiln_drift_share", "Share of a model version's features that drifted.", ""};
+  Family feature{"kiln_feature_drift",
+                 "Drift statistics of a feature against the model's training reference.", ""};
+  Family drifted{"kiln_feature_drifted", "1 when a feature's deciding drift test fired.", ""};
+  Family missing{"kiln_feature_missing",
+                 "Missing values and unknown categories of a feature in the drift window.", ""};
+  Family prediction{"kiln_prediction_drift", "Drift statistics of a model version's predictions.",
+                    ""};
+  auto sample = [](Family& f, const std::string& labels, double v) {
+    f.samples += fmt::format("{}{{{}}} {}\n", f.name, labels, SampleValue(v));
+  };
+  auto statistics = [&](Family& f, const std::string& labels, const FeatureDrift& d) {
+    sample(f, labels + ",statistic=\"psi\"", d.psi);
+    sample(f, labels + ",statistic=\"jensen_shannon\"", d.jensen_shannon);
+    sample(f, labels + ",statistic=\"ks\"", d.ks);
+    sample(f, labels + ",statistic=\"wasserstein\"", d.wasserstein);
+    sample(f, labels + ",statistic=\"chi_square_p_value\"", d.chi_square_p_value);
+    sample(f, labels + ",statistic=\"score\"", d.score);
+  };
+  for (const DriftSeries& s : series) {
+    const std::string labels =
+        fmt::format("model=\"{}\",version=\"{}\"", LabelValue(s.model), s.version);
+    const DriftReport& r = s.report;
+    sample(rows, labels, static_cast<double>(r.rows));
+    sample(evaluated, labels, r.evaluated ? 1 : 0);
+    sample(share, labels, r.drift_share);
+    for (const auto& f : r.features) {
+      const std::string fl = fmt::format("{},feature=\"{}\"", labels, LabelValue(f.name));
+      statistics(feature, fl, f.drift);
+      sample(drifted, fl, f.drift.drifted ? 1 : 0);
+      sample(missing, fl, static_cast<double>(f.missing));
+    }
+    if (r.prediction.reference_rows > 0) statistics(prediction, labels, r.prediction);
+  }
+  std::string out;
+  for (Family* f : {&rows, &evaluated, &share, &feature, &drifted, &missing, &prediction}) {
+    if (f->samples.empty()) continue;
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{}", f->name, f->help, f->name, f->samples);
+  }
+  return out;
 }
 
 }  // namespace kiln::monitor

@@ -14,15 +14,8 @@
 #include <fmt/format.h>
 
 namespace kiln::monitor {
-namespace {
 
-void AtomicAdd(std::atomic<double>* a, double d) {
-  double cur = a->load(std::memory_order_relaxed);
-  while (!a->compare_exchange_weak(cur, cur + d, std::memory_order_relaxed)) {
-  }
-}
-
-std::string Number(double v) {
+std::string SampleValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[32];
@@ -30,8 +23,7 @@ std::string Number(double v) {
   return std::string(buf, res.ptr);
 }
 
-// A label value escaped for the text format: backslash, double quote and newline.
-std::string Escape(std::string_view v) {
+std::string LabelValue(std::string_view v) {
   std::string out;
   for (char c : v) {
     if (c == '\\') {
@@ -47,13 +39,21 @@ std::string Escape(std::string_view v) {
   return out;
 }
 
+namespace {
+
+void AtomicAdd(std::atomic<double>* a, double d) {
+  double cur = a->load(std::memory_order_relaxed);
+  while (!a->compare_exchange_weak(cur, cur + d, std::memory_order_relaxed)) {
+  }
+}
+
 std::string Labels(const std::vector<std::string>& names, const std::vector<std::string>& values,
                    std::string_view extra = {}) {
   if (names.empty() && extra.empty()) return "";
   std::string out = "{";
   for (size_t i = 0; i < names.size(); ++i) {
     if (i) out += ',';
-    out += fmt::format("{}=\"{}\"", names[i], Escape(values[i]));
+    out += fmt::format("{}=\"{}\"", names[i], LabelValue(values[i]));
   }
   if (!extra.empty()) {
     if (!names.empty()) out += ',';
@@ -249,7 +249,8 @@ std::string MetricsRegistry::ExposeFamilies() const {
       const auto& f = *static_cast<const Family<Gauge>*>(e.family);
       Header(&out, f.name(), f.help(), "gauge");
       for (const auto& [values, g] : f.Series()) {
-        out += fmt::format("{}{} {}\n", f.name(), Labels(f.labels(), values), Number(g->value()));
+        out +=
+            fmt::format("{}{} {}\n", f.name(), Labels(f.labels(), values), SampleValue(g->value()));
       }
     } else {
       const auto& f = *static_cast<const Family<Histogram>*>(e.family);
@@ -260,11 +261,12 @@ std::string MetricsRegistry::ExposeFamilies() const {
         for (size_t i = 0; i < counts.size(); ++i) {
           cumulative += counts[i];
           const std::string le =
-              i < h->bounds().size() ? Number(h->bounds()[i]) : std::string("+Inf");
+              i < h->bounds().size() ? SampleValue(h->bounds()[i]) : std::string("+Inf");
           out += fmt::format("{}_bucket{} {}\n", f.name(),
                              Labels(f.labels(), values, fmt::format("le=\"{}\"", le)), cumulative);
         }
-        out += fmt::format("{}_sum{} {}\n", f.name(), Labels(f.labels(), values), Number(h->sum()));
+        out += fmt::format("{}_sum{} {}\n", f.name(), Labels(f.labels(), values),
+                           SampleValue(h->sum()));
         out += fmt::format("{}_count{} {}\n", f.name(), Labels(f.labels(), values), cumulative);
       }
     }
@@ -273,7 +275,7 @@ std::string MetricsRegistry::ExposeFamilies() const {
     const ProcessStats p = ReadProcess();
     auto one = [&](const char* name, const char* help, const char* type, double v) {
       Header(&out, name, help, type);
-      out += fmt::format("{} {}\n", name, Number(v));
+      out += fmt::format("{} {}\n", name, SampleValue(v));
     };
     one("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter",
         p.cpu_seconds);

@@ -190,6 +190,33 @@ Result<QueueConfig> ReadQueue(const YAML::Node& node) {
   return q;
 }
 
+Result<MonitoringConfig> ReadMonitoring(const YAML::Node& node) {
+  MonitoringConfig m;
+  if (!node.IsMap()) return InvalidArgumentError("kiln.yaml: monitoring must be a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string at = "monitoring." + key;
+    if (key == "enabled") {
+      bool v = false;
+      if (!kv.second.IsScalar() || !YAML::convert<bool>::decode(kv.second, v)) {
+        return InvalidArgumentError("kiln.yaml: monitoring.enabled must be true or false");
+      }
+      m.enabled = v;
+    } else if (key == "window" && kv.second.IsScalar()) {
+      auto ms = ParseDuration(kv.second.Scalar(), at, 5'000, int64_t{7} * 86'400'000);
+      if (!ms.ok())
+        return InvalidArgumentError(fmt::format("kiln.yaml: {}", ms.status().message()));
+      m.window_ms = *ms;
+    } else if (key == "min_samples") {
+      KILN_ASSIGN_OR_RETURN(m.min_samples, Integer(kv.second, at, uint64_t{1} << 40));
+    } else {
+      return InvalidArgumentError(
+          fmt::format("kiln.yaml: unknown key {} (enabled, window, min_samples)", Printable(at)));
+    }
+  }
+  return m;
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view yaml) {
@@ -208,11 +235,13 @@ Result<Config> ParseConfig(std::string_view yaml) {
         KILN_ASSIGN_OR_RETURN(config.serving, ReadServing(kv.second));
       } else if (key == "queue") {
         KILN_ASSIGN_OR_RETURN(config.queue, ReadQueue(kv.second));
+      } else if (key == "monitoring") {
+        KILN_ASSIGN_OR_RETURN(config.monitoring, ReadMonitoring(kv.second));
       } else {
-        const std::string guess = ClosestWord(key, {"catalog", "serving", "queue"});
+        const std::string guess = ClosestWord(key, {"catalog", "serving", "queue", "monitoring"});
         return InvalidArgumentError(fmt::format(
-            "kiln.yaml: unknown section '{}'{} (catalog, queue, serving)", Printable(key),
-            guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
+            "kiln.yaml: unknown section '{}'{} (catalog, monitoring, queue, serving)",
+            Printable(key), guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
       }
     }
   } catch (const YAML::Exception& e) {

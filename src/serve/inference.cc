@@ -200,6 +200,7 @@ Result<InferResponse> FinishInfer(const ServedModel& m, const PreparedInfer& p,
   const int64_t rows = static_cast<int64_t>(x.rows);
   const size_t width = m.predictor->output_width(model::PredictKind::kProbability);
   if (probs.size() != x.rows * width) return InternalError("predictor output size mismatch");
+  if (m.drift) m.drift->Record(x.rows, x.cols, x.values.data(), probs.data(), width);
   InferResponse resp;
   resp.model_name = m.name;
   resp.model_version = std::to_string(m.version);

@@ -26,8 +26,37 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelVersion(registry::Catal
   return std::shared_ptr<const model::TreeModel>(std::make_shared<model::TreeModel>(std::move(m)));
 }
 
+monitor::DriftReference DriftReferenceOf(const model::TreeModel& m) {
+  monitor::DriftReference out;
+  const model::ReferenceProfile& r = m.reference;
+  if (r.empty()) return out;
+  for (size_t f = 0; f < m.features.size(); ++f) {
+    const model::FeatureInfo& info = m.features[f];
+    out.features.push_back({info.name, info.categorical,
+                            info.categorical ? std::vector<double>{} : info.bin_edges,
+                            r.features[f].counts});
+  }
+  switch (r.score_kind) {
+    case model::ScoreKind::kProbability:
+      out.score = monitor::DriftReference::Score::kProbability;
+      break;
+    case model::ScoreKind::kClass:
+      out.score = monitor::DriftReference::Score::kClass;
+      break;
+    case model::ScoreKind::kValue:
+      out.score = monitor::DriftReference::Score::kValue;
+      break;
+    case model::ScoreKind::kNone:
+      break;
+  }
+  out.score_edges = r.score_edges;
+  out.score_counts = r.score_counts;
+  return out;
+}
+
 Result<std::shared_ptr<const ServedModel>> ServedModel::Create(
-    std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model) {
+    std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model,
+    const monitor::LiveDriftOptions* drift) {
   auto s = std::make_shared<ServedModel>();
   s->name = std::move(name);
   s->version = version;
@@ -39,6 +68,9 @@ Result<std::shared_ptr<const ServedModel>> ServedModel::Create(
     for (size_t c = 0; c < info.categories.size(); ++c) {
       s->category_codes[f].emplace(info.categories[c], static_cast<double>(c));
     }
+  }
+  if (drift && !model->reference.empty()) {
+    s->drift = std::make_shared<monitor::LiveDrift>(DriftReferenceOf(*model), *drift);
   }
   s->model = std::move(model);
   return std::shared_ptr<const ServedModel>(std::move(s));
@@ -64,7 +96,8 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::LoadVersion(const std::
   const auto t0 = std::chrono::steady_clock::now();
   auto load = [&]() -> Result<std::shared_ptr<const ServedModel>> {
     KILN_ASSIGN_OR_RETURN(auto model, LoadModelVersion(*catalog_, *blobs_, name, version, limits_));
-    KILN_ASSIGN_OR_RETURN(auto served, ServedModel::Create(name, version, std::move(model)));
+    KILN_ASSIGN_OR_RETURN(auto served, ServedModel::Create(name, version, std::move(model),
+                                                           drift_ ? &*drift_ : nullptr));
     // Warm-up: one prediction (a row of missing values) before the version takes traffic.
     const size_t cols = served->model->features.size();
     model::FeatureMatrix x{1, cols, std::vector<double>(cols, std::nan(""))};
@@ -83,6 +116,20 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::LoadVersion(const std::
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return served;
+}
+
+void ModelManager::EnableDrift(monitor::LiveDriftOptions options) { drift_ = std::move(options); }
+
+std::vector<std::shared_ptr<const ServedModel>> ModelManager::Served() const {
+  std::vector<std::shared_ptr<const ServedModel>> out;
+  MutexLock lock(&mu_);
+  for (const auto& [name, m] : models_) {
+    if (m.current) out.push_back(m.current);
+    for (const auto& [number, other] : m.others) {
+      if (other && other != m.current) out.push_back(other);
+    }
+  }
+  return out;
 }
 
 Status ModelManager::LoadAll() {

@@ -54,5 +54,21 @@ TEST(ParseDoubleTest, WholeTextOnly) {
   }
 }
 
+TEST(ParseDurationTest, UnitsAndRange) {
+  EXPECT_EQ(*ParseDuration("250ms", "w", 0, INT64_MAX), 250);
+  EXPECT_EQ(*ParseDuration("30s", "w", 0, INT64_MAX), 30'000);
+  EXPECT_EQ(*ParseDuration("10m", "w", 0, INT64_MAX), 600'000);
+  EXPECT_EQ(*ParseDuration("6h", "w", 0, INT64_MAX), 21'600'000);
+  EXPECT_EQ(*ParseDuration("2d", "w", 0, INT64_MAX), 172'800'000);
+  for (const char* bad : {"", "m", "10", "10w", "1.5h", "-1s", " 1s", "1 s", "10mm", "1e3s"}) {
+    auto d = ParseDuration(bad, "window", 0, INT64_MAX);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_NE(d.status().message().find("window"), std::string::npos);
+  }
+  EXPECT_FALSE(ParseDuration("4s", "window", 5'000, 10'000).ok());
+  EXPECT_FALSE(ParseDuration("11s", "window", 5'000, 10'000).ok());
+  EXPECT_FALSE(ParseDuration("99999999999999d", "window", 0, INT64_MAX).ok());  // no overflow
+}
+
 }  // namespace
 }  // namespace kiln

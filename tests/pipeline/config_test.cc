@@ -113,12 +113,27 @@ TEST(ConfigTest, OneTypedConfigForEverySection) {
   EXPECT_EQ(q->queue.lease_seconds, 5);
   EXPECT_EQ(ParseConfig("queue: redis://h:1/0\n")->queue.backend, "redis://h:1/0");
   EXPECT_TRUE(ParseConfig("serving:\n").ok());
+  EXPECT_TRUE(none->monitoring.enabled);
+  EXPECT_EQ(none->monitoring.window_ms, 600'000);
+  auto m = ParseConfig("monitoring: {enabled: false, window: 90s, min_samples: 50}\n");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_FALSE(m->monitoring.enabled);
+  EXPECT_EQ(m->monitoring.window_ms, 90'000);
+  EXPECT_EQ(m->monitoring.min_samples, 50u);
 }
 
 TEST(ConfigTest, UnknownSectionsAndBadValuesNameThemselves) {
   const std::pair<const char*, const char*> cases[] = {
       {"catalgo: sqlite\n", "unknown section 'catalgo': did you mean 'catalog'?"},
-      {"monitoring_x: {}\n", "unknown section 'monitoring_x' (catalog, queue, serving)"},
+      {"monitoring_x: {}\n", "unknown section 'monitoring_x': did you mean 'monitoring'?"},
+      {"sections: {}\n", "unknown section 'sections' (catalog, monitoring, queue, serving)"},
+      {"monitoring: {window: 1s}\n", "monitoring.window must be between 5000 ms"},
+      {"monitoring: {window: 10 minutes}\n", "expected a whole number and a unit"},
+      {"monitoring: {window: 8d}\n", "monitoring.window"},
+      {"monitoring: {enabled: maybe}\n", "monitoring.enabled must be true or false"},
+      {"monitoring: {min_samples: -1}\n", "monitoring.min_samples"},
+      {"monitoring: {windows: 10m}\n", "unknown key monitoring.windows"},
+      {"monitoring: [1]\n", "monitoring must be a mapping"},
       {"catalog: [a]\n", "catalog must be"},
       {"- a\n- b\n", "mapping of settings"},
       {"catalog: {a: [1\n", "kiln.yaml"},

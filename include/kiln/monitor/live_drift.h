@@ -97,4 +97,16 @@ class LiveDrift {
   std::atomic<uint32_t> next_shard_{0};
 };
 
+// One served model version's report, for the Prometheus page.
+struct DriftSeries {
+  std::string model;
+  int64_t version = 0;
+  DriftReport report;
+};
+// The drift families in the Prometheus text format, one series set per model version:
+// kiln_drift_rows, kiln_drift_evaluated, kiln_drift_share, kiln_feature_drift{feature,statistic}
+// (psi, jensen_shannon, ks, wasserstein, chi_square_p_value and the deciding test's "score"),
+// kiln_feature_drifted, kiln_feature_missing, kiln_prediction_drift{statistic}.
+std::string DriftExposition(const std::vector<DriftSeries>& series);
+
 }  // namespace kiln::monitor

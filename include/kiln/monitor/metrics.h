@@ -19,11 +19,18 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kiln/base/mutex.h"
 
 namespace kiln::monitor {
+
+// A label value escaped for the text format (backslash, double quote, newline), and a sample
+// value as the format writes it (NaN, +Inf, shortest round-trip decimal): for collectors that
+// write their own families.
+std::string LabelValue(std::string_view v);
+std::string SampleValue(double v);
 
 class Counter {
  public:

@@ -17,9 +17,14 @@
 //         routing:                 # requests naming the model only
 //           split: {production: 90, canary: 10}   # aliases or versions: weights
 //           sticky_key: customer_id              # this request parameter keeps a client on one
-//           route shadow: staging                      # mirrored, answer discarded, compared
+//           shadow: staging                      # mirrored, answer discarded, compared
+//   monitoring:                    # live drift of served models
+//     enabled: true
+//     window: 10m                  # tumbling and sliding window, 5s..7d
+//     min_samples: 500             # rows a window needs before drift is decided
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -57,10 +62,18 @@ struct QueueConfig {
   int max_attempts = 3;             // per job, unless the submitter says otherwise
 };
 
+// The `monitoring:` section: live drift of served models (docs/serving.md, "Drift").
+struct MonitoringConfig {
+  bool enabled = true;          // count what served models see (models with a reference)
+  int64_t window_ms = 600'000;  // `window: 10m`, 5s..7d: the tumbling and sliding window
+  uint64_t min_samples = 500;   // below this many rows in a window nothing is decided
+};
+
 struct Config {
   std::string catalog = "sqlite";  // "sqlite" or a postgresql:// URL
   QueueConfig queue;
   ServingConfig serving;
+  MonitoringConfig monitoring;
 };
 
 // `yaml` is the whole kiln.yaml (empty: the defaults).

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -22,6 +23,7 @@
 #include "kiln/base/status.h"
 #include "kiln/model/predictor.h"
 #include "kiln/model/tree_model.h"
+#include "kiln/monitor/live_drift.h"
 #include "kiln/monitor/metrics.h"
 #include "kiln/registry/catalog_store.h"
 #include "kiln/storage/blob_store.h"
@@ -45,9 +47,18 @@ struct ServedModel {
   // Categorical features: category text -> code (empty map for numeric features).
   std::vector<std::unordered_map<std::string, double>> category_codes;
 
+  // What this version sees, against its training reference; null when drift monitoring is off
+  // or the model carries no reference (an imported or older model).
+  std::shared_ptr<monitor::LiveDrift> drift;
+
+  // With `drift` options, a model that has a reference is watched.
   static Result<std::shared_ptr<const ServedModel>> Create(
-      std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model);
+      std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model,
+      const monitor::LiveDriftOptions* drift = nullptr);
 };
+
+// The monitor's view of a model's reference (empty features when it has none).
+monitor::DriftReference DriftReferenceOf(const model::TreeModel& m);
 
 class ModelManager {
  public:
@@ -55,6 +66,11 @@ class ModelManager {
   ModelManager(registry::CatalogStore* catalog, const storage::BlobStore* blobs, Limits limits,
                monitor::MetricsRegistry* metrics = nullptr,
                std::string default_alias = "production");
+
+  // Watches the drift of every version loaded from now on (call before LoadAll).
+  void EnableDrift(monitor::LiveDriftOptions options);
+  // Every version held now: the default alias's and the others, by model name.
+  std::vector<std::shared_ptr<const ServedModel>> Served() const;
 
   // Loads every registered model that has the default alias and, from then on, Refresh() also
   // picks up models that get one. A model that fails to load is left out and reported by
@@ -109,6 +125,7 @@ class ModelManager {
   const storage::BlobStore* blobs_;
   const Limits limits_;
   const std::string default_alias_;
+  std::optional<monitor::LiveDriftOptions> drift_;  // set before loading starts
   monitor::Family<monitor::Histogram>* load_time_ = nullptr;
   monitor::Family<monitor::Counter>* load_failures_ = nullptr;
   monitor::Family<monitor::Gauge>* served_version_ = nullptr;
