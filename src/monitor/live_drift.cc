@@ -51,6 +51,10 @@ LiveDrift::LiveDrift(DriftReference reference, LiveDriftOptions options)
   for (const auto& f : reference_.features) {
     offset_.push_back(next);
     next += f.counts.size();
+    centres_.push_back(f.categorical ? std::vector<double>{} : BinCentres(f.edges));
+  }
+  if (reference_.score != DriftReference::Score::kClass) {
+    score_centres_ = BinCentres(WithInf(reference_.score_edges));
   }
   offset_.push_back(next);  // the score bins
   next += reference_.score_counts.size();
@@ -155,10 +159,8 @@ DriftReport LiveDrift::Measure(DriftWindow window) const {
     DriftReport::Feature out;
     out.name = feature.name;
     out.missing = sum[missing_offset_ + f];
-    out.drift = MeasureDrift(
-        feature.counts, live,
-        {.categorical = feature.categorical,
-         .centres = feature.categorical ? std::vector<double>{} : BinCentres(feature.edges)});
+    out.drift = MeasureDrift(feature.counts, live,
+                             {.categorical = feature.categorical, .centres = centres_[f]});
     if (!report.evaluated) out.drift.drifted = false;
     drifted += out.drift.drifted ? 1 : 0;
     report.features.push_back(std::move(out));
@@ -171,10 +173,8 @@ DriftReport LiveDrift::Measure(DriftWindow window) const {
     const std::vector<uint64_t> live(sum.begin() + static_cast<std::ptrdiff_t>(offset_.back()),
                                      sum.begin() + static_cast<std::ptrdiff_t>(missing_offset_));
     const bool classes = reference_.score == DriftReference::Score::kClass;
-    report.prediction = MeasureDrift(
-        reference_.score_counts, live,
-        {.categorical = classes,
-         .centres = classes ? std::vector<double>{} : BinCentres(WithInf(reference_.score_edges))});
+    report.prediction = MeasureDrift(reference_.score_counts, live,
+                                     {.categorical = classes, .centres = score_centres_});
     if (!report.evaluated) report.prediction.drifted = false;
   }
   return report;

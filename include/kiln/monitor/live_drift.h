@@ -92,9 +92,10 @@ class LiveDrift {
   size_t missing_offset_ = 0;   // one missing counter per feature
   size_t rows_counter_ = 0;     // the row count
   size_t counters_ = 0;
+  std::vector<std::vector<double>> centres_;  // per numeric feature: BinCentres of its edges
+  std::vector<double> score_centres_;
   std::vector<std::unique_ptr<Slice>> slices_;
   Mutex rotate_mu_;
-  std::atomic<uint32_t> next_shard_{0};
 };
 
 // One served model version's report, for the Prometheus page.
