@@ -69,6 +69,13 @@ std::string AbsolutePath(const std::string& path);
 // Registers `kiln jobs ...` and `kiln worker` (app/jobs_cmd.cc).
 void AddJobsCommands(CLI::App& app, const GlobalOptions& global, Runner* run);
 
+// Registers `kiln monitor status | drift` (app/monitor_cmd.cc).
+void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run);
+
+// A drift report (pipeline::DriftReportJson) as text: a summary and a feature table, the most
+// drifted first (app/monitor_cmd.cc).
+std::string DriftReportText(const std::string& report_json);
+
 // Registers `kiln serve` (app/serve_cmd.cc).
 void AddServeCommand(CLI::App& app, const GlobalOptions& global,
                      std::function<Result<ExitCode>()>* run);

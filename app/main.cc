@@ -91,6 +91,7 @@ int Run(int argc, char** argv) {
   kiln::app::AddTuneCommand(app, global, &run);
   kiln::app::AddServeCommand(app, global, &run);
   kiln::app::AddJobsCommands(app, global, &run);
+  kiln::app::AddMonitorCommands(app, global, &run);
   kiln::app::AddInitCommand(app, global, &run);
   try {
     app.parse(argc, argv);

@@ -31,6 +31,7 @@ struct TrainArgs {
   bool no_curves = false;
   bool json = false;
   bool explain = false;
+  bool drift = false;
   bool trees = false;
 };
 
@@ -127,13 +128,19 @@ Result<ExitCode> Eval(const GlobalOptions& g, const TrainArgs& a) {
 Result<ExitCode> Predict(const GlobalOptions& g, const TrainArgs& a) {
   auto ctx = Context(g);
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(
-      pipeline::BatchPredictResult r,
-      pipeline::BatchPredict(*home, {a.model, a.data, a.pred_out, a.kind, a.explain}, ctx));
+  KILN_ASSIGN_OR_RETURN(pipeline::BatchPredictResult r,
+                        pipeline::BatchPredict(
+                            *home, {a.model, a.data, a.pred_out, a.kind, a.explain, a.drift}, ctx));
   if (a.json) {
     PrintJson(pipeline::BatchPredictResultJson(r, a.pred_out));
-  } else {
-    Print(fmt::format("wrote {} predictions to {}", r.rows, a.pred_out));
+    return 0;
+  }
+  Print(fmt::format("wrote {} predictions to {}", r.rows, a.pred_out));
+  if (a.drift) {
+    Print(r.drift ? "drift against the model's training reference:\n" +
+                        DriftReportText(pipeline::DriftReportJson(*r.drift))
+                  : std::string("no drift: the model carries no reference (retrain it with kiln "
+                                "train)"));
   }
   return 0;
 }
@@ -333,6 +340,8 @@ CLI::App* PredictVerb(CLI::App& parent, TrainArgs* a) {
       ->check(CLI::IsMember({"probability", "margin", "leaf"}));
   predict->add_flag("--explain", a->explain,
                     "add TreeSHAP columns shap_<feature> and shap_bias (margin contributions)");
+  predict->add_flag("--drift", a->drift,
+                    "also measure the rows' drift against the model's training reference");
   predict->add_flag("--json", a->json, "machine-readable output");
   return predict;
 }
@@ -395,8 +404,12 @@ void AddTrainJobVerbs(CLI::App& parent, Runner* run, const JobSink& sink) {
   });
   PredictVerb(parent, args.get())->callback([run, sink, args] {
     *run = [sink, args] {
-      pipeline::BatchPredictOptions o{AbsolutePath(args->model), AbsolutePath(args->data),
-                                      AbsolutePath(args->pred_out), args->kind, args->explain};
+      pipeline::BatchPredictOptions o{AbsolutePath(args->model),
+                                      AbsolutePath(args->data),
+                                      AbsolutePath(args->pred_out),
+                                      args->kind,
+                                      args->explain,
+                                      args->drift};
       return sink("predict", jobs::Payload(o), args->json);
     };
   });

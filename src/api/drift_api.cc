@@ -2,44 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kiln/pipeline/result_json.h"
+
 namespace kiln::api {
 
 using nlohmann::json;
 
 namespace {
 
-json StatisticsJson(const monitor::FeatureDrift& d) {
-  return {{"rows", d.current_rows},
-          {"reference_rows", d.reference_rows},
-          {"test", d.test},
-          {"score", d.score},
-          {"threshold", d.threshold},
-          {"drifted", d.drifted},
-          {"psi", d.psi},
-          {"jensen_shannon", d.jensen_shannon},
-          {"ks", d.ks},
-          {"ks_p_value", d.ks_p_value},
-          {"chi_square_p_value", d.chi_square_p_value},
-          {"wasserstein", d.wasserstein}};
-}
-
-json ReportJson(const monitor::DriftReport& r) {
-  json features = json::array();
-  for (const auto& f : r.features) {
-    json one = StatisticsJson(f.drift);
-    one["name"] = f.name;
-    one["missing"] = f.missing;
-    features.push_back(std::move(one));
-  }
-  json out = {{"rows", r.rows},
-              {"min_samples", r.min_samples},
-              {"evaluated", r.evaluated},
-              {"drift_share", r.drift_share},
-              {"features", std::move(features)}};
-  out["prediction"] =
-      r.prediction.reference_rows > 0 ? StatisticsJson(r.prediction) : json(nullptr);
-  return out;
-}
+json ReportJson(const monitor::DriftReport& r) { return json::parse(pipeline::DriftReportJson(r)); }
 
 }  // namespace
 
@@ -57,9 +28,16 @@ Result<std::string> DriftJson(serve::ModelManager& models, const std::string& mo
   }
   const auto& ref = served->model->reference;
   out["monitored"] = true;
+  out["window_ms"] = served->drift->window().count();
   out["reference"] = {{"data", ref.data}, {"rows", ref.rows}, {"score_data", ref.score_data}};
   out["sliding"] = ReportJson(served->drift->Measure(monitor::DriftWindow::kSliding));
   out["tumbling"] = ReportJson(served->drift->Measure(monitor::DriftWindow::kTumbling));
+  const std::vector<uint64_t> totals = served->drift->OutOfRangeTotals();
+  json range = json::object();
+  for (size_t f = 0; f < totals.size() && f < served->model->features.size(); ++f) {
+    range[served->model->features[f].name] = totals[f];
+  }
+  out["out_of_range_total"] = std::move(range);
   return out.dump();
 }
 
@@ -67,8 +45,9 @@ std::string DriftMetricsText(const serve::ModelManager& models) {
   std::vector<monitor::DriftSeries> series;
   for (const auto& served : models.Served()) {
     if (!served->drift) continue;
-    series.push_back(
-        {served->name, served->version, served->drift->Measure(monitor::DriftWindow::kSliding)});
+    series.push_back({served->name, served->version,
+                      served->drift->Measure(monitor::DriftWindow::kSliding),
+                      served->drift->OutOfRangeTotals()});
   }
   return monitor::DriftExposition(series);
 }

@@ -46,7 +46,7 @@ void Fields(pipeline::TuneOptions& o, F&& f) {
 template <typename F>
 void Fields(pipeline::BatchPredictOptions& o, F&& f) {
   f("model", o.model), f("data", o.data), f("out", o.out), f("kind", o.kind);
-  f("explain", o.explain);
+  f("explain", o.explain), f("drift", o.drift);
 }
 template <typename F>
 void Fields(pipeline::EvalOptions& o, F&& f) {

@@ -40,18 +40,28 @@ uint8_t NumericBin(const std::vector<double>& edges, double v) {
   return static_cast<uint8_t>(std::lower_bound(edges.begin(), edges.end(), v) - edges.begin());
 }
 
-// Bins one column into `out` (rows bytes) given the feature's edges or categories.
+// Bins one column into `out` (rows bytes) given the feature's edges or categories; a numeric
+// column's smallest and largest value go to `*lo` and `*hi` (NaN when it has none).
 Status BinColumn(const data::Column& col, const model::FeatureInfo& f, uint16_t num_bins,
-                 uint8_t* out) {
+                 uint8_t* out, double* lo, double* hi) {
   const uint8_t missing = static_cast<uint8_t>(num_bins);
+  *lo = *hi = std::numeric_limits<double>::quiet_NaN();
   if (!f.categorical) {
     if (!data::IsNumeric(col.type())) {
       return InvalidArgumentError(fmt::format("feature '{}' must be numeric", f.name));
     }
+    double low = std::numeric_limits<double>::infinity(), high = -low;
     for (size_t r = 0; r < col.size(); ++r) {
       const double v = col.NumericAt(r);
-      out[r] = std::isnan(v) ? missing : NumericBin(f.bin_edges, v);
+      if (std::isnan(v)) {
+        out[r] = missing;
+        continue;
+      }
+      out[r] = NumericBin(f.bin_edges, v);
+      low = std::min(low, v);
+      high = std::max(high, v);
     }
+    if (low <= high) *lo = low, *hi = high;
     return Status::Ok();
   }
   // Categorical: translate the column's codes to the feature's dictionary once per code.
@@ -125,9 +135,11 @@ Result<BinnedData> BinDataset(const data::Dataset& d, const std::vector<size_t>&
   }));
   for (const auto& f : out.features) out.num_bins.push_back(NumBins(f));
   out.bins.resize(out.rows * columns.size());
+  out.min.resize(columns.size());
+  out.max.resize(columns.size());
   KILN_RETURN_IF_ERROR(ParallelFor(ctx, columns.size(), [&](size_t i) {
     return BinColumn(d.columns[columns[i]], out.features[i], out.num_bins[i],
-                     out.bins.data() + i * out.rows);
+                     out.bins.data() + i * out.rows, &out.min[i], &out.max[i]);
   }));
   return out;
 }
@@ -174,6 +186,8 @@ BinnedData TakeBinnedRows(const BinnedData& x, const std::vector<uint32_t>& rows
   out.rows = rows.size();
   out.features = x.features;
   out.num_bins = x.num_bins;
+  out.min = x.min;
+  out.max = x.max;
   out.bins.resize(out.rows * x.num_features());
   for (size_t f = 0; f < x.num_features(); ++f) {
     const uint8_t* src = x.column(f);
@@ -196,8 +210,11 @@ Result<BinnedData> ApplyBins(const data::Dataset& d, const std::vector<model::Fe
     if (!idx) return InvalidArgumentError(fmt::format("data has no column '{}'", f.name));
     cols.push_back(*idx);
   }
+  out.min.resize(ref.size());
+  out.max.resize(ref.size());
   KILN_RETURN_IF_ERROR(ParallelFor(ctx, ref.size(), [&](size_t i) {
-    return BinColumn(d.columns[cols[i]], ref[i], out.num_bins[i], out.bins.data() + i * out.rows);
+    return BinColumn(d.columns[cols[i]], ref[i], out.num_bins[i], out.bins.data() + i * out.rows,
+                     &out.min[i], &out.max[i]);
   }));
   return out;
 }

@@ -46,6 +46,10 @@ model::ReferenceProfile BuildReference(const model::TreeModel& m, const BinnedDa
         ++fr.missing;
       }
     }
+    if (f < train.min.size() && !train.features[f].categorical) {
+      fr.min = train.min[f];
+      fr.max = train.max[f];
+    }
     r.features.push_back(std::move(fr));
   }
   std::vector<double> scores = Scores(m, margins);

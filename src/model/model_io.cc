@@ -36,8 +36,14 @@ constexpr std::string_view kScoreKinds[] = {"none", "probability", "class", "val
 
 json ReferenceJson(const ReferenceProfile& r) {
   json features = json::array();
-  for (const auto& f : r.features)
-    features.push_back({{"counts", f.counts}, {"missing", f.missing}});
+  for (const auto& f : r.features) {
+    json one = {{"counts", f.counts}, {"missing", f.missing}};
+    if (!std::isnan(f.min) && !std::isnan(f.max)) {
+      one["min"] = f.min;
+      one["max"] = f.max;
+    }
+    features.push_back(std::move(one));
+  }
   json out = {{"data", r.data},
               {"rows", r.rows},
               {"features", std::move(features)},
@@ -57,7 +63,12 @@ void ParseReference(JsonReader<json> r, ReferenceProfile* out) {
   out->data = r.String("data");
   out->rows = r.Unsigned("rows");
   r.Each("features", [&](JsonReader<json>& f) {
-    out->features.push_back({counts(f.Integers("counts", 0, INT64_MAX)), f.Unsigned("missing")});
+    FeatureReference one{counts(f.Integers("counts", 0, INT64_MAX)), f.Unsigned("missing")};
+    if (f.Has("min") || f.Has("max")) {
+      one.min = f.Number("min");
+      one.max = f.Number("max");
+    }
+    out->features.push_back(std::move(one));
   });
   const std::string kind = r.String("score_kind");
   bool known = false;

@@ -59,6 +59,11 @@ Status ValidateReference(const TreeModel& m) {
     if (!fits || total != r.rows) {
       return InvalidArgumentError(fmt::format("reference: bad histogram for feature {}", f));
     }
+    const bool ranged = !std::isnan(fr.min) || !std::isnan(fr.max);
+    if (ranged &&
+        (fi.categorical || !std::isfinite(fr.min) || !std::isfinite(fr.max) || fr.min > fr.max)) {
+      return InvalidArgumentError(fmt::format("reference: bad range for feature {}", f));
+    }
   }
   for (size_t i = 0; i < r.score_edges.size(); ++i) {
     if (!std::isfinite(r.score_edges[i]) || (i > 0 && r.score_edges[i] <= r.score_edges[i - 1])) {

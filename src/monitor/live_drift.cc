@@ -60,9 +60,12 @@ LiveDrift::LiveDrift(DriftReference reference, LiveDriftOptions options)
   next += reference_.score_counts.size();
   missing_offset_ = next;
   next += reference_.features.size();
+  range_offset_ = next;
+  next += reference_.features.size();
   rows_counter_ = next++;
   counters_ = next;
   for (int64_t s = 0; s < kRing; ++s) slices_.push_back(std::make_unique<Slice>(counters_));
+  range_totals_ = std::make_unique<std::atomic<uint64_t>[]>(reference_.features.size() * kShards);
 }
 
 LiveDrift::~LiveDrift() = default;
@@ -80,10 +83,11 @@ LiveDrift::Slice& LiveDrift::Current(int64_t slice_id) {
 }
 
 void LiveDrift::Record(size_t rows, size_t cols, const double* values, const float* outputs,
-                       size_t width) {
+                       size_t width, const uint64_t* unseen) {
   if (rows == 0 || cols != reference_.features.size()) return;
   Slice& slice = Current(options_.now_ms() / slice_ms_);
-  std::atomic<uint64_t>* c = slice.counts.get() + ThreadShard() * counters_;
+  const size_t shard = ThreadShard();
+  std::atomic<uint64_t>* c = slice.counts.get() + shard * counters_;
   auto add = [](std::atomic<uint64_t>& counter, uint64_t n = 1) {
     counter.fetch_add(n, std::memory_order_relaxed);
   };
@@ -91,19 +95,33 @@ void LiveDrift::Record(size_t rows, size_t cols, const double* values, const flo
   for (size_t f = 0; f < cols; ++f) {
     const DriftReference::Feature& feature = reference_.features[f];
     const size_t bins = feature.counts.size();
+    const bool ranged = !feature.categorical && !std::isnan(feature.min);
+    uint64_t missing = 0, outside = 0;
     for (size_t r = 0; r < rows; ++r) {
       const double v = values[r * cols + f];
-      size_t bin = bins;  // missing
-      if (!std::isnan(v)) {
-        if (feature.categorical) {
-          if (v >= 0 && v < static_cast<double>(bins)) bin = static_cast<size_t>(v);
-        } else {
-          bin =
-              static_cast<size_t>(std::lower_bound(feature.edges.begin(), feature.edges.end(), v) -
-                                  feature.edges.begin());
-        }
+      if (std::isnan(v)) {
+        ++missing;
+        continue;
       }
-      add(bin < bins ? c[offset_[f] + bin] : c[missing_offset_ + f]);
+      size_t bin = 0;
+      if (feature.categorical) {
+        if (!(v >= 0 && v < static_cast<double>(bins))) {
+          ++outside;  // a code the model has no bin for
+          continue;
+        }
+        bin = static_cast<size_t>(v);
+      } else {
+        bin = static_cast<size_t>(std::lower_bound(feature.edges.begin(), feature.edges.end(), v) -
+                                  feature.edges.begin());
+        if (ranged && (v < feature.min || v > feature.max)) ++outside;
+      }
+      if (bin < bins) add(c[offset_[f] + bin]);
+    }
+    const uint64_t unknown = unseen ? std::min(unseen[f], missing) : 0;
+    if (missing > unknown) add(c[missing_offset_ + f], missing - unknown);
+    if (outside + unknown > 0) {
+      add(c[range_offset_ + f], outside + unknown);
+      add(range_totals_[shard * cols + f], outside + unknown);
     }
   }
   const size_t score_bins = reference_.score_counts.size();
@@ -159,6 +177,7 @@ DriftReport LiveDrift::Measure(DriftWindow window) const {
     DriftReport::Feature out;
     out.name = feature.name;
     out.missing = sum[missing_offset_ + f];
+    out.out_of_range = sum[range_offset_ + f];
     out.drift = MeasureDrift(feature.counts, live,
                              {.categorical = feature.categorical, .centres = centres_[f]});
     if (!report.evaluated) out.drift.drifted = false;
@@ -180,6 +199,17 @@ DriftReport LiveDrift::Measure(DriftWindow window) const {
   return report;
 }
 
+std::vector<uint64_t> LiveDrift::OutOfRangeTotals() const {
+  const size_t features = reference_.features.size();
+  std::vector<uint64_t> out(features, 0);
+  for (size_t shard = 0; shard < kShards; ++shard) {
+    for (size_t f = 0; f < features; ++f) {
+      out[f] += range_totals_[shard * features + f].load(std::memory_order_relaxed);
+    }
+  }
+  return out;
+}
+
 std::string DriftExposition(const std::vector<DriftSeries>& series) {
   if (series.empty()) return "";
   struct Family {
@@ -194,8 +224,11 @@ std::string DriftExposition(const std::vector<DriftSeries>& series) {
   Family feature{"kiln_feature_drift",
                  "Drift statistics of a feature against the model's training reference.", ""};
   Family drifted{"kiln_feature_drifted", "1 when a feature's deciding drift test fired.", ""};
-  Family missing{"kiln_feature_missing",
-                 "Missing values and unknown categories of a feature in the drift window.", ""};
+  Family missing{"kiln_feature_missing", "Missing values of a feature in the drift window.", ""};
+  Family range_total{"kiln_feature_out_of_range_total",
+                     "Values outside a feature's training range and unseen categories since the "
+                     "version was loaded.",
+                     ""};
   Family prediction{"kiln_prediction_drift", "Drift statistics of a model version's predictions.",
                     ""};
   auto sample = [](Family& f, const std::string& labels, double v) {
@@ -222,12 +255,18 @@ std::string DriftExposition(const std::vector<DriftSeries>& series) {
       sample(drifted, fl, f.drift.drifted ? 1 : 0);
       sample(missing, fl, static_cast<double>(f.missing));
     }
+    for (size_t f = 0; f < s.out_of_range_totals.size() && f < r.features.size(); ++f) {
+      sample(range_total, fmt::format("{},feature=\"{}\"", labels, LabelValue(r.features[f].name)),
+             static_cast<double>(s.out_of_range_totals[f]));
+    }
     if (r.prediction.reference_rows > 0) statistics(prediction, labels, r.prediction);
   }
   std::string out;
-  for (Family* f : {&rows, &evaluated, &share, &feature, &drifted, &missing, &prediction}) {
+  for (Family* f :
+       {&rows, &evaluated, &share, &feature, &drifted, &missing, &range_total, &prediction}) {
     if (f->samples.empty()) continue;
-    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{}", f->name, f->help, f->name, f->samples);
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{}", f->name, f->help, f->name,
+                       f == &range_total ? "counter" : "gauge", f->samples);
   }
   return out;
 }

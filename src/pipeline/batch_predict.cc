@@ -14,6 +14,7 @@
 #include "kiln/pipeline/export.h"
 #include "kiln/pipeline/models.h"
 #include "kiln/pipeline/training_data.h"
+#include "kiln/serve/model_manager.h"
 
 namespace kiln::pipeline {
 namespace {
@@ -85,6 +86,35 @@ Result<Source> OpenSource(Home& home, const std::string& ref, const model::TreeM
   return src;
 }
 
+// Every row into one window: a clock that stands still.
+std::unique_ptr<monitor::LiveDrift> WholeDataDrift(const model::TreeModel& m,
+                                                   uint64_t min_samples) {
+  if (m.reference.empty()) return nullptr;
+  return std::make_unique<monitor::LiveDrift>(
+      serve::DriftReferenceOf(m), monitor::LiveDriftOptions{.window = std::chrono::hours(1),
+                                                            .min_samples = min_samples,
+                                                            .now_ms = [] { return int64_t{0}; }});
+}
+
+// Reads the parts of `src` `threads` at a time in parallel, each by one thread, and hands each to
+// `each(index, part, one_thread_ctx)`; `done(first, n)` after every group, in order.
+Status ForEachPart(
+    const Source& src, const ExecContext& ctx,
+    const std::function<Status(size_t, const data::Dataset&, const ExecContext&)>& each,
+    const std::function<Status(size_t, size_t)>& done) {
+  const ExecContext one = ctx.WithThreads(1);
+  const size_t window = static_cast<size_t>(std::max(1, ctx.threads()));
+  for (size_t first = 0; first < src.parts; first += window) {
+    const size_t n = std::min(window, src.parts - first);
+    KILN_RETURN_IF_ERROR(ParallelFor(ctx, n, [&](size_t i) -> Status {
+      KILN_ASSIGN_OR_RETURN(data::Dataset part, src.part(first + i));
+      return each(i, part, one);
+    }));
+    KILN_RETURN_IF_ERROR(done(first, n));
+  }
+  return Status::Ok();
+}
+
 class Formatter {
  public:
   Formatter(const model::TreeModel& m, const model::Predictor& p, const BatchPredictOptions& o,
@@ -115,8 +145,9 @@ class Formatter {
     return csv + "\n";
   }
 
-  // The CSV lines of one part.
-  Status Score(const data::Dataset& d, const ExecContext& ctx, std::string* csv) const {
+  // The CSV lines of one part; its rows counted in `drift` when given.
+  Status Score(const data::Dataset& d, const ExecContext& ctx, monitor::LiveDrift* drift,
+               std::string* csv) const {
     KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, p_.Prepare(d));
     const bool classification = m_.is_classification();
     const size_t groups = static_cast<size_t>(m_.num_groups());
@@ -125,6 +156,7 @@ class Formatter {
     const size_t width = p_.output_width(model::PredictKind::kProbability);
     std::vector<float> out(x.rows * width);
     KILN_RETURN_IF_ERROR(p_.Predict(x, model::PredictKind::kProbability, out, ctx));
+    if (drift) drift->Record(x.rows, x.cols, x.values.data(), out.data(), width);
     std::vector<float> extra;
     size_t extra_width = 0;
     if (o_.kind == "margin" || o_.kind == "leaf") {
@@ -184,26 +216,58 @@ Result<BatchPredictResult> BatchPredict(Home& home, const BatchPredictOptions& o
   BatchPredictResult result;
   result.data = src.label;
   result.parts = src.parts;
-  // `threads` parts at a time, each read, scored and formatted by one thread; appended in order.
-  const ExecContext one = ctx.WithThreads(1);
-  const size_t window = static_cast<size_t>(std::max(1, ctx.threads()));
-  for (size_t first = 0; first < src.parts; first += window) {
-    const size_t n = std::min(window, src.parts - first);
-    std::vector<std::string> text(n);
-    std::vector<uint64_t> rows(n);
-    Status scored = ParallelFor(ctx, n, [&](size_t i) -> Status {
-      KILN_ASSIGN_OR_RETURN(data::Dataset part, src.part(first + i));
-      rows[i] = part.num_rows();
-      return fmt.Score(part, one, &text[i]);
-    });
-    KILN_RETURN_IF_ERROR(scored);
-    for (size_t i = 0; i < n; ++i) {
-      KILN_RETURN_IF_ERROR(file->Append(text[i]));
-      result.rows += rows[i];
-    }
-  }
+  const auto drift = o.drift ? WholeDataDrift(*m, 1) : nullptr;
+  // One buffer per part of a group, appended in order when the group is done.
+  std::vector<std::string> text(static_cast<size_t>(std::max(1, ctx.threads())));
+  std::vector<uint64_t> rows(text.size());
+  KILN_RETURN_IF_ERROR(ForEachPart(
+      src, ctx,
+      [&](size_t i, const data::Dataset& part, const ExecContext& one) {
+        rows[i] = part.num_rows();
+        return fmt.Score(part, one, drift.get(), &text[i]);
+      },
+      [&](size_t, size_t n) -> Status {
+        for (size_t i = 0; i < n; ++i) {
+          KILN_RETURN_IF_ERROR(file->Append(text[i]));
+          text[i].clear();
+          result.rows += rows[i];
+        }
+        return Status::Ok();
+      }));
+  if (drift) result.drift = drift->Measure(monitor::DriftWindow::kSliding);
   KILN_RETURN_IF_ERROR(file->Commit());
   return result;
+}
+
+Result<DriftCheckResult> CheckDrift(Home& home, const DriftCheckOptions& o,
+                                    const ExecContext& ctx) {
+  KILN_ASSIGN_OR_RETURN(auto m, LoadModelRef(home, o.model));
+  if (m->reference.empty()) {
+    return FailedPreconditionError(fmt::format(
+        "model '{}' carries no drift reference (imported, or written by an older kiln): retrain "
+        "it with kiln train",
+        o.model));
+  }
+  KILN_ASSIGN_OR_RETURN(auto predictor, model::Predictor::Create(m));
+  KILN_ASSIGN_OR_RETURN(Source src, OpenSource(home, o.data, *m, ctx));
+  const auto drift = WholeDataDrift(*m, o.min_samples);
+  const size_t width = predictor->output_width(model::PredictKind::kProbability);
+  KILN_RETURN_IF_ERROR(ForEachPart(
+      src, ctx,
+      [&](size_t, const data::Dataset& part, const ExecContext& one) -> Status {
+        KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, predictor->Prepare(part));
+        std::vector<float> out(x.rows * width);
+        KILN_RETURN_IF_ERROR(predictor->Predict(x, model::PredictKind::kProbability, out, one));
+        drift->Record(x.rows, x.cols, x.values.data(), out.data(), width);
+        return Status::Ok();
+      },
+      [](size_t, size_t) { return Status::Ok(); }));
+  DriftCheckResult r;
+  r.data = src.label;
+  r.reference_data = m->reference.data;
+  r.reference_rows = m->reference.rows;
+  r.report = drift->Measure(monitor::DriftWindow::kSliding);
+  return r;
 }
 
 }  // namespace kiln::pipeline

@@ -12,6 +12,40 @@ void AddRegistered(json* out, const std::string& name, int64_t version) {
   if (version > 0) (*out)["registered"] = {{"name", name}, {"version", version}};
 }
 
+json StatisticsJson(const monitor::FeatureDrift& d) {
+  return {{"rows", d.current_rows},
+          {"reference_rows", d.reference_rows},
+          {"test", d.test},
+          {"score", d.score},
+          {"threshold", d.threshold},
+          {"drifted", d.drifted},
+          {"psi", d.psi},
+          {"jensen_shannon", d.jensen_shannon},
+          {"ks", d.ks},
+          {"ks_p_value", d.ks_p_value},
+          {"chi_square_p_value", d.chi_square_p_value},
+          {"wasserstein", d.wasserstein}};
+}
+
+json ReportJson(const monitor::DriftReport& r) {
+  json features = json::array();
+  for (const auto& f : r.features) {
+    json one = StatisticsJson(f.drift);
+    one["name"] = f.name;
+    one["missing"] = f.missing;
+    one["out_of_range"] = f.out_of_range;
+    features.push_back(std::move(one));
+  }
+  json out = {{"rows", r.rows},
+              {"min_samples", r.min_samples},
+              {"evaluated", r.evaluated},
+              {"drift_share", r.drift_share},
+              {"features", std::move(features)}};
+  out["prediction"] =
+      r.prediction.reference_rows > 0 ? StatisticsJson(r.prediction) : json(nullptr);
+  return out;
+}
+
 }  // namespace
 
 std::string TrainResultJson(const TrainResult& r) {
@@ -91,7 +125,18 @@ std::string TuneResultJson(const TuneResult& r) {
 }
 
 std::string BatchPredictResultJson(const BatchPredictResult& r, const std::string& out) {
-  return json{{"rows", r.rows}, {"out", out}, {"data", r.data}, {"parts", r.parts}}.dump();
+  json j{{"rows", r.rows}, {"out", out}, {"data", r.data}, {"parts", r.parts}};
+  if (r.drift) j["drift"] = ReportJson(*r.drift);
+  return j.dump();
+}
+
+std::string DriftReportJson(const monitor::DriftReport& r) { return ReportJson(r).dump(); }
+
+std::string DriftCheckResultJson(const DriftCheckResult& r) {
+  json out = ReportJson(r.report);
+  out["data"] = r.data;
+  out["reference"] = {{"data", r.reference_data}, {"rows", r.reference_rows}};
+  return out.dump();
 }
 
 }  // namespace kiln::pipeline

@@ -153,6 +153,11 @@ Status Batcher::Submit(std::shared_ptr<const ServedModel> model, PreparedInfer r
       if (cache->hits) cache->hits->Add();
       stats->cache_hit.Add(Clock::now() - now);
       stats->success.Add(Clock::now() - now);
+      // The rows still count for drift; the scores of a cached answer are not counted again.
+      if (model->drift) {
+        model->drift->Record(request.x.rows, request.x.cols, request.x.values.data(), nullptr, 0,
+                             request.unseen.empty() ? nullptr : request.unseen.data());
+      }
       InferResponse answer = *hit;
       answer.id = request.id;
       done(std::move(answer));

@@ -73,9 +73,14 @@ std::vector<TensorInfo> ModelOutputs(const ServedModel& m) {
 }
 
 Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequest& req,
-                                           const Limits& limits) {
+                                           const Limits& limits, std::vector<uint64_t>* unseen) {
   const auto& features = m.model->features;
   const size_t cols = features.size();
+  auto count_unseen = [&](size_t f) {
+    if (!unseen) return;
+    if (unseen->empty()) unseen->assign(cols, 0);
+    ++(*unseen)[f];
+  };
   model::FeatureMatrix x;
   x.cols = cols;
   // One [N, F] matrix.
@@ -103,7 +108,10 @@ Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequ
       if (n == 0) continue;
       for (size_t r = 0; r < x.rows; ++r) {
         double& v = x.values[r * cols + f];
-        if (!(v >= 0 && v < n && v == std::floor(v))) v = kMissing;
+        if (!(v >= 0 && v < n && v == std::floor(v))) {
+          if (!std::isnan(v)) count_unseen(f);
+          v = kMissing;
+        }
       }
     }
     return x;
@@ -148,11 +156,19 @@ Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequ
       double v = kMissing;
       if (t.datatype == DataType::kBytes) {
         auto c = codes.find(t.strings[r]);
-        if (c != codes.end()) v = c->second;
+        if (c != codes.end()) {
+          v = c->second;
+        } else if (!t.strings[r].empty()) {
+          count_unseen(f);  // "" is missing, as at ingest
+        }
       } else if (categorical) {
         if (!std::isnan(t.numbers[r])) {
           auto c = codes.find(NumberText(t.numbers[r]));
-          if (c != codes.end()) v = c->second;
+          if (c != codes.end()) {
+            v = c->second;
+          } else {
+            count_unseen(f);
+          }
         }
       } else {
         v = t.numbers[r];
@@ -175,7 +191,7 @@ Result<PreparedInfer> PrepareInfer(const ServedModel& m, const InferRequest& req
     }
   }
   PreparedInfer p;
-  KILN_ASSIGN_OR_RETURN(p.x, BuildFeatures(m, req, limits));
+  KILN_ASSIGN_OR_RETURN(p.x, BuildFeatures(m, req, limits, m.drift ? &p.unseen : nullptr));
   p.id = req.id;
   p.predict = Requested(req, "predict");
   p.probabilities = m.model->is_classification() && Requested(req, "probabilities");
@@ -200,7 +216,10 @@ Result<InferResponse> FinishInfer(const ServedModel& m, const PreparedInfer& p,
   const int64_t rows = static_cast<int64_t>(x.rows);
   const size_t width = m.predictor->output_width(model::PredictKind::kProbability);
   if (probs.size() != x.rows * width) return InternalError("predictor output size mismatch");
-  if (m.drift) m.drift->Record(x.rows, x.cols, x.values.data(), probs.data(), width);
+  if (m.drift) {
+    m.drift->Record(x.rows, x.cols, x.values.data(), probs.data(), width,
+                    p.unseen.empty() ? nullptr : p.unseen.data());
+  }
   InferResponse resp;
   resp.model_name = m.name;
   resp.model_version = std::to_string(m.version);

@@ -34,7 +34,7 @@ monitor::DriftReference DriftReferenceOf(const model::TreeModel& m) {
     const model::FeatureInfo& info = m.features[f];
     out.features.push_back({info.name, info.categorical,
                             info.categorical ? std::vector<double>{} : info.bin_edges,
-                            r.features[f].counts});
+                            r.features[f].counts, r.features[f].min, r.features[f].max});
   }
   switch (r.score_kind) {
     case model::ScoreKind::kProbability:

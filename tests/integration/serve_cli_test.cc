@@ -26,6 +26,7 @@
 
 #include "inference.grpc.pb.h"
 #include "kiln/http/server.h"
+#include "testing/kiln_server.h"
 #include "testing/run_kiln.h"
 
 namespace kiln {
@@ -63,24 +64,13 @@ class ServeCliTest : public ::testing::Test {
   // `home`: the suite's home when empty. gRPC listens on another free port (`grpc_port`).
   static bool StartServer(std::vector<std::string> args, pid_t* pid, int* port,
                           const std::string& home = "", int* grpc_port = nullptr) {
-    *port = kiln::testing::FreePort();
-    int grpc = kiln::testing::FreePort();
-    while (grpc == *port) grpc = kiln::testing::FreePort();
-    if (grpc_port) *grpc_port = grpc;
-    args.insert(args.begin(), {"--home", home.empty() ? *home_ : home, "serve", "--port",
-                               std::to_string(*port), "--grpc-port", std::to_string(grpc)});
-    *pid = kiln::testing::SpawnKiln(args);
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (Clock::now() < deadline) {
-      auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(*port));
-      if (c.ok()) {
-        auto r = (*c)->Send("GET", "/v2/health/ready");
-        if (r.ok() && r->status == 200) return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ADD_FAILURE() << "kiln serve did not become ready";
-    return false;
+    kiln::testing::ServeProcess p;
+    const bool ready = kiln::testing::StartServe(home.empty() ? *home_ : home, args, &p);
+    EXPECT_TRUE(ready) << "kiln serve did not become ready";
+    *pid = p.pid;
+    *port = p.port;
+    if (grpc_port) *grpc_port = p.grpc_port;
+    return ready;
   }
   static void TearDownTestSuite() {
     if (pid_ > 0) {

@@ -15,6 +15,8 @@ BinnedData Binned() {
   x.num_bins = {3, 2};
   x.bins = {0, 0, 1, 2, 2, 3,   // x: bins 0, 0, 1, 2, 2, missing
             1, 1, 1, 0, 2, 2};  // c: b, b, b, a, missing, missing
+  x.min = {0.5, NAN};
+  x.max = {9, NAN};
   return x;
 }
 
@@ -38,6 +40,9 @@ TEST(ReferenceTest, CountsTrainingRowsInTheModelsBins) {
   EXPECT_EQ(r.features[0].missing, 1u);
   EXPECT_EQ(r.features[1].counts, (std::vector<uint64_t>{1, 3}));
   EXPECT_EQ(r.features[1].missing, 2u);
+  EXPECT_EQ(r.features[0].min, 0.5);  // the range binned
+  EXPECT_EQ(r.features[0].max, 9);
+  EXPECT_TRUE(std::isnan(r.features[1].min));
   // Probabilities in 20 equal bins: 0.00005 -> bin 0, 0.5 -> bin 9 (<= 0.5), 0.99995 -> bin 19.
   EXPECT_EQ(r.score_kind, model::ScoreKind::kProbability);
   ASSERT_EQ(r.score_edges.size(), 19u);

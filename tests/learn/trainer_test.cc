@@ -1,8 +1,9 @@
 #include "kiln/learn/gbdt/trainer.h"
 
-#include <fmt/format.h>
 #include <cmath>
 #include <random>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -67,6 +68,20 @@ TEST(TrainerTest, LearnsNumericCategoricalAndMissing) {
   ExecContext ctx(ExecContext::Options{.threads = 2});
   auto x = BinDataset(s.d, {0, 1, 2}, 255, 100000, ctx);
   ASSERT_TRUE(x.ok()) << x.status().ToString();
+  // Each numeric feature's range is the smallest and largest value binned.
+  for (size_t f = 0; f < 3; ++f) {
+    if (x->features[f].categorical) {
+      EXPECT_TRUE(std::isnan(x->min[f]));
+      continue;
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t r = 0; r < s.d.num_rows(); ++r) {
+      const double v = s.d.columns[f].NumericAt(r);
+      if (!std::isnan(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+    EXPECT_EQ(x->min[f], lo) << f;
+    EXPECT_EQ(x->max[f], hi) << f;
+  }
   auto m = TrainGbdt({&*x, s.y}, nullptr, Options(50), ctx);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   Synthetic test = MakeData(2000, 2);

@@ -60,6 +60,8 @@ TEST(ModelIoTest, ReferenceRoundTripsAndMustFitTheModel) {
   m.reference.data = "t@v2";
   m.reference.rows = 10;
   m.reference.features = {{{4, 5}, 1}, {{3, 3, 2}, 2}};
+  m.reference.features[0].min = -1.5;
+  m.reference.features[0].max = 7;
   m.reference.score_kind = ScoreKind::kValue;
   m.reference.score_edges = {1.5, 2.5};
   m.reference.score_counts = {2, 3, 5};
@@ -74,6 +76,9 @@ TEST(ModelIoTest, ReferenceRoundTripsAndMustFitTheModel) {
   ASSERT_EQ(r.features.size(), 2u);
   EXPECT_EQ(r.features[1].counts, (std::vector<uint64_t>{3, 3, 2}));
   EXPECT_EQ(r.features[1].missing, 2u);
+  EXPECT_EQ(r.features[0].min, -1.5);
+  EXPECT_EQ(r.features[0].max, 7);
+  EXPECT_TRUE(std::isnan(r.features[1].min));  // no range recorded: none read back
   EXPECT_EQ(r.score_kind, ScoreKind::kValue);
   EXPECT_EQ(r.score_counts, (std::vector<uint64_t>{2, 3, 5}));
   EXPECT_EQ(r.valid_metrics.at("mae"), 0.125);
@@ -93,6 +98,9 @@ TEST(ModelIoTest, ReferenceRoundTripsAndMustFitTheModel) {
   TreeModel wrong_total = m;
   wrong_total.reference.features[1].missing = 3;  // 11 values for 10 rows
   EXPECT_TRUE(refused(wrong_total));
+  TreeModel inverted = m;
+  inverted.reference.features[0].min = 8;  // above its max
+  EXPECT_TRUE(refused(inverted));
   TreeModel wrong_scores = m;
   wrong_scores.reference.score_counts = {2, 8};
   EXPECT_TRUE(refused(wrong_scores));

@@ -14,7 +14,7 @@ const double kInf = std::numeric_limits<double>::infinity();
 // x: numeric, 3 bins (<= 1, <= 2, more); c: 2 categories; score: probability, 2 bins (<= 0.5).
 DriftReference Reference() {
   DriftReference r;
-  r.features = {{"x", false, {1, 2, kInf}, {100, 100, 100}}, {"c", true, {}, {150, 150}}};
+  r.features = {{"x", false, {1, 2, kInf}, {100, 100, 100}, 0, 3}, {"c", true, {}, {150, 150}}};
   r.score = DriftReference::Score::kProbability;
   r.score_edges = {0.5};
   r.score_counts = {150, 150};
@@ -72,7 +72,8 @@ TEST(LiveDriftTest, ShiftedTrafficDriftsAndMissingValuesAreCountedApart) {
   EXPECT_TRUE(r.features[1].drift.drifted);
   EXPECT_EQ(r.features[1].drift.test, "chi_square");
   EXPECT_EQ(r.features[0].missing, 1u);
-  EXPECT_EQ(r.features[1].missing, 2u);
+  EXPECT_EQ(r.features[1].missing, 1u);
+  EXPECT_EQ(r.features[1].out_of_range, 1u);          // c = 7: no such category
   EXPECT_EQ(r.features[0].drift.current_rows, 401u);  // missing values are not in the histogram
   EXPECT_EQ(r.drift_share, 1);
   EXPECT_TRUE(r.prediction.drifted);
@@ -121,6 +122,33 @@ TEST(LiveDriftTest, ConcurrentRecordersLoseNothing) {
   EXPECT_EQ(r.rows, 8u * 200 * 50);
   EXPECT_EQ(r.features[0].drift.current_rows, 80000u);
   EXPECT_FALSE(r.features[0].drift.drifted);
+}
+
+// Values outside the training range [0, 3] and categories the model does not know are counted
+// per feature, in the window and since the start; they still fall in the edge bins.
+TEST(LiveDriftTest, OutOfRangeValuesAndUnseenCategoriesAreCounted) {
+  Fixture f;
+  std::vector<double> rows = {-1, 0, 3, 1, 3.5, NAN, NAN, 1};  // x -1 and 3.5 are outside
+  const uint64_t unseen[] = {0, 1};  // one of c's NaNs was a category the model does not know
+  f.live.Record(4, 2, rows.data(), nullptr, 0, unseen);
+  DriftReport r = f.live.Measure(DriftWindow::kSliding);
+  EXPECT_EQ(r.features[0].out_of_range, 2u);
+  EXPECT_EQ(r.features[0].missing, 1u);
+  EXPECT_EQ(r.features[0].drift.current_rows, 3u);
+  EXPECT_EQ(r.features[1].out_of_range, 1u);
+  EXPECT_EQ(r.features[1].missing, 0u);
+  EXPECT_EQ(f.live.OutOfRangeTotals(), (std::vector<uint64_t>{2, 1}));
+  // The window forgets; the totals do not.
+  f.now += 30'000;
+  EXPECT_EQ(f.live.Measure(DriftWindow::kSliding).features[0].out_of_range, 0u);
+  EXPECT_EQ(f.live.OutOfRangeTotals(), (std::vector<uint64_t>{2, 1}));
+  const std::string page =
+      DriftExposition({{"m", 3, f.live.Measure(DriftWindow::kSliding), f.live.OutOfRangeTotals()}});
+  EXPECT_NE(
+      page.find("# TYPE kiln_feature_out_of_range_total counter\n"
+                "kiln_feature_out_of_range_total{model=\"m\",version=\"3\",feature=\"x\"} 2\n"),
+      std::string::npos)
+      << page;
 }
 
 TEST(LiveDriftTest, ARowOfAnotherWidthIsIgnored) {

@@ -12,12 +12,19 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = Batcher::Clock;
 
-// A regression model answering 10 * a + 1 for a in {0, 1, 2, 3} (three splits on a).
-std::shared_ptr<const ServedModel> StepModel(const std::string& name = "step") {
+// A regression model answering 10 * a + 1 for a in {0, 1, 2, 3} (three splits on a); with
+// `drift` options, watched against a reference of one training row per step.
+std::shared_ptr<const ServedModel> StepModel(const std::string& name = "step",
+                                             const monitor::LiveDriftOptions* drift = nullptr) {
   model::TreeModel m;
   m.objective = model::Objective::kRegressionL2;
   m.base_score = {1};
-  m.features = {{"a", false, {}, {}}};
+  m.features = {{"a", false, {}, {0.5, 1.5, 2.5, INFINITY}}};
+  m.reference.rows = 4;
+  m.reference.features = {{{1, 1, 1, 1}, 0, 0, 3}};
+  m.reference.score_kind = model::ScoreKind::kValue;
+  m.reference.score_edges = {5, 15, 25};
+  m.reference.score_counts = {1, 1, 1, 1};
   model::Tree t;
   t.nodes.resize(7);
   t.nodes[0] = {.left = 1, .right = 2, .feature = 0, .threshold = 1.5, .cover = 4};
@@ -29,7 +36,7 @@ std::shared_ptr<const ServedModel> StepModel(const std::string& name = "step") {
     t.nodes[3 + i].cover = 1;
   }
   m.trees.push_back(t);
-  auto served = ServedModel::Create(name, 1, std::make_shared<const model::TreeModel>(m));
+  auto served = ServedModel::Create(name, 1, std::make_shared<const model::TreeModel>(m), drift);
   EXPECT_TRUE(served.ok()) << served.status().ToString();
   return *served;
 }
@@ -263,6 +270,31 @@ TEST(BatcherTest, RepeatedRequestsComeFromTheCache) {
   EXPECT_NE(page.find("kiln_cache_misses_total{model=\"step\"} 2\n"), std::string::npos);
   EXPECT_NE(page.find("kiln_cache_entries{model=\"step\"} 2\n"), std::string::npos);
   EXPECT_EQ(page.find("kiln_cache_hits_total{model=\"other\"}"), std::string::npos);
+}
+
+// A cached answer's rows still count for drift; only its scores are not counted twice.
+TEST(BatcherTest, CachedAnswersStillCountForDrift) {
+  monitor::MetricsRegistry metrics;
+  BatcherOptions o;
+  o.threads = 1;
+  o.per_model["step"].cache = {.max_entries = 100, .max_bytes = 1 << 20, .ttl_ms = 60000};
+  Batcher batcher(o, &metrics);
+  const monitor::LiveDriftOptions watch{.window = std::chrono::minutes(10), .min_samples = 1};
+  auto m = StepModel("step", &watch);
+  ASSERT_TRUE(m->drift);
+  for (const char* id : {"a", "b"}) {
+    std::promise<Result<InferResponse>> answer;
+    ASSERT_TRUE(batcher
+                    .Submit(m, Rows({1, 2, 7}, id), Later(),
+                            [&](Result<InferResponse> r) { answer.set_value(std::move(r)); })
+                    .ok());
+    ASSERT_TRUE(answer.get_future().get().ok());
+  }
+  const auto report = m->drift->Measure(monitor::DriftWindow::kSliding);
+  EXPECT_EQ(report.rows, 6u);
+  EXPECT_EQ(report.features[0].drift.current_rows, 6u);
+  EXPECT_EQ(report.features[0].out_of_range, 2u);  // a = 7 is above the training range [0, 3]
+  EXPECT_EQ(report.prediction.current_rows, 3u);   // the first answer's scores only
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ struct BinnedData {
   std::vector<model::FeatureInfo> features;
   std::vector<uint16_t> num_bins;  // real bins per feature; the missing bin is num_bins[f]
   std::vector<uint8_t> bins;       // column-major: bins[f * rows + r]
+  // Numeric features: the smallest and largest value binned (of the rows `x` was binned from,
+  // for TakeBinnedRows); NaN for categorical features and columns without values.
+  std::vector<double> min, max;
 
   size_t num_features() const { return features.size(); }
   const uint8_t* column(size_t f) const { return bins.data() + f * rows; }

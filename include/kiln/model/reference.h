@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@ struct FeatureReference {
   // order.
   std::vector<uint64_t> counts;
   uint64_t missing = 0;  // missing values (categorical: also codes without a bin of their own)
+  // Numeric: the smallest and largest training value; a live value outside [min, max] is
+  // counted out of range. NaN when unknown (categorical, no values, or an older file).
+  double min = std::numeric_limits<double>::quiet_NaN();
+  double max = std::numeric_limits<double>::quiet_NaN();
 };
 
 // How the score histogram bins a prediction.

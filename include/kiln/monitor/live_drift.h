@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct DriftReference {
     // Numeric: the bins' upper edges (the last +inf); categorical: empty, bin = category code.
     std::vector<double> edges;
     std::vector<uint64_t> counts;  // the reference histogram (one count per bin)
+    // Numeric: the training range; values outside it are out of range. NaN: not known.
+    double min = std::numeric_limits<double>::quiet_NaN();
+    double max = std::numeric_limits<double>::quiet_NaN();
   };
   enum class Score { kNone, kProbability, kClass, kValue };
   std::vector<Feature> features;
@@ -52,7 +56,8 @@ struct DriftReport {
   bool evaluated = false;    // rows >= min_samples
   struct Feature {
     std::string name;
-    uint64_t missing = 0;  // missing values (and unknown categories) in the window
+    uint64_t missing = 0;       // missing values in the window
+    uint64_t out_of_range = 0;  // values outside the training range, unseen categories
     FeatureDrift drift;
   };
   std::vector<Feature> features;
@@ -76,8 +81,15 @@ class LiveDrift {
 
   // Counts `rows` rows of `cols` features (row-major; NaN = missing; categorical features hold
   // their code) and their model outputs (`width` per row: probabilities, or the prediction).
-  void Record(size_t rows, size_t cols, const double* values, const float* outputs, size_t width);
+  // `unseen`, when given, holds per feature how many of its NaNs were categories the model does
+  // not know (counted out of range, not missing).
+  void Record(size_t rows, size_t cols, const double* values, const float* outputs, size_t width,
+              const uint64_t* unseen = nullptr);
   DriftReport Measure(DriftWindow window) const;
+  // Per feature, the out-of-range values and unseen categories counted since this was created
+  // (a counter: it never goes down).
+  std::vector<uint64_t> OutOfRangeTotals() const;
+  std::chrono::milliseconds window() const { return options_.window; }
   const DriftReference& reference() const { return reference_; }
 
  private:
@@ -90,11 +102,13 @@ class LiveDrift {
   int64_t slice_ms_;
   std::vector<size_t> offset_;  // first counter of each feature; then the score bins
   size_t missing_offset_ = 0;   // one missing counter per feature
+  size_t range_offset_ = 0;     // one out-of-range counter per feature
   size_t rows_counter_ = 0;     // the row count
   size_t counters_ = 0;
   std::vector<std::vector<double>> centres_;  // per numeric feature: BinCentres of its edges
   std::vector<double> score_centres_;
   std::vector<std::unique_ptr<Slice>> slices_;
+  std::unique_ptr<std::atomic<uint64_t>[]> range_totals_;  // [shard * features + f]
   Mutex rotate_mu_;
 };
 
@@ -103,11 +117,13 @@ struct DriftSeries {
   std::string model;
   int64_t version = 0;
   DriftReport report;
+  std::vector<uint64_t> out_of_range_totals;  // LiveDrift::OutOfRangeTotals, per feature
 };
 // The drift families in the Prometheus text format, one series set per model version:
 // kiln_drift_rows, kiln_drift_evaluated, kiln_drift_share, kiln_feature_drift{feature,statistic}
 // (psi, jensen_shannon, ks, wasserstein, chi_square_p_value and the deciding test's "score"),
-// kiln_feature_drifted, kiln_feature_missing, kiln_prediction_drift{statistic}.
+// kiln_feature_drifted, kiln_feature_missing, kiln_feature_out_of_range_total (a counter; the
+// window's count is in the JSON report), kiln_prediction_drift{statistic}.
 std::string DriftExposition(const std::vector<DriftSeries>& series);
 
 }  // namespace kiln::monitor

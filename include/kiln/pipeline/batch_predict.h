@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "kiln/base/exec_context.h"
 #include "kiln/base/status.h"
+#include "kiln/monitor/live_drift.h"
 #include "kiln/pipeline/home.h"
 
 namespace kiln::pipeline {
@@ -22,15 +24,37 @@ struct BatchPredictOptions {
   std::string out;                   // the predictions CSV
   std::string kind = "probability";  // probability | margin | leaf
   bool explain = false;              // add TreeSHAP contributions
+  bool drift = false;                // also measure the rows' drift against the model's reference
 };
 
 struct BatchPredictResult {
   uint64_t rows = 0;
   size_t parts = 0;  // row groups (or file parts) scored
   std::string data;  // "churn@v3" or the file name
+  // With BatchPredictOptions::drift: the scored rows against the model's reference, measured
+  // as `kiln serve` measures a window of live traffic (a model without a reference: none).
+  std::optional<monitor::DriftReport> drift;
 };
 
 Result<BatchPredictResult> BatchPredict(Home& home, const BatchPredictOptions& options,
                                         const ExecContext& ctx);
+
+// `kiln monitor drift`: the rows of a dataset version or file against a model's reference
+// (model/reference.h), with the statistics and tests of live drift (monitor/live_drift.h) —
+// one window holding every row. Unknown categories count as missing here.
+struct DriftCheckOptions {
+  std::string model;         // file, NAME@ALIAS, NAME:VERSION or a run id
+  std::string data;          // NAME[@vN] or a file
+  uint64_t min_samples = 1;  // below it nothing is decided
+};
+struct DriftCheckResult {
+  std::string data;            // "churn@v3" or the file name
+  std::string reference_data;  // where the model's reference was counted ("" if not recorded)
+  uint64_t reference_rows = 0;
+  monitor::DriftReport report;
+};
+// FailedPrecondition for a model without a reference (imported, or from an older kiln).
+Result<DriftCheckResult> CheckDrift(Home& home, const DriftCheckOptions& options,
+                                    const ExecContext& ctx);
 
 }  // namespace kiln::pipeline

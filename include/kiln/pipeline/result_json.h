@@ -18,5 +18,9 @@ std::string ImportResultJson(const ImportResult& r);
 std::string PromoteResultJson(const PromoteResult& r);
 std::string TuneResultJson(const TuneResult& r);
 std::string BatchPredictResultJson(const BatchPredictResult& r, const std::string& out);
+// A drift report: rows, min_samples, evaluated, drift_share, features[] (name, missing,
+// out_of_range and the statistics), prediction (null without a score histogram).
+std::string DriftReportJson(const monitor::DriftReport& r);
+std::string DriftCheckResultJson(const DriftCheckResult& r);
 
 }  // namespace kiln::pipeline

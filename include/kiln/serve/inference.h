@@ -45,6 +45,7 @@ struct PreparedInfer {
   std::string id;
   model::FeatureMatrix x;
   bool predict = false, probabilities = false, contributions = false;
+  std::vector<uint64_t> unseen;  // per feature, unknown categories (empty: none)
   // Bytes the request holds while it waits (the queue's byte bound).
   uint64_t bytes() const { return x.values.size() * sizeof(double) + id.size(); }
 };

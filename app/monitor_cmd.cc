@@ -1,0 +1,223 @@
+// `kiln monitor status` (the drift a running `kiln serve` measures, over HTTP) and
+// `kiln monitor drift` (a dataset against a model's reference): flags, calls, printing.
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "app/cli.h"
+#include "kiln/base/names.h"
+#include "kiln/base/numbers.h"
+#include "kiln/http/server.h"
+#include "kiln/pipeline/batch_predict.h"
+#include "kiln/pipeline/result_json.h"
+
+namespace kiln::app {
+
+namespace {
+
+using nlohmann::json;
+
+struct MonitorArgs {
+  std::string model, version, url = "http://127.0.0.1:8080", window = "sliding", data;
+  uint64_t min_samples = 1;
+  bool json = false;
+};
+
+struct Server {
+  std::string host;
+  uint16_t port = 8080;
+};
+
+// http://HOST[:PORT] or HOST[:PORT]; the port defaults to kiln serve's 8080.
+Result<Server> ParseServer(const std::string& url) {
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) {
+    return InvalidArgumentError("--url: kiln serve speaks plain HTTP; use http://");
+  }
+  if (rest.starts_with("http://")) rest.remove_prefix(7);
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  Server s;
+  if (const size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
+    KILN_ASSIGN_OR_RETURN(int64_t port,
+                          ParseInteger(rest.substr(colon + 1), "--url port", 1, 65535));
+    s.port = static_cast<uint16_t>(port);
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty() || rest.find_first_of("/@?# ") != std::string_view::npos) {
+    return InvalidArgumentError(
+        fmt::format("--url '{}': expected http://HOST[:PORT]", Printable(url)));
+  }
+  s.host = std::string(rest);
+  return s;
+}
+
+// The JSON body of a request to the server; its error message for a non-2xx answer.
+Result<json> Ask(const Server& s, const std::string& method, const std::string& target) {
+  auto client = http::HttpClient::Connect(s.host, s.port);
+  if (!client.ok()) {
+    return UnavailableError(fmt::format("cannot reach kiln serve at {}:{}: {}", s.host, s.port,
+                                        client.status().message()));
+  }
+  KILN_ASSIGN_OR_RETURN(http::HttpResponse r, (*client)->Send(method, target));
+  json body = json::parse(r.body, nullptr, false);
+  if (r.status / 100 != 2) {
+    const std::string message =
+        body.is_object() && body.contains("error") && body["error"].is_string()
+            ? body["error"].get<std::string>()
+            : fmt::format("HTTP {}", r.status);
+    return r.status == 404 ? NotFoundError(message) : UnavailableError(message);
+  }
+  if (body.is_discarded()) return DataLossError(fmt::format("{}: the answer is not JSON", target));
+  return body;
+}
+
+std::string Number(const json& v) {
+  return v.is_number() ? fmt::format("{:.4g}", v.get<double>()) : "-";
+}
+
+std::string WindowText(int64_t ms) {
+  if (ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+  if (ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+  return fmt::format("{}s", ms / 1000);
+}
+
+// The feature table of a report (features most drifted first) and its summary lines.
+std::string ReportText(const json& r) {
+  const size_t n = r["features"].size();
+  size_t drifted = 0;
+  for (const auto& f : r["features"]) drifted += f["drifted"].get<bool>() ? 1 : 0;
+  std::string text = fmt::format("  {} rows", r["rows"].get<uint64_t>());
+  if (r["evaluated"].get<bool>()) {
+    text += fmt::format("; {} of {} features drifted (share {:.3g})\n", drifted, n,
+                        r["drift_share"].get<double>());
+  } else {
+    text += fmt::format(", fewer than the {} needed to decide\n", r["min_samples"].get<uint64_t>());
+  }
+  const json& p = r["prediction"];
+  if (p.is_object()) {
+    text += fmt::format("  prediction: {} {} (threshold {}){}, psi {}\n",
+                        p["test"].get<std::string>(), Number(p["score"]), Number(p["threshold"]),
+                        p["drifted"].get<bool>() ? " DRIFTED" : "", Number(p["psi"]));
+  }
+  std::vector<const json*> rows;
+  for (const auto& f : r["features"]) rows.push_back(&f);
+  std::stable_sort(rows.begin(), rows.end(), [](const json* a, const json* b) {
+    const bool da = (*a)["drifted"].get<bool>(), db = (*b)["drifted"].get<bool>();
+    if (da != db) return da;
+    return (*a)["psi"].get<double>() > (*b)["psi"].get<double>();
+  });
+  text += fmt::format("\n  {:<24} {:<14} {:>9} {:>9} {:<7} {:>8} {:>8} {:>8}\n", "FEATURE", "TEST",
+                      "SCORE", "THRESHOLD", "DRIFTED", "PSI", "MISSING", "OUTSIDE");
+  for (const json* f : rows) {
+    text += fmt::format("  {:<24} {:<14} {:>9} {:>9} {:<7} {:>8} {:>8} {:>8}\n",
+                        Printable((*f)["name"].get<std::string>()), (*f)["test"].get<std::string>(),
+                        Number((*f)["score"]), Number((*f)["threshold"]),
+                        (*f)["drifted"].get<bool>() ? "yes" : "no", Number((*f)["psi"]),
+                        (*f)["missing"].get<uint64_t>(), (*f)["out_of_range"].get<uint64_t>());
+  }
+  return text;
+}
+
+std::string StatusText(const json& d, const std::string& window) {
+  std::string text =
+      fmt::format("{} v{}: ", d["model"].get<std::string>(), d["version"].get<int64_t>());
+  if (!d["monitored"].get<bool>()) return text + "not monitored: " + d["reason"].get<std::string>();
+  const json& ref = d["reference"];
+  text += fmt::format(
+      "{} window of {} against {} ({} training rows)\n", window,
+      WindowText(d["window_ms"].get<int64_t>()),
+      ref["data"].get<std::string>().empty() ? "its training data" : ref["data"].get<std::string>(),
+      ref["rows"].get<uint64_t>());
+  return text + ReportText(d[window]);
+}
+
+Result<ExitCode> Status(const MonitorArgs& a) {
+  KILN_ASSIGN_OR_RETURN(Server server, ParseServer(a.url));
+  std::vector<std::string> names;
+  if (!a.model.empty()) {
+    KILN_RETURN_IF_ERROR(ValidateName(a.model, "model name"));
+    names.push_back(a.model);
+  } else {
+    KILN_ASSIGN_OR_RETURN(json index, Ask(server, "POST", "/v2/repository/index"));
+    for (const auto& e : index) {
+      if (e.value("state", "") == "READY") names.push_back(e["name"].get<std::string>());
+    }
+  }
+  if (!a.version.empty()) KILN_RETURN_IF_ERROR(ValidateName(a.version, "model version"));
+  json all = json::array();
+  for (const auto& name : names) {
+    std::string target = "/api/v1/models/" + name + "/drift";
+    if (!a.version.empty()) target += "?version=" + a.version;
+    KILN_ASSIGN_OR_RETURN(json d, Ask(server, "GET", target));
+    all.push_back(std::move(d));
+  }
+  if (a.json) {
+    PrintJson((a.model.empty() ? all : all[0]).dump());
+    return 0;
+  }
+  if (all.empty()) {
+    Print("no models are served");
+    return 0;
+  }
+  std::string text;
+  for (const auto& d : all) text += (text.empty() ? "" : "\n") + StatusText(d, a.window);
+  Print(text);
+  return 0;
+}
+
+Result<ExitCode> Drift(const GlobalOptions& g, const MonitorArgs& a) {
+  auto ctx = Context(g);
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(pipeline::DriftCheckResult r,
+                        pipeline::CheckDrift(*home, {a.model, a.data, a.min_samples}, ctx));
+  if (a.json) {
+    PrintJson(pipeline::DriftCheckResultJson(r));
+    return 0;
+  }
+  Print(fmt::format("{} against the reference of {} ({}, {} rows)\n{}", r.data, a.model,
+                    r.reference_data.empty() ? "its training data" : r.reference_data,
+                    r.reference_rows, DriftReportText(pipeline::DriftReportJson(r.report))));
+  return 0;
+}
+
+}  // namespace
+
+std::string DriftReportText(const std::string& report_json) {
+  return ReportText(json::parse(report_json));
+}
+
+void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run) {
+  auto args = std::make_shared<MonitorArgs>();
+  CLI::App* monitor = app.add_subcommand("monitor", "drift of served models and of datasets");
+  monitor->require_subcommand(1);
+
+  CLI::App* status =
+      monitor->add_subcommand("status", "the drift a running kiln serve measures, per model");
+  status->add_option("model", args->model, "a served model (default: every one)");
+  status->add_option("--version", args->version, "a version or alias (default: the served one)");
+  status->add_option("--url", args->url, "the server (default http://127.0.0.1:8080)");
+  status->add_option("--window", args->window, "sliding (default) or tumbling")
+      ->check(CLI::IsMember({"sliding", "tumbling"}));
+  status->add_flag("--json", args->json, "the server's drift JSON");
+  status->callback([run, args] { *run = [args] { return Status(*args); }; });
+
+  CLI::App* drift = monitor->add_subcommand(
+      "drift", "a dataset version or file against a model's training reference");
+  drift->add_option("--model", args->model, "model file, NAME@ALIAS, NAME:VERSION or a run id")
+      ->required();
+  drift->add_option("--data", args->data, "dataset NAME[@vN] or a CSV/JSONL file")->required();
+  drift
+      ->add_option("--min-samples", args->min_samples,
+                   "rows needed before a feature can be called drifted (default 1)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  drift->add_flag("--json", args->json, "machine-readable output");
+  drift->callback(
+      [run, args, &global] { *run = [args, &global] { return Drift(global, *args); }; });
+}
+
+}  // namespace kiln::app

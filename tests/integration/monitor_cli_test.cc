@@ -1,0 +1,314 @@
+// Drift end to end: a trained model carries its reference, `kiln serve` counts what each version
+// sees and reports it (GET /api/v1/models/{m}/drift, /metrics), `kiln monitor status` reads it
+// back, and `kiln monitor drift` / `kiln predict --drift` measure a dataset offline.
+//
+// The traffic: every sixth row of the training file (like the reference) to version 1, and the
+// same rows with Income multiplied by 6 and every fifth Home an unseen "castle" to version 2.
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "testing/kiln_server.h"
+#include "testing/run_kiln.h"
+
+namespace kiln {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr size_t kRowsSent = 600;
+
+// The credit file's rows as text fields (quotes removed), header first.
+std::vector<std::vector<std::string>> CreditRows() {
+  std::ifstream in(kiln::testing::SourceDir() + "/examples/credit/credit_2024.csv");
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    for (std::string f; std::getline(ss, f, ',');) {
+      f.erase(std::remove(f.begin(), f.end(), '"'), f.end());
+      fields.push_back(f);
+    }
+    if (line.back() == ',') fields.emplace_back();
+    rows.push_back(std::move(fields));
+  }
+  return rows;
+}
+
+bool Categorical(const std::string& column) {
+  return column == "Home" || column == "Marital" || column == "Records" || column == "Job";
+}
+
+// `n` rows from the `first`-th on, every `stride`-th row of the file (a sample spread over it,
+// like the reference), shifted or not.
+std::vector<std::vector<std::string>> Traffic(size_t first, size_t n, bool shifted,
+                                              size_t stride = 6) {
+  const auto all = CreditRows();
+  std::vector<std::vector<std::string>> out = {all[0]};
+  for (size_t r = 1 + first * stride; r < all.size() && out.size() <= n; r += stride) {
+    auto row = all[r];
+    if (shifted) {
+      for (size_t c = 0; c < row.size(); ++c) {
+        if (all[0][c] == "Income" && !row[c].empty())
+          row[c] = std::to_string(std::stod(row[c]) * 6);
+        if (all[0][c] == "Home" && r % 5 == 0) row[c] = "castle";
+      }
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+// A V2 request with one tensor per column (the target left out), as clients send tables.
+json Request(const std::vector<std::vector<std::string>>& rows) {
+  json req = {{"inputs", json::array()}};
+  const auto& header = rows[0];
+  for (size_t c = 0; c < header.size(); ++c) {
+    if (header[c] == "Status") continue;
+    json data = json::array();
+    for (size_t r = 1; r < rows.size(); ++r) {
+      const std::string& v = rows[r][c];
+      if (Categorical(header[c])) {
+        data.push_back(v);
+      } else {
+        data.push_back(v.empty() ? json(nullptr) : json(std::stod(v)));
+      }
+    }
+    req["inputs"].push_back({{"name", header[c]},
+                             {"shape", {rows.size() - 1}},
+                             {"datatype", Categorical(header[c]) ? "BYTES" : "FP64"},
+                             {"data", std::move(data)}});
+  }
+  return req;
+}
+
+void WriteCsv(const std::vector<std::vector<std::string>>& rows, const std::string& path) {
+  std::ofstream out(path);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) out << (c ? "," : "") << row[c];
+    out << '\n';
+  }
+}
+
+class MonitorCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(kiln::testing::MakeTempDir("kiln-monitor"));
+    home_ = new std::string(*dir_ + "/home");
+    fs::create_directories(*home_);
+    const std::string data = kiln::testing::SourceDir() + "/examples/credit/credit_2024.csv";
+    ASSERT_EQ(Kiln({"data", "ingest", data, "--name", "credit"}).exit_code, 0);
+    for (int v = 0; v < 2; ++v) {
+      auto t = Kiln(
+          {"train", "--data", "credit", "--target", "Status", "--param", "num_trees=20", "--json"});
+      ASSERT_EQ(t.exit_code, 0) << t.err;
+      const std::string id = json::parse(t.out)["run_id"];
+      ASSERT_EQ(Kiln({"models", "register", id, "--name", "credit-risk"}).exit_code, 0);
+    }
+    ASSERT_EQ(Kiln({"models", "alias", "credit-risk", "1", "--set", "production"}).exit_code, 0);
+    std::ofstream(*home_ + "/kiln.yaml") << "monitoring: {window: 10m, min_samples: 200}\n";
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+    delete home_;
+  }
+  static kiln::testing::RunResult Kiln(std::vector<std::string> args,
+                                       const std::string& home = "") {
+    args.insert(args.begin(), {"--home", home.empty() ? *home_ : home});
+    return kiln::testing::RunKiln(args, *dir_);
+  }
+  static http::HttpResponse Send(int port, const std::string& method, const std::string& path,
+                                 const std::string& body = "") {
+    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(port));
+    EXPECT_TRUE(c.ok());
+    if (!c.ok()) return {};
+    auto r = (*c)->Send(method, path, body);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : http::HttpResponse{};
+  }
+  // Sends kRowsSent rows in requests of 50 to `path`.
+  static void SendTraffic(int port, const std::string& path, bool shifted) {
+    for (size_t first = 0; first < kRowsSent; first += 50) {
+      auto r = Send(port, "POST", path, Request(Traffic(first, 50, shifted)).dump());
+      ASSERT_EQ(r.status, 200) << r.body;
+    }
+  }
+  static const json* Feature(const json& report, const std::string& name) {
+    for (const auto& f : report["features"]) {
+      if (f["name"] == name) return &f;
+    }
+    ADD_FAILURE() << "no feature " << name;
+    return nullptr;
+  }
+
+  static std::string* dir_;
+  static std::string* home_;
+};
+
+std::string* MonitorCliTest::dir_ = nullptr;
+std::string* MonitorCliTest::home_ = nullptr;
+
+TEST_F(MonitorCliTest, ServedVersionsMeasureTheirOwnTraffic) {
+  kiln::testing::ServeProcess server;
+  ASSERT_TRUE(kiln::testing::StartServe(*home_, {}, &server));
+  SendTraffic(server.port, "/v2/models/credit-risk/infer", false);
+  SendTraffic(server.port, "/v2/models/credit-risk/versions/2/infer", true);
+
+  auto like = Send(server.port, "GET", "/api/v1/models/credit-risk/drift");
+  ASSERT_EQ(like.status, 200) << like.body;
+  const json a = json::parse(like.body);
+  EXPECT_EQ(a["version"], 1);
+  EXPECT_TRUE(a["monitored"].get<bool>());
+  EXPECT_EQ(a["reference"]["data"], "credit@v1");
+  EXPECT_EQ(a["window_ms"], 600000);
+  const json& sliding = a["sliding"];
+  EXPECT_EQ(sliding["rows"], kRowsSent);
+  EXPECT_EQ(sliding["min_samples"], 200);
+  EXPECT_TRUE(sliding["evaluated"].get<bool>());
+  EXPECT_EQ(sliding["features"].size(), 13u);
+  EXPECT_EQ(sliding["drift_share"], 0.0) << sliding.dump(1);
+  EXPECT_FALSE(sliding["prediction"]["drifted"].get<bool>());
+  EXPECT_EQ(sliding["prediction"]["rows"], kRowsSent);
+  EXPECT_EQ(a["tumbling"]["rows"], 0);  // no whole window has passed yet
+  EXPECT_EQ((*Feature(sliding, "Home"))["out_of_range"], 0);
+
+  auto shifted = Send(server.port, "GET", "/api/v1/models/credit-risk/drift?version=2");
+  ASSERT_EQ(shifted.status, 200) << shifted.body;
+  const json b = json::parse(shifted.body);
+  EXPECT_EQ(b["version"], 2);
+  const json* income = Feature(b["sliding"], "Income");
+  ASSERT_TRUE(income);
+  EXPECT_TRUE((*income)["drifted"].get<bool>()) << income->dump();
+  EXPECT_GT((*income)["psi"].get<double>(), 0.25);
+  EXPECT_GT((*income)["out_of_range"].get<uint64_t>(), 0u);  // six times the largest income
+  const json* home = Feature(b["sliding"], "Home");
+  EXPECT_EQ((*home)["out_of_range"], kRowsSent / 5);  // every "castle"
+  EXPECT_EQ(b["out_of_range_total"]["Home"], kRowsSent / 5);
+  EXPECT_GT(b["sliding"]["drift_share"].get<double>(), 0.0);
+  EXPECT_FALSE((*Feature(b["sliding"], "Age"))["drifted"].get<bool>());
+
+  // The same on /metrics, which promtool accepts.
+  const std::string page = Send(server.port, "GET", "/metrics").body;
+  EXPECT_NE(
+      page.find("kiln_feature_drifted{model=\"credit-risk\",version=\"2\",feature=\"Income\"} 1\n"),
+      std::string::npos)
+      << page;
+  EXPECT_NE(page.find(fmt::format("kiln_feature_out_of_range_total{{model=\"credit-risk\",version="
+                                  "\"2\",feature=\"Home\"}} {}\n",
+                                  kRowsSent / 5)),
+            std::string::npos);
+  EXPECT_NE(page.find("kiln_drift_rows{model=\"credit-risk\",version=\"1\"} 600\n"),
+            std::string::npos);
+  EXPECT_NE(
+      page.find("kiln_prediction_drift{model=\"credit-risk\",version=\"2\",statistic=\"psi\"}"),
+      std::string::npos);
+  const std::string file = *dir_ + "/metrics.txt";
+  std::ofstream(file) << page;
+  ASSERT_EQ(std::system("command -v promtool > /dev/null 2>&1"), 0)
+      << "promtool (Debian package prometheus) is not installed; scripts/install-deps installs it";
+  EXPECT_EQ(std::system(("promtool check metrics < " + file + " > /dev/null 2>&1").c_str()), 0);
+
+  // `kiln monitor status` reads the same from the server.
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port);
+  auto status = Kiln({"monitor", "status", "credit-risk", "--version", "2", "--url", url});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("credit-risk v2: sliding window of 10m against credit@v1"),
+            std::string::npos)
+      << status.out;
+  EXPECT_NE(status.out.find("600 rows;"), std::string::npos) << status.out;
+  // The most drifted feature first.
+  const size_t table = status.out.find("FEATURE");
+  ASSERT_NE(table, std::string::npos);
+  EXPECT_EQ(status.out.find("Income", table), status.out.find("\n", table) + 3) << status.out;
+  auto all = Kiln({"monitor", "status", "--url", url, "--json"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  const json listed = json::parse(all.out);
+  ASSERT_EQ(listed.size(), 1u);  // the model, at its production version
+  EXPECT_EQ(listed[0]["version"], 1);
+
+  // Bad requests get 4xx, and a version that is not served 404.
+  EXPECT_EQ(Send(server.port, "POST", "/api/v1/models/credit-risk/drift").status, 405);
+  EXPECT_EQ(Send(server.port, "GET", "/api/v1/models/nope/drift").status, 404);
+  EXPECT_EQ(Send(server.port, "GET", "/api/v1/models/credit-risk/drift?version=9").status, 404);
+  EXPECT_EQ(Send(server.port, "GET", "/api/v1/models/credit-risk/drift?version=%2e%2e").status,
+            400);
+  auto missing = Kiln({"monitor", "status", "nope", "--url", url});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nope"), std::string::npos) << missing.err;
+  EXPECT_EQ(kiln::testing::StopServe(&server), 0);
+}
+
+// With monitoring off nothing is counted, and the drift answer says why.
+TEST_F(MonitorCliTest, MonitoringOffSaysSo) {
+  const std::string home = *dir_ + "/off";
+  fs::copy(*home_, home, fs::copy_options::recursive);
+  std::ofstream(home + "/kiln.yaml") << "monitoring: {enabled: false}\n";
+  kiln::testing::ServeProcess server;
+  ASSERT_TRUE(kiln::testing::StartServe(home, {}, &server));
+  SendTraffic(server.port, "/v2/models/credit-risk/infer", true);
+  auto r = Send(server.port, "GET", "/api/v1/models/credit-risk/drift");
+  ASSERT_EQ(r.status, 200);
+  const json d = json::parse(r.body);
+  EXPECT_FALSE(d["monitored"].get<bool>());
+  EXPECT_NE(d["reason"].get<std::string>().find("monitoring.enabled"), std::string::npos);
+  EXPECT_EQ(Send(server.port, "GET", "/metrics").body.find("kiln_feature_drift"),
+            std::string::npos);
+  auto status = Kiln({"monitor", "status", "--url", "127.0.0.1:" + std::to_string(server.port)});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("credit-risk v1: not monitored"), std::string::npos) << status.out;
+  kiln::testing::StopServe(&server);
+  // Nothing listens now: a clear error, not a hang.
+  auto gone = Kiln({"monitor", "status", "--url", "127.0.0.1:" + std::to_string(server.port)});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find("cannot reach kiln serve"), std::string::npos) << gone.err;
+  EXPECT_EQ(Kiln({"monitor", "status", "--url", "https://127.0.0.1:1"}).exit_code, 1);
+  EXPECT_EQ(Kiln({"monitor", "status", "--url", "http://a@b:80"}).exit_code, 1);
+}
+
+// A dataset against the model's reference, offline: `kiln monitor drift` and
+// `kiln predict --drift` agree.
+TEST_F(MonitorCliTest, DatasetsAgainstTheReferenceOffline) {
+  const std::string shifted = *dir_ + "/shifted.csv";
+  WriteCsv(Traffic(0, 4000, true, 1), shifted);
+  auto same =
+      Kiln({"monitor", "drift", "--model", "credit-risk@production", "--data", "credit", "--json"});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  const json s = json::parse(same.out);
+  EXPECT_EQ(s["data"], "credit@v1");
+  EXPECT_EQ(s["rows"], 4000);
+  EXPECT_EQ(s["drift_share"], 0.0);
+  auto moved = Kiln({"monitor", "drift", "--model", "credit-risk:2", "--data", shifted, "--json"});
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  const json m = json::parse(moved.out);
+  EXPECT_TRUE((*Feature(m, "Income"))["drifted"].get<bool>());
+  EXPECT_GT(m["drift_share"].get<double>(), 0.0);
+  auto text = Kiln({"monitor", "drift", "--model", "credit-risk:2", "--data", shifted});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("Income"), std::string::npos);
+  EXPECT_NE(text.out.find("features drifted"), std::string::npos) << text.out;
+
+  auto predicted = Kiln({"predict", "--model", "credit-risk:2", "--data", shifted, "--out",
+                         *dir_ + "/p.csv", "--drift", "--json"});
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  const json p = json::parse(predicted.out);
+  ASSERT_TRUE(p.contains("drift"));
+  EXPECT_EQ(p["drift"]["drift_share"], m["drift_share"]);
+  EXPECT_EQ((*Feature(p["drift"], "Income"))["psi"], (*Feature(m, "Income"))["psi"]);
+
+  auto bad = Kiln({"monitor", "drift", "--model", "credit-risk:9", "--data", "credit"});
+  EXPECT_EQ(bad.exit_code, 1);
+  auto nodata = Kiln({"monitor", "drift", "--model", "credit-risk:1", "--data", "nope@v3"});
+  EXPECT_EQ(nodata.exit_code, 1);
+  EXPECT_NE(nodata.err.find("nope"), std::string::npos) << nodata.err;
+}
+
+}  // namespace
+}  // namespace kiln
