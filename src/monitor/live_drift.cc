@@ -12,7 +12,6 @@ namespace kiln::monitor {
 
 namespace {
 
-constexpr int64_t kSlicesPerWindow = 5;
 constexpr int64_t kRing = 2 * kSlicesPerWindow;  // the current window and the last whole one
 constexpr size_t kShards = 4;
 
@@ -35,6 +34,12 @@ std::vector<double> WithInf(std::vector<double> edges) {
 }
 
 }  // namespace
+
+std::pair<int64_t, int64_t> WindowSlices(DriftWindow window, int64_t now_slice) {
+  if (window == DriftWindow::kSliding) return {now_slice - kSlicesPerWindow + 1, now_slice};
+  const int64_t whole = now_slice / kSlicesPerWindow;  // the current window's index
+  return {(whole - 1) * kSlicesPerWindow, whole * kSlicesPerWindow - 1};
+}
 
 struct LiveDrift::Slice {
   explicit Slice(size_t counters)
@@ -158,12 +163,8 @@ std::vector<uint64_t> LiveDrift::Sum(int64_t first_slice, int64_t last_slice) co
 }
 
 DriftReport LiveDrift::Measure(DriftWindow window) const {
-  const int64_t now = options_.now_ms() / slice_ms_;
-  const int64_t whole = now / kSlicesPerWindow;  // the current window's index
-  const std::vector<uint64_t> sum =
-      window == DriftWindow::kSliding
-          ? Sum(now - kSlicesPerWindow + 1, now)
-          : Sum((whole - 1) * kSlicesPerWindow, whole * kSlicesPerWindow - 1);
+  const auto [first, last] = WindowSlices(window, options_.now_ms() / slice_ms_);
+  const std::vector<uint64_t> sum = Sum(first, last);
   DriftReport report;
   report.window = window;
   report.rows = sum[rows_counter_];
@@ -194,6 +195,7 @@ DriftReport LiveDrift::Measure(DriftWindow window) const {
     const bool classes = reference_.score == DriftReference::Score::kClass;
     report.prediction = MeasureDrift(reference_.score_counts, live,
                                      {.categorical = classes, .centres = score_centres_});
+    report.prediction_counts = live;
     if (!report.evaluated) report.prediction.drifted = false;
   }
   return report;

@@ -21,6 +21,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kiln/base/mutex.h"
@@ -49,6 +50,13 @@ struct DriftReference {
 
 enum class DriftWindow { kSliding, kTumbling };
 
+// Windows are cut into slices of a fifth of their length; slice k covers
+// [k * slice_ms, (k + 1) * slice_ms). The slices `window` covers when `now_slice` is current,
+// first and last inclusive: sliding, the last five (the current one included); tumbling, the
+// last whole window aligned to its length.
+inline constexpr int64_t kSlicesPerWindow = 5;
+std::pair<int64_t, int64_t> WindowSlices(DriftWindow window, int64_t now_slice);
+
 struct DriftReport {
   DriftWindow window = DriftWindow::kSliding;
   uint64_t rows = 0;         // rows in the window
@@ -63,6 +71,7 @@ struct DriftReport {
   std::vector<Feature> features;
   double drift_share = 0;  // share of features that drifted
   FeatureDrift prediction;
+  std::vector<uint64_t> prediction_counts;  // the window's score histogram (reference bins)
 };
 
 struct LiveDriftOptions {
