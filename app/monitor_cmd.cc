@@ -1,5 +1,6 @@
-// `kiln monitor status` (the drift a running `kiln serve` measures, over HTTP) and
-// `kiln monitor drift` (a dataset against a model's reference): flags, calls, printing.
+// `kiln monitor status` (the drift and live performance a running `kiln serve` measures, over
+// HTTP), `kiln monitor feedback` (ground truth sent to it) and `kiln monitor drift` (a dataset
+// against a model's reference): flags, calls, printing.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "kiln/http/server.h"
 #include "kiln/pipeline/batch_predict.h"
 #include "kiln/pipeline/result_json.h"
+#include "kiln/pipeline/training_data.h"
 
 namespace kiln::app {
 
@@ -24,6 +26,7 @@ using nlohmann::json;
 
 struct MonitorArgs {
   std::string model, version, url = "http://127.0.0.1:8080", window = "sliding", data;
+  std::string file, id_column = "id", label_column = "label";
   uint64_t min_samples = 1;
   bool json = false;
 };
@@ -57,20 +60,23 @@ Result<Server> ParseServer(const std::string& url) {
 }
 
 // The JSON body of a request to the server; its error message for a non-2xx answer.
-Result<json> Ask(const Server& s, const std::string& method, const std::string& target) {
+Result<json> Ask(const Server& s, const std::string& method, const std::string& target,
+                 const std::string& request = "") {
   auto client = http::HttpClient::Connect(s.host, s.port);
   if (!client.ok()) {
     return UnavailableError(fmt::format("cannot reach kiln serve at {}:{}: {}", s.host, s.port,
                                         client.status().message()));
   }
-  KILN_ASSIGN_OR_RETURN(http::HttpResponse r, (*client)->Send(method, target));
+  KILN_ASSIGN_OR_RETURN(http::HttpResponse r, (*client)->Send(method, target, request));
   json body = json::parse(r.body, nullptr, false);
   if (r.status / 100 != 2) {
     const std::string message =
         body.is_object() && body.contains("error") && body["error"].is_string()
             ? body["error"].get<std::string>()
             : fmt::format("HTTP {}", r.status);
-    return r.status == 404 ? NotFoundError(message) : UnavailableError(message);
+    if (r.status == 404) return NotFoundError(message);
+    if (r.status / 100 == 4) return InvalidArgumentError(message);
+    return UnavailableError(message);
   }
   if (body.is_discarded()) return DataLossError(fmt::format("{}: the answer is not JSON", target));
   return body;
@@ -123,6 +129,35 @@ std::string ReportText(const json& r) {
   return text;
 }
 
+// The live performance lines of one version: labelled rows, metrics against the baseline, the
+// estimate.
+std::string PerformanceText(const json& p, const std::string& window) {
+  if (!p.value("monitored", false)) return "";
+  const json& w = p[window];
+  std::string text;
+  if (w["labelled"].get<uint64_t>() == 0) {
+    text = "  live performance: no feedback in the window\n";
+  } else {
+    text = fmt::format("  live performance on {} labelled rows:", w["labelled"].get<uint64_t>());
+    for (const auto& [k, v] : w["metrics"].items()) {
+      text += fmt::format(" {} {:.4g}", k, v.get<double>());
+      if (w["degradation"].contains(k)) {
+        text += fmt::format(" ({:+.3g} vs validation)", w["degradation"][k].get<double>());
+      }
+      text += ",";
+    }
+    text.back() = '\n';
+  }
+  if (w["estimated"].is_object()) {
+    text += "  estimated (CBPE, no labels needed):";
+    for (const auto& [k, v] : w["estimated"].items()) {
+      text += fmt::format(" {} {:.4g},", k.substr(k.find('_') + 1), v.get<double>());
+    }
+    text.back() = '\n';
+  }
+  return text;
+}
+
 std::string StatusText(const json& d, const std::string& window) {
   std::string text =
       fmt::format("{} v{}: ", d["model"].get<std::string>(), d["version"].get<int64_t>());
@@ -151,10 +186,11 @@ Result<ExitCode> Status(const MonitorArgs& a) {
   if (!a.version.empty()) KILN_RETURN_IF_ERROR(ValidateName(a.version, "model version"));
   json all = json::array();
   for (const auto& name : names) {
-    std::string target = "/api/v1/models/" + name + "/drift";
-    if (!a.version.empty()) target += "?version=" + a.version;
-    KILN_ASSIGN_OR_RETURN(json d, Ask(server, "GET", target));
-    all.push_back(std::move(d));
+    const std::string query = a.version.empty() ? "" : "?version=" + a.version;
+    KILN_ASSIGN_OR_RETURN(json d, Ask(server, "GET", "/api/v1/models/" + name + "/drift" + query));
+    KILN_ASSIGN_OR_RETURN(json p,
+                          Ask(server, "GET", "/api/v1/models/" + name + "/performance" + query));
+    all.push_back({{"drift", std::move(d)}, {"performance", std::move(p)}});
   }
   if (a.json) {
     PrintJson((a.model.empty() ? all : all[0]).dump());
@@ -165,8 +201,57 @@ Result<ExitCode> Status(const MonitorArgs& a) {
     return 0;
   }
   std::string text;
-  for (const auto& d : all) text += (text.empty() ? "" : "\n") + StatusText(d, a.window);
+  for (const auto& d : all) {
+    if (!text.empty()) text += "\n";
+    text += StatusText(d["drift"], a.window);
+    if (text.back() != '\n') text += '\n';
+    text += PerformanceText(d["performance"], a.window);
+  }
+  if (!text.empty() && text.back() == '\n') text.pop_back();
   Print(text);
+  return 0;
+}
+
+// Sends the (id, label) pairs of a CSV or JSON Lines file to the server, a batch at a time.
+Result<ExitCode> Feedback(const GlobalOptions& g, const MonitorArgs& a) {
+  KILN_ASSIGN_OR_RETURN(Server server, ParseServer(a.url));
+  KILN_RETURN_IF_ERROR(ValidateName(a.model, "model name"));
+  auto fs = NewPosixFileSystem();
+  KILN_ASSIGN_OR_RETURN(pipeline::LoadedData loaded,
+                        pipeline::LoadData(nullptr, *fs, a.file, Context(g)));
+  const data::Dataset& d = loaded.data;
+  const auto id = d.schema.IndexOf(a.id_column), label = d.schema.IndexOf(a.label_column);
+  if (!id || !label) {
+    return InvalidArgumentError(fmt::format("{}: needs columns '{}' and '{}'", a.file,
+                                            Printable(a.id_column), Printable(a.label_column)));
+  }
+  constexpr size_t kBatch = 5000;
+  json total = {{"received", 0}, {"joined", 0}, {"unknown", 0}, {"duplicate", 0}};
+  for (size_t first = 0; first < d.num_rows(); first += kBatch) {
+    json batch = json::array();
+    for (size_t r = first; r < std::min(d.num_rows(), first + kBatch); ++r) {
+      const auto row = static_cast<data::RowIndex>(r);
+      if (!d.columns[*id].IsValid(row) || !d.columns[*label].IsValid(row)) {
+        return InvalidArgumentError(fmt::format("{}: row {} has no id or no label", a.file, r + 1));
+      }
+      batch.push_back(
+          {{"id", d.columns[*id].TextAt(row)}, {"label", d.columns[*label].TextAt(row)}});
+    }
+    KILN_ASSIGN_OR_RETURN(
+        json outcome, Ask(server, "POST", "/api/v1/models/" + a.model + "/feedback", batch.dump()));
+    for (const char* k : {"received", "joined", "unknown", "duplicate"}) {
+      total[k] = total[k].get<uint64_t>() + outcome.value(k, uint64_t{0});
+    }
+  }
+  if (a.json) {
+    PrintJson(total.dump());
+  } else {
+    Print(
+        fmt::format("{} labels sent: {} joined to logged predictions, {} unknown ids, {} "
+                    "already labelled",
+                    total["received"].get<uint64_t>(), total["joined"].get<uint64_t>(),
+                    total["unknown"].get<uint64_t>(), total["duplicate"].get<uint64_t>()));
+  }
   return 0;
 }
 
@@ -193,7 +278,8 @@ std::string DriftReportText(const std::string& report_json) {
 
 void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run) {
   auto args = std::make_shared<MonitorArgs>();
-  CLI::App* monitor = app.add_subcommand("monitor", "drift of served models and of datasets");
+  CLI::App* monitor = app.add_subcommand(
+      "monitor", "drift and live performance of served models, drift of datasets");
   monitor->require_subcommand(1);
 
   CLI::App* status =
@@ -203,8 +289,20 @@ void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run)
   status->add_option("--url", args->url, "the server (default http://127.0.0.1:8080)");
   status->add_option("--window", args->window, "sliding (default) or tumbling")
       ->check(CLI::IsMember({"sliding", "tumbling"}));
-  status->add_flag("--json", args->json, "the server's drift JSON");
+  status->add_flag("--json", args->json, "the server's drift and performance JSON");
   status->callback([run, args] { *run = [args] { return Status(*args); }; });
+
+  CLI::App* feedback = monitor->add_subcommand(
+      "feedback", "send ground truth for logged predictions to a running kiln serve");
+  feedback->add_option("model", args->model, "the served model")->required();
+  feedback->add_option("file", args->file, "CSV or JSON Lines file with an id and a label column")
+      ->required();
+  feedback->add_option("--id-column", args->id_column, "the request id column (default id)");
+  feedback->add_option("--label-column", args->label_column, "the label column (default label)");
+  feedback->add_option("--url", args->url, "the server (default http://127.0.0.1:8080)");
+  feedback->add_flag("--json", args->json, "machine-readable output");
+  feedback->callback(
+      [run, args, &global] { *run = [args, &global] { return Feedback(global, *args); }; });
 
   CLI::App* drift = monitor->add_subcommand(
       "drift", "a dataset version or file against a model's training reference");

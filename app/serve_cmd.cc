@@ -17,8 +17,8 @@
 
 #include "app/cli.h"
 #include "kiln/api/control_plane.h"
-#include "kiln/api/drift.h"
 #include "kiln/api/grpc_service.h"
+#include "kiln/api/monitoring.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/http/server.h"
 #include "kiln/jobs/queue.h"
@@ -125,11 +125,16 @@ void WarmRoutes(serve::ModelManager& models, const pipeline::ServingConfig& conf
 
 // Live drift of every served version that carries a reference: /metrics and
 // GET /api/v1/models/{m}/drift (kiln.yaml `monitoring:`). Before the first model loads.
-void WatchDrift(serve::ModelManager& models, const pipeline::MonitoringConfig& config,
-                monitor::MetricsRegistry* metrics) {
+void WatchModels(serve::ModelManager& models, pipeline::Home& home,
+                 monitor::MetricsRegistry* metrics) {
+  const pipeline::MonitoringConfig& config = home.config().monitoring;
   if (!config.enabled) return;
-  models.EnableDrift(
-      {.window = std::chrono::milliseconds(config.window_ms), .min_samples = config.min_samples});
+  models.EnableMonitoring(
+      {.drift = {.window = std::chrono::milliseconds(config.window_ms),
+                 .min_samples = config.min_samples},
+       .fs = &home.fs(),
+       .log_root = home.path() + "/monitoring",
+       .log = {.max_bytes = config.log_max_mb << 20, .sample = config.log_sample}});
   metrics->AddCollector([&models] { return api::DriftMetricsText(models); });
 }
 
@@ -211,7 +216,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   monitor::MetricsRegistry metrics;
   metrics.AddProcessMetrics();
   serve::ModelManager models(&home->catalog(), &home->datasets().blobs(), limits, &metrics);
-  WatchDrift(models, home->config().monitoring, &metrics);
+  WatchModels(models, *home, &metrics);
   KILN_RETURN_IF_ERROR(LoadModels(models, a));
   serve::Batcher batcher(BatcherOptionsFor(a, config), &metrics);
   serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);

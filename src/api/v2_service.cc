@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "kiln/api/drift.h"
+#include "kiln/api/monitoring.h"
 #include "kiln/base/logging.h"
 #include "kiln/base/names.h"
 #include "kiln/serve/inference.h"
@@ -201,7 +201,14 @@ V2Service::V2Service(serve::ModelManager* models, serve::Dispatcher* dispatcher,
       dispatcher_(dispatcher),
       metrics_(metrics),
       options_(std::move(options)),
-      stats_(metrics, options_.access_log) {}
+      stats_(metrics, options_.access_log) {
+  if (metrics) {
+    feedback_ = &metrics->AddCounter(
+        "kiln_feedback_total",
+        "Feedback labels by outcome: joined to a logged prediction, unknown id, duplicate.",
+        {"model", "outcome"});
+  }
+}
 
 void V2Service::Handle(HttpRequest req, http::Responder done) {
   stats_.Started();
@@ -209,7 +216,10 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
   call->arrived = std::chrono::steady_clock::now();
   call->done = std::move(done);
   for (const auto& [name, value] : req.headers) {
-    if (name == "x-request-id") call->request_id = monitor::AccessLog::RequestId(value);
+    if (name == "x-request-id") {
+      call->request_id = monitor::AccessLog::RequestId(value);
+      call->client_request_id = call->request_id == value;
+    }
   }
   if (call->request_id.empty() && stats_.logging()) {
     call->request_id = monitor::AccessLog::RequestId("");
@@ -236,22 +246,38 @@ void V2Service::Finish(Call& call, HttpResponse resp) {
 std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
                                              const std::shared_ptr<Call>& call) {
   RequestLabels* labels = &call->labels;
-  // Drift is served with or without the control plane: it is the serving side's own view.
+  // Monitoring is served with or without the control plane: it is the serving side's own view.
   if (req.target.starts_with("/api/v1/models/")) {
     auto parsed = PathSegments(req.target);
-    if (parsed.ok() && parsed->size() == 5 && (*parsed)[4] == "drift") {
-      labels->route = "drift";
-      if (req.method != "GET") return MethodNotAllowed("GET");
+    const std::string what = parsed.ok() && parsed->size() == 5 ? (*parsed)[4] : "";
+    if (what == "drift" || what == "performance" || what == "feedback") {
+      labels->route = what;
+      const bool feedback = what == "feedback";
+      if (req.method != (feedback ? "POST" : "GET"))
+        return MethodNotAllowed(feedback ? "POST" : "GET");
       const std::string& name = (*parsed)[3];
       if (Status v = ValidateName(name, "model name"); !v.ok()) return ErrorResponse(v);
+      labels->model = name;
+      if (feedback) {
+        auto outcome = JoinFeedback(*models_, name, req.body);
+        if (!outcome.ok()) return ErrorResponse(outcome.status());
+        if (feedback_) {
+          for (auto [o, n] :
+               {std::pair{"joined", outcome->joined}, std::pair{"unknown", outcome->unknown},
+                std::pair{"duplicate", outcome->duplicate}}) {
+            if (n > 0) feedback_->With({name, o})->Add(n);
+          }
+        }
+        return Json(200, FeedbackJson(*outcome));
+      }
       const std::string version = QueryParameters(req.target)["version"];
       if (!version.empty()) {
         if (Status v = ValidateName(version, "model version"); !v.ok()) return ErrorResponse(v);
       }
-      labels->model = name;
-      auto drift = DriftJson(*models_, name, version);
-      if (!drift.ok()) return ErrorResponse(drift.status());
-      return Json(200, std::move(*drift));
+      auto answer = what == "drift" ? DriftJson(*models_, name, version)
+                                    : PerformanceJson(*models_, name, version);
+      if (!answer.ok()) return ErrorResponse(answer.status());
+      return Json(200, std::move(*answer));
     }
   }
   if (options_.control_plane && ControlPlaneService::Handles(req.target)) {
@@ -448,6 +474,7 @@ std::optional<HttpResponse> V2Service::Infer(const HttpRequest& req, const std::
     call->labels.version = std::to_string((*addressed)->version);
     return ErrorResponse(parsed.status());
   }
+  if (call->client_request_id) parsed->trace_id = call->request_id;
   Status queued = dispatcher_->Submit(
       model, version, *parsed, call->arrived, std::nullopt,
       [&call](const serve::ServedModel& m) {

@@ -84,9 +84,8 @@ void LivePerformance::Add(std::span<const float> scores, double label) {
   const auto truth = static_cast<size_t>(label);
   if (label < 0 || truth >= classes_ || scores.size() < classes_) return;
   ++s.n;
-  const auto predicted =
-      static_cast<size_t>(std::max_element(scores.begin(), scores.begin() + classes_) -
-                          scores.begin());
+  const auto predicted = static_cast<size_t>(
+      std::max_element(scores.begin(), scores.begin() + classes_) - scores.begin());
   if (predicted == truth) {
     ++s.correct;
     ++s.tp[truth];

@@ -42,8 +42,8 @@ std::vector<std::string_view> Split(std::string_view line, char sep) {
 bool PredictionLog::ValidId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '-' || c == '#';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-' || c == '#';
   });
 }
 
@@ -138,7 +138,8 @@ Status PredictionLog::StartSegment() {
   KILN_ASSIGN_OR_RETURN(file_, fs_->NewWritableFile(SegmentPath(seq)));
   segments_.push_back({seq, 0, {}});
   // Past the cap the oldest segments go, and their predictions with them.
-  while (segments_.size() > 1 && total_bytes_ + options_.max_bytes / kSegments > options_.max_bytes) {
+  while (segments_.size() > 1 &&
+         total_bytes_ + options_.max_bytes / kSegments > options_.max_bytes) {
     Segment& old = segments_.front();
     for (const std::string& id : old.ids) {
       auto it = index_.find(id);
@@ -191,8 +192,8 @@ void PredictionLog::Record(const std::string& id, size_t rows, size_t cols, cons
   MutexLock lock(&mu_);
   for (size_t r = 0; r < rows; ++r) {
     std::string row_id = rows == 1 ? id : fmt::format("{}#{}", id, r);
-    const uint64_t hash = Xxh3_64(std::string_view(reinterpret_cast<const char*>(values + r * cols),
-                                                   cols * sizeof(double)));
+    const uint64_t hash = Xxh3_64(
+        std::string_view(reinterpret_cast<const char*>(values + r * cols), cols * sizeof(double)));
     std::string line = fmt::format("P\t{}\t{}\t{:016x}\t", row_id, now, hash);
     Entry e;
     e.segment = segments_.back().seq;

@@ -209,9 +209,35 @@ Result<MonitoringConfig> ReadMonitoring(const YAML::Node& node) {
       m.window_ms = *ms;
     } else if (key == "min_samples") {
       KILN_ASSIGN_OR_RETURN(m.min_samples, Integer(kv.second, at, uint64_t{1} << 40));
+    } else if (key == "prediction_log") {
+      if (!kv.second.IsMap()) {
+        return InvalidArgumentError("kiln.yaml: monitoring.prediction_log must be a mapping");
+      }
+      for (const auto& log : kv.second) {
+        const std::string name = log.first.as<std::string>();
+        const std::string where = at + "." + name;
+        if (name == "max_mb") {
+          KILN_ASSIGN_OR_RETURN(m.log_max_mb, Integer(log.second, where, 65536));
+          if (m.log_max_mb == 0) {
+            return InvalidArgumentError(fmt::format("kiln.yaml: {} must be at least 1", where));
+          }
+        } else if (name == "sample") {
+          auto v = log.second.IsScalar() ? ParseDouble(log.second.Scalar(), where)
+                                         : Result<double>(InvalidArgumentError(where));
+          if (!v.ok() || !(*v >= 0 && *v <= 1)) {
+            return InvalidArgumentError(
+                fmt::format("kiln.yaml: {} must be a number from 0 to 1", where));
+          }
+          m.log_sample = *v;
+        } else {
+          return InvalidArgumentError(
+              fmt::format("kiln.yaml: unknown key {} (max_mb, sample)", Printable(where)));
+        }
+      }
     } else {
       return InvalidArgumentError(
-          fmt::format("kiln.yaml: unknown key {} (enabled, window, min_samples)", Printable(at)));
+          fmt::format("kiln.yaml: unknown key {} (enabled, window, min_samples, prediction_log)",
+                      Printable(at)));
     }
   }
   return m;

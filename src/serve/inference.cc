@@ -193,6 +193,7 @@ Result<PreparedInfer> PrepareInfer(const ServedModel& m, const InferRequest& req
   PreparedInfer p;
   KILN_ASSIGN_OR_RETURN(p.x, BuildFeatures(m, req, limits, m.drift ? &p.unseen : nullptr));
   p.id = req.id;
+  p.log_id = req.id.empty() ? req.trace_id : req.id;
   p.predict = Requested(req, "predict");
   p.probabilities = m.model->is_classification() && Requested(req, "probabilities");
   p.contributions =
@@ -219,6 +220,9 @@ Result<InferResponse> FinishInfer(const ServedModel& m, const PreparedInfer& p,
   if (m.drift) {
     m.drift->Record(x.rows, x.cols, x.values.data(), probs.data(), width,
                     p.unseen.empty() ? nullptr : p.unseen.data());
+  }
+  if (m.log && !p.log_id.empty()) {
+    m.log->Record(p.log_id, x.rows, x.cols, x.values.data(), probs.data(), width);
   }
   InferResponse resp;
   resp.model_name = m.name;

@@ -56,7 +56,7 @@ monitor::DriftReference DriftReferenceOf(const model::TreeModel& m) {
 
 Result<std::shared_ptr<const ServedModel>> ServedModel::Create(
     std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model,
-    const monitor::LiveDriftOptions* drift) {
+    const MonitoringOptions* monitoring) {
   auto s = std::make_shared<ServedModel>();
   s->name = std::move(name);
   s->version = version;
@@ -69,8 +69,26 @@ Result<std::shared_ptr<const ServedModel>> ServedModel::Create(
       s->category_codes[f].emplace(info.categories[c], static_cast<double>(c));
     }
   }
-  if (drift && !model->reference.empty()) {
-    s->drift = std::make_shared<monitor::LiveDrift>(DriftReferenceOf(*model), *drift);
+  if (monitoring && !model->reference.empty()) {
+    s->drift = std::make_shared<monitor::LiveDrift>(DriftReferenceOf(*model), monitoring->drift);
+  }
+  if (monitoring) {
+    const monitor::Task task =
+        model->objective == model::Objective::kBinaryLogistic      ? monitor::Task::kBinary
+        : model->objective == model::Objective::kMulticlassSoftmax ? monitor::Task::kMulticlass
+                                                                   : monitor::Task::kRegression;
+    s->performance = std::make_shared<monitor::LivePerformance>(
+        task, model->num_classes,
+        monitor::PerformanceOptions{.window = monitoring->drift.window,
+                                    .now_ms = monitoring->drift.now_ms});
+    if (monitoring->fs) {
+      KILN_ASSIGN_OR_RETURN(
+          auto log,
+          monitor::PredictionLog::Open(
+              monitoring->fs, fmt::format("{}/{}/v{}", monitoring->log_root, s->name, s->version),
+              monitoring->log));
+      s->log = std::move(log);
+    }
   }
   s->model = std::move(model);
   return std::shared_ptr<const ServedModel>(std::move(s));
@@ -97,7 +115,7 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::LoadVersion(const std::
   auto load = [&]() -> Result<std::shared_ptr<const ServedModel>> {
     KILN_ASSIGN_OR_RETURN(auto model, LoadModelVersion(*catalog_, *blobs_, name, version, limits_));
     KILN_ASSIGN_OR_RETURN(auto served, ServedModel::Create(name, version, std::move(model),
-                                                           drift_ ? &*drift_ : nullptr));
+                                                           monitoring_ ? &*monitoring_ : nullptr));
     // Warm-up: one prediction (a row of missing values) before the version takes traffic.
     const size_t cols = served->model->features.size();
     model::FeatureMatrix x{1, cols, std::vector<double>(cols, std::nan(""))};
@@ -118,7 +136,7 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::LoadVersion(const std::
   return served;
 }
 
-void ModelManager::EnableDrift(monitor::LiveDriftOptions options) { drift_ = std::move(options); }
+void ModelManager::EnableMonitoring(MonitoringOptions options) { monitoring_ = std::move(options); }
 
 std::vector<std::shared_ptr<const ServedModel>> ModelManager::Served() const {
   std::vector<std::shared_ptr<const ServedModel>> out;

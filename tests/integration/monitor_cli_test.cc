@@ -106,8 +106,8 @@ class MonitorCliTest : public ::testing::Test {
     const std::string data = kiln::testing::SourceDir() + "/examples/credit/credit_2024.csv";
     ASSERT_EQ(Kiln({"data", "ingest", data, "--name", "credit"}).exit_code, 0);
     for (int v = 0; v < 2; ++v) {
-      auto t = Kiln(
-          {"train", "--data", "credit", "--target", "Status", "--param", "num_trees=20", "--json"});
+      auto t = Kiln({"train", "--data", "credit", "--target", "Status", "--param", "num_trees=20",
+                     "--valid-frac", "0.2", "--json"});
       ASSERT_EQ(t.exit_code, 0) << t.err;
       const std::string id = json::parse(t.out)["run_id"];
       ASSERT_EQ(Kiln({"models", "register", id, "--name", "credit-risk"}).exit_code, 0);
@@ -232,7 +232,8 @@ TEST_F(MonitorCliTest, ServedVersionsMeasureTheirOwnTraffic) {
   ASSERT_EQ(all.exit_code, 0) << all.err;
   const json listed = json::parse(all.out);
   ASSERT_EQ(listed.size(), 1u);  // the model, at its production version
-  EXPECT_EQ(listed[0]["version"], 1);
+  EXPECT_EQ(listed[0]["drift"]["version"], 1);
+  EXPECT_EQ(listed[0]["performance"]["sliding"]["labelled"], 0);
 
   // Bad requests get 4xx, and a version that is not served 404.
   EXPECT_EQ(Send(server.port, "POST", "/api/v1/models/credit-risk/drift").status, 405);
@@ -244,6 +245,176 @@ TEST_F(MonitorCliTest, ServedVersionsMeasureTheirOwnTraffic) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope"), std::string::npos) << missing.err;
   EXPECT_EQ(kiln::testing::StopServe(&server), 0);
+}
+
+// Predictions made for requests with an id are logged; ground truth sent back by id gives the
+// live metrics — right labels, then wrong ones — the log survives a restart, and bad feedback
+// is refused whole.
+TEST_F(MonitorCliTest, FeedbackGivesLiveAccuracy) {
+  kiln::testing::ServeProcess server;
+  ASSERT_TRUE(kiln::testing::StartServe(*home_, {}, &server));
+  const auto rows = Traffic(0, 200, false);
+  const size_t status = 0;  // the Status column
+  // 20 requests of 10 rows with a V2 id (rows are "req-K#R"), and 5 one-row requests with an
+  // X-Request-Id only.
+  std::vector<std::pair<std::string, std::string>> truth;  // id, label
+  size_t correct = 0;
+  for (size_t k = 0; k < 25; ++k) {
+    const bool batch = k < 20;
+    const size_t first = batch ? k * 10 : 200 - 5 + (k - 20);
+    std::vector<std::vector<std::string>> part = {rows[0]};
+    for (size_t r = 0; r < (batch ? 10u : 1u); ++r) part.push_back(rows[1 + first + r]);
+    json req = Request(part);
+    std::vector<std::pair<std::string, std::string>> headers;
+    const std::string id = batch ? "req-" + std::to_string(k) : "one-" + std::to_string(k);
+    if (batch) {
+      req["id"] = id;
+    } else {
+      headers.push_back({"X-Request-Id", id});
+    }
+    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(server.port));
+    ASSERT_TRUE(c.ok());
+    auto r =
+        (*c)->Send("POST", "/v2/models/credit-risk/infer", req.dump(), "application/json", headers);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json answer = json::parse(r->body);
+    for (size_t i = 1; i < part.size(); ++i) {
+      const std::string row_id = batch ? id + "#" + std::to_string(i - 1) : id;
+      truth.push_back({row_id, part[i][status]});
+      correct += answer["outputs"][0]["data"][i - 1] == part[i][status] ? 1 : 0;
+    }
+  }
+  ASSERT_EQ(truth.size(), 205u);
+  auto feedback = [&](size_t from, size_t to, bool wrong) {
+    json items = json::array();
+    for (size_t i = from; i < to; ++i) {
+      const std::string& label = truth[i].second;
+      items.push_back(
+          {{"id", truth[i].first}, {"label", wrong ? (label == "good" ? "bad" : "good") : label}});
+    }
+    return items;
+  };
+  auto post = [&](const json& body) {
+    return Send(server.port, "POST", "/api/v1/models/credit-risk/feedback", body.dump());
+  };
+  auto performance = [&] {
+    return json::parse(Send(server.port, "GET", "/api/v1/models/credit-risk/performance").body);
+  };
+  // The right labels for every prediction, plus two ids never logged.
+  json first = feedback(0, 205, false);
+  first.push_back({{"id", "never-seen"}, {"label", "good"}});
+  first.push_back({{"id", "req-99#0"}, {"label", "bad"}});
+  auto r = post(first);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body),
+            json::parse(R"({"received":207,"joined":205,"unknown":2,"duplicate":0})"));
+  json p = performance();
+  EXPECT_TRUE(p["monitored"].get<bool>());
+  EXPECT_EQ(p["sliding"]["labelled"], 205);
+  const double accuracy = static_cast<double>(correct) / 205;
+  EXPECT_NEAR(p["sliding"]["metrics"]["accuracy"].get<double>(), accuracy, 1e-12);
+  EXPECT_GT(p["sliding"]["metrics"]["auc"].get<double>(), 0.7);
+  ASSERT_TRUE(p["sliding"]["estimated"].is_object()) << p.dump();
+  EXPECT_GT(p["sliding"]["estimated"]["estimated_accuracy"].get<double>(), 0.5);
+  EXPECT_EQ(p["prediction_log"]["predictions"], 205);
+  // The same ids again are duplicates: nothing counted twice.
+  r = post(feedback(0, 10, false));
+  EXPECT_EQ(json::parse(r.body)["duplicate"], 10);
+  EXPECT_EQ(performance()["sliding"]["labelled"], 205);
+
+  // Bad batches are refused whole, with the item named; nothing of them is counted.
+  json unknown_class = feedback(0, 0, false);
+  unknown_class.push_back({{"id", "x1"}, {"label", "good"}});
+  unknown_class.push_back({{"id", "x2"}, {"label", "maybe"}});
+  r = post(unknown_class);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("feedback[1].label"), std::string::npos) << r.body;
+  EXPECT_EQ(post(json::parse(R"([{"id": "a", "label": true}])")).status, 400);
+  EXPECT_EQ(post(json::parse(R"([{"id": 7, "label": "good"}])")).status, 400);
+  EXPECT_EQ(post(json::parse(R"([{"id": "../x", "label": "good"}])")).status, 400);
+  EXPECT_EQ(
+      post(json::parse(R"([{"id": "a", "label": "good"}, {"id": "a", "label": "bad"}])")).status,
+      400);
+  EXPECT_EQ(post(json::parse(R"({"id": "a", "label": "good"})")).status, 400);
+  EXPECT_EQ(Send(server.port, "POST", "/api/v1/models/credit-risk/feedback", "[{").status, 400);
+  json huge = json::array();
+  for (int i = 0; i < 10001; ++i)
+    huge.push_back({{"id", "h" + std::to_string(i)}, {"label", "good"}});
+  EXPECT_EQ(post(huge).status, 413);
+  EXPECT_EQ(Send(server.port, "POST", "/api/v1/models/nope/feedback", "[]").status, 404);
+  EXPECT_EQ(Send(server.port, "GET", "/api/v1/models/credit-risk/feedback").status, 405);
+  EXPECT_EQ(performance()["sliding"]["labelled"], 205);
+
+  const std::string page = Send(server.port, "GET", "/metrics").body;
+  EXPECT_NE(page.find("kiln_feedback_total{model=\"credit-risk\",outcome=\"joined\"} 205\n"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("kiln_feedback_total{model=\"credit-risk\",outcome=\"unknown\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(page.find("kiln_live_metric{model=\"credit-risk\",version=\"1\",metric=\"accuracy\"}"),
+            std::string::npos);
+  EXPECT_NE(page.find("kiln_estimated_metric{model=\"credit-risk\",version=\"1\",metric="
+                      "\"estimated_auc\"}"),
+            std::string::npos);
+  const std::string file = *dir_ + "/metrics-feedback.txt";
+  std::ofstream(file) << page;
+  EXPECT_EQ(std::system(("promtool check metrics < " + file + " > /dev/null 2>&1").c_str()), 0);
+
+  // A restart keeps the log: a prediction made before it still joins, a labelled one is still
+  // a duplicate. Wrong labels through `kiln monitor feedback` then pull the accuracy down.
+  EXPECT_EQ(kiln::testing::StopServe(&server), 0);
+  EXPECT_TRUE(fs::exists(*home_ + "/monitoring/credit-risk/v1"));
+  ASSERT_TRUE(kiln::testing::StartServe(*home_, {}, &server));
+  const std::string csv = *dir_ + "/wrong.csv";
+  {
+    std::ofstream out(csv);
+    out << "id,label\n";
+    for (const auto& item : feedback(0, 205, true)) {
+      out << item["id"].get<std::string>() << "," << item["label"].get<std::string>() << "\n";
+    }
+  }
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port);
+  auto sent = Kiln({"monitor", "feedback", "credit-risk", csv, "--url", url, "--json"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  EXPECT_EQ(json::parse(sent.out)["duplicate"], 205);  // labelled before the restart
+  EXPECT_EQ(performance()["sliding"]["labelled"], 0);  // the windows start afresh
+  // New traffic, then wrong labels for it.
+  std::vector<std::pair<std::string, std::string>> fresh;
+  size_t fresh_correct = 0;
+  {
+    json req = Request(Traffic(0, 50, false));
+    req["id"] = "after";
+    auto a = Send(server.port, "POST", "/v2/models/credit-risk/infer", req.dump());
+    ASSERT_EQ(a.status, 200) << a.body;
+    const json answer = json::parse(a.body);
+    const auto part = Traffic(0, 50, false);
+    std::ofstream out(csv);
+    out << "request,truth\n";
+    for (size_t i = 1; i < part.size(); ++i) {
+      const std::string label = part[i][status] == "good" ? "bad" : "good";  // wrong
+      fresh_correct += answer["outputs"][0]["data"][i - 1] == label ? 1 : 0;
+      out << "after#" << i - 1 << "," << label << "\n";
+    }
+  }
+  sent = Kiln({"monitor", "feedback", "credit-risk", csv, "--url", url, "--id-column", "request",
+               "--label-column", "truth"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  EXPECT_NE(sent.out.find("50 labels sent: 50 joined"), std::string::npos) << sent.out;
+  p = performance();
+  EXPECT_EQ(p["sliding"]["labelled"], 50);
+  const double wrong_accuracy = static_cast<double>(fresh_correct) / 50;
+  EXPECT_NEAR(p["sliding"]["metrics"]["accuracy"].get<double>(), wrong_accuracy, 1e-12);
+  EXPECT_LT(wrong_accuracy, 0.5);
+  EXPECT_LT(p["sliding"]["degradation"]["auc"].get<double>(), -0.2) << p.dump();
+  auto text = Kiln({"monitor", "status", "credit-risk", "--url", url});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("live performance on 50 labelled rows: accuracy"), std::string::npos)
+      << text.out;
+  auto missing = Kiln({"monitor", "feedback", "credit-risk", csv, "--url", url});
+  EXPECT_EQ(missing.exit_code, 1);  // no id / label columns
+  EXPECT_NE(missing.err.find("needs columns 'id' and 'label'"), std::string::npos) << missing.err;
+  kiln::testing::StopServe(&server);
 }
 
 // With monitoring off nothing is counted, and the drift answer says why.

@@ -8,7 +8,8 @@ namespace kiln::monitor {
 namespace {
 
 PredictionLogOptions Options(uint64_t max_bytes = 1 << 20, double sample = 1) {
-  return {.max_bytes = max_bytes, .sample = sample, .now_ms = [] { return int64_t{1700000000000}; }};
+  return {
+      .max_bytes = max_bytes, .sample = sample, .now_ms = [] { return int64_t{1700000000000}; }};
 }
 
 TEST(PredictionLogTest, JoinsByIdOnceAndNamesRowsOfLargerRequests) {
@@ -78,7 +79,7 @@ TEST(PredictionLogTest, StaysUnderItsCap) {
   EXPECT_EQ(log->stats().bytes, bytes);
   EXPECT_LT(log->stats().predictions, 20000u);
   std::vector<float> s;
-  EXPECT_EQ(log->Take("req-0", &s), PredictionLog::Join::kUnknown);      // evicted
+  EXPECT_EQ(log->Take("req-0", &s), PredictionLog::Join::kUnknown);     // evicted
   EXPECT_EQ(log->Take("req-19999", &s), PredictionLog::Join::kJoined);  // recent
 }
 

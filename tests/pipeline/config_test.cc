@@ -115,11 +115,17 @@ TEST(ConfigTest, OneTypedConfigForEverySection) {
   EXPECT_TRUE(ParseConfig("serving:\n").ok());
   EXPECT_TRUE(none->monitoring.enabled);
   EXPECT_EQ(none->monitoring.window_ms, 600'000);
-  auto m = ParseConfig("monitoring: {enabled: false, window: 90s, min_samples: 50}\n");
+  EXPECT_EQ(none->monitoring.log_max_mb, 16u);
+  EXPECT_EQ(none->monitoring.log_sample, 1.0);
+  auto m = ParseConfig(
+      "monitoring: {enabled: false, window: 90s, min_samples: 50,\n"
+      "             prediction_log: {max_mb: 4, sample: 0.25}}\n");
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_FALSE(m->monitoring.enabled);
   EXPECT_EQ(m->monitoring.window_ms, 90'000);
   EXPECT_EQ(m->monitoring.min_samples, 50u);
+  EXPECT_EQ(m->monitoring.log_max_mb, 4u);
+  EXPECT_EQ(m->monitoring.log_sample, 0.25);
 }
 
 TEST(ConfigTest, UnknownSectionsAndBadValuesNameThemselves) {
@@ -128,6 +134,12 @@ TEST(ConfigTest, UnknownSectionsAndBadValuesNameThemselves) {
       {"monitoring_x: {}\n", "unknown section 'monitoring_x': did you mean 'monitoring'?"},
       {"sections: {}\n", "unknown section 'sections' (catalog, monitoring, queue, serving)"},
       {"monitoring: {window: 1s}\n", "monitoring.window must be between 5000 ms"},
+      {"monitoring: {prediction_log: {sample: 2}}\n",
+       "monitoring.prediction_log.sample must be a number from 0 to 1"},
+      {"monitoring: {prediction_log: {max_mb: 0}}\n",
+       "monitoring.prediction_log.max_mb must be at least 1"},
+      {"monitoring: {prediction_log: {max_bytes: 3}}\n",
+       "unknown key monitoring.prediction_log.max_bytes"},
       {"monitoring: {window: 10 minutes}\n", "expected a whole number and a unit"},
       {"monitoring: {window: 8d}\n", "monitoring.window"},
       {"monitoring: {enabled: maybe}\n", "monitoring.enabled must be true or false"},

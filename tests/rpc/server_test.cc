@@ -57,6 +57,8 @@ TEST(GrpcServerTest, AnswersAnyMethodWithTheHandlersBytes) {
   Reply r = Call(server->port(), "/pkg.Service/Method", binary);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(r.body, "/pkg.Service/Method|" + binary);
+  // The call leaves the count once its answer is written, which the client may see first.
+  for (int i = 0; i < 500 && server->in_flight() != 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(server->in_flight(), 0);
 }
 
@@ -99,7 +101,12 @@ TEST(GrpcServerTest, AnswersLaterFromAnotherThread) {
   });
   ASSERT_NE(server, nullptr);
   auto reply = std::async(std::launch::async, [&] { return Call(server->port(), "/s/M", "x"); });
-  for (int i = 0; i < 500 && server->in_flight() == 0; ++i) std::this_thread::sleep_for(10ms);
+  // The call is counted before its handler runs: wait for the handler to have kept it.
+  auto kept = [&] {
+    std::lock_guard lock(mu);
+    return pending.size();
+  };
+  for (int i = 0; i < 500 && kept() == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(server->in_flight(), 1);
   std::thread answer([&] {
     std::lock_guard lock(mu);

@@ -15,7 +15,7 @@ using Clock = Batcher::Clock;
 // A regression model answering 10 * a + 1 for a in {0, 1, 2, 3} (three splits on a); with
 // `drift` options, watched against a reference of one training row per step.
 std::shared_ptr<const ServedModel> StepModel(const std::string& name = "step",
-                                             const monitor::LiveDriftOptions* drift = nullptr) {
+                                             const MonitoringOptions* monitoring = nullptr) {
   model::TreeModel m;
   m.objective = model::Objective::kRegressionL2;
   m.base_score = {1};
@@ -36,7 +36,8 @@ std::shared_ptr<const ServedModel> StepModel(const std::string& name = "step",
     t.nodes[3 + i].cover = 1;
   }
   m.trees.push_back(t);
-  auto served = ServedModel::Create(name, 1, std::make_shared<const model::TreeModel>(m), drift);
+  auto served =
+      ServedModel::Create(name, 1, std::make_shared<const model::TreeModel>(m), monitoring);
   EXPECT_TRUE(served.ok()) << served.status().ToString();
   return *served;
 }
@@ -279,7 +280,7 @@ TEST(BatcherTest, CachedAnswersStillCountForDrift) {
   o.threads = 1;
   o.per_model["step"].cache = {.max_entries = 100, .max_bytes = 1 << 20, .ttl_ms = 60000};
   Batcher batcher(o, &metrics);
-  const monitor::LiveDriftOptions watch{.window = std::chrono::minutes(10), .min_samples = 1};
+  const MonitoringOptions watch{.drift = {.window = std::chrono::minutes(10), .min_samples = 1}};
   auto m = StepModel("step", &watch);
   ASSERT_TRUE(m->drift);
   for (const char* id : {"a", "b"}) {

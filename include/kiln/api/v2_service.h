@@ -12,6 +12,8 @@
 //   POST /v2/repository/index                  the loaded models
 //   POST /v2/repository/models/{m}/load|unload by registry name only (never a path)
 //   GET  /metrics                              Prometheus text format
+//   GET  /api/v1/models/{m}/drift|performance  monitoring (monitoring.h), always
+//   POST /api/v1/models/{m}/feedback           ground truth joined to logged predictions
 //   /api/v1/...                                the control plane (control_plane.h), when enabled
 //
 // `{v}` is a version number or an alias; a bare model name means its `production` alias.
@@ -93,6 +95,7 @@ class V2Service {
     RequestLabels labels;
     http::Responder done;
     std::string request_id;             // the client's X-Request-Id, or one made for the access log
+    bool client_request_id = false;     // request_id is the client's
     std::atomic<bool> finished{false};  // answered once, whatever calls Finish again
   };
   void Finish(Call& call, http::HttpResponse resp);
@@ -115,6 +118,7 @@ class V2Service {
   serve::ModelManager* models_;
   serve::Dispatcher* dispatcher_;
   monitor::MetricsRegistry* metrics_;
+  monitor::Family<monitor::Counter>* feedback_ = nullptr;  // kiln_feedback_total{model,outcome}
   V2Options options_;
   RequestMetrics stats_;
   std::atomic<bool> ready_{false};

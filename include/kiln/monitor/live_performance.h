@@ -36,7 +36,7 @@ struct PerformanceOptions {
 
 struct PerformanceReport {
   DriftWindow window = DriftWindow::kSliding;
-  uint64_t labelled = 0;                // labelled predictions in the window
+  uint64_t labelled = 0;                  // labelled predictions in the window
   std::map<std::string, double> metrics;  // empty when nothing is labelled
 };
 
@@ -52,6 +52,7 @@ class LivePerformance {
   void Add(std::span<const float> scores, double label);
   PerformanceReport Measure(DriftWindow window) const;
   Task task() const { return task_; }
+  std::chrono::milliseconds window() const { return options_.window; }
 
  private:
   struct Slice;

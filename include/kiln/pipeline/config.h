@@ -67,6 +67,10 @@ struct MonitoringConfig {
   bool enabled = true;          // count what served models see (models with a reference)
   int64_t window_ms = 600'000;  // `window: 10m`, 5s..7d: the tumbling and sliding window
   uint64_t min_samples = 500;   // below this many rows in a window nothing is decided
+  // `prediction_log: {max_mb, sample}`: each served version's log of the predictions made for
+  // requests with an id, joined with feedback (docs/monitoring.md).
+  uint64_t log_max_mb = 16;  // 1..65536, per version
+  double log_sample = 1.0;   // share of ids logged, [0, 1]
 };
 
 struct Config {

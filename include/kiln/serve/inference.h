@@ -46,6 +46,7 @@ struct PreparedInfer {
   model::FeatureMatrix x;
   bool predict = false, probabilities = false, contributions = false;
   std::vector<uint64_t> unseen;  // per feature, unknown categories (empty: none)
+  std::string log_id;            // the prediction log's id: `id`, else the request's trace id
   // Bytes the request holds while it waits (the queue's byte bound).
   uint64_t bytes() const { return x.values.size() * sizeof(double) + id.size(); }
 };

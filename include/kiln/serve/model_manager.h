@@ -18,13 +18,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kiln/base/file_system.h"
 #include "kiln/base/limits.h"
 #include "kiln/base/mutex.h"
 #include "kiln/base/status.h"
 #include "kiln/model/predictor.h"
 #include "kiln/model/tree_model.h"
 #include "kiln/monitor/live_drift.h"
+#include "kiln/monitor/live_performance.h"
 #include "kiln/monitor/metrics.h"
+#include "kiln/monitor/prediction_log.h"
 #include "kiln/registry/catalog_store.h"
 #include "kiln/storage/blob_store.h"
 
@@ -36,6 +39,16 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelVersion(registry::Catal
                                                                  const std::string& name,
                                                                  int64_t version,
                                                                  const Limits& limits);
+
+// What a server watches of the versions it serves (docs/monitoring.md).
+struct MonitoringOptions {
+  monitor::LiveDriftOptions drift;  // its window also sizes the live performance windows
+  // The prediction logs, one directory per version under `log_root` (`<model>/v<version>`);
+  // none when `fs` is null.
+  FileSystem* fs = nullptr;
+  std::string log_root;
+  monitor::PredictionLogOptions log;
+};
 
 // One loaded version: the model, its compiled predictor and the lookups a request needs.
 struct ServedModel {
@@ -50,11 +63,16 @@ struct ServedModel {
   // What this version sees, against its training reference; null when drift monitoring is off
   // or the model carries no reference (an imported or older model).
   std::shared_ptr<monitor::LiveDrift> drift;
+  // With monitoring on: what it answered requests that carried an id, and its live metrics
+  // from the feedback joined to them (null when monitoring is off).
+  std::shared_ptr<monitor::PredictionLog> log;
+  std::shared_ptr<monitor::LivePerformance> performance;
 
-  // With `drift` options, a model that has a reference is watched.
+  // With `monitoring`, the version is watched: drift when the model has a reference, its
+  // predictions logged and live performance for every model.
   static Result<std::shared_ptr<const ServedModel>> Create(
       std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model,
-      const monitor::LiveDriftOptions* drift = nullptr);
+      const MonitoringOptions* monitoring = nullptr);
 };
 
 // The monitor's view of a model's reference (empty features when it has none).
@@ -67,8 +85,8 @@ class ModelManager {
                monitor::MetricsRegistry* metrics = nullptr,
                std::string default_alias = "production");
 
-  // Watches the drift of every version loaded from now on (call before LoadAll).
-  void EnableDrift(monitor::LiveDriftOptions options);
+  // Watches every version loaded from now on (call before LoadAll).
+  void EnableMonitoring(MonitoringOptions options);
   // Every version held now: the default alias's and the others, by model name.
   std::vector<std::shared_ptr<const ServedModel>> Served() const;
 
@@ -125,7 +143,7 @@ class ModelManager {
   const storage::BlobStore* blobs_;
   const Limits limits_;
   const std::string default_alias_;
-  std::optional<monitor::LiveDriftOptions> drift_;  // set before loading starts
+  std::optional<MonitoringOptions> monitoring_;  // set before loading starts
   monitor::Family<monitor::Histogram>* load_time_ = nullptr;
   monitor::Family<monitor::Counter>* load_failures_ = nullptr;
   monitor::Family<monitor::Gauge>* served_version_ = nullptr;

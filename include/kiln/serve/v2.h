@@ -70,6 +70,9 @@ struct RequestedOutput {
 
 struct InferRequest {
   std::string id;
+  // The transport's request id (REST: a client's X-Request-Id); the prediction log's id for a
+  // request without `id`.
+  std::string trace_id;
   Parameters parameters;
   std::vector<Tensor> inputs;
   std::vector<RequestedOutput> outputs;  // empty: every output

@@ -1,0 +1,54 @@
+// Monitoring of served models over HTTP (docs/monitoring.md), served by every `kiln serve`, with
+// or without --control-plane:
+//   GET  /api/v1/models/{m}/drift[?version=V]        drift, both windows
+//   GET  /api/v1/models/{m}/performance[?version=V]  live metrics from feedback, CBPE estimate
+//   POST /api/v1/models/{m}/feedback                 ground truth: [{"id": ..., "label": ...}]
+// and the drift and live-performance families of /metrics.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "kiln/base/status.h"
+#include "kiln/serve/model_manager.h"
+
+namespace kiln::api {
+
+// The drift report of `model` at `version` ("" = its default alias) as JSON. A version that
+// carries no reference answers {"monitored": false, "reason": ...}; NotFound for a model or
+// version that is not served.
+Result<std::string> DriftJson(serve::ModelManager& models, const std::string& model,
+                              const std::string& version);
+
+// The live performance of `model` at `version`: labelled rows and metrics over both windows,
+// their degradation against the model's validation metrics, the confidence-based estimate
+// (binary classifiers with a reference), and the prediction log's size.
+Result<std::string> PerformanceJson(serve::ModelManager& models, const std::string& model,
+                                    const std::string& version);
+
+// At most this many labels per feedback request.
+inline constexpr size_t kMaxFeedbackItems = 10000;
+
+struct FeedbackOutcome {
+  uint64_t received = 0;
+  uint64_t joined = 0;     // found in a version's prediction log and counted
+  uint64_t unknown = 0;    // no logged prediction has the id (never logged, or evicted)
+  uint64_t duplicate = 0;  // its prediction already had a label
+};
+// Joins `body` — a JSON array of {"id": ID, "label": LABEL} — to the prediction logs of every
+// served version of `model` (a routed or shadowed request is logged by each version that
+// answered it) and counts the labelled predictions in their live performance. The whole batch
+// is checked first: a body that is not such an array, more than kMaxFeedbackItems items
+// (ResourceExhausted), an id that is not a loggable id, the same id twice, or a label that is
+// not one of the model's classes (a number for regression) is an error naming the item, and
+// nothing is counted. Unknown ids are counted, never an error.
+Result<FeedbackOutcome> JoinFeedback(serve::ModelManager& models, const std::string& model,
+                                     std::string_view body);
+std::string FeedbackJson(const FeedbackOutcome& outcome);
+
+// The drift and live-performance families for every served version that is watched ("" when
+// none is).
+std::string DriftMetricsText(const serve::ModelManager& models);
+
+}  // namespace kiln::api

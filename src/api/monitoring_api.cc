@@ -1,0 +1,257 @@
+#include "kiln/api/monitoring.h"
+
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "kiln/base/json_reader.h"
+#include "kiln/base/names.h"
+#include "kiln/monitor/metrics.h"
+#include "kiln/pipeline/result_json.h"
+
+namespace kiln::api {
+
+using nlohmann::json;
+
+namespace {
+
+json ReportJson(const monitor::DriftReport& r) { return json::parse(pipeline::DriftReportJson(r)); }
+
+// The model's validation metrics, with accuracy where its error is known: what live metrics
+// are compared with.
+std::map<std::string, double> Baseline(const model::TreeModel& m) {
+  std::map<std::string, double> out = m.reference.valid_metrics;
+  for (const char* error : {"error", "merror"}) {
+    if (auto it = out.find(error); it != out.end()) out["accuracy"] = 1 - it->second;
+  }
+  return out;
+}
+
+json WindowPerformance(const monitor::PerformanceReport& r,
+                       const std::map<std::string, double>& baseline) {
+  json metrics = json::object(), degradation = json::object();
+  for (const auto& [k, v] : r.metrics) {
+    metrics[k] = v;
+    if (auto b = baseline.find(k); b != baseline.end()) degradation[k] = v - b->second;
+  }
+  return {{"labelled", r.labelled}, {"metrics", metrics}, {"degradation", degradation}};
+}
+
+// The confidence-based estimate of a binary classifier from the window's score histogram.
+std::map<std::string, double> Estimate(const serve::ServedModel& s, monitor::DriftWindow w) {
+  if (!s.drift || s.drift->reference().score != monitor::DriftReference::Score::kProbability) {
+    return {};
+  }
+  const monitor::DriftReport r = s.drift->Measure(w);
+  return monitor::EstimateBinaryPerformance(r.prediction_counts, s.drift->reference().score_edges);
+}
+
+// A number as a class label's text: "1", "2.5".
+std::string LabelText(double v) {
+  if (v == std::floor(v) && std::abs(v) < 1e15) return fmt::format("{}", static_cast<int64_t>(v));
+  return fmt::format("{}", v);
+}
+
+}  // namespace
+
+Result<std::string> DriftJson(serve::ModelManager& models, const std::string& model,
+                              const std::string& version) {
+  KILN_ASSIGN_OR_RETURN(auto served, models.Get(model, version));
+  json out = {{"model", served->name}, {"version", served->version}};
+  if (!served->drift) {
+    out["monitored"] = false;
+    out["reason"] = served->model->reference.empty()
+                        ? "the model carries no drift reference (imported, or written by an older "
+                          "kiln): retrain it with kiln train"
+                        : "drift monitoring is off (kiln.yaml monitoring.enabled)";
+    return out.dump();
+  }
+  const auto& ref = served->model->reference;
+  out["monitored"] = true;
+  out["window_ms"] = served->drift->window().count();
+  out["reference"] = {{"data", ref.data}, {"rows", ref.rows}, {"score_data", ref.score_data}};
+  out["sliding"] = ReportJson(served->drift->Measure(monitor::DriftWindow::kSliding));
+  out["tumbling"] = ReportJson(served->drift->Measure(monitor::DriftWindow::kTumbling));
+  const std::vector<uint64_t> totals = served->drift->OutOfRangeTotals();
+  json range = json::object();
+  for (size_t f = 0; f < totals.size() && f < served->model->features.size(); ++f) {
+    range[served->model->features[f].name] = totals[f];
+  }
+  out["out_of_range_total"] = std::move(range);
+  return out.dump();
+}
+
+Result<std::string> PerformanceJson(serve::ModelManager& models, const std::string& model,
+                                    const std::string& version) {
+  KILN_ASSIGN_OR_RETURN(auto served, models.Get(model, version));
+  json out = {{"model", served->name}, {"version", served->version}};
+  if (!served->performance) {
+    out["monitored"] = false;
+    out["reason"] = "monitoring is off (kiln.yaml monitoring.enabled)";
+    return out.dump();
+  }
+  const auto baseline = Baseline(*served->model);
+  out["monitored"] = true;
+  out["window_ms"] = served->performance->window().count();
+  out["baseline"] = baseline;
+  for (auto [name, w] : {std::pair{"sliding", monitor::DriftWindow::kSliding},
+                         std::pair{"tumbling", monitor::DriftWindow::kTumbling}}) {
+    json window = WindowPerformance(served->performance->Measure(w), baseline);
+    const auto estimate = Estimate(*served, w);
+    window["estimated"] = estimate.empty() ? json(nullptr) : json(estimate);
+    out[name] = std::move(window);
+  }
+  if (served->log) {
+    const auto st = served->log->stats();
+    out["prediction_log"] = {
+        {"predictions", st.predictions}, {"bytes", st.bytes}, {"segments", st.segments}};
+  } else {
+    out["prediction_log"] = nullptr;
+  }
+  return out.dump();
+}
+
+Result<FeedbackOutcome> JoinFeedback(serve::ModelManager& models, const std::string& model,
+                                     std::string_view body) {
+  KILN_ASSIGN_OR_RETURN(auto primary, models.Get(model, ""));
+  const json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_array()) {
+    return InvalidArgumentError(
+        "feedback: expected a JSON array of {\"id\": ..., \"label\": ...} objects");
+  }
+  if (doc.size() > kMaxFeedbackItems) {
+    return ResourceExhaustedError(
+        fmt::format("feedback: {} items; at most {} per request", doc.size(), kMaxFeedbackItems));
+  }
+  // Every version of the model that is served now, the default alias's first.
+  std::vector<std::shared_ptr<const serve::ServedModel>> versions = {primary};
+  for (auto& s : models.Served()) {
+    if (s->name == primary->name && s != primary) versions.push_back(s);
+  }
+  const model::TreeModel& m = *primary->model;
+  const bool classification = m.is_classification();
+  struct Item {
+    std::string id;
+    double label = 0;  // class index, or the value
+  };
+  std::vector<Item> items;
+  items.reserve(doc.size());
+  std::set<std::string> seen;
+  for (size_t i = 0; i < doc.size(); ++i) {
+    JsonReader<json> r(doc[i], fmt::format("feedback[{}]", i));
+    Item item;
+    item.id = r.String("id");
+    KILN_RETURN_IF_ERROR(r.status());
+    if (!monitor::PredictionLog::ValidId(item.id)) {
+      return InvalidArgumentError(
+          fmt::format("feedback[{}].id: '{}' is not a request id (1-128 of A-Za-z0-9._:-#)", i,
+                      Printable(item.id)));
+    }
+    if (!seen.insert(item.id).second) {
+      return InvalidArgumentError(
+          fmt::format("feedback[{}].id: '{}' is given twice", i, Printable(item.id)));
+    }
+    if (!r.Has("label")) return InvalidArgumentError(fmt::format("feedback[{}]: no label", i));
+    const json& label = doc[i]["label"];
+    if (classification) {
+      if (!label.is_string() && !label.is_number()) {
+        return InvalidArgumentError(
+            fmt::format("feedback[{}].label: must be a class label (text or number)", i));
+      }
+      const std::string text =
+          label.is_string() ? label.get<std::string>() : LabelText(label.get<double>());
+      auto it = std::find(m.class_labels.begin(), m.class_labels.end(), text);
+      if (it == m.class_labels.end()) {
+        return InvalidArgumentError(fmt::format(
+            "feedback[{}].label: '{}' is not a class of model '{}'", i, Printable(text), model));
+      }
+      item.label = static_cast<double>(it - m.class_labels.begin());
+    } else {
+      item.label = r.NumberOrText("label");
+      KILN_RETURN_IF_ERROR(r.status());
+      if (!std::isfinite(item.label)) {
+        return InvalidArgumentError(fmt::format("feedback[{}].label: must be finite", i));
+      }
+    }
+    items.push_back(std::move(item));
+  }
+  FeedbackOutcome out;
+  out.received = items.size();
+  std::vector<float> scores;
+  for (const Item& item : items) {
+    bool joined = false, duplicate = false;
+    for (const auto& v : versions) {
+      if (!v->log || !v->performance) continue;
+      switch (v->log->Take(item.id, &scores)) {
+        case monitor::PredictionLog::Join::kJoined:
+          v->performance->Add(scores, item.label);
+          joined = true;
+          break;
+        case monitor::PredictionLog::Join::kDuplicate:
+          duplicate = true;
+          break;
+        case monitor::PredictionLog::Join::kUnknown:
+          break;
+      }
+    }
+    if (joined) {
+      ++out.joined;
+    } else if (duplicate) {
+      ++out.duplicate;
+    } else {
+      ++out.unknown;
+    }
+  }
+  return out;
+}
+
+std::string FeedbackJson(const FeedbackOutcome& o) {
+  return json{{"received", o.received},
+              {"joined", o.joined},
+              {"unknown", o.unknown},
+              {"duplicate", o.duplicate}}
+      .dump();
+}
+
+std::string DriftMetricsText(const serve::ModelManager& models) {
+  std::vector<monitor::DriftSeries> series;
+  std::string live, labelled, estimated;
+  for (const auto& served : models.Served()) {
+    const std::string labels = fmt::format("model=\"{}\",version=\"{}\"",
+                                           monitor::LabelValue(served->name), served->version);
+    if (served->drift) {
+      series.push_back({served->name, served->version,
+                        served->drift->Measure(monitor::DriftWindow::kSliding),
+                        served->drift->OutOfRangeTotals()});
+      for (const auto& [k, v] : Estimate(*served, monitor::DriftWindow::kSliding)) {
+        estimated += fmt::format("kiln_estimated_metric{{{},metric=\"{}\"}} {}\n", labels, k,
+                                 monitor::SampleValue(v));
+      }
+    }
+    if (served->performance) {
+      const auto r = served->performance->Measure(monitor::DriftWindow::kSliding);
+      labelled += fmt::format("kiln_live_labelled_rows{{{}}} {}\n", labels, r.labelled);
+      for (const auto& [k, v] : r.metrics) {
+        live += fmt::format("kiln_live_metric{{{},metric=\"{}\"}} {}\n", labels, k,
+                            monitor::SampleValue(v));
+      }
+    }
+  }
+  std::string out = monitor::DriftExposition(series);
+  auto family = [&out](const char* name, const char* help, const std::string& samples) {
+    if (samples.empty()) return;
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{}", name, help, name, samples);
+  };
+  family("kiln_live_labelled_rows",
+         "Predictions of a served version labelled by feedback in the sliding window.", labelled);
+  family("kiln_live_metric", "A served version's metrics on the feedback of the sliding window.",
+         live);
+  family("kiln_estimated_metric",
+         "Confidence-based performance estimate (CBPE) of a binary classifier, sliding window.",
+         estimated);
+  return out;
+}
+
+}  // namespace kiln::api
