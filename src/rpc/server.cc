@@ -112,16 +112,26 @@ class GrpcServer::Impl {
                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                             std::max(deadline - now, std::chrono::system_clock::duration(0)));
       }
+      // Once answered the call may be deleted at any moment: a later answer (or a throw after
+      // the answer) touches only the shared flag, never the call.
+      std::shared_ptr<std::atomic<bool>> answered = answered_;
       try {
-        impl_->handler_(std::move(call), [this](Result<std::string> r) { Answer(std::move(r)); });
+        impl_->handler_(std::move(call), [this, answered](Result<std::string> r) {
+          if (!answered->exchange(true)) Send(std::move(r));
+        });
       } catch (const std::exception& e) {
-        Answer(InternalError(fmt::format("gRPC handler threw: {}", e.what())));
+        if (!answered->exchange(true)) {
+          Send(InternalError(fmt::format("gRPC handler threw: {}", e.what())));
+        }
       }
     }
 
-    // From any thread, once (later calls are ignored).
+    // Once (later calls are ignored); only while the call is not answered.
     void Answer(Result<std::string> r) {
-      if (answered_.exchange(true)) return;
+      if (!answered_->exchange(true)) Send(std::move(r));
+    }
+
+    void Send(Result<std::string> r) {
       state_ = State::kFinishing;
       if (!r.ok()) {
         stream_.Finish(ToGrpc(r.status()), this);
@@ -138,7 +148,7 @@ class GrpcServer::Impl {
     grpc::GenericServerAsyncReaderWriter stream_;
     grpc::ByteBuffer buffer_;
     State state_ = State::kRequested;
-    std::atomic<bool> answered_{false};
+    std::shared_ptr<std::atomic<bool>> answered_ = std::make_shared<std::atomic<bool>>(false);
   };
 
   Impl(RpcHandler handler) : handler_(std::move(handler)) {}
