@@ -106,9 +106,13 @@ std::string ReportText(const json& r) {
   }
   const json& p = r["prediction"];
   if (p.is_object()) {
-    text += fmt::format("  prediction: {} {} (threshold {}){}, psi {}\n",
-                        p["test"].get<std::string>(), Number(p["score"]), Number(p["threshold"]),
-                        p["drifted"].get<bool>() ? " DRIFTED" : "", Number(p["psi"]));
+    // ks and chi_square decide on a p-value (drifted below the threshold), the distances above.
+    const std::string test = p["test"].get<std::string>();
+    const bool p_value = test == "ks" || test == "chi_square";
+    text += fmt::format("  prediction: {}{} {} (drifted {} {}){}, psi {}\n", test,
+                        p_value ? " p-value" : "", Number(p["score"]), p_value ? "below" : "above",
+                        Number(p["threshold"]), p["drifted"].get<bool>() ? " DRIFTED" : "",
+                        Number(p["psi"]));
   }
   std::vector<const json*> rows;
   for (const auto& f : r["features"]) rows.push_back(&f);
