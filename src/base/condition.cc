@@ -212,9 +212,10 @@ std::string RenderExpr(const Expr& e, const std::function<std::string(const std:
     default:
       break;
   }
-  const char* op = e.kind == Expr::kAdd ? " + " : e.kind == Expr::kSub ? " - "
-                                               : e.kind == Expr::kMul ? " * "
-                                                                      : " / ";
+  const char* op = e.kind == Expr::kAdd   ? " + "
+                   : e.kind == Expr::kSub ? " - "
+                   : e.kind == Expr::kMul ? " * "
+                                          : " / ";
   return "(" + RenderExpr(*e.a, f) + op + RenderExpr(*e.b, f) + ")";
 }
 
@@ -250,7 +251,7 @@ Result<std::vector<Condition::Clause>> Condition::Evaluate(const Lookup& lookup)
   return out;
 }
 
-size_t Condition::clauses() const { return impl_->comparisons.size(); }
+size_t Condition::clauses() const { return impl_ ? impl_->comparisons.size() : 0; }
 
 std::vector<std::string> Condition::Names(size_t i) const {
   std::vector<std::string> out;

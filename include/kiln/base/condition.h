@@ -24,6 +24,7 @@ namespace kiln {
 class Condition {
  public:
   static Result<Condition> Parse(std::string_view text, std::string_view what);
+  Condition() = default;  // no comparisons
 
   // The value of a name, or nullopt when there is none.
   using Lookup = std::function<std::optional<double>(std::string_view name)>;
