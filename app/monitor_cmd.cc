@@ -31,32 +31,11 @@ struct MonitorArgs {
   bool json = false;
 };
 
-struct Server {
-  std::string host;
-  uint16_t port = 8080;
-};
+using Server = HttpUrl;
 
 // http://HOST[:PORT] or HOST[:PORT]; the port defaults to kiln serve's 8080.
 Result<Server> ParseServer(const std::string& url) {
-  std::string_view rest = url;
-  if (rest.starts_with("https://")) {
-    return InvalidArgumentError("--url: kiln serve speaks plain HTTP; use http://");
-  }
-  if (rest.starts_with("http://")) rest.remove_prefix(7);
-  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  Server s;
-  if (const size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
-    KILN_ASSIGN_OR_RETURN(int64_t port,
-                          ParseInteger(rest.substr(colon + 1), "--url port", 1, 65535));
-    s.port = static_cast<uint16_t>(port);
-    rest = rest.substr(0, colon);
-  }
-  if (rest.empty() || rest.find_first_of("/@?# ") != std::string_view::npos) {
-    return InvalidArgumentError(
-        fmt::format("--url '{}': expected http://HOST[:PORT]", Printable(url)));
-  }
-  s.host = std::string(rest);
-  return s;
+  return ParseHttpUrl(url, "--url", 8080, /*scheme_optional=*/true);
 }
 
 // The JSON body of a request to the server; its error message for a non-2xx answer.

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/numbers.h"
+
 namespace kiln {
 namespace {
 
@@ -105,6 +107,45 @@ std::optional<DatasetRef> AsDatasetRef(std::string_view text) {
   auto ref = ParseDatasetRef(text);
   if (!ref.ok()) return std::nullopt;
   return *ref;
+}
+
+Result<HttpUrl> ParseHttpUrl(std::string_view url, std::string_view what, uint16_t default_port,
+                             bool scheme_optional) {
+  auto bad = [&](std::string_view why) {
+    return InvalidArgumentError(
+        fmt::format("{} '{}': {} (expected http://HOST[:PORT][/PATH])", what, Printable(url), why));
+  };
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) return bad("TLS is not supported here; use http://");
+  if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else if (!scheme_optional) {
+    return bad("not an http:// URL");
+  }
+  HttpUrl out;
+  out.port = default_port;
+  if (const size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    out.path = std::string(rest.substr(slash));
+    rest = rest.substr(0, slash);
+  }
+  for (char c : out.path) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '#' || static_cast<unsigned char>(c) >= 127) {
+      return bad("bad path");
+    }
+  }
+  if (const size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
+    auto port = ParseInteger(rest.substr(colon + 1), "port", 1, 65535);
+    if (!port.ok()) return bad("bad port");
+    out.port = static_cast<uint16_t>(*port);
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty() || rest.size() > 253 ||
+      rest.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-") !=
+          std::string_view::npos) {
+    return bad("bad host");
+  }
+  out.host = std::string(rest);
+  return out;
 }
 
 }  // namespace kiln

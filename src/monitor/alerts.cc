@@ -1,6 +1,8 @@
 #include "kiln/monitor/alerts.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -19,7 +21,93 @@ int64_t WallMs() {
       .count();
 }
 
+constexpr std::string_view kStatistics[] = {"psi",         "jensen_shannon",     "ks",
+                                            "wasserstein", "chi_square_p_value", "score"};
+
+bool IsStatistic(std::string_view s) {
+  for (std::string_view k : kStatistics) {
+    if (s == k) return true;
+  }
+  return false;
+}
+
+// `name` after `prefix`, when it starts with it and something follows.
+std::optional<std::string_view> After(std::string_view name, std::string_view prefix) {
+  if (!name.starts_with(prefix) || name.size() == prefix.size()) return std::nullopt;
+  return name.substr(prefix.size());
+}
+
+// FEATURE.STAT -> {FEATURE, STAT} (the feature may hold dots; the statistic does not).
+std::pair<std::string_view, std::string_view> FeatureAndStatistic(std::string_view rest) {
+  const size_t dot = rest.rfind('.');
+  if (dot == std::string_view::npos) return {rest, ""};
+  return {rest.substr(0, dot), rest.substr(dot + 1)};
+}
+
 }  // namespace
+
+Status ValidateAlertValueName(std::string_view name) {
+  if (name == "drift.share" || name == "drift.rows" || name == "drift.evaluated" ||
+      name == "live.labelled" || name == "estimated.accuracy" || name == "estimated.auc") {
+    return Status::Ok();
+  }
+  if (auto s = After(name, "prediction_drift."); s && IsStatistic(*s)) return Status::Ok();
+  if (auto rest = After(name, "feature_drift.")) {
+    auto [feature, stat] = FeatureAndStatistic(*rest);
+    if (!feature.empty() && IsStatistic(stat)) return Status::Ok();
+  }
+  for (std::string_view prefix :
+       {"feature_missing.", "feature_out_of_range.", "live.", "model.valid."}) {
+    if (After(name, prefix)) return Status::Ok();
+  }
+  return InvalidArgumentError(fmt::format(
+      "unknown value '{}' (drift.share, drift.rows, feature_drift.FEATURE.psi, "
+      "prediction_drift.psi, feature_out_of_range.FEATURE, live.auc, estimated.accuracy, "
+      "model.valid.auc, ... — docs/monitoring.md)",
+      name));
+}
+
+std::string PrometheusExpression(std::string_view name, std::string_view model, int64_t window_ms) {
+  std::string labels = model.empty() ? "" : fmt::format("model=\"{}\"", LabelValue(model));
+  auto with = [&](std::string_view more) {
+    if (labels.empty()) return std::string(more);
+    return more.empty() ? labels : labels + "," + std::string(more);
+  };
+  auto series = [&](std::string_view family, std::string_view more) {
+    return fmt::format("max by (model, version) ({}{{{}}})", family, with(more));
+  };
+  if (name == "drift.share") return series("kiln_drift_share", "");
+  if (name == "drift.rows") return series("kiln_drift_rows", "");
+  if (name == "drift.evaluated") return series("kiln_drift_evaluated", "");
+  if (name == "live.labelled") return series("kiln_live_labelled_rows", "");
+  if (auto s = After(name, "prediction_drift.")) {
+    return series("kiln_prediction_drift", fmt::format("statistic=\"{}\"", *s));
+  }
+  if (auto rest = After(name, "feature_drift.")) {
+    auto [feature, stat] = FeatureAndStatistic(*rest);
+    return series("kiln_feature_drift",
+                  fmt::format("feature=\"{}\",statistic=\"{}\"", LabelValue(feature), stat));
+  }
+  if (auto f = After(name, "feature_missing.")) {
+    return series("kiln_feature_missing", fmt::format("feature=\"{}\"", LabelValue(*f)));
+  }
+  if (auto f = After(name, "feature_out_of_range.")) {
+    return fmt::format(
+        "max by (model, version) (increase(kiln_feature_out_of_range_total{{{}}}[{}s]))",
+        with(fmt::format("feature=\"{}\"", LabelValue(*f))),
+        std::max<int64_t>(1, window_ms / 1000));
+  }
+  if (auto m = After(name, "estimated.")) {
+    return series("kiln_estimated_metric", fmt::format("metric=\"estimated_{}\"", *m));
+  }
+  if (auto m = After(name, "model.valid.")) {
+    return series("kiln_model_valid_metric", fmt::format("metric=\"{}\"", *m));
+  }
+  if (auto m = After(name, "live.")) {
+    return series("kiln_live_metric", fmt::format("metric=\"{}\"", *m));
+  }
+  return std::string(name);
+}
 
 const char* AlertStateName(AlertState s) {
   switch (s) {

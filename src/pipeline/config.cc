@@ -1,8 +1,11 @@
 #include "kiln/pipeline/config.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "kiln/base/condition.h"
 #include "kiln/base/names.h"
 #include "kiln/base/numbers.h"
 
@@ -190,6 +193,63 @@ Result<QueueConfig> ReadQueue(const YAML::Node& node) {
   return q;
 }
 
+// One entry of `monitoring.alerts` (its webhook host is checked against the allowlist later).
+Result<monitor::AlertRule> ReadAlert(const YAML::Node& node, size_t index) {
+  const std::string at = fmt::format("monitoring.alerts[{}]", index);
+  if (!node.IsMap())
+    return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a mapping", at));
+  monitor::AlertRule rule;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string where = at + "." + key;
+    if (!kv.second.IsScalar()) {
+      return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a single value", where));
+    }
+    const std::string value = kv.second.Scalar();
+    if (key == "name") {
+      KILN_RETURN_IF_ERROR(ValidateName(value, "kiln.yaml: " + where));
+      rule.name = value;
+    } else if (key == "model") {
+      KILN_RETURN_IF_ERROR(ValidateName(value, "kiln.yaml: " + where));
+      rule.model = value;
+    } else if (key == "expr") {
+      rule.expr = value;
+    } else if (key == "for") {
+      auto ms = ParseDuration(value, where, 0, int64_t{7} * 86'400'000);
+      if (!ms.ok())
+        return InvalidArgumentError(fmt::format("kiln.yaml: {}", ms.status().message()));
+      rule.for_ms = *ms;
+    } else if (key == "severity") {
+      if (value != "info" && value != "warning" && value != "critical") {
+        return InvalidArgumentError(
+            fmt::format("kiln.yaml: {} must be info, warning or critical", where));
+      }
+      rule.severity = value;
+    } else if (key == "webhook") {
+      KILN_RETURN_IF_ERROR(ParseHttpUrl(value, "kiln.yaml: " + where, 80).status());
+      rule.webhook = value;
+    } else {
+      return InvalidArgumentError(
+          fmt::format("kiln.yaml: unknown key {} (name, model, expr, for, severity, webhook)",
+                      Printable(where)));
+    }
+  }
+  if (rule.name.empty() || rule.expr.empty()) {
+    return InvalidArgumentError(fmt::format("kiln.yaml: {} needs a name and an expr", at));
+  }
+  KILN_ASSIGN_OR_RETURN(
+      rule.condition, Condition::Parse(rule.expr, fmt::format("kiln.yaml: alert '{}'", rule.name)));
+  for (size_t i = 0; i < rule.condition.clauses(); ++i) {
+    for (const std::string& name : rule.condition.Names(i)) {
+      if (Status s = monitor::ValidateAlertValueName(name); !s.ok()) {
+        return InvalidArgumentError(
+            fmt::format("kiln.yaml: alert '{}': {}", rule.name, s.message()));
+      }
+    }
+  }
+  return rule;
+}
+
 Result<MonitoringConfig> ReadMonitoring(const YAML::Node& node) {
   MonitoringConfig m;
   if (!node.IsMap()) return InvalidArgumentError("kiln.yaml: monitoring must be a mapping");
@@ -209,6 +269,36 @@ Result<MonitoringConfig> ReadMonitoring(const YAML::Node& node) {
       m.window_ms = *ms;
     } else if (key == "min_samples") {
       KILN_ASSIGN_OR_RETURN(m.min_samples, Integer(kv.second, at, uint64_t{1} << 40));
+    } else if (key == "evaluate_every" && kv.second.IsScalar()) {
+      auto ms = ParseDuration(kv.second.Scalar(), at, 1'000, 3'600'000);
+      if (!ms.ok())
+        return InvalidArgumentError(fmt::format("kiln.yaml: {}", ms.status().message()));
+      m.evaluate_ms = *ms;
+    } else if (key == "webhook_allow") {
+      if (!kv.second.IsSequence()) {
+        return InvalidArgumentError("kiln.yaml: monitoring.webhook_allow must be a list of hosts");
+      }
+      for (const auto& host : kv.second) {
+        if (!host.IsScalar()) {
+          return InvalidArgumentError(
+              "kiln.yaml: monitoring.webhook_allow must be a list of hosts");
+        }
+        m.webhook_allow.push_back(host.Scalar());
+      }
+    } else if (key == "alerts") {
+      if (!kv.second.IsSequence()) {
+        return InvalidArgumentError("kiln.yaml: monitoring.alerts must be a list of rules");
+      }
+      for (size_t i = 0; i < kv.second.size(); ++i) {
+        KILN_ASSIGN_OR_RETURN(monitor::AlertRule rule, ReadAlert(kv.second[i], i));
+        for (const auto& other : m.alerts) {
+          if (other.name == rule.name) {
+            return InvalidArgumentError(
+                fmt::format("kiln.yaml: two alerts are named '{}'", rule.name));
+          }
+        }
+        m.alerts.push_back(std::move(rule));
+      }
     } else if (key == "prediction_log") {
       if (!kv.second.IsMap()) {
         return InvalidArgumentError("kiln.yaml: monitoring.prediction_log must be a mapping");
@@ -236,8 +326,21 @@ Result<MonitoringConfig> ReadMonitoring(const YAML::Node& node) {
       }
     } else {
       return InvalidArgumentError(
-          fmt::format("kiln.yaml: unknown key {} (enabled, window, min_samples, prediction_log)",
+          fmt::format("kiln.yaml: unknown key {} (enabled, window, min_samples, prediction_log, "
+                      "alerts, evaluate_every, webhook_allow)",
                       Printable(at)));
+    }
+  }
+  // A webhook goes only to a host the allowlist names (none by default): a rule cannot make the
+  // server post to anywhere else.
+  for (const auto& rule : m.alerts) {
+    if (rule.webhook.empty()) continue;
+    KILN_ASSIGN_OR_RETURN(HttpUrl url, ParseHttpUrl(rule.webhook, "webhook", 80));
+    if (std::find(m.webhook_allow.begin(), m.webhook_allow.end(), url.host) ==
+        m.webhook_allow.end()) {
+      return InvalidArgumentError(
+          fmt::format("kiln.yaml: alert '{}': webhook host '{}' is not in monitoring.webhook_allow",
+                      rule.name, Printable(url.host)));
     }
   }
   return m;

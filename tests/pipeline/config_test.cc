@@ -126,6 +126,60 @@ TEST(ConfigTest, OneTypedConfigForEverySection) {
   EXPECT_EQ(m->monitoring.min_samples, 50u);
   EXPECT_EQ(m->monitoring.log_max_mb, 4u);
   EXPECT_EQ(m->monitoring.log_sample, 0.25);
+  EXPECT_TRUE(none->monitoring.alerts.empty());
+  EXPECT_EQ(none->monitoring.evaluate_ms, 15'000);
+}
+
+TEST(ConfigTest, AlertRules) {
+  auto c = ParseConfig(
+      "monitoring:\n"
+      "  evaluate_every: 5s\n"
+      "  alerts:\n"
+      "    - {name: drift, expr: drift.share > 0.3, for: 5m, severity: critical}\n"
+      "    - name: income\n"
+      "      model: credit-risk\n"
+      "      expr: feature_drift.Income.psi > 0.25 and live.auc < model.valid.auc - 0.05\n"
+      "      webhook: http://127.0.0.1:9000/hooks/kiln\n"
+      "  webhook_allow: [127.0.0.1]\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const auto& a = c->monitoring.alerts;
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(c->monitoring.evaluate_ms, 5'000);
+  EXPECT_EQ(a[0].name, "drift");
+  EXPECT_EQ(a[0].for_ms, 300'000);
+  EXPECT_EQ(a[0].severity, "critical");
+  EXPECT_EQ(a[0].condition.clauses(), 1u);
+  EXPECT_EQ(a[1].model, "credit-risk");
+  EXPECT_EQ(a[1].severity, "warning");
+  EXPECT_EQ(a[1].condition.clauses(), 2u);
+  EXPECT_EQ(a[1].webhook, "http://127.0.0.1:9000/hooks/kiln");
+
+  const std::pair<const char*, const char*> bad[] = {
+      {"monitoring: {alerts: [{name: a, expr: drift.share >}]}\n", "alert 'a': unexpected end"},
+      {"monitoring: {alerts: [{name: a, expr: drift.shares > 1}]}\n",
+       "unknown value 'drift.shares'"},
+      {"monitoring: {alerts: [{name: a, expr: feature_drift.x.pis > 1}]}\n",
+       "unknown value 'feature_drift.x.pis'"},
+      {"monitoring: {alerts: [{expr: drift.share > 1}]}\n", "needs a name and an expr"},
+      {"monitoring: {alerts: [{name: a, expr: drift.share > 1}, {name: a, expr: live.auc < 1}]}\n",
+       "two alerts are named 'a'"},
+      {"monitoring: {alerts: [{name: a, expr: drift.share > 1, severity: loud}]}\n",
+       "must be info, warning or critical"},
+      {"monitoring: {alerts: [{name: a, expr: drift.share > 1, webhook: http://evil.example/x}]}\n",
+       "webhook host 'evil.example' is not in monitoring.webhook_allow"},
+      {"monitoring: {alerts: [{name: a, expr: drift.share > 1, webhook: file:///etc/passwd}]}\n",
+       "not an http:// URL"},
+      {"monitoring: {alerts: [{name: ../a, expr: drift.share > 1}]}\n", "alerts[0].name"},
+      {"monitoring: {alerts: [{name: a, expr: drift.share > 1, retrain: true}]}\n",
+       "unknown key monitoring.alerts[0].retrain"},
+      {"monitoring: {evaluate_every: 10ms}\n", "monitoring.evaluate_every"},
+  };
+  for (const auto& [yaml, message] : bad) {
+    auto r = ParseConfig(yaml);
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_NE(r.status().message().find(message), std::string::npos)
+        << yaml << " -> " << r.status().message();
+  }
 }
 
 TEST(ConfigTest, UnknownSectionsAndBadValuesNameThemselves) {

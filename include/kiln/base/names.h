@@ -42,4 +42,15 @@ Result<DatasetRef> ParseDatasetRef(std::string_view text);
 // nullopt for a path.
 std::optional<DatasetRef> AsDatasetRef(std::string_view text);
 
+// A plain-HTTP address: `http://HOST[:PORT][/PATH]` (or without `http://` when `scheme_optional`).
+// HOST is a name or IPv4 address of [A-Za-z0-9.-]; PORT defaults to `default_port`; PATH to "/".
+// InvalidArgument naming `what` for anything else (credentials, https, a query with spaces...).
+struct HttpUrl {
+  std::string host;
+  uint16_t port = 80;
+  std::string path = "/";
+};
+Result<HttpUrl> ParseHttpUrl(std::string_view url, std::string_view what, uint16_t default_port,
+                             bool scheme_optional = false);
+
 }  // namespace kiln

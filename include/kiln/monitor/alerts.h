@@ -17,11 +17,13 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
 #include "kiln/base/condition.h"
 #include "kiln/base/mutex.h"
+#include "kiln/base/status.h"
 
 namespace kiln::monitor {
 
@@ -65,6 +67,20 @@ struct ActiveAlert {
   int64_t firing_since_ms = 0;  // 0 while pending
   std::string detail;
 };
+
+// The values a rule can name, per served version (docs/monitoring.md, "Alerts"):
+//   drift.share | drift.rows | drift.evaluated
+//   prediction_drift.STAT, feature_drift.FEATURE.STAT
+//     (STAT: psi, jensen_shannon, ks, wasserstein, chi_square_p_value, score)
+//   feature_missing.FEATURE, feature_out_of_range.FEATURE   (counts in the sliding window)
+//   live.METRIC | live.labelled, estimated.accuracy | estimated.auc, model.valid.METRIC
+// InvalidArgument for a name outside them.
+Status ValidateAlertValueName(std::string_view name);
+
+// `name` as a PromQL expression over the families kiln serve exposes, one series per
+// (model, version) (`max by (model, version) (...)`), restricted to `model` unless it is "";
+// windowed counts use `increase(...[window])`.
+std::string PrometheusExpression(std::string_view name, std::string_view model, int64_t window_ms);
 
 class AlertEngine {
  public:

@@ -29,8 +29,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kiln/base/status.h"
+#include "kiln/monitor/alerts.h"
 #include "kiln/serve/batcher.h"
 #include "kiln/serve/dispatcher.h"
 
@@ -62,7 +64,8 @@ struct QueueConfig {
   int max_attempts = 3;             // per job, unless the submitter says otherwise
 };
 
-// The `monitoring:` section: live drift of served models (docs/serving.md, "Drift").
+// The `monitoring:` section: drift, live accuracy and alerts of served models
+// (docs/monitoring.md).
 struct MonitoringConfig {
   bool enabled = true;          // count what served models see (models with a reference)
   int64_t window_ms = 600'000;  // `window: 10m`, 5s..7d: the tumbling and sliding window
@@ -71,6 +74,11 @@ struct MonitoringConfig {
   // requests with an id, joined with feedback (docs/monitoring.md).
   uint64_t log_max_mb = 16;  // 1..65536, per version
   double log_sample = 1.0;   // share of ids logged, [0, 1]
+  // `alerts: [{name, model, expr, for, severity, webhook}]`, checked when read: names unique,
+  // expressions parsed and their values known, webhook hosts on `webhook_allow`.
+  std::vector<monitor::AlertRule> alerts;
+  int64_t evaluate_ms = 15'000;            // `evaluate_every: 15s`, 1s..1h
+  std::vector<std::string> webhook_allow;  // hosts alerts may POST to (default none)
 };
 
 struct Config {
