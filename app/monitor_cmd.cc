@@ -11,9 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli.h"
+#include "kiln/base/file_system.h"
 #include "kiln/base/names.h"
 #include "kiln/base/numbers.h"
 #include "kiln/http/server.h"
+#include "kiln/monitor/alerts.h"
 #include "kiln/pipeline/batch_predict.h"
 #include "kiln/pipeline/result_json.h"
 #include "kiln/pipeline/training_data.h"
@@ -28,7 +30,8 @@ struct MonitorArgs {
   std::string model, version, url = "http://127.0.0.1:8080", window = "sliding", data;
   std::string file, id_column = "id", label_column = "label";
   uint64_t min_samples = 1;
-  bool json = false;
+  bool json = false, prometheus = false;
+  std::string out;
 };
 
 using Server = HttpUrl;
@@ -253,6 +256,70 @@ Result<ExitCode> Drift(const GlobalOptions& g, const MonitorArgs& a) {
   return 0;
 }
 
+// The alerts a running server holds: active ones first, then the last events.
+Result<ExitCode> Alerts(const MonitorArgs& a) {
+  KILN_ASSIGN_OR_RETURN(Server server, ParseServer(a.url));
+  KILN_ASSIGN_OR_RETURN(json alerts, Ask(server, "GET", "/api/v1/alerts"));
+  if (a.json) {
+    PrintJson(alerts.dump());
+    return 0;
+  }
+  std::string text = fmt::format("{} rules", alerts["rules"].size());
+  if (alerts["active"].empty())
+    text += "; no alert is pending or firing\n";
+  else
+    text += fmt::format("; {} active:\n", alerts["active"].size());
+  for (const auto& x : alerts["active"]) {
+    text += fmt::format("  {:<8} {:<24} {} v{} ({}) since {}: {}\n", x["state"].get<std::string>(),
+                        Printable(x["rule"].get<std::string>()), x["model"].get<std::string>(),
+                        x["version"].get<int64_t>(), x["severity"].get<std::string>(),
+                        TimeText(x["since_ms"].get<int64_t>()), x["detail"].get<std::string>());
+  }
+  const json& events = alerts["events"];
+  if (!events.empty()) text += "recent events:\n";
+  for (size_t i = events.size() > 20 ? events.size() - 20 : 0; i < events.size(); ++i) {
+    const json& e = events[i];
+    text += fmt::format("  {} {:<8} {:<24} {} v{}: {}\n", TimeText(e["time_ms"].get<int64_t>()),
+                        e["state"].get<std::string>(), Printable(e["rule"].get<std::string>()),
+                        e["model"].get<std::string>(), e["version"].get<int64_t>(),
+                        e["detail"].get<std::string>());
+  }
+  text.pop_back();
+  Print(text);
+  return 0;
+}
+
+// The rules of kiln.yaml, as a table or as Prometheus alerting rules.
+Result<ExitCode> Rules(const GlobalOptions& g, const MonitorArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  const auto& m = home->config().monitoring;
+  if (a.prometheus) {
+    const std::string rules = monitor::PrometheusRules(m.alerts, m.window_ms);
+    if (a.out.empty()) {
+      std::fputs(rules.c_str(), stdout);
+      return 0;
+    }
+    KILN_ASSIGN_OR_RETURN(auto file, AtomicFileWriter::Open(home->fs(), a.out));
+    KILN_RETURN_IF_ERROR(file->Append(rules));
+    KILN_RETURN_IF_ERROR(file->Commit());
+    Print(fmt::format("wrote {} rules to {}", m.alerts.size(), a.out));
+    return 0;
+  }
+  if (m.alerts.empty()) {
+    Print("no alert rules (kiln.yaml monitoring.alerts)");
+    return 0;
+  }
+  std::string text;
+  for (const auto& r : m.alerts) {
+    text += fmt::format("{:<24} {:<8} {:<14} for {:>6}s  {}{}\n", r.name, r.severity,
+                        r.model.empty() ? "(every model)" : r.model, r.for_ms / 1000, r.expr,
+                        r.webhook.empty() ? "" : "  -> " + r.webhook);
+  }
+  text.pop_back();
+  Print(text);
+  return 0;
+}
+
 }  // namespace
 
 std::string DriftReportText(const std::string& report_json) {
@@ -286,6 +353,19 @@ void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run)
   feedback->add_flag("--json", args->json, "machine-readable output");
   feedback->callback(
       [run, args, &global] { *run = [args, &global] { return Feedback(global, *args); }; });
+
+  CLI::App* alerts =
+      monitor->add_subcommand("alerts", "alerts a running kiln serve holds: active, recent");
+  alerts->add_option("--url", args->url, "the server (default http://127.0.0.1:8080)");
+  alerts->add_flag("--json", args->json, "the server's alerts JSON");
+  alerts->callback([run, args] { *run = [args] { return Alerts(*args); }; });
+
+  CLI::App* rules = monitor->add_subcommand("rules", "the alert rules of kiln.yaml");
+  rules->add_flag("--prometheus", args->prometheus,
+                  "write them as Prometheus alerting rules (promtool check rules accepts them)");
+  rules->add_option("--out", args->out, "write to this file instead of stdout");
+  rules->callback(
+      [run, args, &global] { *run = [args, &global] { return Rules(global, *args); }; });
 
   CLI::App* drift = monitor->add_subcommand(
       "drift", "a dataset version or file against a model's training reference");

@@ -227,9 +227,15 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   }
   std::unique_ptr<ControlPlane> control;
   if (a.control_plane) control = StartControlPlane(home.get(), &metrics);
-  api::V2Service service(
-      &models, &dispatcher, &metrics,
-      {"kiln", KILN_VERSION, limits, access_log.get(), control ? control->service.get() : nullptr});
+  std::unique_ptr<api::AlertMonitor> alerts;
+  if (const auto& m = home->config().monitoring; m.enabled) {
+    alerts = std::make_unique<api::AlertMonitor>(&models, m.alerts,
+                                                 std::chrono::milliseconds(m.evaluate_ms));
+    metrics.AddCollector([&alerts] { return alerts->engine().Exposition(); });
+  }
+  api::V2Service service(&models, &dispatcher, &metrics,
+                         {"kiln", KILN_VERSION, limits, access_log.get(),
+                          control ? control->service.get() : nullptr, alerts.get()});
   http::HttpServerOptions o;
   o.address = a.address;
   o.port = static_cast<uint16_t>(a.port);

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "kiln/base/json_reader.h"
+#include "kiln/base/logging.h"
 #include "kiln/base/names.h"
+#include "kiln/http/server.h"
 #include "kiln/monitor/metrics.h"
 #include "kiln/pipeline/result_json.h"
 
@@ -239,6 +241,15 @@ std::string DriftMetricsText(const serve::ModelManager& models) {
       }
     }
   }
+  std::string valid;
+  for (const auto& served : models.Served()) {
+    for (const auto& [k, v] : Baseline(*served->model)) {
+      valid +=
+          fmt::format("kiln_model_valid_metric{{model=\"{}\",version=\"{}\",metric=\"{}\"}} {}\n",
+                      monitor::LabelValue(served->name), served->version, monitor::LabelValue(k),
+                      monitor::SampleValue(v));
+    }
+  }
   std::string out = monitor::DriftExposition(series);
   auto family = [&out](const char* name, const char* help, const std::string& samples) {
     if (samples.empty()) return;
@@ -251,7 +262,142 @@ std::string DriftMetricsText(const serve::ModelManager& models) {
   family("kiln_estimated_metric",
          "Confidence-based performance estimate (CBPE) of a binary classifier, sliding window.",
          estimated);
+  family("kiln_model_valid_metric", "A served version's metrics on its validation data.", valid);
   return out;
+}
+
+std::vector<monitor::AlertSubject> AlertSubjects(const serve::ModelManager& models) {
+  std::vector<monitor::AlertSubject> out;
+  for (const auto& served : models.Served()) {
+    auto v = std::make_shared<std::map<std::string, double, std::less<>>>();
+    if (served->drift) {
+      const monitor::DriftReport r = served->drift->Measure(monitor::DriftWindow::kSliding);
+      (*v)["drift.share"] = r.drift_share;
+      (*v)["drift.rows"] = static_cast<double>(r.rows);
+      (*v)["drift.evaluated"] = r.evaluated ? 1 : 0;
+      auto statistics = [&](const std::string& prefix, const monitor::FeatureDrift& d) {
+        (*v)[prefix + "psi"] = d.psi;
+        (*v)[prefix + "jensen_shannon"] = d.jensen_shannon;
+        (*v)[prefix + "ks"] = d.ks;
+        (*v)[prefix + "wasserstein"] = d.wasserstein;
+        (*v)[prefix + "chi_square_p_value"] = d.chi_square_p_value;
+        (*v)[prefix + "score"] = d.score;
+      };
+      for (const auto& f : r.features) {
+        statistics("feature_drift." + f.name + ".", f.drift);
+        (*v)["feature_missing." + f.name] = static_cast<double>(f.missing);
+        (*v)["feature_out_of_range." + f.name] = static_cast<double>(f.out_of_range);
+      }
+      if (r.prediction.reference_rows > 0) statistics("prediction_drift.", r.prediction);
+      for (const auto& [k, e] : Estimate(*served, monitor::DriftWindow::kSliding)) {
+        (*v)["estimated." + k.substr(k.find('_') + 1)] = e;
+      }
+    }
+    if (served->performance) {
+      const auto r = served->performance->Measure(monitor::DriftWindow::kSliding);
+      (*v)["live.labelled"] = static_cast<double>(r.labelled);
+      for (const auto& [k, m] : r.metrics) (*v)["live." + k] = m;
+    }
+    for (const auto& [k, b] : Baseline(*served->model)) (*v)["model.valid." + k] = b;
+    out.push_back(
+        {served->name, served->version, [v](std::string_view name) -> std::optional<double> {
+           auto it = v->find(name);
+           return it == v->end() ? std::nullopt : std::optional<double>(it->second);
+         }});
+  }
+  return out;
+}
+
+namespace {
+
+json EventJson(const monitor::AlertEvent& e) {
+  return {{"rule", e.rule},         {"model", e.model},  {"version", e.version},
+          {"severity", e.severity}, {"state", e.state},  {"time_ms", e.time_ms},
+          {"since_ms", e.since_ms}, {"detail", e.detail}};
+}
+
+}  // namespace
+
+AlertMonitor::AlertMonitor(const serve::ModelManager* models, std::vector<monitor::AlertRule> rules,
+                           std::chrono::milliseconds every)
+    : models_(models), engine_(std::move(rules)), every_(every) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+AlertMonitor::~AlertMonitor() {
+  {
+    MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  cv_.SignalAll();
+  thread_.join();
+}
+
+void AlertMonitor::Loop() {
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      const auto until = std::chrono::steady_clock::now() + every_;
+      while (!stop_ && cv_.WaitUntil(&mu_, until)) {
+      }
+      if (stop_) return;
+    }
+    EvaluateNow();
+  }
+}
+
+void AlertMonitor::EvaluateNow() {
+  for (const monitor::AlertEvent& e : engine_.Evaluate(AlertSubjects(*models_))) {
+    KILN_LOG_WARN("alert {} {} for {} v{}: {}", e.rule, e.state, e.model, e.version, e.detail);
+    Deliver(e);
+  }
+}
+
+void AlertMonitor::Deliver(const monitor::AlertEvent& e) {
+  const monitor::AlertRule* rule = nullptr;
+  for (const auto& r : engine_.rules()) {
+    if (r.name == e.rule) rule = &r;
+  }
+  if (!rule || rule->webhook.empty()) return;
+  auto url = ParseHttpUrl(rule->webhook, "webhook", 80);  // checked when kiln.yaml was read
+  if (!url.ok()) return;
+  json body = EventJson(e);
+  body["expr"] = rule->expr;
+  auto client = http::HttpClient::Connect(url->host, url->port, std::chrono::seconds(5));
+  Status sent = client.status();
+  if (client.ok()) {
+    auto r = (*client)->Send("POST", url->path, body.dump());
+    sent = !r.ok()                ? r.status()
+           : r->status / 100 == 2 ? Status::Ok()
+                                  : UnavailableError(fmt::format("answered HTTP {}", r->status));
+  }
+  if (!sent.ok()) {
+    KILN_LOG_WARN("alert {} webhook {}: {}", e.rule, rule->webhook, sent.message());
+  }
+}
+
+std::string AlertMonitor::Json() const {
+  json rules = json::array(), active = json::array(), events = json::array();
+  for (const auto& r : engine_.rules()) {
+    rules.push_back({{"name", r.name},
+                     {"model", r.model},
+                     {"expr", r.expr},
+                     {"for_ms", r.for_ms},
+                     {"severity", r.severity},
+                     {"webhook", r.webhook}});
+  }
+  for (const auto& a : engine_.Active()) {
+    active.push_back({{"rule", a.rule},
+                      {"model", a.model},
+                      {"version", a.version},
+                      {"severity", a.severity},
+                      {"state", monitor::AlertStateName(a.state)},
+                      {"since_ms", a.since_ms},
+                      {"firing_since_ms", a.firing_since_ms},
+                      {"detail", a.detail}});
+  }
+  for (const auto& e : engine_.Recent()) events.push_back(EventJson(e));
+  return json{{"rules", rules}, {"active", active}, {"events", events}}.dump();
 }
 
 }  // namespace kiln::api

@@ -247,6 +247,12 @@ std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
                                              const std::shared_ptr<Call>& call) {
   RequestLabels* labels = &call->labels;
   // Monitoring is served with or without the control plane: it is the serving side's own view.
+  if (options_.alerts &&
+      (req.target == "/api/v1/alerts" || req.target.starts_with("/api/v1/alerts?"))) {
+    labels->route = "alerts";
+    if (req.method != "GET") return MethodNotAllowed("GET");
+    return Json(200, options_.alerts->Json());
+  }
   if (req.target.starts_with("/api/v1/models/")) {
     auto parsed = PathSegments(req.target);
     const std::string what = parsed.ok() && parsed->size() == 5 ? (*parsed)[4] : "";

@@ -34,15 +34,17 @@ HttpClient::~HttpClient() {
   impl_->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
-Result<std::unique_ptr<HttpClient>> HttpClient::Connect(const std::string& host, uint16_t port) {
+Result<std::unique_ptr<HttpClient>> HttpClient::Connect(const std::string& host, uint16_t port,
+                                                        std::chrono::milliseconds timeout) {
   auto impl = std::make_unique<Impl>();
   beast::error_code ec;
   tcp::resolver resolver(impl->ioc_);
   auto results = resolver.resolve(host, std::to_string(port), ec);
   if (!ec) impl->stream_.connect(results, ec);
   if (ec) return UnavailableError(fmt::format("connect {}:{}: {}", host, port, ec.message()));
-  // Blocking reads and writes give up after 60 s instead of hanging on a silent server.
-  timeval tv{60, 0};
+  // Blocking reads and writes give up after `timeout` instead of hanging on a silent server.
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   const int fd = impl->stream_.socket().native_handle();
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);

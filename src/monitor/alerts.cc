@@ -74,7 +74,9 @@ std::string PrometheusExpression(std::string_view name, std::string_view model, 
     return more.empty() ? labels : labels + "," + std::string(more);
   };
   auto series = [&](std::string_view family, std::string_view more) {
-    return fmt::format("max by (model, version) ({}{{{}}})", family, with(more));
+    const std::string matchers = with(more);
+    return matchers.empty() ? fmt::format("max by (model, version) ({})", family)
+                            : fmt::format("max by (model, version) ({}{{{}}})", family, matchers);
   };
   if (name == "drift.share") return series("kiln_drift_share", "");
   if (name == "drift.rows") return series("kiln_drift_rows", "");
@@ -107,6 +109,52 @@ std::string PrometheusExpression(std::string_view name, std::string_view model, 
     return series("kiln_live_metric", fmt::format("metric=\"{}\"", *m));
   }
   return std::string(name);
+}
+
+namespace {
+
+std::string YamlQuoted(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += (c == '\n' ? ' ' : c);
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+std::string PrometheusRules(const std::vector<AlertRule>& rules, int64_t window_ms) {
+  std::string out =
+      "# Alerting rules for the families kiln serve exposes on /metrics, written by\n"
+      "# `kiln monitor rules --prometheus` from kiln.yaml monitoring.alerts.\n"
+      "groups:\n  - name: kiln\n    rules:\n";
+  if (rules.empty()) return out.substr(0, out.size() - 11) + "    rules: []\n";
+  for (const AlertRule& r : rules) {
+    std::string name = r.name;
+    for (char& c : name) {
+      const bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+      if (!ok) c = '_';
+    }
+    std::string expr;
+    for (size_t i = 0; i < r.condition.clauses(); ++i) {
+      if (i > 0) expr += " and ";
+      expr += "(" + r.condition.Render(i, [&](const std::string& n) {
+        return PrometheusExpression(n, r.model, window_ms);
+      }) + ")";
+    }
+    out += fmt::format("      - alert: {}\n        expr: {}\n", name, YamlQuoted(expr));
+    if (r.for_ms > 0)
+      out += fmt::format("        for: {}s\n", std::max<int64_t>(1, r.for_ms / 1000));
+    out += fmt::format("        labels:\n          severity: {}\n", r.severity);
+    out += fmt::format(
+        "        annotations:\n          summary: {}\n          kiln_rule: {}\n",
+        YamlQuoted(fmt::format("{} v{{{{ $labels.version }}}}: {}",
+                               r.model.empty() ? "{{ $labels.model }}" : r.model, r.expr)),
+        YamlQuoted(r.name));
+  }
+  return out;
 }
 
 const char* AlertStateName(AlertState s) {

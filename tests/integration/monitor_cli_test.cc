@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "kiln/base/mutex.h"
 #include "testing/kiln_server.h"
 #include "testing/run_kiln.h"
 
@@ -415,6 +417,119 @@ TEST_F(MonitorCliTest, FeedbackGivesLiveAccuracy) {
   EXPECT_EQ(missing.exit_code, 1);  // no id / label columns
   EXPECT_NE(missing.err.find("needs columns 'id' and 'label'"), std::string::npos) << missing.err;
   kiln::testing::StopServe(&server);
+}
+
+// An alert rule from kiln.yaml fires on shifted traffic (pending, then firing, once), shows on
+// /api/v1/alerts, /metrics and `kiln monitor alerts`, posts to its webhook, and resolves when
+// the version is no longer served; the same rules export as Prometheus rules promtool accepts.
+TEST_F(MonitorCliTest, AlertsFireNotifyAndResolve) {
+  // A webhook receiver on loopback.
+  Mutex mu;
+  std::vector<json> received;
+  http::HttpServerOptions o;
+  o.port = 0;
+  auto hook = http::HttpServer::Start(o, [&](http::HttpRequest req, http::Responder done) {
+    {
+      MutexLock lock(&mu);
+      received.push_back(json::parse(req.body, nullptr, false));
+    }
+    done({200, "application/json", "{}", {}});
+  });
+  ASSERT_TRUE(hook.ok()) << hook.status().ToString();
+  const std::string home = *dir_ + "/alerts";
+  fs::copy(*home_, home, fs::copy_options::recursive);
+  std::ofstream(home + "/kiln.yaml") << fmt::format(
+      "monitoring:\n"
+      "  window: 10m\n"
+      "  min_samples: 200\n"
+      "  evaluate_every: 1s\n"
+      "  webhook_allow: [127.0.0.1]\n"
+      "  alerts:\n"
+      "    - name: income-drift\n"
+      "      model: credit-risk\n"
+      "      expr: feature_drift.Income.psi > 0.25 and drift.evaluated == 1\n"
+      "      for: 1s\n"
+      "      severity: critical\n"
+      "      webhook: http://127.0.0.1:{}/hooks/kiln\n"
+      "    - name: accuracy-drop\n"
+      "      expr: live.accuracy < model.valid.accuracy - 0.1\n",
+      (*hook)->port());
+  kiln::testing::ServeProcess server;
+  ASSERT_TRUE(kiln::testing::StartServe(home, {}, &server));
+  auto alerts = [&] { return json::parse(Send(server.port, "GET", "/api/v1/alerts").body); };
+  EXPECT_EQ(alerts()["rules"].size(), 2u);
+  EXPECT_TRUE(alerts()["active"].empty());
+  SendTraffic(server.port, "/v2/models/credit-risk/infer", true);
+  auto firing = [&] {
+    const json a = alerts();
+    return !a["active"].empty() && a["active"][0]["state"] == "firing";
+  };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!firing() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(firing()) << alerts().dump(1);
+  const json a = alerts();
+  ASSERT_EQ(a["active"].size(), 1u);  // no feedback: accuracy-drop has no value to compare
+  EXPECT_EQ(a["active"][0]["rule"], "income-drift");
+  EXPECT_EQ(a["active"][0]["version"], 1);
+  EXPECT_NE(a["active"][0]["detail"].get<std::string>().find("feature_drift.Income.psi > 0.25"),
+            std::string::npos);
+  const std::string page = Send(server.port, "GET", "/metrics").body;
+  EXPECT_NE(page.find("kiln_alert{rule=\"income-drift\",model=\"credit-risk\",version=\"1\","
+                      "severity=\"critical\",state=\"firing\"} 1\n"),
+            std::string::npos)
+      << page;
+  const std::string file = *dir_ + "/metrics-alerts.txt";
+  std::ofstream(file) << page;
+  EXPECT_EQ(std::system(("promtool check metrics < " + file + " > /dev/null 2>&1").c_str()), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port);
+  auto shown = Kiln({"monitor", "alerts", "--url", url});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("firing   income-drift"), std::string::npos) << shown.out;
+
+  // The version leaves: its alert resolves; the webhook saw both events, once each.
+  EXPECT_EQ(Send(server.port, "POST", "/v2/repository/models/credit-risk/unload").status, 200);
+  auto resolved = [&] {
+    MutexLock lock(&mu);
+    return received.size() >= 2;
+  };
+  const auto until2 = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!resolved() && std::chrono::steady_clock::now() < until2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  {
+    MutexLock lock(&mu);
+    ASSERT_EQ(received.size(), 2u);
+    EXPECT_EQ(received[0]["state"], "firing");
+    EXPECT_EQ(received[0]["rule"], "income-drift");
+    EXPECT_EQ(received[0]["severity"], "critical");
+    EXPECT_EQ(received[0]["model"], "credit-risk");
+    EXPECT_EQ(received[1]["state"], "resolved");
+    EXPECT_EQ(received[1]["detail"], "no longer served");
+  }
+  EXPECT_TRUE(alerts()["active"].empty());
+  EXPECT_EQ(kiln::testing::StopServe(&server), 0);
+  (*hook)->Shutdown(std::chrono::milliseconds(0));
+
+  // The rules for Prometheus.
+  const std::string rules = *dir_ + "/kiln-rules.yml";
+  auto exported = Kiln({"monitor", "rules", "--prometheus", "--out", rules}, home);
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const std::string text = kiln::testing::Slurp(rules);
+  EXPECT_NE(text.find("alert: income_drift"), std::string::npos) << text;
+  EXPECT_NE(text.find("kiln_feature_drift{model=\"credit-risk\",feature=\"Income\",statistic="
+                      "\"psi\"}"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("kiln_model_valid_metric{metric=\"accuracy\"}"), std::string::npos);
+  EXPECT_EQ(
+      std::system(("promtool check rules " + rules + " > " + *dir_ + "/promtool.out 2>&1").c_str()),
+      0)
+      << kiln::testing::Slurp(*dir_ + "/promtool.out") << text;
+  auto table = Kiln({"monitor", "rules"}, home);
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find("accuracy-drop"), std::string::npos) << table.out;
 }
 
 // With monitoring off nothing is counted, and the drift answer says why.

@@ -3,14 +3,21 @@
 //   GET  /api/v1/models/{m}/drift[?version=V]        drift, both windows
 //   GET  /api/v1/models/{m}/performance[?version=V]  live metrics from feedback, CBPE estimate
 //   POST /api/v1/models/{m}/feedback                 ground truth: [{"id": ..., "label": ...}]
-// and the drift and live-performance families of /metrics.
+//   GET  /api/v1/alerts                              alerts pending and firing, recent events
+// and the drift, live-performance and alert families of /metrics.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
+#include "kiln/base/mutex.h"
 #include "kiln/base/status.h"
+#include "kiln/monitor/alerts.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::api {
@@ -48,7 +55,40 @@ Result<FeedbackOutcome> JoinFeedback(serve::ModelManager& models, const std::str
 std::string FeedbackJson(const FeedbackOutcome& outcome);
 
 // The drift and live-performance families for every served version that is watched ("" when
-// none is).
+// none is), and kiln_model_valid_metric{model,version,metric} (the validation baseline).
 std::string DriftMetricsText(const serve::ModelManager& models);
+
+// Every served version with the values alert rules name (monitor::ValidateAlertValueName).
+std::vector<monitor::AlertSubject> AlertSubjects(const serve::ModelManager& models);
+
+// Evaluates alert rules over the served versions every `every` on a thread of its own, logs
+// each event and POSTs it as JSON to its rule's webhook (5 s timeout; a failed or slow webhook
+// delays the next evaluation, never serving). Stops (and joins) when destroyed.
+class AlertMonitor {
+ public:
+  AlertMonitor(const serve::ModelManager* models, std::vector<monitor::AlertRule> rules,
+               std::chrono::milliseconds every);
+  ~AlertMonitor();
+  AlertMonitor(const AlertMonitor&) = delete;
+  AlertMonitor& operator=(const AlertMonitor&) = delete;
+
+  const monitor::AlertEngine& engine() const { return engine_; }
+  // GET /api/v1/alerts: {"rules": [...], "active": [...], "events": [...]}.
+  std::string Json() const;
+  // One evaluation round now (the thread does this every `every`).
+  void EvaluateNow();
+
+ private:
+  void Loop();
+  void Deliver(const monitor::AlertEvent& e);
+
+  const serve::ModelManager* models_;
+  monitor::AlertEngine engine_;
+  const std::chrono::milliseconds every_;
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ KILN_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
 
 }  // namespace kiln::api

@@ -14,6 +14,7 @@
 //   GET  /metrics                              Prometheus text format
 //   GET  /api/v1/models/{m}/drift|performance  monitoring (monitoring.h), always
 //   POST /api/v1/models/{m}/feedback           ground truth joined to logged predictions
+//   GET  /api/v1/alerts                        alert rules, active alerts, recent events
 //   /api/v1/...                                the control plane (control_plane.h), when enabled
 //
 // `{v}` is a version number or an alias; a bare model name means its `production` alias.
@@ -61,12 +62,15 @@ std::map<std::string, std::string> QueryParameters(std::string_view target);
 Result<serve::RoutingPolicy> ParseRoutingJson(std::string_view body);
 std::string RoutingJson(const serve::RoutingPolicy& policy);
 
+class AlertMonitor;
+
 struct V2Options {
   std::string server_name = "kiln";
   std::string server_version;
   Limits limits = Limits::Default();
   monitor::AccessLog* access_log = nullptr;      // when set, requests get ids and are logged
   ControlPlaneService* control_plane = nullptr;  // when set, /api/v1/... is served
+  const AlertMonitor* alerts = nullptr;          // when set, GET /api/v1/alerts is served
 };
 
 // What a request was, for its metrics: the route and, once resolved, the served model version.

@@ -86,7 +86,10 @@ class HttpServer {
 // A minimal blocking HTTP/1.1 client for tests, tools and the demo: one connection, keep-alive.
 class HttpClient {
  public:
-  static Result<std::unique_ptr<HttpClient>> Connect(const std::string& host, uint16_t port);
+  // Reads and writes give up after `timeout`.
+  static Result<std::unique_ptr<HttpClient>> Connect(
+      const std::string& host, uint16_t port,
+      std::chrono::milliseconds timeout = std::chrono::seconds(60));
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

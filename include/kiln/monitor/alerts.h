@@ -82,6 +82,11 @@ Status ValidateAlertValueName(std::string_view name);
 // windowed counts use `increase(...[window])`.
 std::string PrometheusExpression(std::string_view name, std::string_view model, int64_t window_ms);
 
+// The rules as a Prometheus alerting rules file (one group, `kiln`), for teams that alert from
+// Prometheus/Alertmanager on the families kiln serve exposes; `promtool check rules` accepts
+// it. Alert names keep [A-Za-z0-9_] (others become _); the rule as written is an annotation.
+std::string PrometheusRules(const std::vector<AlertRule>& rules, int64_t window_ms);
+
 class AlertEngine {
  public:
   explicit AlertEngine(std::vector<AlertRule> rules, std::function<int64_t()> now_ms = nullptr);
