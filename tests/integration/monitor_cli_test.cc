@@ -5,6 +5,7 @@
 // The traffic: every sixth row of the training file (like the reference) to version 1, and the
 // same rows with Income multiplied by 6 and every fifth Home an unseen "castle" to version 2.
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -530,6 +531,117 @@ TEST_F(MonitorCliTest, AlertsFireNotifyAndResolve) {
   auto table = Kiln({"monitor", "rules"}, home);
   EXPECT_EQ(table.exit_code, 0);
   EXPECT_NE(table.out.find("accuracy-drop"), std::string::npos) << table.out;
+}
+
+std::string UrlEncode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+// A real Prometheus (Debian's) scrapes `kiln serve` on loopback with the rules kiln exports: a
+// drift gauge and the firing alert are read back through its query API; the files in deploy/
+// pass promtool, and every query of the Grafana dashboard is valid PromQL that Prometheus runs.
+TEST_F(MonitorCliTest, PrometheusScrapesKilnServe) {
+  ASSERT_EQ(std::system("command -v prometheus > /dev/null 2>&1"), 0)
+      << "prometheus (Debian package prometheus) is not installed; scripts/install-deps does";
+  const std::string deploy = kiln::testing::SourceDir() + "/deploy";
+  EXPECT_EQ(std::system(
+                ("promtool check config " + deploy + "/prometheus/prometheus.yml > /dev/null 2>&1")
+                    .c_str()),
+            0);
+  const std::string home = *dir_ + "/prom-home";
+  fs::copy(*home_, home, fs::copy_options::recursive);
+  std::ofstream(home + "/kiln.yaml") << "monitoring:\n"
+                                        "  min_samples: 200\n"
+                                        "  alerts:\n"
+                                        "    - name: income-drift\n"
+                                        "      model: credit-risk\n"
+                                        "      expr: feature_drift.Income.psi > 0.25\n";
+  const std::string prom = *dir_ + "/prometheus";
+  fs::create_directories(prom);
+  ASSERT_EQ(
+      Kiln({"monitor", "rules", "--prometheus", "--out", prom + "/rules.yml"}, home).exit_code, 0);
+  kiln::testing::ServeProcess server;
+  ASSERT_TRUE(kiln::testing::StartServe(home, {}, &server));
+  SendTraffic(server.port, "/v2/models/credit-risk/infer", true);
+  std::ofstream(prom + "/prometheus.yml") << fmt::format(
+      "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n"
+      "rule_files: [rules.yml]\n"
+      "scrape_configs:\n"
+      "  - job_name: kiln\n"
+      "    static_configs: [{{targets: ['127.0.0.1:{}']}}]\n",
+      server.port);
+  const int prom_port = kiln::testing::FreePort();
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    freopen((prom + "/prometheus.log").c_str(), "w", stderr);
+    freopen("/dev/null", "w", stdout);
+    const std::string config = "--config.file=" + prom + "/prometheus.yml";
+    const std::string storage = "--storage.tsdb.path=" + prom + "/data";
+    const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(prom_port);
+    execlp("prometheus", "prometheus", config.c_str(), storage.c_str(), listen.c_str(),
+           static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto query = [&](const std::string& promql) {
+    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(prom_port));
+    if (!c.ok()) return json();
+    auto r = (*c)->Send("GET", "/api/v1/query?query=" + UrlEncode(promql));
+    return r.ok() ? json::parse(r->body, nullptr, false) : json();
+  };
+  auto first_value = [&](const std::string& promql) -> double {
+    const json r = query(promql);
+    if (!r.is_object() || r.value("status", "") != "success" || r["data"]["result"].empty()) {
+      return -1;
+    }
+    return std::stod(r["data"]["result"][0]["value"][1].get<std::string>());
+  };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  double share = -1, firing = -1;
+  while (std::chrono::steady_clock::now() < until && (share <= 0 || firing != 1)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    share = first_value("kiln_drift_share{model=\"credit-risk\",version=\"1\"}");
+    firing = first_value("ALERTS{alertname=\"income_drift\",alertstate=\"firing\"}");
+  }
+  EXPECT_GT(share, 0) << kiln::testing::Slurp(prom + "/prometheus.log");
+  EXPECT_EQ(firing, 1);
+  EXPECT_GT(first_value("kiln_feature_drift{model=\"credit-risk\",feature=\"Income\","
+                        "statistic=\"psi\"}"),
+            0.25);
+
+  // Every query of the dashboard: valid PromQL (promtool) that Prometheus answers.
+  std::ifstream in(deploy + "/grafana/kiln-dashboard.json");
+  const json dashboard = json::parse(in);
+  std::ofstream queries(prom + "/dashboard-rules.yml");
+  queries << "groups:\n  - name: dashboard\n    rules:\n";
+  int n = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel["targets"]) {
+      std::string expr = target["expr"].get<std::string>();
+      for (size_t at; (at = expr.find("$model")) != std::string::npos;) expr.replace(at, 6, ".*");
+      queries << "      - record: dashboard_query_" << n++ << "\n        expr: '" << expr << "'\n";
+      const json r = query(expr);
+      EXPECT_EQ(r.value("status", ""), "success") << expr << " -> " << r.dump();
+    }
+  }
+  queries.close();
+  EXPECT_GT(n, 10);
+  EXPECT_EQ(std::system(("promtool check rules " + prom + "/dashboard-rules.yml > " + prom +
+                         "/promtool.out 2>&1")
+                            .c_str()),
+            0)
+      << kiln::testing::Slurp(prom + "/promtool.out");
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  kiln::testing::StopServe(&server);
 }
 
 // With monitoring off nothing is counted, and the drift answer says why.
