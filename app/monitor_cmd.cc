@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli.h"
+#include "app/drift_report.h"
 #include "kiln/base/file_system.h"
 #include "kiln/base/names.h"
 #include "kiln/base/numbers.h"
@@ -28,7 +29,7 @@ using nlohmann::json;
 
 struct MonitorArgs {
   std::string model, version, url = "http://127.0.0.1:8080", window = "sliding", data;
-  std::string file, id_column = "id", label_column = "label";
+  std::string file, id_column = "id", label_column = "label", against, html;
   uint64_t min_samples = 1;
   bool json = false, prometheus = false;
   std::string out;
@@ -244,8 +245,14 @@ Result<ExitCode> Feedback(const GlobalOptions& g, const MonitorArgs& a) {
 Result<ExitCode> Drift(const GlobalOptions& g, const MonitorArgs& a) {
   auto ctx = Context(g);
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(pipeline::DriftCheckResult r,
-                        pipeline::CheckDrift(*home, {a.model, a.data, a.min_samples}, ctx));
+  KILN_ASSIGN_OR_RETURN(
+      pipeline::DriftCheckResult r,
+      pipeline::CheckDrift(*home, {a.model, a.data, a.min_samples, a.against}, ctx));
+  if (!a.html.empty()) {
+    KILN_ASSIGN_OR_RETURN(auto file, AtomicFileWriter::Open(home->fs(), a.html));
+    KILN_RETURN_IF_ERROR(file->Append(DriftReportHtml(r, a.model)));
+    KILN_RETURN_IF_ERROR(file->Commit());
+  }
   if (a.json) {
     PrintJson(pipeline::DriftCheckResultJson(r));
     return 0;
@@ -253,6 +260,7 @@ Result<ExitCode> Drift(const GlobalOptions& g, const MonitorArgs& a) {
   Print(fmt::format("{} against the reference of {} ({}, {} rows)\n{}", r.data, a.model,
                     r.reference_data.empty() ? "its training data" : r.reference_data,
                     r.reference_rows, DriftReportText(pipeline::DriftReportJson(r.report))));
+  if (!a.html.empty()) Print("report: " + a.html);
   return 0;
 }
 
@@ -376,6 +384,9 @@ void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run)
       ->add_option("--min-samples", args->min_samples,
                    "rows needed before a feature can be called drifted (default 1)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  drift->add_option("--against", args->against,
+                    "compare with this dataset NAME[@vN] or file instead of the training data");
+  drift->add_option("--html", args->html, "also write a self-contained HTML report with plots");
   drift->add_flag("--json", args->json, "machine-readable output");
   drift->callback(
       [run, args, &global] { *run = [args, &global] { return Drift(global, *args); }; });

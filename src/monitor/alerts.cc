@@ -176,12 +176,9 @@ std::vector<AlertEvent> AlertEngine::Evaluate(const std::vector<AlertSubject>& s
   const int64_t now = now_ms_();
   std::vector<AlertEvent> events;
   MutexLock lock(&mu_);
-  auto emit = [&](const ActiveAlert& a, const char* state, std::string detail) {
-    AlertEvent e{a.rule, a.model, a.version, a.severity, state, now, a.since_ms, std::move(detail)};
-    ++counts_[{a.rule, state}];
-    recent_.push_back(e);
-    if (recent_.size() > kRecent) recent_.pop_front();
-    events.push_back(std::move(e));
+  auto event = [now](const ActiveAlert& a, const char* state, std::string detail) {
+    return AlertEvent{a.rule, a.model, a.version,  a.severity,
+                      state,  now,     a.since_ms, std::move(detail)};
   };
   std::set<Key> seen;
   for (const AlertRule& rule : rules_) {
@@ -204,7 +201,9 @@ std::vector<AlertEvent> AlertEngine::Evaluate(const std::vector<AlertSubject>& s
       auto it = active_.find(key);
       if (!holds) {
         if (it != active_.end()) {
-          if (it->second.state == AlertState::kFiring) emit(it->second, "resolved", detail);
+          if (it->second.state == AlertState::kFiring) {
+            Emit(event(it->second, "resolved", detail), &events);
+          }
           active_.erase(it);
         }
         continue;
@@ -220,7 +219,7 @@ std::vector<AlertEvent> AlertEngine::Evaluate(const std::vector<AlertSubject>& s
       if (a.state == AlertState::kPending && now - a.since_ms >= rule.for_ms) {
         a.state = AlertState::kFiring;
         a.firing_since_ms = now;
-        emit(a, "firing", detail);
+        Emit(event(a, "firing", detail), &events);
       }
     }
   }
@@ -230,10 +229,19 @@ std::vector<AlertEvent> AlertEngine::Evaluate(const std::vector<AlertSubject>& s
       ++it;
       continue;
     }
-    if (it->second.state == AlertState::kFiring) emit(it->second, "resolved", "no longer served");
+    if (it->second.state == AlertState::kFiring) {
+      Emit(event(it->second, "resolved", "no longer served"), &events);
+    }
     it = active_.erase(it);
   }
   return events;
+}
+
+void AlertEngine::Emit(AlertEvent e, std::vector<AlertEvent>* events) {
+  ++counts_[{e.rule, e.state}];
+  recent_.push_back(e);
+  if (recent_.size() > kRecent) recent_.pop_front();
+  events->push_back(std::move(e));
 }
 
 std::vector<ActiveAlert> AlertEngine::Active() const {

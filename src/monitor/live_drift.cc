@@ -181,6 +181,7 @@ DriftReport LiveDrift::Measure(DriftWindow window) const {
     out.out_of_range = sum[range_offset_ + f];
     out.drift = MeasureDrift(feature.counts, live,
                              {.categorical = feature.categorical, .centres = centres_[f]});
+    out.counts = live;
     if (!report.evaluated) out.drift.drifted = false;
     drifted += out.drift.drifted ? 1 : 0;
     report.features.push_back(std::move(out));

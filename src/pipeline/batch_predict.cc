@@ -239,6 +239,26 @@ Result<BatchPredictResult> BatchPredict(Home& home, const BatchPredictOptions& o
   return result;
 }
 
+namespace {
+
+// Counts the rows of `src` in `drift` (scored by `predictor`).
+Status RecordRows(const Source& src, const model::Predictor& predictor, monitor::LiveDrift* drift,
+                  const ExecContext& ctx) {
+  const size_t width = predictor.output_width(model::PredictKind::kProbability);
+  return ForEachPart(
+      src, ctx,
+      [&](size_t, const data::Dataset& part, const ExecContext& one) -> Status {
+        KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, predictor.Prepare(part));
+        std::vector<float> out(x.rows * width);
+        KILN_RETURN_IF_ERROR(predictor.Predict(x, model::PredictKind::kProbability, out, one));
+        drift->Record(x.rows, x.cols, x.values.data(), out.data(), width);
+        return Status::Ok();
+      },
+      [](size_t, size_t) { return Status::Ok(); });
+}
+
+}  // namespace
+
 Result<DriftCheckResult> CheckDrift(Home& home, const DriftCheckOptions& o,
                                     const ExecContext& ctx) {
   KILN_ASSIGN_OR_RETURN(auto m, LoadModelRef(home, o.model));
@@ -249,24 +269,33 @@ Result<DriftCheckResult> CheckDrift(Home& home, const DriftCheckOptions& o,
         o.model));
   }
   KILN_ASSIGN_OR_RETURN(auto predictor, model::Predictor::Create(m));
-  KILN_ASSIGN_OR_RETURN(Source src, OpenSource(home, o.data, *m, ctx));
-  const auto drift = WholeDataDrift(*m, o.min_samples);
-  const size_t width = predictor->output_width(model::PredictKind::kProbability);
-  KILN_RETURN_IF_ERROR(ForEachPart(
-      src, ctx,
-      [&](size_t, const data::Dataset& part, const ExecContext& one) -> Status {
-        KILN_ASSIGN_OR_RETURN(model::FeatureMatrix x, predictor->Prepare(part));
-        std::vector<float> out(x.rows * width);
-        KILN_RETURN_IF_ERROR(predictor->Predict(x, model::PredictKind::kProbability, out, one));
-        drift->Record(x.rows, x.cols, x.values.data(), out.data(), width);
-        return Status::Ok();
-      },
-      [](size_t, size_t) { return Status::Ok(); }));
   DriftCheckResult r;
-  r.data = src.label;
+  r.reference = serve::DriftReferenceOf(*m);
   r.reference_data = m->reference.data;
   r.reference_rows = m->reference.rows;
-  r.report = drift->Measure(monitor::DriftWindow::kSliding);
+  if (!o.against.empty()) {
+    // The other rows, counted in the model's bins, are the reference; the training range stays.
+    KILN_ASSIGN_OR_RETURN(Source base, OpenSource(home, o.against, *m, ctx));
+    const auto counted = WholeDataDrift(*m, 1);
+    KILN_RETURN_IF_ERROR(RecordRows(base, *predictor, counted.get(), ctx));
+    const monitor::DriftReport b = counted->Measure(monitor::DriftWindow::kSliding);
+    for (size_t f = 0; f < r.reference.features.size(); ++f) {
+      r.reference.features[f].counts = b.features[f].counts;
+    }
+    r.reference.score_counts = b.prediction_counts;
+    r.reference_data = base.label;
+    r.reference_rows = b.rows;
+  }
+  for (const auto& f : m->features) {
+    r.categories.push_back(f.categorical ? f.categories : std::vector<std::string>{});
+  }
+  KILN_ASSIGN_OR_RETURN(Source src, OpenSource(home, o.data, *m, ctx));
+  monitor::LiveDrift drift(r.reference, {.window = std::chrono::hours(1),
+                                         .min_samples = o.min_samples,
+                                         .now_ms = [] { return int64_t{0}; }});
+  KILN_RETURN_IF_ERROR(RecordRows(src, *predictor, &drift, ctx));
+  r.data = src.label;
+  r.report = drift.Measure(monitor::DriftWindow::kSliding);
   return r;
 }
 

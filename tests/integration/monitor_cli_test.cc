@@ -701,6 +701,30 @@ TEST_F(MonitorCliTest, DatasetsAgainstTheReferenceOffline) {
   EXPECT_EQ(p["drift"]["drift_share"], m["drift_share"]);
   EXPECT_EQ((*Feature(p["drift"], "Income"))["psi"], (*Feature(m, "Income"))["psi"]);
 
+  // Against another dataset instead of the training reference, with the HTML report.
+  const std::string html = *dir_ + "/drift.html";
+  auto against = Kiln({"monitor", "drift", "--model", "credit-risk:2", "--data", shifted,
+                       "--against", "credit", "--html", html, "--json"});
+  ASSERT_EQ(against.exit_code, 0) << against.err;
+  const json g = json::parse(against.out);
+  EXPECT_EQ(g["reference"]["data"], "credit@v1");
+  EXPECT_EQ(g["reference"]["rows"], 4000);  // every row of the dataset, not the training split
+  EXPECT_TRUE((*Feature(g, "Income"))["drifted"].get<bool>());
+  const std::string page = kiln::testing::Slurp(html);
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_NE(page.find("Drift of "), std::string::npos);
+  EXPECT_NE(page.find("<h2>Income<span class=\"tag\">drifted</span>"), std::string::npos);
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  EXPECT_EQ(page.find("http://") == std::string::npos ||
+                page.find("http://") == page.find("http://www.w3.org/2000/svg"),
+            true);  // nothing fetched: the only URL is the SVG namespace
+  auto itself = Kiln({"monitor", "drift", "--model", "credit-risk:2", "--data", shifted,
+                      "--against", shifted, "--json"});
+  ASSERT_EQ(itself.exit_code, 0) << itself.err;
+  const json same_rows = json::parse(itself.out);
+  EXPECT_EQ(same_rows["drift_share"], 0.0);
+  EXPECT_NEAR((*Feature(same_rows, "Income"))["psi"].get<double>(), 0, 1e-12);
+
   auto bad = Kiln({"monitor", "drift", "--model", "credit-risk:9", "--data", "credit"});
   EXPECT_EQ(bad.exit_code, 1);
   auto nodata = Kiln({"monitor", "drift", "--model", "credit-risk:1", "--data", "nope@v3"});

@@ -103,6 +103,8 @@ class AlertEngine {
 
  private:
   using Key = std::tuple<std::string, std::string, int64_t>;  // rule, model, version
+  // Counts and keeps `e`, and adds it to `events`.
+  void Emit(AlertEvent e, std::vector<AlertEvent>* events) KILN_REQUIRES(mu_);
   const std::vector<AlertRule> rules_;
   std::function<int64_t()> now_ms_;
   mutable Mutex mu_;

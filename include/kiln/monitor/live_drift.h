@@ -67,6 +67,7 @@ struct DriftReport {
     uint64_t missing = 0;       // missing values in the window
     uint64_t out_of_range = 0;  // values outside the training range, unseen categories
     FeatureDrift drift;
+    std::vector<uint64_t> counts;  // the window's histogram, in the reference's bins
   };
   std::vector<Feature> features;
   double drift_share = 0;  // share of features that drifted

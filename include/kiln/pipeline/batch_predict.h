@@ -46,12 +46,19 @@ struct DriftCheckOptions {
   std::string model;         // file, NAME@ALIAS, NAME:VERSION or a run id
   std::string data;          // NAME[@vN] or a file
   uint64_t min_samples = 1;  // below it nothing is decided
+  // NAME[@vN] or a file to compare with instead of the model's training reference: its rows
+  // counted in the model's bins (and scored by the model) become the reference.
+  std::string against;
 };
 struct DriftCheckResult {
   std::string data;            // "churn@v3" or the file name
-  std::string reference_data;  // where the model's reference was counted ("" if not recorded)
+  std::string reference_data;  // where the reference was counted ("" if not recorded)
   uint64_t reference_rows = 0;
   monitor::DriftReport report;
+  // The reference compared with (its bins and counts), and per feature the category names of
+  // a categorical feature's bins (empty for numeric ones): for plotting the histograms.
+  monitor::DriftReference reference;
+  std::vector<std::vector<std::string>> categories;
 };
 // FailedPrecondition for a model without a reference (imported, or from an older kiln).
 Result<DriftCheckResult> CheckDrift(Home& home, const DriftCheckOptions& options,
