@@ -3,8 +3,10 @@
 // against a model's reference): flags, calls, printing.
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -30,6 +32,8 @@ using nlohmann::json;
 struct MonitorArgs {
   std::string model, version, url = "http://127.0.0.1:8080", window = "sliding", data;
   std::string file, id_column = "id", label_column = "label", against, html;
+  std::string alerts_url;  // monitor alerts: ask this server instead of reading the catalog
+  int64_t limit = 50;
   uint64_t min_samples = 1;
   bool json = false, prometheus = false;
   std::string out;
@@ -264,9 +268,49 @@ Result<ExitCode> Drift(const GlobalOptions& g, const MonitorArgs& a) {
   return 0;
 }
 
+// The alert events the catalog holds: those firing now (their last event fired), then the
+// last `limit` events.
+Result<ExitCode> StoredAlerts(const GlobalOptions& g, const MonitorArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auto events, home->catalog().AlertEvents(a.limit));
+  std::map<std::tuple<std::string, std::string, int64_t>, const registry::AlertEventRecord*> last;
+  for (const auto& e : events) last[{e.rule, e.model, e.version}] = &e;
+  json firing = json::array(), all = json::array();
+  auto event_json = [](const registry::AlertEventRecord& e) {
+    return json{{"rule", e.rule},         {"model", e.model},  {"version", e.version},
+                {"severity", e.severity}, {"state", e.state},  {"time_ms", e.time_ms},
+                {"since_ms", e.since_ms}, {"detail", e.detail}};
+  };
+  for (const auto& [key, e] : last) {
+    if (e->state == "firing") firing.push_back(event_json(*e));
+  }
+  for (const auto& e : events) all.push_back(event_json(e));
+  if (a.json) {
+    PrintJson(json{{"firing", firing}, {"events", all}}.dump());
+    return 0;
+  }
+  std::string text = firing.empty() ? "no alert is firing (as last recorded)\n"
+                                    : fmt::format("{} firing:\n", firing.size());
+  for (const auto& x : firing) {
+    text += fmt::format("  {:<24} {} v{} ({}) since {}: {}\n",
+                        Printable(x["rule"].get<std::string>()), x["model"].get<std::string>(),
+                        x["version"].get<int64_t>(), x["severity"].get<std::string>(),
+                        TimeText(x["since_ms"].get<int64_t>()), x["detail"].get<std::string>());
+  }
+  if (!events.empty()) text += "events:\n";
+  for (const auto& e : events) {
+    text += fmt::format("  {} {:<8} {:<24} {} v{}: {}\n", TimeText(e.time_ms), e.state,
+                        Printable(e.rule), e.model, e.version, e.detail);
+  }
+  text.pop_back();
+  Print(text);
+  return 0;
+}
+
 // The alerts a running server holds: active ones first, then the last events.
-Result<ExitCode> Alerts(const MonitorArgs& a) {
-  KILN_ASSIGN_OR_RETURN(Server server, ParseServer(a.url));
+Result<ExitCode> Alerts(const GlobalOptions& g, const MonitorArgs& a) {
+  if (a.alerts_url.empty()) return StoredAlerts(g, a);
+  KILN_ASSIGN_OR_RETURN(Server server, ParseServer(a.alerts_url));
   KILN_ASSIGN_OR_RETURN(json alerts, Ask(server, "GET", "/api/v1/alerts"));
   if (a.json) {
     PrintJson(alerts.dump());
@@ -362,11 +406,15 @@ void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run)
   feedback->callback(
       [run, args, &global] { *run = [args, &global] { return Feedback(global, *args); }; });
 
-  CLI::App* alerts =
-      monitor->add_subcommand("alerts", "alerts a running kiln serve holds: active, recent");
-  alerts->add_option("--url", args->url, "the server (default http://127.0.0.1:8080)");
-  alerts->add_flag("--json", args->json, "the server's alerts JSON");
-  alerts->callback([run, args] { *run = [args] { return Alerts(*args); }; });
+  CLI::App* alerts = monitor->add_subcommand(
+      "alerts", "alerts firing and recent alert events (from the catalog, or a server)");
+  alerts->add_option("--url", args->alerts_url,
+                     "ask this running kiln serve (pending alerts too) instead of the catalog");
+  alerts->add_option("--limit", args->limit, "events to show (default 50)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  alerts->add_flag("--json", args->json, "machine-readable output");
+  alerts->callback(
+      [run, args, &global] { *run = [args, &global] { return Alerts(global, *args); }; });
 
   CLI::App* rules = monitor->add_subcommand("rules", "the alert rules of kiln.yaml");
   rules->add_flag("--prometheus", args->prometheus,

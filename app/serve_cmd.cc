@@ -229,8 +229,8 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   if (a.control_plane) control = StartControlPlane(home.get(), &metrics);
   std::unique_ptr<api::AlertMonitor> alerts;
   if (const auto& m = home->config().monitoring; m.enabled) {
-    alerts = std::make_unique<api::AlertMonitor>(&models, m.alerts,
-                                                 std::chrono::milliseconds(m.evaluate_ms));
+    alerts = std::make_unique<api::AlertMonitor>(
+        &models, m.alerts, std::chrono::milliseconds(m.evaluate_ms), &home->catalog());
     metrics.AddCollector([&alerts] { return alerts->engine().Exposition(); });
   }
   api::V2Service service(&models, &dispatcher, &metrics,

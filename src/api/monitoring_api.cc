@@ -319,8 +319,8 @@ json EventJson(const monitor::AlertEvent& e) {
 }  // namespace
 
 AlertMonitor::AlertMonitor(const serve::ModelManager* models, std::vector<monitor::AlertRule> rules,
-                           std::chrono::milliseconds every)
-    : models_(models), engine_(std::move(rules)), every_(every) {
+                           std::chrono::milliseconds every, registry::CatalogStore* catalog)
+    : models_(models), catalog_(catalog), engine_(std::move(rules)), every_(every) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -349,6 +349,13 @@ void AlertMonitor::Loop() {
 void AlertMonitor::EvaluateNow() {
   for (const monitor::AlertEvent& e : engine_.Evaluate(AlertSubjects(*models_))) {
     KILN_LOG_WARN("alert {} {} for {} v{}: {}", e.rule, e.state, e.model, e.version, e.detail);
+    if (catalog_) {
+      auto stored = catalog_->RecordAlertEvent(
+          {0, e.rule, e.model, e.version, e.severity, e.state, e.time_ms, e.since_ms, e.detail});
+      if (!stored.ok()) {
+        KILN_LOG_WARN("alert {}: not stored in the catalog: {}", e.rule, stored.status().message());
+      }
+    }
     Deliver(e);
   }
 }

@@ -169,6 +169,14 @@ CREATE TABLE job_schedules (
   next_run_ms INTEGER NOT NULL, last_run_ms INTEGER NOT NULL, last_job INTEGER NOT NULL
 );
 )sql",
+    // 6: alert events of kiln serve's alert rules.
+    R"sql(
+CREATE TABLE alert_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  rule TEXT NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, severity TEXT NOT NULL,
+  state TEXT NOT NULL, time_ms INTEGER NOT NULL, since_ms INTEGER NOT NULL, detail TEXT NOT NULL
+);
+)sql",
 };
 
 constexpr const char* kVersionColumns =

@@ -1,4 +1,6 @@
 // SqlCatalog: the model registry — versions, aliases and their history, gate reports.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "kiln/base/names.h"
@@ -306,6 +308,49 @@ Result<std::vector<GateReport>> SqlCatalog::GateReports(const std::string& name)
     out.push_back({s.Int(0), name, s.Int(1), s.Int(2), s.Text(3), s.Text(4), s.Text(5),
                    s.Int(6) != 0, s.Text(7), s.Int(8), s.Text(9)});
   }
+  return out;
+}
+
+Result<AlertEventRecord> SqlCatalog::RecordAlertEvent(const AlertEventRecord& event) {
+  KILN_RETURN_IF_ERROR(CheckModelRef(event.model, event.version));
+  KILN_RETURN_IF_ERROR(CheckText("alert rule", event.rule));
+  KILN_RETURN_IF_ERROR(CheckText("alert detail", event.detail));
+  if (event.state != "firing" && event.state != "resolved") {
+    return InvalidArgumentError("alert state must be firing or resolved");
+  }
+  MutexLock lock(&mu_);
+  SqlDb* db = db_.get();
+  AlertEventRecord out = event;
+  KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
+    Stmt s(db,
+           "INSERT INTO alert_events(rule, model, version, severity, state, time_ms, since_ms, "
+           "detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id");
+    KILN_RETURN_IF_ERROR(s.ok());
+    s.Bind(1, out.rule).Bind(2, out.model).Bind(3, out.version).Bind(4, out.severity);
+    s.Bind(5, out.state).Bind(6, out.time_ms).Bind(7, out.since_ms).Bind(8, out.detail);
+    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return InternalError("no alert event id returned");
+    out.id = s.Int(0);
+    return s.Step().status();
+  }));
+  return out;
+}
+
+Result<std::vector<AlertEventRecord>> SqlCatalog::AlertEvents(int64_t limit) {
+  MutexLock lock(&mu_);
+  Stmt s(db_.get(),
+         "SELECT id, rule, model, version, severity, state, time_ms, since_ms, detail "
+         "FROM alert_events ORDER BY id DESC LIMIT ?1");
+  KILN_RETURN_IF_ERROR(s.ok());
+  s.Bind(1, std::max<int64_t>(0, limit));
+  std::vector<AlertEventRecord> out;
+  while (true) {
+    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Int(3), s.Text(4), s.Text(5), s.Int(6),
+                   s.Int(7), s.Text(8)});
+  }
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

@@ -512,6 +512,17 @@ TEST_F(MonitorCliTest, AlertsFireNotifyAndResolve) {
   EXPECT_TRUE(alerts()["active"].empty());
   EXPECT_EQ(kiln::testing::StopServe(&server), 0);
   (*hook)->Shutdown(std::chrono::milliseconds(0));
+  // The events are in the catalog: `kiln monitor alerts` reads them without a server.
+  auto stored = Kiln({"monitor", "alerts", "--json"}, home);
+  ASSERT_EQ(stored.exit_code, 0) << stored.err;
+  const json history = json::parse(stored.out);
+  EXPECT_TRUE(history["firing"].empty());
+  ASSERT_EQ(history["events"].size(), 2u);
+  EXPECT_EQ(history["events"][0]["state"], "firing");
+  EXPECT_EQ(history["events"][1]["state"], "resolved");
+  EXPECT_EQ(history["events"][0]["rule"], "income-drift");
+  auto listed = Kiln({"monitor", "alerts"}, home);
+  EXPECT_NE(listed.out.find("no alert is firing"), std::string::npos) << listed.out;
 
   // The rules for Prometheus.
   const std::string rules = *dir_ + "/kiln-rules.yml";

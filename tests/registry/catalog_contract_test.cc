@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace kiln::registry {
@@ -316,6 +317,34 @@ TEST_P(CatalogContractTest, ModelRegistryAndAliases) {
   ASSERT_EQ(reports->size(), 1u);
   EXPECT_TRUE((*reports)[0].passed);
   EXPECT_EQ((*reports)[0].gate, "auc >= champion.auc");
+}
+
+// Alert events are kept in order; the newest `limit` come back oldest first.
+TEST_P(CatalogContractTest, AlertEvents) {
+  for (int i = 0; i < 5; ++i) {
+    AlertEventRecord e{0,        "drift",   "churn",
+                       2,        "warning", i % 2 ? "resolved" : "firing",
+                       1000 + i, 900,       fmt::format("psi {}", i)};
+    auto stored = store_->RecordAlertEvent(e);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    EXPECT_GT(stored->id, 0);
+  }
+  auto last = store_->AlertEvents(3);
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 3u);
+  EXPECT_EQ((*last)[0].detail, "psi 2");
+  EXPECT_EQ((*last)[2].detail, "psi 4");
+  EXPECT_EQ((*last)[2].state, "firing");
+  EXPECT_EQ((*last)[2].model, "churn");
+  EXPECT_EQ((*last)[2].version, 2);
+  EXPECT_EQ((*last)[2].time_ms, 1004);
+  EXPECT_EQ((*last)[2].since_ms, 900);
+  AlertEventRecord bad{0, "r", "../x", 1, "warning", "firing", 1, 1, ""};
+  EXPECT_EQ(store_->RecordAlertEvent(bad).status().code(), StatusCode::kInvalidArgument);
+  bad.model = "churn";
+  bad.state = "exploded";
+  EXPECT_EQ(store_->RecordAlertEvent(bad).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->AlertEvents(100)->size(), 5u);
 }
 
 TEST_P(CatalogContractTest, ConcurrentWritersLoseNothing) {

@@ -18,6 +18,7 @@
 #include "kiln/base/mutex.h"
 #include "kiln/base/status.h"
 #include "kiln/monitor/alerts.h"
+#include "kiln/registry/catalog_store.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::api {
@@ -62,12 +63,13 @@ std::string DriftMetricsText(const serve::ModelManager& models);
 std::vector<monitor::AlertSubject> AlertSubjects(const serve::ModelManager& models);
 
 // Evaluates alert rules over the served versions every `every` on a thread of its own, logs
-// each event and POSTs it as JSON to its rule's webhook (5 s timeout; a failed or slow webhook
-// delays the next evaluation, never serving). Stops (and joins) when destroyed.
+// each event, stores it in `catalog` (when not null) and POSTs it as JSON to its rule's webhook
+// (5 s timeout; a failed or slow webhook delays the next evaluation, never serving). Stops (and
+// joins) when destroyed.
 class AlertMonitor {
  public:
   AlertMonitor(const serve::ModelManager* models, std::vector<monitor::AlertRule> rules,
-               std::chrono::milliseconds every);
+               std::chrono::milliseconds every, registry::CatalogStore* catalog = nullptr);
   ~AlertMonitor();
   AlertMonitor(const AlertMonitor&) = delete;
   AlertMonitor& operator=(const AlertMonitor&) = delete;
@@ -83,6 +85,7 @@ class AlertMonitor {
   void Deliver(const monitor::AlertEvent& e);
 
   const serve::ModelManager* models_;
+  registry::CatalogStore* catalog_;
   monitor::AlertEngine engine_;
   const std::chrono::milliseconds every_;
   Mutex mu_;

@@ -114,6 +114,18 @@ struct GateReport {
   std::string actor;
 };
 
+// An alert that fired or resolved (`kiln serve`'s alert rules, monitor/alerts.h).
+struct AlertEventRecord {
+  int64_t id = 0;
+  std::string rule, model;
+  int64_t version = 0;
+  std::string severity;
+  std::string state;  // "firing" or "resolved"
+  int64_t time_ms = 0;
+  int64_t since_ms = 0;
+  std::string detail;
+};
+
 class CatalogStore : public storage::DatasetCatalog {
  public:
   // --- runs ---
@@ -167,6 +179,12 @@ class CatalogStore : public storage::DatasetCatalog {
   virtual Result<int64_t> LastAliasChange() = 0;
   virtual Result<GateReport> StoreGateReport(const GateReport& report) = 0;
   virtual Result<std::vector<GateReport>> GateReports(const std::string& name) = 0;
+
+  // --- alerts ---
+  // Appends an alert event (assigns its id).
+  virtual Result<AlertEventRecord> RecordAlertEvent(const AlertEventRecord& event) = 0;
+  // The newest `limit` events, oldest first.
+  virtual Result<std::vector<AlertEventRecord>> AlertEvents(int64_t limit) = 0;
 };
 
 // A new run id: 32 random lower-case hex digits.

@@ -72,6 +72,8 @@ class SqlCatalog final : public CatalogStore {
   Result<int64_t> LastAliasChange() override;
   Result<GateReport> StoreGateReport(const GateReport& report) override;
   Result<std::vector<GateReport>> GateReports(const std::string& name) override;
+  Result<AlertEventRecord> RecordAlertEvent(const AlertEventRecord& event) override;
+  Result<std::vector<AlertEventRecord>> AlertEvents(int64_t limit) override;
   Result<std::vector<std::string>> LiveArtifacts() override;
 
   // The schema version the database is at (after migrations).
