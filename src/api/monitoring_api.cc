@@ -41,12 +41,11 @@ json WindowPerformance(const monitor::PerformanceReport& r,
   return {{"labelled", r.labelled}, {"metrics", metrics}, {"degradation", degradation}};
 }
 
-// The confidence-based estimate of a binary classifier from the window's score histogram.
-std::map<std::string, double> Estimate(const serve::ServedModel& s, monitor::DriftWindow w) {
+// The confidence-based estimate of a binary classifier from a drift report's score histogram.
+std::map<std::string, double> Estimate(const serve::ServedModel& s, const monitor::DriftReport& r) {
   if (!s.drift || s.drift->reference().score != monitor::DriftReference::Score::kProbability) {
     return {};
   }
-  const monitor::DriftReport r = s.drift->Measure(w);
   return monitor::EstimateBinaryPerformance(r.prediction_counts, s.drift->reference().score_edges);
 }
 
@@ -101,7 +100,8 @@ Result<std::string> PerformanceJson(serve::ModelManager& models, const std::stri
   for (auto [name, w] : {std::pair{"sliding", monitor::DriftWindow::kSliding},
                          std::pair{"tumbling", monitor::DriftWindow::kTumbling}}) {
     json window = WindowPerformance(served->performance->Measure(w), baseline);
-    const auto estimate = Estimate(*served, w);
+    const auto estimate = served->drift ? Estimate(*served, served->drift->Measure(w))
+                                        : std::map<std::string, double>{};
     window["estimated"] = estimate.empty() ? json(nullptr) : json(estimate);
     out[name] = std::move(window);
   }
@@ -227,7 +227,7 @@ std::string DriftMetricsText(const serve::ModelManager& models) {
       series.push_back({served->name, served->version,
                         served->drift->Measure(monitor::DriftWindow::kSliding),
                         served->drift->OutOfRangeTotals()});
-      for (const auto& [k, v] : Estimate(*served, monitor::DriftWindow::kSliding)) {
+      for (const auto& [k, v] : Estimate(*served, series.back().report)) {
         estimated += fmt::format("kiln_estimated_metric{{{},metric=\"{}\"}} {}\n", labels, k,
                                  monitor::SampleValue(v));
       }
@@ -289,7 +289,7 @@ std::vector<monitor::AlertSubject> AlertSubjects(const serve::ModelManager& mode
         (*v)["feature_out_of_range." + f.name] = static_cast<double>(f.out_of_range);
       }
       if (r.prediction.reference_rows > 0) statistics("prediction_drift.", r.prediction);
-      for (const auto& [k, e] : Estimate(*served, monitor::DriftWindow::kSliding)) {
+      for (const auto& [k, e] : Estimate(*served, r)) {
         (*v)["estimated." + k.substr(k.find('_') + 1)] = e;
       }
     }
