@@ -61,6 +61,7 @@ void AddIngestJobVerb(CLI::App& parent, Runner* run, const JobSink& sink);
 void AddTrainJobVerbs(CLI::App& parent, Runner* run, const JobSink& sink);  // train eval predict
 void AddTuneJobVerb(CLI::App& parent, Runner* run, const JobSink& sink);
 void AddPromoteJobVerb(CLI::App& parent, Runner* run, const JobSink& sink);
+void AddRetrainJobVerb(CLI::App& parent, Runner* run, const JobSink& sink);
 
 // `path` made absolute when it names a file rather than a dataset (NAME[@vN]) or a registered
 // model (NAME@ALIAS, NAME:N); "" stays "".

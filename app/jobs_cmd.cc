@@ -12,11 +12,13 @@
 
 #include "app/cli.h"
 #include "kiln/api/control_plane.h"
+#include "kiln/base/logging.h"
 #include "kiln/base/names.h"
 #include "kiln/data/column.h"
 #include "kiln/jobs/operations.h"
 #include "kiln/jobs/queue.h"
 #include "kiln/jobs/schedule.h"
+#include "kiln/jobs/triggers.h"
 #include "kiln/jobs/worker.h"
 #include "kiln/pipeline/models.h"
 
@@ -190,6 +192,7 @@ Result<std::pair<std::string, std::string>> ParseScheduledJob(std::vector<std::s
   AddTrainJobVerbs(parser, &run, capture);
   AddTuneJobVerb(parser, &run, capture);
   AddPromoteJobVerb(parser, &run, capture);
+  AddRetrainJobVerb(parser, &run, capture);
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments back to front
   try {
     parser.parse(args);
@@ -261,6 +264,33 @@ Result<ExitCode> ScheduleRemove(const GlobalOptions& g, const JobsArgs& a) {
   return 0;
 }
 
+// The retraining policies' schedules and new-data triggers (jobs/triggers.h); what they queue
+// is printed, what fails is logged (the worker goes on with the jobs it has).
+void RetrainTriggers(pipeline::Home& home, registry::JobQueue& queue) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  auto schedules = jobs::SyncRetrainSchedules(home, queue, now);
+  if (!schedules.ok()) {
+    KILN_LOG_WARN("retraining schedules: {}", schedules.status().ToString());
+  } else {
+    for (const auto& name : *schedules) {
+      std::fprintf(stderr, "kiln worker: schedule %s set from kiln.yaml\n", name.c_str());
+    }
+  }
+  auto queued = jobs::QueueNewDataRetrainings(home, queue);
+  if (!queued.ok()) {
+    KILN_LOG_WARN("new-data retraining triggers: {}", queued.status().ToString());
+    return;
+  }
+  for (const auto& job : *queued) {
+    if (job.state == JobState::kQueued && job.attempts == 0) {
+      std::fprintf(stderr, "kiln worker: new data: job %lld retrains (%s)\n",
+                   static_cast<long long>(job.id), job.spec.payload.c_str());
+    }
+  }
+}
+
 Result<ExitCode> Work(const GlobalOptions& g, const JobsArgs& a) {
   if (a.concurrency < 1 || a.concurrency > 64) {
     return InvalidArgumentError("--concurrency must be 1..64");
@@ -280,6 +310,14 @@ Result<ExitCode> Work(const GlobalOptions& g, const JobsArgs& a) {
   wo.threads = g.threads;
   wo.pool = g.pool;
   pipeline::Home* home = o.home.get();
+  registry::JobQueue* queue = o.queue.get();
+  auto last_triggers = std::chrono::steady_clock::now();
+  RetrainTriggers(*home, *queue);
+  wo.on_poll = [home, queue, &last_triggers] {
+    if (std::chrono::steady_clock::now() - last_triggers < std::chrono::seconds(30)) return;
+    last_triggers = std::chrono::steady_clock::now();
+    RetrainTriggers(*home, *queue);
+  };
   jobs::Worker worker(
       o.queue.get(),
       [home](const JobRecord& job, const ExecContext& ctx,
@@ -362,7 +400,8 @@ void AddJobsCommands(CLI::App& app, const GlobalOptions& g, Runner* run) {
   jobs_cmd->require_subcommand(1);
 
   CLI::App* submit = jobs_cmd->add_subcommand(
-      "submit", "queue a verb with its usual flags: ingest, train, tune, predict, eval, promote");
+      "submit",
+      "queue a verb with its usual flags: ingest, train, tune, predict, eval, promote, retrain");
   submit->require_subcommand(1);
   submit->fallthrough();
   submit->add_option("--idempotency-key", args->idempotency_key,
@@ -380,6 +419,7 @@ void AddJobsCommands(CLI::App& app, const GlobalOptions& g, Runner* run) {
   AddTrainJobVerbs(*submit, run, sink);
   AddTuneJobVerb(*submit, run, sink);
   AddPromoteJobVerb(*submit, run, sink);
+  AddRetrainJobVerb(*submit, run, sink);
 
   CLI::App* list = jobs_cmd->add_subcommand("list", "jobs, newest first");
   list->add_option("--state", args->state,

@@ -3,6 +3,7 @@
 // against a model's reference): flags, calls, printing.
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,9 +19,12 @@
 #include "kiln/base/names.h"
 #include "kiln/base/numbers.h"
 #include "kiln/http/server.h"
+#include "kiln/jobs/operations.h"
 #include "kiln/monitor/alerts.h"
 #include "kiln/pipeline/batch_predict.h"
+#include "kiln/pipeline/models.h"
 #include "kiln/pipeline/result_json.h"
+#include "kiln/pipeline/retrain.h"
 #include "kiln/pipeline/training_data.h"
 
 namespace kiln::app {
@@ -341,6 +345,63 @@ Result<ExitCode> Alerts(const GlobalOptions& g, const MonitorArgs& a) {
   return 0;
 }
 
+struct RetrainArgs {
+  pipeline::RetrainOptions options;
+  bool json = false;
+};
+
+std::string RetrainText(const pipeline::RetrainResult& r) {
+  std::string text =
+      fmt::format("retrain {} ({}): {}\n  {}\n", r.model, r.trigger, r.outcome, r.detail);
+  if (!r.recipe_run.empty()) {
+    text += fmt::format("  champion {}@{} = version {} (recipe: run {})\n", r.model, r.alias,
+                        r.champion, r.recipe_run);
+  }
+  if (!r.run_id.empty()) {
+    text += fmt::format("  challenger: run {} on {}, version {}\n", r.run_id, r.data, r.challenger);
+  }
+  if (r.promotion) {
+    const auto& p = *r.promotion;
+    for (const auto& c : p.clauses) {
+      text += c.skipped ? fmt::format("  skip  {}\n", c.text)
+                        : fmt::format("  {}  {}  ({:.6g} vs {:.6g})\n", c.passed ? "pass" : "FAIL",
+                                      c.text, c.left, c.right);
+    }
+  }
+  return text;
+}
+
+// `kiln monitor retrain MODEL`: one retraining under the model's policy, now, in this process.
+Result<ExitCode> Retrain(const GlobalOptions& g, const RetrainArgs& a) {
+  auto ctx = Context(g);
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(pipeline::RetrainPolicy policy,
+                        pipeline::RetrainPolicyFor(*home, a.options.model));
+  pipeline::RetrainOptions o = a.options;
+  o.actor = pipeline::Actor();
+  if (!a.json) o.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  KILN_ASSIGN_OR_RETURN(pipeline::RetrainResult r, pipeline::Retrain(*home, policy, o, ctx));
+  if (a.json) {
+    PrintJson(pipeline::RetrainResultJson(r));
+  } else {
+    Print(RetrainText(r));
+  }
+  return r.outcome == "promoted" || r.outcome == "skipped" ? 0 : 1;
+}
+
+CLI::App* RetrainVerb(CLI::App& parent, RetrainArgs* a) {
+  CLI::App* r = parent.add_subcommand(
+      "retrain",
+      "retrain a model under its kiln.yaml policy: the production run's recipe on the newest "
+      "data, registered, promoted only through the policy's gate");
+  r->add_option("model", a->options.model, "the registered model")->required();
+  r->add_option("--trigger", a->options.trigger,
+                "recorded as the run's trigger tag: manual (default), alert:RULE, "
+                "schedule:NAME, data:NAME@vN");
+  r->add_flag("--json", a->json, "machine-readable output");
+  return r;
+}
+
 // The rules of kiln.yaml, as a table or as Prometheus alerting rules.
 Result<ExitCode> Rules(const GlobalOptions& g, const MonitorArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
@@ -423,6 +484,11 @@ void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run)
   rules->callback(
       [run, args, &global] { *run = [args, &global] { return Rules(global, *args); }; });
 
+  auto retrain = std::make_shared<RetrainArgs>();
+  RetrainVerb(*monitor, retrain.get())->callback([run, retrain, &global] {
+    *run = [retrain, &global] { return Retrain(global, *retrain); };
+  });
+
   CLI::App* drift = monitor->add_subcommand(
       "drift", "a dataset version or file against a model's training reference");
   drift->add_option("--model", args->model, "model file, NAME@ALIAS, NAME:VERSION or a run id")
@@ -438,6 +504,13 @@ void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run)
   drift->add_flag("--json", args->json, "machine-readable output");
   drift->callback(
       [run, args, &global] { *run = [args, &global] { return Drift(global, *args); }; });
+}
+
+void AddRetrainJobVerb(CLI::App& parent, Runner* run, const JobSink& sink) {
+  auto args = std::make_shared<RetrainArgs>();
+  RetrainVerb(parent, args.get())->callback([run, sink, args] {
+    *run = [sink, args] { return sink("retrain", jobs::Payload(args->options), args->json); };
+  });
 }
 
 }  // namespace kiln::app

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -162,6 +163,27 @@ std::unique_ptr<ControlPlane> StartControlPlane(pipeline::Home* home,
   return c;
 }
 
+// Where alerts with `retrain: true` queue retrainings: the home's job queue, opened only when
+// such a rule exists (a queue that does not open is logged; alerts go on without retraining).
+api::RetrainQueue RetrainQueueFor(pipeline::Home& home,
+                                  std::unique_ptr<registry::JobQueue>* queue) {
+  api::RetrainQueue out;
+  const auto& m = home.config().monitoring;
+  if (std::none_of(m.alerts.begin(), m.alerts.end(), [](const auto& r) { return r.retrain; })) {
+    return out;
+  }
+  auto q = jobs::OpenQueue(home);
+  if (!q.ok()) {
+    KILN_LOG_WARN("alerts cannot queue retrainings: {}", q.status().ToString());
+    return out;
+  }
+  *queue = std::move(*q);
+  out.jobs = queue->get();
+  for (const auto& p : m.retraining) out.models.insert(p.model);
+  out.max_attempts = home.config().queue.max_attempts;
+  return out;
+}
+
 // The gRPC front end on --grpc-port (null with -1).
 Result<std::unique_ptr<rpc::GrpcServer>> StartGrpc(const ServeArgs& a, const Limits& limits,
                                                    api::GrpcInferenceService* service) {
@@ -227,10 +249,13 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   }
   std::unique_ptr<ControlPlane> control;
   if (a.control_plane) control = StartControlPlane(home.get(), &metrics);
+  std::unique_ptr<registry::JobQueue> retrain_jobs;  // outlives the monitor that queues jobs
   std::unique_ptr<api::AlertMonitor> alerts;
   if (const auto& m = home->config().monitoring; m.enabled) {
-    alerts = std::make_unique<api::AlertMonitor>(
-        &models, m.alerts, std::chrono::milliseconds(m.evaluate_ms), &home->catalog());
+    api::RetrainQueue retrain = RetrainQueueFor(*home, &retrain_jobs);
+    alerts = std::make_unique<api::AlertMonitor>(&models, m.alerts,
+                                                 std::chrono::milliseconds(m.evaluate_ms),
+                                                 &home->catalog(), std::move(retrain));
     metrics.AddCollector([&alerts] { return alerts->engine().Exposition(); });
   }
   api::V2Service service(&models, &dispatcher, &metrics,

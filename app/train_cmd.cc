@@ -288,6 +288,8 @@ CLI::App* TrainVerb(CLI::App& parent, TrainArgs* a) {
   train->add_option("--task", a->train.task, "binary|multiclass|regression (default: inferred)")
       ->check(CLI::IsMember({"binary", "multiclass", "regression"}));
   train->add_option("--param", a->train.params, "k=v training parameter (repeatable)");
+  train->add_option("--feature", a->train.features,
+                    "train on exactly these columns (repeatable; default: every usable column)");
   train->add_option("--experiment", a->train.experiment, "experiment the run belongs to")
       ->default_val("default");
   train->add_option("--run-name", a->train.run_name, "a name for the run (free text)");

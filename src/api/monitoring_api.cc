@@ -10,6 +10,7 @@
 #include "kiln/base/logging.h"
 #include "kiln/base/names.h"
 #include "kiln/http/server.h"
+#include "kiln/jobs/operations.h"
 #include "kiln/monitor/metrics.h"
 #include "kiln/pipeline/result_json.h"
 
@@ -319,8 +320,13 @@ json EventJson(const monitor::AlertEvent& e) {
 }  // namespace
 
 AlertMonitor::AlertMonitor(const serve::ModelManager* models, std::vector<monitor::AlertRule> rules,
-                           std::chrono::milliseconds every, registry::CatalogStore* catalog)
-    : models_(models), catalog_(catalog), engine_(std::move(rules)), every_(every) {
+                           std::chrono::milliseconds every, registry::CatalogStore* catalog,
+                           RetrainQueue retrain)
+    : models_(models),
+      catalog_(catalog),
+      retrain_(std::move(retrain)),
+      engine_(std::move(rules)),
+      every_(every) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -357,14 +363,44 @@ void AlertMonitor::EvaluateNow() {
       }
     }
     Deliver(e);
+    QueueRetraining(e);
+  }
+}
+
+const monitor::AlertRule* AlertMonitor::Rule(const std::string& name) const {
+  for (const auto& r : engine_.rules()) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+void AlertMonitor::QueueRetraining(const monitor::AlertEvent& e) {
+  const monitor::AlertRule* rule = Rule(e.rule);
+  if (e.state != "firing" || !rule || !rule->retrain || !retrain_.jobs) return;
+  if (!retrain_.models.count(e.model)) {
+    KILN_LOG_WARN("alert {}: {} has no retraining policy: nothing queued", e.rule, e.model);
+    return;
+  }
+  pipeline::RetrainOptions o;
+  o.model = e.model;
+  o.trigger = "alert:" + e.rule;
+  registry::JobSpec spec;
+  spec.verb = "retrain";
+  spec.payload = jobs::Payload(o);
+  // One job per firing, however many times this round is repeated.
+  spec.idempotency_key = fmt::format("retrain:{}:alert:{}:{}", e.model, e.rule, e.since_ms);
+  spec.max_attempts = retrain_.max_attempts;
+  auto job = retrain_.jobs->Enqueue(spec);
+  if (job.ok()) {
+    KILN_LOG_WARN("alert {}: retraining of {} queued as job {}", e.rule, e.model, job->id);
+  } else {
+    KILN_LOG_WARN("alert {}: the retraining of {} was not queued: {}", e.rule, e.model,
+                  job.status().ToString());
   }
 }
 
 void AlertMonitor::Deliver(const monitor::AlertEvent& e) {
-  const monitor::AlertRule* rule = nullptr;
-  for (const auto& r : engine_.rules()) {
-    if (r.name == e.rule) rule = &r;
-  }
+  const monitor::AlertRule* rule = Rule(e.rule);
   if (!rule || rule->webhook.empty()) return;
   auto url = ParseHttpUrl(rule->webhook, "webhook", 80);  // checked when kiln.yaml was read
   if (!url.ok()) return;
@@ -391,7 +427,8 @@ std::string AlertMonitor::Json() const {
                      {"expr", r.expr},
                      {"for_ms", r.for_ms},
                      {"severity", r.severity},
-                     {"webhook", r.webhook}});
+                     {"webhook", r.webhook},
+                     {"retrain", r.retrain}});
   }
   for (const auto& a : engine_.Active()) {
     active.push_back({{"rule", a.rule},

@@ -72,6 +72,21 @@ Status CancelledError(std::string m) { return {StatusCode::kCancelled, std::move
 Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 Status UnimplementedError(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+
+bool IsPermanent(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kOutOfRange:
+    case StatusCode::kUnimplemented:
+    case StatusCode::kDataLoss:
+      return true;
+    default:
+      return false;
+  }
+}
 Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
 Status ErrnoToStatus(int err, std::string_view what) {

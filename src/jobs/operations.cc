@@ -8,6 +8,7 @@
 #include "kiln/base/names.h"
 #include "kiln/pipeline/models.h"
 #include "kiln/pipeline/result_json.h"
+#include "kiln/pipeline/retrain.h"
 #include "kiln/pipeline/run_recorder.h"
 #include "kiln/pipeline/training_data.h"
 #include "kiln/tune/space.h"
@@ -28,7 +29,8 @@ void Fields(pipeline::IngestOptions& o, F&& f) {
 template <typename F>
 void Fields(pipeline::TrainOptions& o, F&& f) {
   f("data", o.data), f("target", o.target), f("task", o.task), f("params", o.params);
-  f("valid", o.valid), f("valid_frac", o.valid_frac), f("metric", o.metric);
+  f("features", o.features), f("valid", o.valid), f("valid_frac", o.valid_frac),
+      f("metric", o.metric);
   f("experiment", o.experiment), f("run_name", o.run_name), f("tags", o.tags);
   f("record_curves", o.record_curves), f("init_model", o.init_model);
   f("checkpoint_every", o.checkpoint_every), f("out", o.out), f("register", o.register_name);
@@ -56,6 +58,11 @@ template <typename F>
 void Fields(pipeline::PromoteOptions& o, F&& f) {
   f("name", o.name), f("version", o.version), f("to", o.to), f("gate", o.gate), f("on", o.on);
   f("reason", o.reason);
+}
+
+template <typename F>
+void Fields(pipeline::RetrainOptions& o, F&& f) {
+  f("model", o.model), f("trigger", o.trigger);
 }
 
 template <typename T>
@@ -281,11 +288,35 @@ Result<JobOutput> RunPromote(pipeline::Home& home, const registry::JobRecord& jo
   return JobOutput{pipeline::PromoteResultJson(r), fmt::format("{}:{}", o.name, o.version)};
 }
 
+Result<JobOutput> RunRetrain(pipeline::Home& home, const registry::JobRecord& job,
+                             const ExecContext& ctx, const std::function<void(std::string)>& log) {
+  KILN_ASSIGN_OR_RETURN(auto o, FromPayload<pipeline::RetrainOptions>("retrain", job.spec.payload));
+  KILN_ASSIGN_OR_RETURN(pipeline::RetrainPolicy policy, pipeline::RetrainPolicyFor(home, o.model));
+  KILN_RETURN_IF_ERROR(pipeline::ReapKilledRuns(&home).status());
+  if (o.trigger == "manual" && !job.spec.schedule.empty()) {
+    o.trigger = "schedule:" + job.spec.schedule;
+  }
+  o.job = std::to_string(job.id);
+  o.actor = "monitor";
+  o.log = [&log](const std::string& line) { log(line); };
+  o.on_iteration = [&log](const learn::IterationLog& it) {
+    if (it.valid && (it.iteration + 1) % 10 == 0) {
+      log(fmt::format("[{}] valid {} {:.6f}", it.iteration + 1, it.metric, *it.valid));
+    }
+  };
+  KILN_ASSIGN_OR_RETURN(pipeline::RetrainResult r, pipeline::Retrain(home, policy, o, ctx));
+  if (r.outcome == "failed" || r.outcome == "rejected") {
+    return FailedPreconditionError(fmt::format("retraining {}: {}", r.outcome, r.detail));
+  }
+  return JobOutput{pipeline::RetrainResultJson(r),
+                   r.challenger > 0 ? fmt::format("{}:{}", r.model, r.challenger) : ""};
+}
+
 }  // namespace
 
 const std::vector<std::string_view>& JobVerbs() {
-  static const std::vector<std::string_view> verbs = {"ingest",  "train", "tune",
-                                                      "predict", "eval",  "promote"};
+  static const std::vector<std::string_view> verbs = {"ingest", "train",   "tune",   "predict",
+                                                      "eval",   "promote", "retrain"};
   return verbs;
 }
 
@@ -295,6 +326,7 @@ std::string Payload(const pipeline::TuneOptions& o) { return ToPayload(o); }
 std::string Payload(const pipeline::BatchPredictOptions& o) { return ToPayload(o); }
 std::string Payload(const pipeline::EvalOptions& o) { return ToPayload(o); }
 std::string Payload(const pipeline::PromoteOptions& o) { return ToPayload(o); }
+std::string Payload(const pipeline::RetrainOptions& o) { return ToPayload(o); }
 
 Status ValidatePayload(std::string_view verb, std::string_view payload) {
   if (verb == "ingest") {
@@ -323,10 +355,15 @@ Status ValidatePayload(std::string_view verb, std::string_view payload) {
   if (verb == "predict") return FromPayload<pipeline::BatchPredictOptions>(verb, payload).status();
   if (verb == "eval") return FromPayload<pipeline::EvalOptions>(verb, payload).status();
   if (verb == "promote") return FromPayload<pipeline::PromoteOptions>(verb, payload).status();
+  if (verb == "retrain") {
+    KILN_ASSIGN_OR_RETURN(auto o, FromPayload<pipeline::RetrainOptions>(verb, payload));
+    KILN_RETURN_IF_ERROR(ValidateName(o.model, "model name"));
+    return pipeline::ValidateTrigger(o.trigger);
+  }
   const std::string guess = ClosestWord(verb, JobVerbs());
   return InvalidArgumentError(fmt::format(
-      "'{}' is not a job verb{} (ingest, train, tune, predict, eval, promote)", Printable(verb),
-      guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
+      "'{}' is not a job verb{} (ingest, train, tune, predict, eval, promote, retrain)",
+      Printable(verb), guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
 }
 
 namespace {
@@ -365,7 +402,8 @@ Status CheckRemotePayload(std::string_view verb, std::string_view payload) {
     KILN_RETURN_IF_ERROR(NotAPath("model", o.model, true));
     return NotAPath("data", o.data, false);
   }
-  if (verb == "promote") return Status::Ok();  // its data is always a dataset version
+  // Their data is always a dataset version.
+  if (verb == "promote" || verb == "retrain") return Status::Ok();
   return InvalidArgumentError(fmt::format(
       "{} jobs read or write files: submit them with kiln jobs submit, not over the API", verb));
 }
@@ -378,6 +416,7 @@ Result<JobOutput> RunJob(pipeline::Home& home, const registry::JobRecord& job,
   if (verb == "tune") return RunTune(home, job, ctx, log);
   if (verb == "ingest") return RunIngest(home, job, ctx, log);
   if (verb == "promote") return RunPromote(home, job, ctx, log);
+  if (verb == "retrain") return RunRetrain(home, job, ctx, log);
   if (verb == "predict") {
     KILN_ASSIGN_OR_RETURN(auto o,
                           FromPayload<pipeline::BatchPredictOptions>(verb, job.spec.payload));

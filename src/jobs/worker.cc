@@ -24,21 +24,6 @@ int64_t NowMs() {
       .count();
 }
 
-bool Permanent(StatusCode code) {
-  switch (code) {
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kNotFound:
-    case StatusCode::kAlreadyExists:
-    case StatusCode::kFailedPrecondition:
-    case StatusCode::kOutOfRange:
-    case StatusCode::kUnimplemented:
-    case StatusCode::kDataLoss:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string DefaultId() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
@@ -67,7 +52,7 @@ registry::JobOutcome FailureOutcome(const registry::JobRecord& job, const Status
   o.error = error.ToString();
   if (cancel_requested && error.code() == StatusCode::kCancelled) {
     o.state = registry::JobState::kCancelled;
-  } else if (Permanent(error.code())) {
+  } else if (IsPermanent(error.code())) {
     o.state = registry::JobState::kFailed;
   } else if (job.attempts >= job.spec.max_attempts) {
     o.state = registry::JobState::kDead;
@@ -255,6 +240,7 @@ Status Worker::Run() {
     if (auto due = queue_->EnqueueDue(NowMs(), next_run); !due.ok()) {
       KILN_LOG_WARN("schedules: {}", due.status().ToString());
     }
+    if (options_.on_poll) options_.on_poll();
     if (Clock::now() - last_renew >= renew_every) {
       KILN_RETURN_IF_ERROR(Renew());
       last_renew = Clock::now();

@@ -8,6 +8,7 @@
 #include "kiln/base/condition.h"
 #include "kiln/base/names.h"
 #include "kiln/base/numbers.h"
+#include "kiln/registry/gate.h"
 
 namespace kiln::pipeline {
 namespace {
@@ -193,47 +194,65 @@ Result<QueueConfig> ReadQueue(const YAML::Node& node) {
   return q;
 }
 
-// One entry of `monitoring.alerts` (its webhook host is checked against the allowlist later).
-Result<monitor::AlertRule> ReadAlert(const YAML::Node& node, size_t index) {
-  const std::string at = fmt::format("monitoring.alerts[{}]", index);
+// Calls `f(key, where, value)` for each entry of the mapping `node` (found at `at`), whose values
+// must be single values; the first error stops it.
+template <typename F>
+Status ForEachValue(const YAML::Node& node, const std::string& at, F&& f) {
   if (!node.IsMap())
     return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a mapping", at));
-  monitor::AlertRule rule;
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     const std::string where = at + "." + key;
     if (!kv.second.IsScalar()) {
       return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a single value", where));
     }
-    const std::string value = kv.second.Scalar();
-    if (key == "name") {
-      KILN_RETURN_IF_ERROR(ValidateName(value, "kiln.yaml: " + where));
-      rule.name = value;
-    } else if (key == "model") {
-      KILN_RETURN_IF_ERROR(ValidateName(value, "kiln.yaml: " + where));
-      rule.model = value;
-    } else if (key == "expr") {
-      rule.expr = value;
-    } else if (key == "for") {
-      auto ms = ParseDuration(value, where, 0, int64_t{7} * 86'400'000);
-      if (!ms.ok())
-        return InvalidArgumentError(fmt::format("kiln.yaml: {}", ms.status().message()));
-      rule.for_ms = *ms;
-    } else if (key == "severity") {
-      if (value != "info" && value != "warning" && value != "critical") {
-        return InvalidArgumentError(
-            fmt::format("kiln.yaml: {} must be info, warning or critical", where));
-      }
-      rule.severity = value;
-    } else if (key == "webhook") {
-      KILN_RETURN_IF_ERROR(ParseHttpUrl(value, "kiln.yaml: " + where, 80).status());
-      rule.webhook = value;
-    } else {
-      return InvalidArgumentError(
-          fmt::format("kiln.yaml: unknown key {} (name, model, expr, for, severity, webhook)",
-                      Printable(where)));
-    }
+    KILN_RETURN_IF_ERROR(f(key, where, kv.second));
   }
+  return Status::Ok();
+}
+
+// One entry of `monitoring.alerts` (its webhook host is checked against the allowlist later).
+Result<monitor::AlertRule> ReadAlert(const YAML::Node& node, size_t index) {
+  const std::string at = fmt::format("monitoring.alerts[{}]", index);
+  monitor::AlertRule rule;
+  Status read = ForEachValue(
+      node, at,
+      [&](const std::string& key, const std::string& where, const YAML::Node& n) -> Status {
+        const std::string value = n.Scalar();
+        if (key == "name") {
+          KILN_RETURN_IF_ERROR(ValidateName(value, "kiln.yaml: " + where));
+          rule.name = value;
+        } else if (key == "model") {
+          KILN_RETURN_IF_ERROR(ValidateName(value, "kiln.yaml: " + where));
+          rule.model = value;
+        } else if (key == "expr") {
+          rule.expr = value;
+        } else if (key == "for") {
+          auto ms = ParseDuration(value, where, 0, int64_t{7} * 86'400'000);
+          if (!ms.ok())
+            return InvalidArgumentError(fmt::format("kiln.yaml: {}", ms.status().message()));
+          rule.for_ms = *ms;
+        } else if (key == "severity") {
+          if (value != "info" && value != "warning" && value != "critical") {
+            return InvalidArgumentError(
+                fmt::format("kiln.yaml: {} must be info, warning or critical", where));
+          }
+          rule.severity = value;
+        } else if (key == "webhook") {
+          KILN_RETURN_IF_ERROR(ParseHttpUrl(value, "kiln.yaml: " + where, 80).status());
+          rule.webhook = value;
+        } else if (key == "retrain") {
+          if (!YAML::convert<bool>::decode(n, rule.retrain)) {
+            return InvalidArgumentError(fmt::format("kiln.yaml: {} must be true or false", where));
+          }
+        } else {
+          return InvalidArgumentError(fmt::format(
+              "kiln.yaml: unknown key {} (name, model, expr, for, severity, webhook, retrain)",
+              Printable(where)));
+        }
+        return Status::Ok();
+      });
+  KILN_RETURN_IF_ERROR(read);
   if (rule.name.empty() || rule.expr.empty()) {
     return InvalidArgumentError(fmt::format("kiln.yaml: {} needs a name and an expr", at));
   }
@@ -248,6 +267,72 @@ Result<monitor::AlertRule> ReadAlert(const YAML::Node& node, size_t index) {
     }
   }
   return rule;
+}
+
+// One entry of `monitoring.retraining`.
+Result<RetrainPolicy> ReadRetrainPolicy(const YAML::Node& node, size_t index) {
+  const std::string at = fmt::format("monitoring.retraining[{}]", index);
+  RetrainPolicy p;
+  Status read = ForEachValue(
+      node, at,
+      [&](const std::string& key, const std::string& where, const YAML::Node& n) -> Status {
+        const std::string value = n.Scalar();
+        if (key == "model" || key == "alias") {
+          KILN_RETURN_IF_ERROR(ValidateName(value, "kiln.yaml: " + where));
+          (key == "model" ? p.model : p.alias) = value;
+        } else if (key == "data" || key == "holdout") {
+          if (auto ref = ParseDatasetRef(value); !ref.ok()) {
+            return InvalidArgumentError(
+                fmt::format("kiln.yaml: {}: {}", where, ref.status().message()));
+          }
+          if (!AsDatasetRef(value) || (key == "holdout" && AsDatasetRef(value)->version == 0)) {
+            return InvalidArgumentError(fmt::format(
+                "kiln.yaml: {} must be a dataset {}, not '{}'", where,
+                key == "holdout" ? "version NAME@vN" : "NAME or NAME@vN", Printable(value)));
+          }
+          (key == "data" ? p.data : p.holdout) = value;
+        } else if (key == "gate") {
+          if (Status s = registry::ValidateGate(value); !s.ok()) {
+            return InvalidArgumentError(fmt::format("kiln.yaml: {}: {}", where, s.message()));
+          }
+          p.gate = value;
+        } else if (key == "new_data") {
+          if (!YAML::convert<bool>::decode(n, p.new_data)) {
+            return InvalidArgumentError(fmt::format("kiln.yaml: {} must be true or false", where));
+          }
+        } else if (key == "every") {
+          KILN_RETURN_IF_ERROR(
+              ParseDuration(value, "kiln.yaml: " + where, 60'000, int64_t{366} * 86'400'000)
+                  .status());
+          p.every = value;
+        } else if (key == "cron") {
+          p.cron = value;  // its fields are checked where it becomes a queue schedule
+        } else if (key == "cooldown") {
+          KILN_ASSIGN_OR_RETURN(p.cooldown_ms, ParseDuration(value, "kiln.yaml: " + where, 0,
+                                                             int64_t{30} * 86'400'000));
+        } else if (key == "max_per_day") {
+          KILN_ASSIGN_OR_RETURN(uint64_t most, Integer(n, where, 1000));
+          if (most == 0) {
+            return InvalidArgumentError(fmt::format("kiln.yaml: {} must be 1..1000", where));
+          }
+          p.max_per_day = static_cast<int>(most);
+        } else {
+          return InvalidArgumentError(
+              fmt::format("kiln.yaml: unknown key {} (model, alias, data, holdout, gate, new_data, "
+                          "every, cron, cooldown, max_per_day)",
+                          Printable(where)));
+        }
+        return Status::Ok();
+      });
+  KILN_RETURN_IF_ERROR(read);
+  if (p.model.empty() || p.holdout.empty() || p.gate.empty()) {
+    return InvalidArgumentError(
+        fmt::format("kiln.yaml: {} needs a model, a holdout dataset version and a gate", at));
+  }
+  if (!p.every.empty() && !p.cron.empty()) {
+    return InvalidArgumentError(fmt::format("kiln.yaml: {}: every or cron, not both", at));
+  }
+  return p;
 }
 
 Result<MonitoringConfig> ReadMonitoring(const YAML::Node& node) {
@@ -299,6 +384,18 @@ Result<MonitoringConfig> ReadMonitoring(const YAML::Node& node) {
         }
         m.alerts.push_back(std::move(rule));
       }
+    } else if (key == "retraining") {
+      if (!kv.second.IsSequence()) {
+        return InvalidArgumentError("kiln.yaml: monitoring.retraining must be a list of policies");
+      }
+      for (size_t i = 0; i < kv.second.size(); ++i) {
+        KILN_ASSIGN_OR_RETURN(RetrainPolicy p, ReadRetrainPolicy(kv.second[i], i));
+        if (m.Policy(p.model)) {
+          return InvalidArgumentError(
+              fmt::format("kiln.yaml: two retraining policies for model '{}'", p.model));
+        }
+        m.retraining.push_back(std::move(p));
+      }
     } else if (key == "prediction_log") {
       if (!kv.second.IsMap()) {
         return InvalidArgumentError("kiln.yaml: monitoring.prediction_log must be a mapping");
@@ -327,8 +424,17 @@ Result<MonitoringConfig> ReadMonitoring(const YAML::Node& node) {
     } else {
       return InvalidArgumentError(
           fmt::format("kiln.yaml: unknown key {} (enabled, window, min_samples, prediction_log, "
-                      "alerts, evaluate_every, webhook_allow)",
+                      "alerts, evaluate_every, webhook_allow, retraining)",
                       Printable(at)));
+    }
+  }
+  // An alert that retrains names a model with a policy (or, for every model, some policy exists).
+  for (const auto& rule : m.alerts) {
+    if (!rule.retrain) continue;
+    if (rule.model.empty() ? m.retraining.empty() : !m.Policy(rule.model)) {
+      return InvalidArgumentError(fmt::format(
+          "kiln.yaml: alert '{}' retrains, but monitoring.retraining has no policy for {}",
+          rule.name, rule.model.empty() ? "any model" : "model '" + rule.model + "'"));
     }
   }
   // A webhook goes only to a host the allowlist names (none by default): a rule cannot make the
@@ -347,6 +453,13 @@ Result<MonitoringConfig> ReadMonitoring(const YAML::Node& node) {
 }
 
 }  // namespace
+
+const RetrainPolicy* MonitoringConfig::Policy(const std::string& model) const {
+  for (const auto& p : retraining) {
+    if (p.model == model) return &p;
+  }
+  return nullptr;
+}
 
 Result<Config> ParseConfig(std::string_view yaml) {
   Config config;

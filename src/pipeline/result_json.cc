@@ -110,6 +110,15 @@ std::string PromoteResultJson(const PromoteResult& r) {
   return out.dump();
 }
 
+std::string RetrainResultJson(const RetrainResult& r) {
+  json out = {{"model", r.model},           {"alias", r.alias},   {"trigger", r.trigger},
+              {"outcome", r.outcome},       {"detail", r.detail}, {"champion", r.champion},
+              {"recipe_run", r.recipe_run}, {"run_id", r.run_id}, {"data", r.data},
+              {"challenger", r.challenger}};
+  out["promotion"] = r.promotion ? json::parse(PromoteResultJson(*r.promotion)) : json(nullptr);
+  return out.dump();
+}
+
 std::string TuneResultJson(const TuneResult& r) {
   json out = {{"run_id", r.run_id},
               {"metric", r.metric},

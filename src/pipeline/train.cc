@@ -1,5 +1,6 @@
 #include "kiln/pipeline/train.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -66,6 +67,30 @@ struct TrainingSet {
   std::vector<float> train_labels, valid_labels;
 };
 
+// The columns `o.features` names, each a usable feature of the data, in the data's order.
+Result<std::vector<size_t>> ChosenFeatures(const TrainingSet& s, const TrainOptions& o) {
+  const data::Schema& schema = s.train.data.schema;
+  for (const std::string& name : o.features) {
+    auto i = schema.IndexOf(name);
+    if (!i) {
+      return InvalidArgumentError(
+          fmt::format("feature '{}' is not a column of {}", Printable(name), s.train.label));
+    }
+    if (std::find(s.features.begin(), s.features.end(), *i) == s.features.end()) {
+      return InvalidArgumentError(fmt::format(
+          "column '{}' of {} cannot be a feature (the target, or text)", name, s.train.label));
+    }
+  }
+  std::vector<size_t> out;
+  for (size_t i : s.features) {
+    const std::string& name = schema.field(i).name;
+    if (std::find(o.features.begin(), o.features.end(), name) != o.features.end()) {
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
 Result<TrainingSet> PrepareTrainingSet(Home& home, const TrainOptions& o,
                                        const learn::GbdtParams& params, TrainResult* result,
                                        const ExecContext& ctx) {
@@ -74,6 +99,9 @@ Result<TrainingSet> PrepareTrainingSet(Home& home, const TrainOptions& o,
   KILN_ASSIGN_OR_RETURN(s.labels, MakeLabels(s.train.data, o.target, o.task));
   if (params.objective) s.labels.objective = *params.objective;
   s.features = FeatureColumns(s.train.data, o.target, &result->skipped_columns);
+  if (!o.features.empty()) {
+    KILN_ASSIGN_OR_RETURN(s.features, ChosenFeatures(s, o));
+  }
   if (s.features.empty()) return InvalidArgumentError("no usable feature columns");
   s.train_rows = std::move(s.train.data);
   s.train_labels = s.labels.values;
@@ -107,6 +135,7 @@ registry::RunRecord NewTrainingRun(const TrainOptions& o, const learn::GbdtParam
   run.params["target"] = o.target;
   run.params["objective"] = std::string(model::ObjectiveName(s.labels.objective));
   if (o.valid_frac > 0) run.params["valid_frac"] = fmt::format("{}", o.valid_frac);
+  if (!o.metric.empty()) run.params["metric"] = o.metric;
   run.tags = o.tags;
   if (!o.init_model.empty()) run.tags["init_model"] = o.init_model;
   run.attributes.train_data = s.train.label;

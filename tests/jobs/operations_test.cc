@@ -30,6 +30,13 @@ TEST(JobPayloadTest, EveryVerbRoundTrips) {
   p.name = "credit";
   p.version = 2;
   EXPECT_TRUE(ValidatePayload("promote", Payload(p)).ok());
+  pipeline::RetrainOptions r;
+  r.model = "credit";
+  for (const char* trigger : {"manual", "alert:acc-drop", "schedule:nightly", "data:credit@v4"}) {
+    r.trigger = trigger;
+    EXPECT_TRUE(ValidatePayload("retrain", Payload(r)).ok()) << Payload(r);
+    EXPECT_TRUE(CheckRemotePayload("retrain", Payload(r)).ok());
+  }
 }
 
 TEST(JobPayloadTest, RefusesWhatNoVerbTakes) {
@@ -55,6 +62,11 @@ TEST(JobPayloadTest, RefusesWhatNoVerbTakes) {
       {"ingest", R"({"file":"f","name":"a/b"})", "dataset name"},
       {"tune", R"({"data":"d","space":"x: 1"})", "space.yaml"},
       {"promote", R"({"name":"m","version":"2"})", "'version' has the wrong type"},
+      {"retrain", R"({"model":"../m"})", "model name"},
+      {"retrain", R"({"model":"m","trigger":"whim"})", "expected manual, alert:RULE"},
+      {"retrain", R"({"model":"m","trigger":"data:credit"})", "data:NAME@vN"},
+      {"retrain", R"({"model":"m","trigger":"alert:../x"})", "alert:RULE"},
+      {"retrain", R"({"model":"m","alias":"staging"})", "unknown option 'alias'"},
   };
   for (const auto& c : bad) {
     Status s = ValidatePayload(c.verb, c.payload);

@@ -171,8 +171,81 @@ TEST(ConfigTest, AlertRules) {
        "not an http:// URL"},
       {"monitoring: {alerts: [{name: ../a, expr: drift.share > 1}]}\n", "alerts[0].name"},
       {"monitoring: {alerts: [{name: a, expr: drift.share > 1, retrain: true}]}\n",
-       "unknown key monitoring.alerts[0].retrain"},
+       "alert 'a' retrains, but monitoring.retraining has no policy for any model"},
+      {"monitoring: {alerts: [{name: a, expr: drift.share > 1, retrain: yes please}]}\n",
+       "alerts[0].retrain must be true or false"},
+      {"monitoring: {alerts: [{name: a, expr: drift.share > 1, retriain: true}]}\n",
+       "unknown key monitoring.alerts[0].retriain"},
       {"monitoring: {evaluate_every: 10ms}\n", "monitoring.evaluate_every"},
+  };
+  for (const auto& [yaml, message] : bad) {
+    auto r = ParseConfig(yaml);
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_NE(r.status().message().find(message), std::string::npos)
+        << yaml << " -> " << r.status().message();
+  }
+}
+
+TEST(ConfigTest, RetrainingPolicies) {
+  auto c = ParseConfig(
+      "monitoring:\n"
+      "  alerts:\n"
+      "    - {name: acc, model: credit-risk, expr: live.auc < 0.7, retrain: true}\n"
+      "  retraining:\n"
+      "    - model: credit-risk\n"
+      "      data: credit\n"
+      "      holdout: credit-q1@v1\n"
+      "      gate: auc >= champion.auc - 0.005\n"
+      "      new_data: true\n"
+      "      cron: \"0 3 * * *\"\n"
+      "      cooldown: 2h\n"
+      "      max_per_day: 5\n"
+      "    - {model: other, alias: live, holdout: x@v2, gate: rmse <= champion.rmse, every: 6h}\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const auto& m = c->monitoring;
+  EXPECT_TRUE(m.alerts[0].retrain);
+  ASSERT_EQ(m.retraining.size(), 2u);
+  const RetrainPolicy* p = m.Policy("credit-risk");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->alias, "production");
+  EXPECT_EQ(p->data, "credit");
+  EXPECT_EQ(p->holdout, "credit-q1@v1");
+  EXPECT_EQ(p->gate, "auc >= champion.auc - 0.005");
+  EXPECT_TRUE(p->new_data);
+  EXPECT_EQ(p->cron, "0 3 * * *");
+  EXPECT_EQ(p->cooldown_ms, 7'200'000);
+  EXPECT_EQ(p->max_per_day, 5);
+  const RetrainPolicy* q = m.Policy("other");
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->alias, "live");
+  EXPECT_EQ(q->every, "6h");
+  EXPECT_FALSE(q->new_data);
+  EXPECT_EQ(q->cooldown_ms, 3'600'000);
+  EXPECT_EQ(q->max_per_day, 3);
+  EXPECT_EQ(m.Policy("nobody"), nullptr);
+
+  const std::string base = "monitoring: {retraining: [{model: m, holdout: h@v1, gate: auc >= 0";
+  const std::pair<std::string, const char*> bad[] = {
+      {"monitoring: {retraining: [{model: m, gate: auc >= 0}]}\n",
+       "needs a model, a holdout dataset version and a gate"},
+      {"monitoring: {retraining: [{model: m, holdout: h, gate: auc >= 0}]}\n",
+       "holdout must be a dataset version NAME@vN"},
+      {"monitoring: {retraining: [{model: m, holdout: /etc/h.csv, gate: auc >= 0}]}\n",
+       "monitoring.retraining[0].holdout: dataset name"},
+      {base + ", data: ../x.csv}]}\n", "retraining[0].data: dataset name"},
+      {base + ", data: x.csv}]}\n", "retraining[0].data must be a dataset NAME or NAME@vN"},
+      {base + ", gate: auc >=}]}\n", "retraining[0].gate: "},
+      {base + ", every: 10s}]}\n", "retraining[0].every must be between 60000 ms"},
+      {base + ", every: 1d, cron: '0 3 * * *'}]}\n", "every or cron, not both"},
+      {base + ", cooldown: soon}]}\n", "retraining[0].cooldown"},
+      {base + ", max_per_day: 0}]}\n", "max_per_day must be 1..1000"},
+      {base + ", new_data: often}]}\n", "new_data must be true or false"},
+      {base + ", schedule: 1d}]}\n", "unknown key monitoring.retraining[0].schedule"},
+      {base + "}, {model: m, holdout: h@v1, gate: auc >= 0}]}\n",
+       "two retraining policies for model 'm'"},
+      {"monitoring: {retraining: {model: m}}\n", "must be a list of policies"},
+      {base + "}], alerts: [{name: a, model: n, expr: drift.share > 1, retrain: true}]}\n",
+       "alert 'a' retrains, but monitoring.retraining has no policy for model 'n'"},
   };
   for (const auto& [yaml, message] : bad) {
     auto r = ParseConfig(yaml);

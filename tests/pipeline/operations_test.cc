@@ -135,6 +135,26 @@ TEST_F(OperationsTest, AFailedTrainingRecordsItsError) {
   EXPECT_EQ(Train(*home_, o, ctx_).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(OperationsTest, TrainOnChosenFeatures) {
+  TrainOptions o = Options();
+  o.features = {"y", "x"};
+  auto r = Train(*home_, o, ctx_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto m = LoadModelRef(*home_, r->run_id);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ((*m)->features.size(), 2u);
+  EXPECT_EQ((*m)->features[0].name, "x");  // in the data's order
+  EXPECT_EQ((*m)->features[1].name, "y");
+  o.features = {"x", "z"};
+  EXPECT_NE(Train(*home_, o, ctx_).status().message().find("feature 'z' is not a column"),
+            std::string::npos);
+  o.features = {"x", "label"};
+  EXPECT_NE(Train(*home_, o, ctx_).status().message().find("cannot be a feature"),
+            std::string::npos);
+  o.features = {"note"};
+  EXPECT_EQ(Train(*home_, o, ctx_).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(OperationsTest, EvaluatePromotePredict) {
   TrainOptions o = Options();
   o.register_name = "m";

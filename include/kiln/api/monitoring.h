@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "kiln/base/status.h"
 #include "kiln/monitor/alerts.h"
 #include "kiln/registry/catalog_store.h"
+#include "kiln/registry/job_queue.h"
 #include "kiln/serve/model_manager.h"
 
 namespace kiln::api {
@@ -64,12 +66,22 @@ std::vector<monitor::AlertSubject> AlertSubjects(const serve::ModelManager& mode
 
 // Evaluates alert rules over the served versions every `every` on a thread of its own, logs
 // each event, stores it in `catalog` (when not null) and POSTs it as JSON to its rule's webhook
-// (5 s timeout; a failed or slow webhook delays the next evaluation, never serving). Stops (and
-// joins) when destroyed.
+// (5 s timeout; a failed or slow webhook delays the next evaluation, never serving). A firing
+// alert whose rule has `retrain: true` queues a `retrain` job for its model when `retrain.jobs`
+// is set and the model has a retraining policy (pipeline/retrain.h). Stops (and joins) when
+// destroyed.
+// Where alerts with `retrain: true` queue their retrainings.
+struct RetrainQueue {
+  registry::JobQueue* jobs = nullptr;  // not owned; null: no retraining is queued
+  std::set<std::string> models;        // the models with a retraining policy
+  int max_attempts = 3;
+};
+
 class AlertMonitor {
  public:
   AlertMonitor(const serve::ModelManager* models, std::vector<monitor::AlertRule> rules,
-               std::chrono::milliseconds every, registry::CatalogStore* catalog = nullptr);
+               std::chrono::milliseconds every, registry::CatalogStore* catalog = nullptr,
+               RetrainQueue retrain = {});
   ~AlertMonitor();
   AlertMonitor(const AlertMonitor&) = delete;
   AlertMonitor& operator=(const AlertMonitor&) = delete;
@@ -83,9 +95,12 @@ class AlertMonitor {
  private:
   void Loop();
   void Deliver(const monitor::AlertEvent& e);
+  void QueueRetraining(const monitor::AlertEvent& e);
+  const monitor::AlertRule* Rule(const std::string& name) const;
 
   const serve::ModelManager* models_;
   registry::CatalogStore* catalog_;
+  RetrainQueue retrain_;
   monitor::AlertEngine engine_;
   const std::chrono::milliseconds every_;
   Mutex mu_;

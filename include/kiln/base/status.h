@@ -80,6 +80,9 @@ Status CancelledError(std::string message);
 Status UnavailableError(std::string message);
 Status UnimplementedError(std::string message);
 Status DataLossError(std::string message);
+// Whether a retry cannot cure an error of `code`: bad options or data (InvalidArgument,
+// NotFound, AlreadyExists, FailedPrecondition, OutOfRange, Unimplemented, DataLoss).
+bool IsPermanent(StatusCode code);
 Status InternalError(std::string message);
 
 // Status from an errno value: ENOENT -> NotFound, ENOSPC -> ResourceExhausted, EEXIST ->

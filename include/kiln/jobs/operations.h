@@ -20,6 +20,7 @@
 #include "kiln/pipeline/home.h"
 #include "kiln/pipeline/ingest.h"
 #include "kiln/pipeline/promote.h"
+#include "kiln/pipeline/retrain.h"
 #include "kiln/pipeline/train.h"
 #include "kiln/pipeline/tune.h"
 #include "kiln/registry/job_queue.h"
@@ -35,6 +36,7 @@ std::string Payload(const pipeline::TuneOptions& o);
 std::string Payload(const pipeline::BatchPredictOptions& o);
 std::string Payload(const pipeline::EvalOptions& o);
 std::string Payload(const pipeline::PromoteOptions& o);
+std::string Payload(const pipeline::RetrainOptions& o);
 
 // Checks that `payload` is a valid payload of `verb` (what a worker would run), at submit time.
 // InvalidArgument naming the verb (with a suggestion) or the key.

@@ -44,6 +44,9 @@ struct WorkerOptions {
   // The process's pool (not owned): jobs run as its tasks and their ParallelFor helpers share
   // it. Null: the worker makes one for the length of Run().
   ThreadPool* pool = nullptr;
+  // Called on the worker's thread on every poll, after due schedules are queued and before
+  // leasing (the retraining triggers, jobs/triggers.h); may be empty.
+  std::function<void()> on_poll;
 };
 
 // What runs a job: its output or its error; `log` takes progress lines.

@@ -22,6 +22,16 @@
 //     enabled: true
 //     window: 10m                  # tumbling and sliding window, 5s..7d
 //     min_samples: 500             # rows a window needs before drift is decided
+//     alerts: [{name: acc, model: credit-risk, expr: live.auc < 0.7, retrain: true}]
+//     retraining:                  # docs/monitoring.md, "Automatic retraining"
+//       - model: credit-risk
+//         data: credit             # newest version (default: the production run's dataset)
+//         holdout: credit-q1@v1    # the gate's data
+//         gate: auc >= champion.auc - 0.005
+//         new_data: true           # also when a new version of the data is committed
+//         every: 1d                # or cron: "0 3 * * *"
+//         cooldown: 1h
+//         max_per_day: 3
 #pragma once
 
 #include <cstdint>
@@ -64,6 +74,22 @@ struct QueueConfig {
   int max_attempts = 3;             // per job, unless the submitter says otherwise
 };
 
+// One entry of `monitoring.retraining`: when and how a registered model is retrained, and the
+// gate its challenger must pass to take the alias (pipeline/retrain.h).
+struct RetrainPolicy {
+  std::string model;
+  std::string alias = "production";  // the champion's alias, moved only if the gate holds
+  std::string data;     // NAME (its newest version) or NAME@vN; "": the champion run's dataset
+  std::string holdout;  // NAME@vN both versions are scored on
+  std::string gate;     // e.g. "auc >= champion.auc - 0.005"
+  // Triggers besides alerts with `retrain: true`: a new version of the data (seen by
+  // `kiln worker`), and a schedule (`every` or `cron`, kept as a queue schedule by the worker).
+  bool new_data = false;
+  std::string every, cron;
+  int64_t cooldown_ms = 3'600'000;  // at least this long between two retrainings
+  int max_per_day = 3;              // retrainings started in any 24 hours
+};
+
 // The `monitoring:` section: drift, live accuracy and alerts of served models
 // (docs/monitoring.md).
 struct MonitoringConfig {
@@ -79,6 +105,8 @@ struct MonitoringConfig {
   std::vector<monitor::AlertRule> alerts;
   int64_t evaluate_ms = 15'000;            // `evaluate_every: 15s`, 1s..1h
   std::vector<std::string> webhook_allow;  // hosts alerts may POST to (default none)
+  std::vector<RetrainPolicy> retraining;   // one per model at most
+  const RetrainPolicy* Policy(const std::string& model) const;
 };
 
 struct Config {

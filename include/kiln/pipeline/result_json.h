@@ -7,6 +7,7 @@
 
 #include "kiln/pipeline/batch_predict.h"
 #include "kiln/pipeline/promote.h"
+#include "kiln/pipeline/retrain.h"
 #include "kiln/pipeline/train.h"
 #include "kiln/pipeline/tune.h"
 
@@ -16,6 +17,7 @@ std::string TrainResultJson(const TrainResult& r);
 std::string EvalResultJson(const EvalResult& r);
 std::string ImportResultJson(const ImportResult& r);
 std::string PromoteResultJson(const PromoteResult& r);
+std::string RetrainResultJson(const RetrainResult& r);
 std::string TuneResultJson(const TuneResult& r);
 std::string BatchPredictResultJson(const BatchPredictResult& r, const std::string& out);
 // A drift report: rows, min_samples, evaluated, drift_share, features[] (name, missing,

@@ -25,13 +25,14 @@
 namespace kiln::pipeline {
 
 struct TrainOptions {
-  std::string data;                 // dataset NAME[@vN] or a CSV/JSONL file
-  std::string target;               // label column
-  std::string task;                 // binary | multiclass | regression; empty: inferred
-  std::vector<std::string> params;  // k=v training parameters
-  std::string valid;                // validation dataset or file
-  double valid_frac = 0;            // or hold out this fraction (seeded), in [0, 1)
-  std::string metric;               // validation / early-stopping metric; empty: the default
+  std::string data;                   // dataset NAME[@vN] or a CSV/JSONL file
+  std::string target;                 // label column
+  std::string task;                   // binary | multiclass | regression; empty: inferred
+  std::vector<std::string> params;    // k=v training parameters
+  std::vector<std::string> features;  // exactly these feature columns; empty: every usable one
+  std::string valid;                  // validation dataset or file
+  double valid_frac = 0;              // or hold out this fraction (seeded), in [0, 1)
+  std::string metric;                 // validation / early-stopping metric; empty: the default
   std::string experiment = "default";
   std::string run_name;
   std::map<std::string, std::string> tags;  // recorded on the run

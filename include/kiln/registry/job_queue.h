@@ -1,5 +1,5 @@
-// JobQueue: the durable queue of lifecycle jobs (ingest, train, tune, predict, eval, promote)
-// and their schedules, behind one interface with one contract test suite. Backends:
+// JobQueue: the durable queue of lifecycle jobs (ingest, train, tune, predict, eval, promote,
+// retrain) and their schedules, behind one interface with one contract test suite. Backends:
 //   - the catalog (this subsystem): tables in meta.db (SQLite) or in the PostgreSQL catalog;
 //     OpenCatalogJobQueue();
 //   - Redis Streams (jobs/redis_queue.h), for many workers on many machines.
