@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <time.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -163,25 +162,37 @@ std::unique_ptr<ControlPlane> StartControlPlane(pipeline::Home* home,
   return c;
 }
 
-// Where alerts with `retrain: true` queue retrainings: the home's job queue, opened only when
-// such a rule exists (a queue that does not open is logged; alerts go on without retraining).
-api::RetrainQueue RetrainQueueFor(pipeline::Home& home,
-                                  std::unique_ptr<registry::JobQueue>* queue) {
-  api::RetrainQueue out;
+// What the alert monitor reads and where it queues retrainings. The home's job queue is opened
+// only when a rule retrains or names a jobs.* value (a queue that does not open is logged; the
+// alerts go on without it).
+api::AlertMonitorOptions AlertOptions(pipeline::Home& home, monitor::MetricsRegistry* metrics,
+                                      std::unique_ptr<registry::JobQueue>* queue) {
   const auto& m = home.config().monitoring;
-  if (std::none_of(m.alerts.begin(), m.alerts.end(), [](const auto& r) { return r.retrain; })) {
-    return out;
+  api::AlertMonitorOptions o;
+  o.every = std::chrono::milliseconds(m.evaluate_ms);
+  o.catalog = &home.catalog();
+  o.metrics = metrics;
+  o.window_ms = m.window_ms;
+  bool jobs = false;
+  for (const auto& rule : m.alerts) {
+    jobs = jobs || rule.retrain;
+    for (size_t i = 0; i < rule.condition.clauses(); ++i) {
+      for (const std::string& name : rule.condition.Names(i)) {
+        jobs = jobs || name.starts_with("jobs.");
+      }
+    }
   }
+  if (!jobs) return o;
   auto q = jobs::OpenQueue(home);
   if (!q.ok()) {
-    KILN_LOG_WARN("alerts cannot queue retrainings: {}", q.status().ToString());
-    return out;
+    KILN_LOG_WARN("alerts cannot read or queue jobs: {}", q.status().ToString());
+    return o;
   }
   *queue = std::move(*q);
-  out.jobs = queue->get();
-  for (const auto& p : m.retraining) out.models.insert(p.model);
-  out.max_attempts = home.config().queue.max_attempts;
-  return out;
+  o.jobs = queue->get();
+  for (const auto& p : m.retraining) o.retrainable.insert(p.model);
+  o.max_attempts = home.config().queue.max_attempts;
+  return o;
 }
 
 // The gRPC front end on --grpc-port (null with -1).
@@ -249,13 +260,11 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   }
   std::unique_ptr<ControlPlane> control;
   if (a.control_plane) control = StartControlPlane(home.get(), &metrics);
-  std::unique_ptr<registry::JobQueue> retrain_jobs;  // outlives the monitor that queues jobs
+  std::unique_ptr<registry::JobQueue> alert_jobs;  // outlives the monitor that reads it
   std::unique_ptr<api::AlertMonitor> alerts;
   if (const auto& m = home->config().monitoring; m.enabled) {
-    api::RetrainQueue retrain = RetrainQueueFor(*home, &retrain_jobs);
     alerts = std::make_unique<api::AlertMonitor>(&models, m.alerts,
-                                                 std::chrono::milliseconds(m.evaluate_ms),
-                                                 &home->catalog(), std::move(retrain));
+                                                 AlertOptions(*home, &metrics, &alert_jobs));
     metrics.AddCollector([&alerts] { return alerts->engine().Exposition(); });
   }
   api::V2Service service(&models, &dispatcher, &metrics,

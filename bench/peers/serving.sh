@@ -143,15 +143,17 @@ for v in d i; do
   overhead=$(/usr/bin/python3 - "$OUT" "$v" "$ROUNDS" <<'PY'
 import sys
 out, v, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-keys = ('kiln_request_duration_seconds_sum{route="infer"}', 'kiln_request_duration_seconds_count{route="infer"}',
-        'kiln_inference_compute_seconds_sum{model="higgs"}', 'kiln_inference_compute_seconds_count{model="higgs"}',
-        'kiln_queue_duration_seconds_sum{model="higgs"}')
+# Each family's series with these first labels, summed (whatever labels follow them).
+keys = ('kiln_request_duration_seconds_sum{route="infer"', 'kiln_request_duration_seconds_count{route="infer"',
+        'kiln_inference_compute_seconds_sum{model="higgs"', 'kiln_inference_compute_seconds_count{model="higgs"',
+        'kiln_queue_duration_seconds_sum{model="higgs"')
 def read(path):
     values = {}
     for line in open(path):
         for key in keys:
-            if line.startswith(key + " "):
-                values[key.split("{")[0]] = float(line.split()[-1])
+            if line.startswith(key) and line[len(key)] in ",}":
+                name = key.split("{")[0]
+                values[name] = values.get(name, 0) + float(line.split()[-1])
     return values
 d = {}
 for r in range(1, rounds + 1):

@@ -267,10 +267,12 @@ std::string DriftMetricsText(const serve::ModelManager& models) {
   return out;
 }
 
-std::vector<monitor::AlertSubject> AlertSubjects(const serve::ModelManager& models) {
+std::vector<monitor::AlertSubject> AlertSubjects(
+    const serve::ModelManager& models,
+    const std::function<void(const std::string& model, int64_t version, AlertValues*)>& more) {
   std::vector<monitor::AlertSubject> out;
   for (const auto& served : models.Served()) {
-    auto v = std::make_shared<std::map<std::string, double, std::less<>>>();
+    auto v = std::make_shared<AlertValues>();
     if (served->drift) {
       const monitor::DriftReport r = served->drift->Measure(monitor::DriftWindow::kSliding);
       (*v)["drift.share"] = r.drift_share;
@@ -300,6 +302,7 @@ std::vector<monitor::AlertSubject> AlertSubjects(const serve::ModelManager& mode
       for (const auto& [k, m] : r.metrics) (*v)["live." + k] = m;
     }
     for (const auto& [k, b] : Baseline(*served->model)) (*v)["model.valid." + k] = b;
+    if (more) more(served->name, served->version, v.get());
     out.push_back(
         {served->name, served->version, [v](std::string_view name) -> std::optional<double> {
            auto it = v->find(name);
@@ -320,13 +323,8 @@ json EventJson(const monitor::AlertEvent& e) {
 }  // namespace
 
 AlertMonitor::AlertMonitor(const serve::ModelManager* models, std::vector<monitor::AlertRule> rules,
-                           std::chrono::milliseconds every, registry::CatalogStore* catalog,
-                           RetrainQueue retrain)
-    : models_(models),
-      catalog_(catalog),
-      retrain_(std::move(retrain)),
-      engine_(std::move(rules)),
-      every_(every) {
+                           AlertMonitorOptions options)
+    : models_(models), options_(std::move(options)), engine_(std::move(rules)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -343,7 +341,7 @@ void AlertMonitor::Loop() {
   while (true) {
     {
       MutexLock lock(&mu_);
-      const auto until = std::chrono::steady_clock::now() + every_;
+      const auto until = std::chrono::steady_clock::now() + options_.every;
       while (!stop_ && cv_.WaitUntil(&mu_, until)) {
       }
       if (stop_) return;
@@ -352,11 +350,86 @@ void AlertMonitor::Loop() {
   }
 }
 
+struct AlertMonitor::RoundValues {
+  TrafficByVersion traffic;  // in the window
+  std::map<std::string, double> jobs;
+};
+
+AlertMonitor::RoundValues AlertMonitor::ReadRound() {
+  RoundValues round;
+  if (options_.metrics) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    TrafficByVersion current = InferenceTraffic(options_.metrics);
+    MutexLock lock(&history_mu_);
+    // Keep at most about 60 snapshots per window, and one at or before a window ago.
+    if (history_.empty() || now - history_.back().first >= options_.window_ms / 60) {
+      history_.emplace_back(now, current);
+    }
+    while (history_.size() > 1 && history_[1].first <= now - options_.window_ms) {
+      history_.pop_front();
+    }
+    const bool whole = history_.front().first <= now - options_.window_ms;
+    for (auto& [key, t] : current) {
+      if (whole) {
+        auto base = history_.front().second.find(key);
+        if (base != history_.front().second.end()) {
+          t.requests -= base->second.requests;
+          t.errors -= base->second.errors;
+          for (size_t i = 0; i < t.latency.size() && i < base->second.latency.size(); ++i) {
+            t.latency[i] -= base->second.latency[i];
+          }
+        }
+      }
+    }
+    round.traffic = std::move(current);
+  }
+  if (options_.jobs) {
+    auto stats = options_.jobs->Stats();
+    if (stats.ok()) {
+      for (auto state : {registry::JobState::kQueued, registry::JobState::kRunning,
+                         registry::JobState::kFailed, registry::JobState::kDead}) {
+        round.jobs[fmt::format("jobs.{}", registry::JobStateName(state))] = 0;
+      }
+      for (const auto& [key, n] : stats->jobs) {
+        const std::string name = fmt::format("jobs.{}", registry::JobStateName(key.second));
+        if (round.jobs.count(name)) round.jobs[name] += static_cast<double>(n);
+      }
+    } else {
+      KILN_LOG_WARN("alerts: the job queue's counts are not available: {}",
+                    stats.status().ToString());
+    }
+  }
+  return round;
+}
+
 void AlertMonitor::EvaluateNow() {
-  for (const monitor::AlertEvent& e : engine_.Evaluate(AlertSubjects(*models_))) {
+  const RoundValues round = ReadRound();
+  auto more = [&round](const std::string& model, int64_t version, AlertValues* v) {
+    for (const auto& [k, n] : round.jobs) (*v)[k] = n;
+    auto t = round.traffic.find({model, std::to_string(version)});
+    if (t == round.traffic.end()) {
+      (*v)["requests.count"] = 0;
+      (*v)["errors.count"] = 0;
+      return;  // no rate or latency without requests
+    }
+    const VersionTraffic& w = t->second;
+    (*v)["requests.count"] = static_cast<double>(w.requests);
+    (*v)["errors.count"] = static_cast<double>(w.errors);
+    if (w.requests == 0) return;
+    (*v)["errors.rate"] = static_cast<double>(w.errors) / static_cast<double>(w.requests);
+    for (const auto& [name, q] :
+         {std::pair{"latency.p50", 0.5}, {"latency.p90", 0.9}, {"latency.p99", 0.99}}) {
+      if (auto l = monitor::HistogramQuantile(q, monitor::LatencyBuckets(), w.latency)) {
+        (*v)[name] = *l;
+      }
+    }
+  };
+  for (const monitor::AlertEvent& e : engine_.Evaluate(AlertSubjects(*models_, more))) {
     KILN_LOG_WARN("alert {} {} for {} v{}: {}", e.rule, e.state, e.model, e.version, e.detail);
-    if (catalog_) {
-      auto stored = catalog_->RecordAlertEvent(
+    if (options_.catalog) {
+      auto stored = options_.catalog->RecordAlertEvent(
           {0, e.rule, e.model, e.version, e.severity, e.state, e.time_ms, e.since_ms, e.detail});
       if (!stored.ok()) {
         KILN_LOG_WARN("alert {}: not stored in the catalog: {}", e.rule, stored.status().message());
@@ -376,8 +449,8 @@ const monitor::AlertRule* AlertMonitor::Rule(const std::string& name) const {
 
 void AlertMonitor::QueueRetraining(const monitor::AlertEvent& e) {
   const monitor::AlertRule* rule = Rule(e.rule);
-  if (e.state != "firing" || !rule || !rule->retrain || !retrain_.jobs) return;
-  if (!retrain_.models.count(e.model)) {
+  if (e.state != "firing" || !rule || !rule->retrain || !options_.jobs) return;
+  if (!options_.retrainable.count(e.model)) {
     KILN_LOG_WARN("alert {}: {} has no retraining policy: nothing queued", e.rule, e.model);
     return;
   }
@@ -389,8 +462,8 @@ void AlertMonitor::QueueRetraining(const monitor::AlertEvent& e) {
   spec.payload = jobs::Payload(o);
   // One job per firing, however many times this round is repeated.
   spec.idempotency_key = fmt::format("retrain:{}:alert:{}:{}", e.model, e.rule, e.since_ms);
-  spec.max_attempts = retrain_.max_attempts;
-  auto job = retrain_.jobs->Enqueue(spec);
+  spec.max_attempts = options_.max_attempts;
+  auto job = options_.jobs->Enqueue(spec);
   if (job.ok()) {
     KILN_LOG_WARN("alert {}: retraining of {} queued as job {}", e.rule, e.model, job->id);
   } else {

@@ -51,6 +51,11 @@ Status ValidateAlertValueName(std::string_view name) {
       name == "live.labelled" || name == "estimated.accuracy" || name == "estimated.auc") {
     return Status::Ok();
   }
+  for (std::string_view traffic :
+       {"requests.count", "errors.count", "errors.rate", "latency.p50", "latency.p90",
+        "latency.p99", "jobs.queued", "jobs.running", "jobs.failed", "jobs.dead"}) {
+    if (name == traffic) return Status::Ok();
+  }
   if (auto s = After(name, "prediction_drift."); s && IsStatistic(*s)) return Status::Ok();
   if (auto rest = After(name, "feature_drift.")) {
     auto [feature, stat] = FeatureAndStatistic(*rest);
@@ -63,7 +68,7 @@ Status ValidateAlertValueName(std::string_view name) {
   return InvalidArgumentError(fmt::format(
       "unknown value '{}' (drift.share, drift.rows, feature_drift.FEATURE.psi, "
       "prediction_drift.psi, feature_out_of_range.FEATURE, live.auc, estimated.accuracy, "
-      "model.valid.auc, ... — docs/monitoring.md)",
+      "model.valid.auc, latency.p99, errors.rate, jobs.dead, ... — docs/monitoring.md)",
       name));
 }
 
@@ -78,6 +83,28 @@ std::string PrometheusExpression(std::string_view name, std::string_view model, 
     return matchers.empty() ? fmt::format("max by (model, version) ({})", family)
                             : fmt::format("max by (model, version) ({}{{{}}})", family, matchers);
   };
+  const int64_t seconds = std::max<int64_t>(1, window_ms / 1000);
+  const std::string inference = with("route=~\"infer|grpc_infer\"");
+  auto requests = [&](std::string_view more) {
+    return fmt::format("sum by (model, version) (increase(kiln_requests_total{{{}{}}}[{}s]))",
+                       inference, more, seconds);
+  };
+  constexpr std::string_view kErrors = ",code!~\"2..|OK\"";
+  if (name == "requests.count") return requests("");
+  if (name == "errors.count") return requests(kErrors);
+  if (name == "errors.rate") return fmt::format("({} / {})", requests(kErrors), requests(""));
+  if (auto q = After(name, "latency.p")) {
+    return fmt::format(
+        "histogram_quantile(0.{}, sum by (model, version, le) "
+        "(rate(kiln_request_duration_seconds_bucket{{{}}}[{}s])))",
+        *q, inference, seconds);
+  }
+  if (auto state = After(name, "jobs.")) {  // one value for every served version
+    return fmt::format(
+        "(group by (model, version) (kiln_model_valid_metric{}) * 0 + on() group_left() "
+        "sum(kiln_jobs{{state=\"{}\"}}))",
+        labels.empty() ? "" : "{" + labels + "}", *state);
+  }
   if (name == "drift.share") return series("kiln_drift_share", "");
   if (name == "drift.rows") return series("kiln_drift_rows", "");
   if (name == "drift.evaluated") return series("kiln_drift_evaluated", "");

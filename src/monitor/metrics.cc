@@ -152,6 +152,25 @@ const std::vector<double>& SizeBuckets() {
   return kBuckets;
 }
 
+std::optional<double> HistogramQuantile(double q, const std::vector<double>& bounds,
+                                        const std::vector<uint64_t>& counts) {
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0 || bounds.empty()) return std::nullopt;
+  const double rank = q * static_cast<double>(total);
+  double below = 0;  // the count in the buckets before
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const double here = static_cast<double>(counts[i]);
+    if (below + here >= rank && here > 0) {
+      if (i >= bounds.size()) return bounds.back();  // the +Inf bucket
+      const double lower = i == 0 ? 0 : bounds[i - 1];
+      return lower + (bounds[i] - lower) * (rank - below) / here;
+    }
+    below += here;
+  }
+  return bounds.back();
+}
+
 template <typename T>
 T* Family<T>::With(const std::vector<std::string>& values) {
   MutexLock lock(&mu_);

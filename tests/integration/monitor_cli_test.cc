@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -542,6 +543,74 @@ TEST_F(MonitorCliTest, AlertsFireNotifyAndResolve) {
   auto table = Kiln({"monitor", "rules"}, home);
   EXPECT_EQ(table.exit_code, 0);
   EXPECT_NE(table.out.find("accuracy-drop"), std::string::npos) << table.out;
+}
+
+// Rules over the traffic of a version (the window's requests, errors, latency quantiles) and
+// over the job queue fire from what the server and the queue saw, and export to PromQL that
+// promtool accepts.
+TEST_F(MonitorCliTest, TrafficAndJobValuesFireAlerts) {
+  const std::string home = *dir_ + "/traffic";
+  fs::copy(*home_, home, fs::copy_options::recursive);
+  std::ofstream(home + "/kiln.yaml") << "monitoring:\n"
+                                        "  evaluate_every: 1s\n"
+                                        "  alerts:\n"
+                                        "    - name: slow\n"
+                                        "      expr: latency.p99 > 0 and requests.count >= 10\n"
+                                        "    - name: failing\n"
+                                        "      model: credit-risk\n"
+                                        "      expr: errors.rate > 0.3\n"
+                                        "    - name: jobs-failing\n"
+                                        "      expr: jobs.failed >= 1 and jobs.dead == 0\n";
+  // A job that fails for good: its data does not exist.
+  ASSERT_EQ(Kiln({"jobs", "submit", "train", "--data", "nothing", "--target", "y"}, home).exit_code,
+            0);
+  ASSERT_EQ(Kiln({"worker", "--once"}, home).exit_code, 0);
+  kiln::testing::ServeProcess server;
+  ASSERT_TRUE(kiln::testing::StartServe(home, {}, &server));
+  SendTraffic(server.port, "/v2/models/credit-risk/infer", false);  // 12 requests
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(Send(server.port, "POST", "/v2/models/credit-risk/infer", "{\"inputs\": 5}").status,
+              400);
+  }
+  auto active = [&] {
+    std::map<std::string, json> out;
+    const json alerts = json::parse(Send(server.port, "GET", "/api/v1/alerts").body);
+    for (const auto& a : alerts["active"]) {
+      if (a["state"] == "firing") out[a["rule"].get<std::string>()] = a;
+    }
+    return out;
+  };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (active().size() < 3 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto firing = active();
+  ASSERT_EQ(firing.size(), 3u) << Send(server.port, "GET", "/api/v1/alerts").body;
+  EXPECT_NE(firing.at("slow")["detail"].get<std::string>().find("requests.count >= 10 (22 vs 10)"),
+            std::string::npos)
+      << firing.at("slow").dump();
+  // 10 of the 22 requests failed.
+  EXPECT_NE(firing.at("failing")["detail"].get<std::string>().find("errors.rate > 0.3 (0.4545"),
+            std::string::npos)
+      << firing.at("failing").dump();
+  EXPECT_NE(firing.at("jobs-failing")["detail"].get<std::string>().find("jobs.failed >= 1 (1 vs"),
+            std::string::npos)
+      << firing.at("jobs-failing").dump();
+  EXPECT_EQ(kiln::testing::StopServe(&server), 0);
+
+  const std::string rules = *dir_ + "/traffic-rules.yml";
+  ASSERT_EQ(Kiln({"monitor", "rules", "--prometheus", "--out", rules}, home).exit_code, 0);
+  const std::string text = kiln::testing::Slurp(rules);
+  EXPECT_NE(text.find("histogram_quantile(0.99, sum by (model, version, le) "
+                      "(rate(kiln_request_duration_seconds_bucket{route=~\"infer|grpc_infer\"}"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("code!~\"2..|OK\""), std::string::npos) << text;
+  EXPECT_NE(text.find("sum(kiln_jobs{state=\"failed\"})"), std::string::npos) << text;
+  EXPECT_EQ(
+      std::system(("promtool check rules " + rules + " > " + *dir_ + "/promtool.out 2>&1").c_str()),
+      0)
+      << kiln::testing::Slurp(*dir_ + "/promtool.out") << text;
 }
 
 std::string UrlEncode(std::string_view s) {

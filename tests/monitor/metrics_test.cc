@@ -56,6 +56,18 @@ TEST(MetricsTest, ConcurrentUpdatesAreNotLost) {
   EXPECT_NEAR(h.With({})->sum(), 40.0, 1e-6);
 }
 
+TEST(MetricsTest, HistogramQuantileInterpolatesInsideItsBucket) {
+  const std::vector<double> bounds = {1, 2, 4};
+  EXPECT_FALSE(HistogramQuantile(0.5, bounds, {0, 0, 0, 0}).has_value());
+  // 10 in (0, 1], 10 in (1, 2]: the median is the first bucket's top, p75 half way into (1, 2].
+  EXPECT_DOUBLE_EQ(*HistogramQuantile(0.5, bounds, {10, 10, 0, 0}), 1.0);
+  EXPECT_DOUBLE_EQ(*HistogramQuantile(0.75, bounds, {10, 10, 0, 0}), 1.5);
+  EXPECT_DOUBLE_EQ(*HistogramQuantile(0.25, bounds, {10, 10, 0, 0}), 0.5);
+  // Empty buckets on the way are skipped; the +Inf bucket answers the largest finite bound.
+  EXPECT_DOUBLE_EQ(*HistogramQuantile(0.5, bounds, {0, 0, 4, 0}), 3.0);
+  EXPECT_DOUBLE_EQ(*HistogramQuantile(0.99, bounds, {1, 0, 0, 99}), 4.0);
+}
+
 TEST(MetricsTest, ProcessMetrics) {
   MetricsRegistry reg;
   reg.AddProcessMetrics();

@@ -9,6 +9,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -16,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "kiln/api/request_metrics.h"
 #include "kiln/base/mutex.h"
 #include "kiln/base/status.h"
 #include "kiln/monitor/alerts.h"
@@ -61,27 +65,40 @@ std::string FeedbackJson(const FeedbackOutcome& outcome);
 // none is), and kiln_model_valid_metric{model,version,metric} (the validation baseline).
 std::string DriftMetricsText(const serve::ModelManager& models);
 
-// Every served version with the values alert rules name (monitor::ValidateAlertValueName).
-std::vector<monitor::AlertSubject> AlertSubjects(const serve::ModelManager& models);
+// The values of one served version by name.
+using AlertValues = std::map<std::string, double, std::less<>>;
 
-// Evaluates alert rules over the served versions every `every` on a thread of its own, logs
-// each event, stores it in `catalog` (when not null) and POSTs it as JSON to its rule's webhook
-// (5 s timeout; a failed or slow webhook delays the next evaluation, never serving). A firing
-// alert whose rule has `retrain: true` queues a `retrain` job for its model when `retrain.jobs`
-// is set and the model has a retraining policy (pipeline/retrain.h). Stops (and joins) when
-// destroyed.
-// Where alerts with `retrain: true` queue their retrainings.
-struct RetrainQueue {
-  registry::JobQueue* jobs = nullptr;  // not owned; null: no retraining is queued
-  std::set<std::string> models;        // the models with a retraining policy
-  int max_attempts = 3;
+// Every served version with the values alert rules name (monitor::ValidateAlertValueName) that
+// the version itself holds (drift, live performance, the validation baseline); `more` adds the
+// others (traffic, jobs) when given.
+std::vector<monitor::AlertSubject> AlertSubjects(
+    const serve::ModelManager& models,
+    const std::function<void(const std::string& model, int64_t version, AlertValues*)>& more = {});
+
+// What an AlertMonitor reads besides the served versions, and where it sends what it finds.
+struct AlertMonitorOptions {
+  std::chrono::milliseconds every{15000};       // how often the rules are evaluated
+  registry::CatalogStore* catalog = nullptr;    // events are stored here (when not null)
+  monitor::MetricsRegistry* metrics = nullptr;  // request counts and latencies: traffic values
+  int64_t window_ms = 600'000;                  // the window traffic values cover
+  // jobs.* values, and where alerts with `retrain: true` queue retrainings (null: neither).
+  registry::JobQueue* jobs = nullptr;
+  std::set<std::string> retrainable;  // the models with a retraining policy
+  int max_attempts = 3;               // of each retraining job
 };
 
+// Evaluates alert rules over the served versions every `every` on a thread of its own, logs
+// each event, stores it in the catalog and POSTs it as JSON to its rule's webhook (5 s timeout;
+// a failed or slow webhook delays the next evaluation, never serving). A firing alert whose
+// rule has `retrain: true` queues a `retrain` job for its model when the model has a retraining
+// policy (pipeline/retrain.h). Traffic values (requests.count, errors.count, errors.rate,
+// latency.p50/p90/p99) are differences of the request families over the window, from
+// snapshots the monitor keeps (at most 60 per window); until the server has run a whole window
+// they cover the time since it started. Stops (and joins) when destroyed.
 class AlertMonitor {
  public:
   AlertMonitor(const serve::ModelManager* models, std::vector<monitor::AlertRule> rules,
-               std::chrono::milliseconds every, registry::CatalogStore* catalog = nullptr,
-               RetrainQueue retrain = {});
+               AlertMonitorOptions options);
   ~AlertMonitor();
   AlertMonitor(const AlertMonitor&) = delete;
   AlertMonitor& operator=(const AlertMonitor&) = delete;
@@ -97,12 +114,18 @@ class AlertMonitor {
   void Deliver(const monitor::AlertEvent& e);
   void QueueRetraining(const monitor::AlertEvent& e);
   const monitor::AlertRule* Rule(const std::string& name) const;
+  // The traffic and job values of this round, by (model, version) for the traffic.
+  struct RoundValues;
+  RoundValues ReadRound();
+
+  // Traffic snapshots (steady ms), oldest first: the newest at or before a window ago is the
+  // baseline of the values.
+  Mutex history_mu_;
+  std::deque<std::pair<int64_t, TrafficByVersion>> history_ KILN_GUARDED_BY(history_mu_);
 
   const serve::ModelManager* models_;
-  registry::CatalogStore* catalog_;
-  RetrainQueue retrain_;
+  const AlertMonitorOptions options_;
   monitor::AlertEngine engine_;
-  const std::chrono::milliseconds every_;
   Mutex mu_;
   CondVar cv_;
   bool stop_ KILN_GUARDED_BY(mu_) = false;

@@ -1,11 +1,15 @@
 // RequestMetrics: what both front ends (REST and gRPC) record of every request, in one registry
-// — requests by route, model, version and code; latency by route; rows per inference request;
-// requests in flight — and, when the server keeps one, in the access log.
+// — requests by route, model, version and code; latency by route, model and version; rows per
+// inference request; requests in flight — and, when the server keeps one, in the access log.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "kiln/monitor/access_log.h"
 #include "kiln/monitor/metrics.h"
@@ -42,5 +46,16 @@ class RequestMetrics {
   monitor::Gauge* in_flight_;
   monitor::AccessLog* access_log_;
 };
+
+// The inference requests (REST `infer` and gRPC `grpc_infer`) of each (model, version) since the
+// server started, read from the families RequestMetrics records in `metrics`: what the alert
+// values `requests.count`, `errors.*` and `latency.*` are differences of.
+struct VersionTraffic {
+  uint64_t requests = 0;
+  uint64_t errors = 0;            // not answered 2xx / OK
+  std::vector<uint64_t> latency;  // per-bucket counts over monitor::LatencyBuckets(), +Inf last
+};
+using TrafficByVersion = std::map<std::pair<std::string, std::string>, VersionTraffic>;
+TrafficByVersion InferenceTraffic(monitor::MetricsRegistry* metrics);
 
 }  // namespace kiln::api

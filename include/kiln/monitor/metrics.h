@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,13 @@ class Histogram {
 const std::vector<double>& LatencyBuckets();
 // 1, 2, 4, ... 1024, for batch sizes.
 const std::vector<double>& SizeBuckets();
+
+// The q-quantile (0 < q < 1) of per-bucket counts (the +Inf bucket last) over `bounds`,
+// interpolated linearly inside its bucket as Prometheus's histogram_quantile does: the first
+// bucket starts at 0, and a quantile in the +Inf bucket is the largest finite bound. nullopt
+// when the counts are all zero.
+std::optional<double> HistogramQuantile(double q, const std::vector<double>& bounds,
+                                        const std::vector<uint64_t>& counts);
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
