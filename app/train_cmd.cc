@@ -263,10 +263,11 @@ Result<ExitCode> Import(const GlobalOptions& g, const TrainArgs& a) {
   o.file = a.model;
   o.actor = pipeline::Actor();
   std::unique_ptr<pipeline::Home> home;
-  if (!o.register_name.empty()) {
+  if (!o.register_name.empty() || !o.reference_data.empty()) {
     KILN_ASSIGN_OR_RETURN(home, OpenHome(g));
   }
-  KILN_ASSIGN_OR_RETURN(pipeline::ImportResult r, pipeline::ImportModel(home.get(), o));
+  auto ctx = Context(g);
+  KILN_ASSIGN_OR_RETURN(pipeline::ImportResult r, pipeline::ImportModel(home.get(), o, ctx));
   if (a.json) {
     PrintJson(pipeline::ImportResultJson(r));
     return 0;
@@ -376,6 +377,9 @@ void AddTrainCommands(CLI::App& app, const GlobalOptions& g,
   import->add_option("--from", args->import.from, "source format")
       ->check(CLI::IsMember({"xgboost"}));
   import->add_option("--out", args->import.out, "kiln model file");
+  import->add_option("--reference-data", args->import.reference_data,
+                     "dataset version NAME@vN to take the drift reference from (the rows the "
+                     "model was trained on, or like them)");
   import->add_option("--register", args->import.register_name,
                      "also record the import as a run and register it as a new version of this "
                      "model");

@@ -32,9 +32,19 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+// Whether the model's bin edges bin data exactly for it: every numeric feature has edges and
+// every numeric split is at one of its feature's edges (always for a model kiln trained; not
+// for an imported one, with no edges or with a drift reference's quantile edges).
 bool HasBinEdges(const model::TreeModel& m) {
   for (const auto& f : m.features) {
-    if (!f.categorical && f.bin_edges.size() < 2) return false;  // e.g. an imported model
+    if (!f.categorical && f.bin_edges.size() < 2) return false;
+  }
+  for (const auto& tree : m.trees) {
+    for (const auto& n : tree.nodes) {
+      if (n.is_leaf() || n.categorical || n.feature >= m.features.size()) continue;
+      const auto& edges = m.features[n.feature].bin_edges;
+      if (!std::binary_search(edges.begin(), edges.end(), n.threshold)) return false;
+    }
   }
   return true;
 }
@@ -312,7 +322,45 @@ Result<EvalResult> Evaluate(Home& home, const EvalOptions& o, const ExecContext&
   return r;
 }
 
-Result<ImportResult> ImportModel(Home* home, const ImportOptions& o) {
+// The drift reference of an imported model from the dataset version `data` (ImportOptions).
+Status AttachReference(Home& home, model::TreeModel* m, const std::string& data,
+                       const ExecContext& ctx) {
+  auto ref = AsDatasetRef(data);
+  if (!ref || ref->version == 0) {
+    return InvalidArgumentError(fmt::format(
+        "--reference-data must be a dataset version NAME@vN, not '{}'", Printable(data)));
+  }
+  KILN_ASSIGN_OR_RETURN(LoadedData d, LoadData(&home.datasets(), home.fs(), data, ctx));
+  std::vector<size_t> columns;
+  for (const auto& f : m->features) {
+    auto i = d.data.schema.IndexOf(f.name);
+    if (!i) {
+      return InvalidArgumentError(fmt::format("{} has no column '{}' (a feature of the model)",
+                                              d.label, Printable(f.name)));
+    }
+    columns.push_back(*i);
+  }
+  KILN_ASSIGN_OR_RETURN(learn::BinnedData x, learn::BinDataset(d.data, columns, 255, 200000, ctx));
+  for (size_t i = 0; i < m->features.size(); ++i) {
+    if (x.features[i].categorical != m->features[i].categorical) {
+      return InvalidArgumentError(
+          fmt::format("column '{}' of {} is {} but the model's is not", m->features[i].name,
+                      d.label, x.features[i].categorical ? "categorical" : "numeric"));
+    }
+    if (!m->features[i].categorical) m->features[i].bin_edges = x.features[i].bin_edges;
+  }
+  const auto shared = std::shared_ptr<const model::TreeModel>(m, [](const model::TreeModel*) {});
+  KILN_ASSIGN_OR_RETURN(std::vector<double> margins, Margins(shared, d.data, ctx));
+  std::map<std::string, double> metrics;
+  if (!m->target.empty() && d.data.schema.IndexOf(m->target)) {
+    KILN_ASSIGN_OR_RETURN(metrics, ScoreModel(shared, d.data, ctx));
+  }
+  m->reference = learn::BuildReference(*m, x, margins, d.label, std::move(metrics));
+  m->reference.data = d.label;
+  return m->Validate();
+}
+
+Result<ImportResult> ImportModel(Home* home, const ImportOptions& o, const ExecContext& ctx) {
   if (o.out.empty() && o.register_name.empty()) {
     return InvalidArgumentError("model import: give --out FILE, --register NAME or both");
   }
@@ -324,9 +372,15 @@ Result<ImportResult> ImportModel(Home* home, const ImportOptions& o) {
     KILN_RETURN_IF_ERROR(ValidateName(o.register_name, "model name"));
     if (home == nullptr) return InvalidArgumentError("model import: --register needs a kiln home");
   }
+  if (!o.reference_data.empty() && home == nullptr) {
+    return InvalidArgumentError("model import: --reference-data needs a kiln home");
+  }
   auto fs = NewPosixFileSystem();
   KILN_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(o.file, 1ull << 31));
   KILN_ASSIGN_OR_RETURN(model::TreeModel m, model::ImportXgboostJson(text, o.file));
+  if (!o.reference_data.empty()) {
+    KILN_RETURN_IF_ERROR(AttachReference(*home, &m, o.reference_data, ctx));
+  }
   ImportResult r;
   r.trees = m.trees.size();
   r.objective = std::string(model::ObjectiveName(m.objective));
@@ -341,6 +395,7 @@ Result<ImportResult> ImportModel(Home* home, const ImportOptions& o) {
   run.experiment = "import";
   run.params = {{"format", o.from}, {"source", o.file}};
   run.attributes.train_hash = Sha256Hex(text);
+  if (!o.reference_data.empty()) run.params["reference_data"] = m.reference.data;
   KILN_ASSIGN_OR_RETURN(auto recorder, RunRecorder::Start(home, std::move(run)));
   KILN_RETURN_IF_ERROR(recorder->Finish(model::EncodeModel(m), {}).status());
   r.run_id = recorder->id();

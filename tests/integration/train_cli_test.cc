@@ -534,6 +534,36 @@ TEST_F(TrainCliTest, XgboostImportParity) {
   ASSERT_EQ(e.exit_code, 0) << e.err;
   EXPECT_NEAR(json::parse(t.out)["train_metrics"]["rmse"].get<double>(),
               json::parse(e.out)["metrics"]["rmse"].get<double>(), 1e-6);
+
+  // A drift reference from a dataset version: the rows it names, counted in quantile bins of
+  // their own; the same rows then show no drift. Those bins are not the model's split points:
+  // a warm start on it still measures the model on the rows.
+  ASSERT_EQ(Kiln({"data", "ingest", data, "--name", "warm"}).exit_code, 0);
+  const std::string referenced = dir_ + "/regression-ref.kiln";
+  auto with_ref = Kiln({"model", "import", dir_ + "/regression.json", "--from", "xgboost", "--out",
+                        referenced, "--reference-data", "warm@v1"});
+  ASSERT_EQ(with_ref.exit_code, 0) << with_ref.err;
+  auto drift = Kiln({"monitor", "drift", "--model", referenced, "--data", "warm@v1", "--json"});
+  ASSERT_EQ(drift.exit_code, 0) << drift.err;
+  const json d = json::parse(drift.out);
+  EXPECT_EQ(d["reference"]["data"], "warm@v1") << drift.out.substr(0, 2000);
+  EXPECT_EQ(d["drift_share"], 0.0) << drift.out.substr(0, 2000);
+  EXPECT_GT(d["features"].size(), 0u);
+  const std::string warm2 = dir_ + "/warm2.kiln";
+  auto t2 =
+      Kiln({"train", "--data", data, "--target", "y", "--task", "regression", "--init-model",
+            referenced, "--param", "num_trees=2", "--valid-frac", "0", "--out", warm2, "--json"});
+  ASSERT_EQ(t2.exit_code, 0) << t2.err;
+  auto e2 = Kiln({"eval", "--model", warm2, "--data", data, "--json"});
+  ASSERT_EQ(e2.exit_code, 0) << e2.err;
+  EXPECT_NEAR(json::parse(t2.out)["train_metrics"]["rmse"].get<double>(),
+              json::parse(e2.out)["metrics"]["rmse"].get<double>(), 1e-6);
+  auto bad = Kiln({"model", "import", dir_ + "/regression.json", "--from", "xgboost", "--out",
+                   referenced, "--reference-data", "warm"});
+  EXPECT_NE(bad.err.find("must be a dataset version NAME@vN"), std::string::npos) << bad.err;
+  auto missing = Kiln({"model", "import", dir_ + "/binary.json", "--from", "xgboost", "--out",
+                       referenced, "--reference-data", "credit@v1"});
+  EXPECT_NE(missing.exit_code, 0);
 }
 
 }  // namespace

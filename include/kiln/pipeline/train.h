@@ -86,6 +86,11 @@ struct ImportOptions {
   std::string out;            // write the kiln model here ("": no file)
   std::string register_name;  // record a run and register it under this name
   std::string actor;
+  // A dataset version NAME@vN the model's drift reference is taken from (needs the home): its
+  // rows counted in quantile bins of their own (kept as the features' bin edges), the scores the
+  // model gives them, its metrics on them when they hold its target (the live-accuracy
+  // baseline); the import run's parameter `reference_data`. "": no reference (drift says so).
+  std::string reference_data;
 };
 
 struct ImportResult {
@@ -98,6 +103,6 @@ struct ImportResult {
 };
 
 // Converts an XGBoost JSON model; at least one of `out` and `register_name` must be given.
-Result<ImportResult> ImportModel(Home* home, const ImportOptions& options);
+Result<ImportResult> ImportModel(Home* home, const ImportOptions& options, const ExecContext& ctx);
 
 }  // namespace kiln::pipeline
