@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -223,19 +224,38 @@ void PrintServing(const serve::ModelManager& models, const ServeArgs& a, int por
   std::fflush(stdout);
 }
 
-// Until a signal: every --reload-interval-ms, look for alias moves (hot reload). The signal.
-int WaitForStop(const sigset_t& stop, int reload_interval_ms, serve::ModelManager& models) {
-  int sig = 0;
+// Until a signal: every --reload-interval-ms, look for alias moves (hot reload); every
+// `save_ms` (0: never), save the monitoring windows. The signal.
+int WaitForStop(const sigset_t& stop, int reload_interval_ms, int64_t save_ms,
+                serve::ModelManager& models) {
+  using Clock = std::chrono::steady_clock;
+  auto next_reload = Clock::now() + std::chrono::milliseconds(reload_interval_ms);
+  auto next_save = Clock::now() + std::chrono::milliseconds(save_ms);
   while (true) {
-    if (reload_interval_ms == 0) {
+    auto next = Clock::time_point::max();
+    if (reload_interval_ms > 0) next = next_reload;
+    if (save_ms > 0) next = std::min(next, next_save);
+    int sig = 0;
+    if (next == Clock::time_point::max()) {
       sigwait(&stop, &sig);
       return sig;
     }
-    const timespec interval{reload_interval_ms / 1000, (reload_interval_ms % 1000) * 1000000L};
+    const int64_t wait_ms = std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count());
+    const timespec interval{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
     sig = sigtimedwait(&stop, nullptr, &interval);
     if (sig > 0) return sig;
-    if (auto changed = models.Refresh(); !changed.ok()) {
-      KILN_LOG_WARN("hot reload: cannot read the registry: {}", changed.status().ToString());
+    if (reload_interval_ms > 0 && Clock::now() >= next_reload) {
+      next_reload = Clock::now() + std::chrono::milliseconds(reload_interval_ms);
+      if (auto changed = models.Refresh(); !changed.ok()) {
+        KILN_LOG_WARN("hot reload: cannot read the registry: {}", changed.status().ToString());
+      }
+    }
+    if (save_ms > 0 && Clock::now() >= next_save) {
+      next_save = Clock::now() + std::chrono::milliseconds(save_ms);
+      if (Status saved = models.SaveMonitoring(); !saved.ok()) {
+        KILN_LOG_WARN("monitoring windows not saved: {}", saved.ToString());
+      }
     }
   }
 }
@@ -291,7 +311,13 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   grpc_service.SetReady(*grpc_server != nullptr);
   service.SetReady(true);
   PrintServing(models, a, server->port(), grpc_server->get());
-  const int sig = WaitForStop(stop, a.reload_interval_ms, models);
+  // The windows are saved every slice (a fifth of the window, at least 5 s) and when the server
+  // stops: a restart loses nothing, a crash at most the counts since the last save.
+  const auto& monitoring = home->config().monitoring;
+  const int64_t save_ms =
+      monitoring.enabled ? std::max<int64_t>(5000, monitoring.window_ms / monitor::kSlicesPerWindow)
+                         : 0;
+  const int sig = WaitForStop(stop, a.reload_interval_ms, save_ms, models);
   service.SetReady(false);
   grpc_service.SetReady(false);
   std::fprintf(stderr, "kiln serve: %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -303,6 +329,9 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   server->Shutdown(drain);
   grpc_drain.join();
   batcher.Stop();  // answers what is still queued; the servers outlive every responder
+  if (Status saved = models.SaveMonitoring(); !saved.ok()) {
+    KILN_LOG_WARN("monitoring windows not saved: {}", saved.ToString());
+  }
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -22,9 +23,9 @@ size_t ThreadShard() {
   return id % kShards;
 }
 
-int64_t SteadyMs() {
+int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -50,7 +51,7 @@ struct LiveDrift::Slice {
 
 LiveDrift::LiveDrift(DriftReference reference, LiveDriftOptions options)
     : reference_(std::move(reference)), options_(std::move(options)) {
-  if (!options_.now_ms) options_.now_ms = SteadyMs;
+  if (!options_.now_ms) options_.now_ms = WallMs;
   slice_ms_ = std::max<int64_t>(1, options_.window.count() / kSlicesPerWindow);
   size_t next = 0;
   for (const auto& f : reference_.features) {
@@ -146,6 +147,51 @@ void LiveDrift::Record(size_t rows, size_t cols, const double* values, const flo
     }
     if (bin < score_bins) add(c[offset_.back() + bin]);
   }
+}
+
+std::string LiveDrift::Save() const {
+  const int64_t now = options_.now_ms() / slice_ms_;
+  std::string out = fmt::format("kiln-live-drift 1 {} {}\n", slice_ms_, counters_);
+  for (int64_t id = std::max<int64_t>(now - kRing + 1, 0); id <= now; ++id) {
+    const std::vector<uint64_t> sum = Sum(id, id);
+    if (sum[rows_counter_] == 0) continue;
+    out += std::to_string(id);
+    for (uint64_t v : sum) out += " " + std::to_string(v);
+    out += '\n';
+  }
+  return out;
+}
+
+Status LiveDrift::Restore(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  std::string magic;
+  int format = 0;
+  int64_t slice_ms = 0;
+  size_t counters = 0;
+  if (!(in >> magic >> format >> slice_ms >> counters) || magic != "kiln-live-drift" ||
+      format != 1) {
+    return InvalidArgumentError("not a saved drift window");
+  }
+  if (slice_ms != slice_ms_ || counters != counters_) {
+    return InvalidArgumentError("the saved drift window has another length or reference");
+  }
+  const int64_t now = options_.now_ms() / slice_ms_;
+  std::vector<std::pair<int64_t, std::vector<uint64_t>>> slices;
+  for (int64_t id = 0; in >> id;) {
+    std::vector<uint64_t> counts(counters_);
+    for (auto& c : counts) {
+      if (!(in >> c)) return InvalidArgumentError("a saved drift slice is cut short");
+    }
+    if (id > now - kRing && id <= now) slices.emplace_back(id, std::move(counts));
+  }
+  if (!in.eof()) return InvalidArgumentError("a saved drift slice is not numbers");
+  for (auto& [id, counts] : slices) {
+    Slice& s = Current(id);
+    for (size_t i = 0; i < counters_; ++i) {
+      s.counts[i].fetch_add(counts[i], std::memory_order_relaxed);  // shard 0
+    }
+  }
+  return Status::Ok();
 }
 
 std::vector<uint64_t> LiveDrift::Sum(int64_t first_slice, int64_t last_slice) const {

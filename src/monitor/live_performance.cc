@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
 
 namespace kiln::monitor {
 
@@ -12,9 +15,9 @@ constexpr int64_t kRing = 2 * kSlicesPerWindow;
 constexpr size_t kAucBins = 100;
 constexpr double kProbFloor = 1e-15;
 
-int64_t SteadyMs() {
+int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -38,6 +41,17 @@ struct LivePerformance::Slice {
       negatives.assign(kAucBins, 0);
     }
   }
+  // The fields in one order, for saving and restoring: f(uint64_t&) and f(double&).
+  template <typename F>
+  void Fields(F&& f) {
+    f(n), f(correct), f(log_loss), f(squared), f(absolute);
+    for (auto* v : {&tp, &fp, &fn}) {
+      for (auto& x : *v) f(x);
+    }
+    for (auto* v : {&positives, &negatives}) {
+      for (auto& x : *v) f(x);
+    }
+  }
   void Merge(const Slice& o) {
     n += o.n;
     correct += o.correct;
@@ -56,7 +70,7 @@ LivePerformance::LivePerformance(Task task, int classes, PerformanceOptions opti
     : task_(task),
       classes_(task == Task::kRegression ? 0 : static_cast<size_t>(std::max(classes, 2))),
       options_(std::move(options)) {
-  if (!options_.now_ms) options_.now_ms = SteadyMs;
+  if (!options_.now_ms) options_.now_ms = WallMs;
   slice_ms_ = std::max<int64_t>(1, options_.window.count() / kSlicesPerWindow);
   MutexLock lock(&mu_);
   slices_.resize(kRing);
@@ -99,6 +113,50 @@ void LivePerformance::Add(std::span<const float> scores, double label) {
     const size_t bin = std::min(kAucBins - 1, static_cast<size_t>(p * kAucBins));
     (truth == 1 ? s.positives : s.negatives)[bin] += 1;
   }
+}
+
+std::string LivePerformance::Save() const {
+  std::string out = fmt::format("kiln-live-performance 1 {} {} {}\n", slice_ms_,
+                                static_cast<int>(task_), classes_);
+  MutexLock lock(&mu_);
+  const int64_t now = options_.now_ms() / slice_ms_;
+  for (int64_t id = std::max<int64_t>(now - kRing + 1, 0); id <= now; ++id) {
+    Slice s = slices_[static_cast<size_t>(id % kRing)];
+    if (s.id != id || s.n == 0) continue;
+    out += std::to_string(id);
+    s.Fields([&out](auto& v) { out += fmt::format(" {}", v); });
+    out += '\n';
+  }
+  return out;
+}
+
+Status LivePerformance::Restore(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  std::string magic;
+  int format = 0, task = 0;
+  int64_t slice_ms = 0;
+  size_t classes = 0;
+  if (!(in >> magic >> format >> slice_ms >> task >> classes) || magic != "kiln-live-performance" ||
+      format != 1) {
+    return InvalidArgumentError("not saved live performance");
+  }
+  if (slice_ms != slice_ms_ || task != static_cast<int>(task_) || classes != classes_) {
+    return InvalidArgumentError("the saved live performance has another window length or task");
+  }
+  MutexLock lock(&mu_);
+  const int64_t now = options_.now_ms() / slice_ms_;
+  std::vector<Slice> restored;
+  for (int64_t id = 0; in >> id;) {
+    Slice s;
+    s.Reset(id, classes_, task_ == Task::kBinary);
+    bool ok = true;
+    s.Fields([&](auto& v) { ok = ok && static_cast<bool>(in >> v); });
+    if (!ok) return InvalidArgumentError("a saved performance slice is cut short");
+    if (id > now - kRing && id <= now) restored.push_back(std::move(s));
+  }
+  if (!in.eof()) return InvalidArgumentError("a saved performance slice is not numbers");
+  for (const Slice& s : restored) Current(s.id).Merge(s);
+  return Status::Ok();
 }
 
 PerformanceReport LivePerformance::Measure(DriftWindow window) const {

@@ -54,6 +54,28 @@ monitor::DriftReference DriftReferenceOf(const model::TreeModel& m) {
   return out;
 }
 
+namespace {
+
+// The windows SaveMonitoring left for this version, when there are any that fit it.
+void RestoreWindows(ServedModel& s) {
+  auto restore = [&](const char* file, auto* windows) {
+    const std::string path = s.state_dir + "/" + file;
+    if (!windows) return;
+    auto exists = s.fs->Exists(path);
+    if (!exists.ok() || !*exists) return;
+    auto text = s.fs->ReadFile(path, 64 << 20);
+    Status restored = text.ok() ? windows->Restore(*text) : text.status();
+    if (!restored.ok()) {
+      KILN_LOG_WARN("model '{}' version {}: {} not restored: {}", s.name, s.version, path,
+                    restored.ToString());
+    }
+  };
+  restore("drift.window", s.drift.get());
+  restore("performance.window", s.performance.get());
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const ServedModel>> ServedModel::Create(
     std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model,
     const MonitoringOptions* monitoring) {
@@ -82,16 +104,30 @@ Result<std::shared_ptr<const ServedModel>> ServedModel::Create(
         monitor::PerformanceOptions{.window = monitoring->drift.window,
                                     .now_ms = monitoring->drift.now_ms});
     if (monitoring->fs) {
+      s->fs = monitoring->fs;
+      s->state_dir = fmt::format("{}/{}/v{}", monitoring->log_root, s->name, s->version);
       KILN_ASSIGN_OR_RETURN(
-          auto log,
-          monitor::PredictionLog::Open(
-              monitoring->fs, fmt::format("{}/{}/v{}", monitoring->log_root, s->name, s->version),
-              monitoring->log));
+          auto log, monitor::PredictionLog::Open(monitoring->fs, s->state_dir, monitoring->log));
       s->log = std::move(log);
+      RestoreWindows(*s);
     }
   }
   s->model = std::move(model);
   return std::shared_ptr<const ServedModel>(std::move(s));
+}
+
+Status ModelManager::SaveMonitoring() const {
+  Status first = Status::Ok();
+  for (const auto& served : Served()) {
+    if (!served->fs || served->state_dir.empty()) continue;
+    auto save = [&](const char* file, const std::string& text) {
+      Status s = AtomicWriteFile(*served->fs, served->state_dir + "/" + file, text);
+      if (!s.ok() && first.ok()) first = s;
+    };
+    if (served->drift) save("drift.window", served->drift->Save());
+    if (served->performance) save("performance.window", served->performance->Save());
+  }
+  return first;
 }
 
 ModelManager::ModelManager(registry::CatalogStore* catalog, const storage::BlobStore* blobs,

@@ -365,8 +365,11 @@ TEST_F(MonitorCliTest, FeedbackGivesLiveAccuracy) {
   std::ofstream(file) << page;
   EXPECT_EQ(std::system(("promtool check metrics < " + file + " > /dev/null 2>&1").c_str()), 0);
 
-  // A restart keeps the log: a prediction made before it still joins, a labelled one is still
-  // a duplicate. Wrong labels through `kiln monitor feedback` then pull the accuracy down.
+  // A restart keeps the log — a prediction made before it still joins, a labelled one is still
+  // a duplicate — and the live metrics. Wrong labels through `kiln monitor feedback` then pull
+  // the accuracy down.
+  const json kept = performance()["sliding"];
+  ASSERT_EQ(kept["labelled"], 205);
   EXPECT_EQ(kiln::testing::StopServe(&server), 0);
   EXPECT_TRUE(fs::exists(*home_ + "/monitoring/credit-risk/v1"));
   ASSERT_TRUE(kiln::testing::StartServe(*home_, {}, &server));
@@ -382,7 +385,9 @@ TEST_F(MonitorCliTest, FeedbackGivesLiveAccuracy) {
   auto sent = Kiln({"monitor", "feedback", "credit-risk", csv, "--url", url, "--json"});
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
   EXPECT_EQ(json::parse(sent.out)["duplicate"], 205);  // labelled before the restart
-  EXPECT_EQ(performance()["sliding"]["labelled"], 0);  // the windows start afresh
+  const json restored = performance()["sliding"];      // the windows were saved and restored
+  EXPECT_EQ(restored["labelled"], 205);
+  EXPECT_EQ(restored["metrics"], kept["metrics"]);
   // New traffic, then wrong labels for it.
   std::vector<std::pair<std::string, std::string>> fresh;
   size_t fresh_correct = 0;
@@ -406,14 +411,16 @@ TEST_F(MonitorCliTest, FeedbackGivesLiveAccuracy) {
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
   EXPECT_NE(sent.out.find("50 labels sent: 50 joined"), std::string::npos) << sent.out;
   p = performance();
-  EXPECT_EQ(p["sliding"]["labelled"], 50);
-  const double wrong_accuracy = static_cast<double>(fresh_correct) / 50;
-  EXPECT_NEAR(p["sliding"]["metrics"]["accuracy"].get<double>(), wrong_accuracy, 1e-12);
-  EXPECT_LT(wrong_accuracy, 0.5);
-  EXPECT_LT(p["sliding"]["degradation"]["auc"].get<double>(), -0.2) << p.dump();
+  EXPECT_EQ(p["sliding"]["labelled"], 255);
+  EXPECT_LT(static_cast<double>(fresh_correct) / 50, 0.5);
+  const double expected =
+      (kept["metrics"]["accuracy"].get<double>() * 205 + static_cast<double>(fresh_correct)) / 255;
+  EXPECT_NEAR(p["sliding"]["metrics"]["accuracy"].get<double>(), expected, 1e-12);
+  EXPECT_LT(p["sliding"]["metrics"]["auc"].get<double>(), kept["metrics"]["auc"].get<double>())
+      << p.dump();
   auto text = Kiln({"monitor", "status", "credit-risk", "--url", url});
   ASSERT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_NE(text.out.find("live performance on 50 labelled rows: accuracy"), std::string::npos)
+  EXPECT_NE(text.out.find("live performance on 255 labelled rows: accuracy"), std::string::npos)
       << text.out;
   auto missing = Kiln({"monitor", "feedback", "credit-risk", csv, "--url", url});
   EXPECT_EQ(missing.exit_code, 1);  // no id / label columns
@@ -611,6 +618,29 @@ TEST_F(MonitorCliTest, TrafficAndJobValuesFireAlerts) {
       std::system(("promtool check rules " + rules + " > " + *dir_ + "/promtool.out 2>&1").c_str()),
       0)
       << kiln::testing::Slurp(*dir_ + "/promtool.out") << text;
+}
+
+// A restarted server keeps what the windows had counted (saved when it stopped, restored when
+// the version loads again).
+TEST_F(MonitorCliTest, ARestartKeepsTheWindows) {
+  const std::string home = *dir_ + "/restart";
+  fs::copy(*home_, home, fs::copy_options::recursive);
+  kiln::testing::ServeProcess server;
+  ASSERT_TRUE(kiln::testing::StartServe(home, {}, &server));
+  SendTraffic(server.port, "/v2/models/credit-risk/versions/2/infer", true);
+  const json before =
+      json::parse(Send(server.port, "GET", "/api/v1/models/credit-risk/drift?version=2").body);
+  ASSERT_EQ(before["sliding"]["rows"], kRowsSent);
+  EXPECT_EQ(kiln::testing::StopServe(&server), 0);
+  EXPECT_TRUE(fs::exists(home + "/monitoring/credit-risk/v2/drift.window"));
+
+  ASSERT_TRUE(kiln::testing::StartServe(home, {}, &server));
+  const json after =
+      json::parse(Send(server.port, "GET", "/api/v1/models/credit-risk/drift?version=2").body);
+  EXPECT_EQ(after["sliding"]["rows"], kRowsSent) << after.dump(1).substr(0, 1000);
+  EXPECT_EQ(after["sliding"]["drift_share"], before["sliding"]["drift_share"]);
+  EXPECT_EQ(after["sliding"]["features"], before["sliding"]["features"]);
+  EXPECT_EQ(kiln::testing::StopServe(&server), 0);
 }
 
 std::string UrlEncode(std::string_view s) {

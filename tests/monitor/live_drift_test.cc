@@ -160,3 +160,52 @@ TEST(LiveDriftTest, ARowOfAnotherWidthIsIgnored) {
 
 }  // namespace
 }  // namespace kiln::monitor
+
+namespace kiln::monitor {
+namespace {
+
+// What a server saves and restores across a restart: both windows' counts, the same reports,
+// nothing older than two windows, nothing from another window length.
+TEST(LiveDriftTest, SavedWindowsAreRestored) {
+  Fixture f;
+  f.Send(300, false);
+  f.now += 10'000;  // the first 300 rows are the last whole window now
+  f.Send(200, true);
+  const std::string saved = f.live.Save();
+  const DriftReport sliding = f.live.Measure(DriftWindow::kSliding);
+  const DriftReport tumbling = f.live.Measure(DriftWindow::kTumbling);
+
+  Fixture g;
+  g.now = f.now;
+  ASSERT_TRUE(g.live.Restore(saved).ok()) << saved;
+  const DriftReport a = g.live.Measure(DriftWindow::kSliding);
+  const DriftReport b = g.live.Measure(DriftWindow::kTumbling);
+  EXPECT_EQ(a.rows, sliding.rows);
+  EXPECT_EQ(b.rows, tumbling.rows);
+  EXPECT_EQ(b.rows, 300u);
+  ASSERT_EQ(a.features.size(), sliding.features.size());
+  EXPECT_EQ(a.features[0].counts, sliding.features[0].counts);
+  EXPECT_EQ(a.prediction_counts, sliding.prediction_counts);
+  EXPECT_EQ(a.drift_share, sliding.drift_share);
+  g.Send(10, false);  // and counting goes on on top
+  EXPECT_EQ(g.live.Measure(DriftWindow::kSliding).rows, sliding.rows + 10);
+
+  Fixture late;
+  late.now = f.now + 30'000;  // three windows later: nothing of it is current
+  ASSERT_TRUE(late.live.Restore(saved).ok());
+  EXPECT_EQ(late.live.Measure(DriftWindow::kSliding).rows, 0u);
+  EXPECT_EQ(late.live.Measure(DriftWindow::kTumbling).rows, 0u);
+
+  LiveDrift other(Reference(),
+                  {.window = std::chrono::seconds(20), .now_ms = [&] { return f.now; }});
+  EXPECT_EQ(other.Restore(saved).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(other.Measure(DriftWindow::kSliding).rows, 0u);
+  Fixture bad;
+  EXPECT_FALSE(bad.live.Restore("kiln-live-drift 1 2000").ok());
+  EXPECT_FALSE(bad.live.Restore("something else").ok());
+  EXPECT_FALSE(bad.live.Restore(saved.substr(0, saved.size() - 4)).ok());
+  EXPECT_FALSE(bad.live.Restore(saved + "x y z\n").ok());
+}
+
+}  // namespace
+}  // namespace kiln::monitor

@@ -95,3 +95,33 @@ TEST(LivePerformanceTest, HistogramAucAndConfidenceBasedEstimate) {
 
 }  // namespace
 }  // namespace kiln::monitor
+
+namespace kiln::monitor {
+namespace {
+
+TEST(LivePerformanceTest, SavedWindowsAreRestored) {
+  Clock clock;
+  LivePerformance live(Task::kBinary, 2, clock.Options());
+  const std::pair<float, int> rows[] = {{0.9f, 1}, {0.8f, 1}, {0.7f, 0}, {0.3f, 1}, {0.2f, 0}};
+  for (auto [p, truth] : rows) {
+    const float scores[] = {1 - p, p};
+    live.Add(scores, truth);
+  }
+  const std::string saved = live.Save();
+  LivePerformance again(Task::kBinary, 2, clock.Options());
+  ASSERT_TRUE(again.Restore(saved).ok()) << saved;
+  const PerformanceReport a = live.Measure(DriftWindow::kSliding);
+  const PerformanceReport b = again.Measure(DriftWindow::kSliding);
+  EXPECT_EQ(b.labelled, 5u);
+  EXPECT_EQ(a.metrics, b.metrics);
+  LivePerformance regression(Task::kRegression, 0, clock.Options());
+  EXPECT_EQ(regression.Restore(saved).code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(again.Restore(saved.substr(0, saved.size() - 3)).ok());
+  clock.now += 30'000;
+  LivePerformance late(Task::kBinary, 2, clock.Options());
+  ASSERT_TRUE(late.Restore(saved).ok());
+  EXPECT_EQ(late.Measure(DriftWindow::kSliding).labelled, 0u);
+}
+
+}  // namespace
+}  // namespace kiln::monitor

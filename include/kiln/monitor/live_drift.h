@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "kiln/base/mutex.h"
+#include "kiln/base/status.h"
 #include "kiln/monitor/drift.h"
 
 namespace kiln::monitor {
@@ -78,7 +79,8 @@ struct DriftReport {
 struct LiveDriftOptions {
   std::chrono::milliseconds window{std::chrono::minutes(10)};
   uint64_t min_samples = 500;
-  // The clock (tests move it); milliseconds since any fixed point.
+  // The clock (tests move it); default: milliseconds since the Unix epoch, so that windows a
+  // server saved line up with the clock after it restarts.
   std::function<int64_t()> now_ms;
 };
 
@@ -99,6 +101,12 @@ class LiveDrift {
   // Per feature, the out-of-range values and unseen categories counted since this was created
   // (a counter: it never goes down).
   std::vector<uint64_t> OutOfRangeTotals() const;
+  // The counts of the current and the last whole window as text (slices by wall-clock time), and
+  // back: a restarted server restores them so that it loses at most what came after the last
+  // save. Restore() leaves slices older than two windows out, and refuses (InvalidArgument,
+  // nothing changed) a text of another window length or another reference.
+  std::string Save() const;
+  Status Restore(std::string_view text);
   std::chrono::milliseconds window() const { return options_.window; }
   const DriftReference& reference() const { return reference_; }
 

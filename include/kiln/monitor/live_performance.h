@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kiln/base/mutex.h"
+#include "kiln/base/status.h"
 #include "kiln/monitor/live_drift.h"
 
 namespace kiln::monitor {
@@ -31,7 +32,7 @@ enum class Task { kBinary, kMulticlass, kRegression };
 
 struct PerformanceOptions {
   std::chrono::milliseconds window{std::chrono::minutes(10)};
-  std::function<int64_t()> now_ms;  // the clock (tests move it); default steady
+  std::function<int64_t()> now_ms;  // the clock (tests move it); default Unix epoch ms
 };
 
 struct PerformanceReport {
@@ -51,6 +52,9 @@ class LivePerformance {
   // or the prediction (regression, scores[0]); `label` the true class index or value.
   void Add(std::span<const float> scores, double label);
   PerformanceReport Measure(DriftWindow window) const;
+  // As LiveDrift::Save / Restore.
+  std::string Save() const;
+  Status Restore(std::string_view text);
   Task task() const { return task_; }
   std::chrono::milliseconds window() const { return options_.window; }
 

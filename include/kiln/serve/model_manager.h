@@ -43,8 +43,8 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelVersion(registry::Catal
 // What a server watches of the versions it serves (docs/monitoring.md).
 struct MonitoringOptions {
   monitor::LiveDriftOptions drift;  // its window also sizes the live performance windows
-  // The prediction logs, one directory per version under `log_root` (`<model>/v<version>`);
-  // none when `fs` is null.
+  // The prediction logs and the saved windows (SaveMonitoring), one directory per version under
+  // `log_root` (`<model>/v<version>`); none when `fs` is null.
   FileSystem* fs = nullptr;
   std::string log_root;
   monitor::PredictionLogOptions log;
@@ -67,6 +67,9 @@ struct ServedModel {
   // from the feedback joined to them (null when monitoring is off).
   std::shared_ptr<monitor::PredictionLog> log;
   std::shared_ptr<monitor::LivePerformance> performance;
+  // Where its windows are saved ("" nowhere) and restored from when it is loaded again.
+  FileSystem* fs = nullptr;
+  std::string state_dir;
 
   // With `monitoring`, the version is watched: drift when the model has a reference, its
   // predictions logged and live performance for every model.
@@ -106,6 +109,12 @@ class ModelManager {
   // the last. A version that fails to load or warm leaves the old one serving (and is retried
   // at the next alias move). Returns the models whose version changed.
   Result<std::vector<std::string>> Refresh();
+
+  // Saves the drift and live-performance windows of every watched version to its directory
+  // (drift.window, performance.window, each replaced atomically); a version loaded again (after
+  // a restart, or a hot reload back to it) restores them, so at most what came after the last
+  // save is lost. Returns the first error; the other versions are still saved.
+  Status SaveMonitoring() const;
 
   // The version a request addresses: `version` "" = the default alias, digits = that version
   // number, else an alias (looked up in the registry once, then again after each alias move
