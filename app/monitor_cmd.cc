@@ -361,12 +361,7 @@ std::string RetrainText(const pipeline::RetrainResult& r) {
     text += fmt::format("  challenger: run {} on {}, version {}\n", r.run_id, r.data, r.challenger);
   }
   if (r.promotion) {
-    const auto& p = *r.promotion;
-    for (const auto& c : p.clauses) {
-      text += c.skipped ? fmt::format("  skip  {}\n", c.text)
-                        : fmt::format("  {}  {}  ({:.6g} vs {:.6g})\n", c.passed ? "pass" : "FAIL",
-                                      c.text, c.left, c.right);
-    }
+    for (const auto& c : r.promotion->clauses) text += "  " + registry::ClauseText(c) + "\n";
   }
   return text;
 }

@@ -21,11 +21,7 @@ std::string PromoteText(const pipeline::PromoteResult& p) {
   const std::string champion = p.champion == 0 ? "none" : fmt::format("version {}", p.champion);
   std::string text = fmt::format("{} version {} -> {} on {} ({} rows), champion: {}\n", p.name,
                                  p.challenger, p.alias, p.data, p.rows, champion);
-  for (const auto& c : p.clauses) {
-    text += c.skipped ? fmt::format("  skip  {}  (no champion)\n", c.text)
-                      : fmt::format("  {}  {}  ({:.6g} vs {:.6g})\n", c.passed ? "pass" : "FAIL",
-                                    c.text, c.left, c.right);
-  }
+  for (const auto& c : p.clauses) text += "  " + registry::ClauseText(c) + "\n";
   text += p.moved ? fmt::format("{}@{} -> version {} (was {})", p.name, p.alias, p.challenger,
                                 p.champion == 0 ? "unset" : champion)
                   : fmt::format("not promoted: {}", p.outcome);

@@ -10,7 +10,7 @@
 #include "kiln/base/logging.h"
 #include "kiln/base/names.h"
 #include "kiln/http/server.h"
-#include "kiln/jobs/operations.h"
+#include "kiln/jobs/triggers.h"
 #include "kiln/monitor/metrics.h"
 #include "kiln/pipeline/result_json.h"
 
@@ -454,15 +454,9 @@ void AlertMonitor::QueueRetraining(const monitor::AlertEvent& e) {
     KILN_LOG_WARN("alert {}: {} has no retraining policy: nothing queued", e.rule, e.model);
     return;
   }
-  pipeline::RetrainOptions o;
-  o.model = e.model;
-  o.trigger = "alert:" + e.rule;
-  registry::JobSpec spec;
-  spec.verb = "retrain";
-  spec.payload = jobs::Payload(o);
+  registry::JobSpec spec = jobs::RetrainJobSpec(e.model, "alert:" + e.rule, options_.max_attempts);
   // One job per firing, however many times this round is repeated.
   spec.idempotency_key = fmt::format("retrain:{}:alert:{}:{}", e.model, e.rule, e.since_ms);
-  spec.max_attempts = options_.max_attempts;
   auto job = options_.jobs->Enqueue(spec);
   if (job.ok()) {
     KILN_LOG_WARN("alert {}: retraining of {} queued as job {}", e.rule, e.model, job->id);

@@ -12,18 +12,6 @@ namespace {
 
 constexpr std::string_view kSchedulePrefix = "retrain-";
 
-registry::JobSpec RetrainJob(const pipeline::Home& home, const std::string& model,
-                             const std::string& trigger) {
-  pipeline::RetrainOptions o;
-  o.model = model;
-  o.trigger = trigger;
-  registry::JobSpec spec;
-  spec.verb = "retrain";
-  spec.payload = Payload(o);
-  spec.max_attempts = home.config().queue.max_attempts;
-  return spec;
-}
-
 // The dataset a policy retrains on when it follows new versions ("" when it is pinned to one
 // version), and the version the champion was trained on (0: another dataset, or none).
 Result<std::pair<std::string, int64_t>> FollowedData(pipeline::Home& home,
@@ -36,23 +24,28 @@ Result<std::pair<std::string, int64_t>> FollowedData(pipeline::Home& home,
   }
   KILN_ASSIGN_OR_RETURN(registry::ModelVersion mv, catalog.GetModelVersion(p.model, *champion));
   auto run = catalog.GetRun(mv.run_id);
-  std::optional<DatasetRef> trained;
-  if (run.ok()) trained = AsDatasetRef(run->attributes.train_data);
-  std::string name;
-  if (!p.data.empty()) {
-    auto ref = AsDatasetRef(p.data);
-    if (!ref || ref->version != 0) return std::pair<std::string, int64_t>();
-    name = std::string(ref->name);
-  } else if (trained) {
-    name = std::string(trained->name);
-  } else {
-    return std::pair<std::string, int64_t>();
-  }
-  const int64_t version = trained && trained->name == name ? trained->version : 0;
-  return std::pair<std::string, int64_t>(name, version);
+  const std::string trained_on = run.ok() ? run->attributes.train_data : "";
+  auto data = pipeline::RetrainData(p, trained_on);
+  const auto followed = data.ok() ? AsDatasetRef(*data) : std::nullopt;
+  if (!followed || followed->version != 0) return std::pair<std::string, int64_t>();
+  const auto trained = AsDatasetRef(trained_on);
+  const int64_t version = trained && trained->name == followed->name ? trained->version : 0;
+  return std::pair<std::string, int64_t>(std::string(followed->name), version);
 }
 
 }  // namespace
+
+registry::JobSpec RetrainJobSpec(const std::string& model, const std::string& trigger,
+                                 int max_attempts) {
+  pipeline::RetrainOptions o;
+  o.model = model;
+  o.trigger = trigger;
+  registry::JobSpec spec;
+  spec.verb = "retrain";
+  spec.payload = Payload(o);
+  spec.max_attempts = max_attempts;
+  return spec;
+}
 
 Result<std::vector<std::string>> SyncRetrainSchedules(pipeline::Home& home,
                                                       registry::JobQueue& queue, int64_t now_ms) {
@@ -64,7 +57,7 @@ Result<std::vector<std::string>> SyncRetrainSchedules(pipeline::Home& home,
     s.name = std::string(kSchedulePrefix) + p.model;
     s.every = p.every;
     s.cron = p.cron;
-    s.job = RetrainJob(home, p.model, "manual");
+    s.job = RetrainJobSpec(p.model, "manual", home.config().queue.max_attempts);
     s.job.schedule = s.name;
     auto next = NextRun(s, now_ms);
     if (!next.ok()) {
@@ -111,7 +104,8 @@ Result<std::vector<registry::JobRecord>> QueueNewDataRetrainings(pipeline::Home&
     for (const auto& v : *versions) newest = std::max(newest, v.version);
     if (newest <= trained) continue;
     const std::string data = fmt::format("{}@v{}", name, newest);
-    registry::JobSpec spec = RetrainJob(home, p.model, "data:" + data);
+    registry::JobSpec spec =
+        RetrainJobSpec(p.model, "data:" + data, home.config().queue.max_attempts);
     spec.idempotency_key = fmt::format("retrain:{}:data:{}", p.model, data);
     KILN_ASSIGN_OR_RETURN(registry::JobRecord job, queue.Enqueue(spec));
     queued.push_back(std::move(job));

@@ -138,6 +138,15 @@ Status ValidateTrigger(std::string_view trigger) {
                   Printable(trigger.substr(0, 200))));
 }
 
+Result<std::string> RetrainData(const RetrainPolicy& policy, const std::string& champion_data) {
+  if (!policy.data.empty()) return policy.data;
+  if (auto ref = AsDatasetRef(champion_data)) return std::string(ref->name);
+  return FailedPreconditionError(fmt::format(
+      "the champion of {} was trained on a file ({}): name the dataset with `data:` in its "
+      "retraining policy",
+      policy.model, Printable(champion_data)));
+}
+
 Result<TrainOptions> RetrainRecipe(Home& home, const RetrainPolicy& policy, int64_t champion,
                                    std::string* recipe_run) {
   auto& catalog = home.catalog();
@@ -177,16 +186,7 @@ Result<TrainOptions> RetrainRecipe(Home& home, const RetrainPolicy& policy, int6
       t.valid_frac = 0.2;
     }
   }
-  if (!policy.data.empty()) {
-    t.data = policy.data;
-  } else if (auto ref = AsDatasetRef(run->attributes.train_data)) {
-    t.data = std::string(ref->name);  // its newest version
-  } else {
-    return FailedPreconditionError(fmt::format(
-        "{} version {} was trained on a file ({}): name the dataset with `data:` in its "
-        "retraining policy",
-        policy.model, champion, Printable(run->attributes.train_data)));
-  }
+  KILN_ASSIGN_OR_RETURN(t.data, RetrainData(policy, run->attributes.train_data));
   KILN_ASSIGN_OR_RETURN(auto model, LoadRegisteredModel(home, policy.model, champion));
   for (const auto& f : model->features) t.features.push_back(f.name);
   return t;
@@ -278,9 +278,7 @@ Result<RetrainResult> Retrain(Home& home, const RetrainPolicy& policy, const Ret
   }
   r.promotion = *promoted;
   for (const auto& c : promoted->clauses) {
-    Log(o, c.skipped ? fmt::format("gate on {}: skip {} (no champion)", policy.holdout, c.text)
-                     : fmt::format("gate on {}: {} {} ({:.6g} vs {:.6g})", policy.holdout,
-                                   c.passed ? "pass" : "FAIL", c.text, c.left, c.right));
+    Log(o, fmt::format("gate on {}: {}", policy.holdout, registry::ClauseText(c)));
   }
   if (promoted->moved) {
     r.outcome = "promoted";
@@ -291,10 +289,7 @@ Result<RetrainResult> Retrain(Home& home, const RetrainPolicy& policy, const Ret
     r.outcome = "rejected";
     std::string failed;
     for (const auto& c : promoted->clauses) {
-      if (!c.passed && !c.skipped) {
-        failed += fmt::format("{}{} ({:.6g} vs {:.6g})", failed.empty() ? "" : "; ", c.text, c.left,
-                              c.right);
-      }
+      if (!c.passed && !c.skipped) failed += (failed.empty() ? "" : "; ") + registry::ClauseText(c);
     }
     r.detail =
         fmt::format("version {} {} on {}: {} (report {})", v.version, promoted->outcome,

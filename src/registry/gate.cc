@@ -23,6 +23,12 @@ Name Split(std::string_view name) {
 
 Status ValidateGate(std::string_view gate) { return Condition::Parse(gate, "gate").status(); }
 
+std::string ClauseText(const GateClause& c) {
+  if (c.skipped) return fmt::format("skip  {}  (no champion)", c.text);
+  return fmt::format("{}  {}  ({:.6g} vs {:.6g})", c.passed ? "pass" : "FAIL", c.text, c.left,
+                     c.right);
+}
+
 Result<GateResult> EvaluateGate(std::string_view gate, const MetricMap& challenger,
                                 const std::optional<MetricMap>& champion) {
   KILN_ASSIGN_OR_RETURN(Condition condition, Condition::Parse(gate, "gate"));

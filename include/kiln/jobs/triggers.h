@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kiln/base/status.h"
@@ -17,6 +18,10 @@
 #include "kiln/registry/job_queue.h"
 
 namespace kiln::jobs {
+
+// A `retrain` job of `model` started by `trigger` (pipeline::RetrainOptions::trigger).
+registry::JobSpec RetrainJobSpec(const std::string& model, const std::string& trigger,
+                                 int max_attempts);
 
 // Makes the queue's `retrain-*` schedules those of the home's policies; returns the names
 // added or replaced. InvalidArgument for a policy whose cron does not parse.

@@ -65,6 +65,11 @@ Result<RetrainPolicy> RetrainPolicyFor(const Home& home, const std::string& mode
 // A trigger as RetrainOptions::trigger spells it; InvalidArgument for anything else.
 Status ValidateTrigger(std::string_view trigger);
 
+// What a retraining under `policy` trains on: the policy's `data`, else the dataset the champion
+// was trained on (`champion_data`, its run's NAME@vN) by its bare NAME, i.e. its newest version.
+// FailedPrecondition when neither names a dataset (the champion was trained on a file).
+Result<std::string> RetrainData(const RetrainPolicy& policy, const std::string& champion_data);
+
 // The training the champion's run describes, on `policy.data` or the newest version of the
 // champion's dataset. FailedPrecondition when there is no champion or it has no kiln recipe
 // (an imported model, a training on a file without `data` in the policy).

@@ -26,6 +26,10 @@ struct GateClause {
   bool skipped = false;  // mentions champion.* and there is no champion
 };
 
+// A clause as reports print it: "pass  TEXT  (LEFT vs RIGHT)", "FAIL  ..." or
+// "skip  TEXT  (no champion)".
+std::string ClauseText(const GateClause& c);
+
 struct GateResult {
   bool passed = false;
   std::vector<GateClause> clauses;
