@@ -26,7 +26,7 @@ test-slow: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L slow --timeout 1800
 
 # The unit tests (label `unit`) built with AddressSanitizer and UBSan.
-UNIT_TARGETS := base_test data_test ingest_test storage_test registry_test model_test learn_test \
+UNIT_TARGETS := base_test auth_test data_test ingest_test storage_test registry_test model_test learn_test \
   tune_test serve_test http_test monitor_test pipeline_test jobs_test api_test rpc_test
 test-asan: deps
 	@test -f build/asan/build.ninja || cmake --preset asan >/dev/null

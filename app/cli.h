@@ -77,6 +77,9 @@ void AddMonitorCommands(CLI::App& app, const GlobalOptions& global, Runner* run)
 // drifted first (app/monitor_cmd.cc).
 std::string DriftReportText(const std::string& report_json);
 
+// Registers `kiln auth token create | list | revoke` (app/auth_cmd.cc).
+void AddAuthCommands(CLI::App& app, const GlobalOptions& global, Runner* run);
+
 // Registers `kiln serve` (app/serve_cmd.cc).
 void AddServeCommand(CLI::App& app, const GlobalOptions& global,
                      std::function<Result<ExitCode>()>* run);

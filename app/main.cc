@@ -93,6 +93,7 @@ int Run(int argc, char** argv) {
   kiln::app::AddJobsCommands(app, global, &run);
   kiln::app::AddMonitorCommands(app, global, &run);
   kiln::app::AddInitCommand(app, global, &run);
+  kiln::app::AddAuthCommands(app, global, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

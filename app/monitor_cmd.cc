@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,15 +51,21 @@ Result<Server> ParseServer(const std::string& url) {
   return ParseHttpUrl(url, "--url", 8080, /*scheme_optional=*/true);
 }
 
-// The JSON body of a request to the server; its error message for a non-2xx answer.
+// The JSON body of a request to the server; its error message for a non-2xx answer. A server
+// with `auth: required` gets the token in $KILN_TOKEN (never a flag: it would show in `ps`).
 Result<json> Ask(const Server& s, const std::string& method, const std::string& target,
                  const std::string& request = "") {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (const char* token = std::getenv("KILN_TOKEN"); token != nullptr && *token != '\0') {
+    headers.emplace_back("Authorization", fmt::format("Bearer {}", token));
+  }
   auto client = http::HttpClient::Connect(s.host, s.port);
   if (!client.ok()) {
     return UnavailableError(fmt::format("cannot reach kiln serve at {}:{}: {}", s.host, s.port,
                                         client.status().message()));
   }
-  KILN_ASSIGN_OR_RETURN(http::HttpResponse r, (*client)->Send(method, target, request));
+  KILN_ASSIGN_OR_RETURN(http::HttpResponse r,
+                        (*client)->Send(method, target, request, "application/json", headers));
   json body = json::parse(r.body, nullptr, false);
   if (r.status / 100 != 2) {
     const std::string message =
@@ -66,6 +73,8 @@ Result<json> Ask(const Server& s, const std::string& method, const std::string& 
             ? body["error"].get<std::string>()
             : fmt::format("HTTP {}", r.status);
     if (r.status == 404) return NotFoundError(message);
+    if (r.status == 401) return UnauthenticatedError(message + " (set KILN_TOKEN)");
+    if (r.status == 403) return PermissionDeniedError(message);
     if (r.status / 100 == 4) return InvalidArgumentError(message);
     return UnavailableError(message);
   }

@@ -9,12 +9,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "kiln/base/logging.h"
+#include "kiln/base/names.h"
 
 #include "app/cli.h"
 #include "kiln/api/control_plane.h"
@@ -26,6 +29,7 @@
 #include "kiln/monitor/access_log.h"
 #include "kiln/monitor/metrics.h"
 #include "kiln/pipeline/home.h"
+#include "kiln/pipeline/tokens.h"
 #include "kiln/rpc/server.h"
 #include "kiln/serve/batcher.h"
 #include "kiln/serve/dispatcher.h"
@@ -50,6 +54,7 @@ struct ServeArgs {
   std::string access_log;
   double access_log_sample = 0.01;
   bool control_plane = false;
+  bool insecure = false;
 };
 
 // The flags' ranges.
@@ -211,7 +216,7 @@ Result<std::unique_ptr<rpc::GrpcServer>> StartGrpc(const ServeArgs& a, const Lim
 }
 
 void PrintServing(const serve::ModelManager& models, const ServeArgs& a, int port,
-                  const rpc::GrpcServer* grpc) {
+                  const rpc::GrpcServer* grpc, const auth::Authenticator* auth) {
   std::string names;
   const auto loaded = models.List();
   for (const auto& m : loaded) {
@@ -220,21 +225,27 @@ void PrintServing(const serve::ModelManager& models, const ServeArgs& a, int por
   }
   std::string where = fmt::format("http://{}:{}", a.address, port);
   if (grpc) where += fmt::format(" and grpc://{}:{}", a.address, grpc->port());
+  if (auth) where += fmt::format(" (tokens required, {} active)", auth->active());
   std::printf("kiln serve: %zu model(s)%s on %s\n", loaded.size(), names.c_str(), where.c_str());
   std::fflush(stdout);
 }
 
-// Until a signal: every --reload-interval-ms, look for alias moves (hot reload); every
-// `save_ms` (0: never), save the monitoring windows. The signal.
-int WaitForStop(const sigset_t& stop, int reload_interval_ms, int64_t save_ms,
-                serve::ModelManager& models) {
+// Work the main thread does between signals, every `every_ms` (0: never).
+struct Periodic {
+  int64_t every_ms = 0;
+  std::function<void()> run;
+};
+
+// Runs `tasks` until SIGTERM or SIGINT; the signal.
+int WaitForStop(const sigset_t& stop, const std::vector<Periodic>& tasks) {
   using Clock = std::chrono::steady_clock;
-  auto next_reload = Clock::now() + std::chrono::milliseconds(reload_interval_ms);
-  auto next_save = Clock::now() + std::chrono::milliseconds(save_ms);
+  std::vector<Clock::time_point> due;
+  for (const auto& t : tasks) due.push_back(Clock::now() + std::chrono::milliseconds(t.every_ms));
   while (true) {
     auto next = Clock::time_point::max();
-    if (reload_interval_ms > 0) next = next_reload;
-    if (save_ms > 0) next = std::min(next, next_save);
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      if (tasks[i].every_ms > 0) next = std::min(next, due[i]);
+    }
     int sig = 0;
     if (next == Clock::time_point::max()) {
       sigwait(&stop, &sig);
@@ -245,25 +256,50 @@ int WaitForStop(const sigset_t& stop, int reload_interval_ms, int64_t save_ms,
     const timespec interval{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
     sig = sigtimedwait(&stop, nullptr, &interval);
     if (sig > 0) return sig;
-    if (reload_interval_ms > 0 && Clock::now() >= next_reload) {
-      next_reload = Clock::now() + std::chrono::milliseconds(reload_interval_ms);
-      if (auto changed = models.Refresh(); !changed.ok()) {
-        KILN_LOG_WARN("hot reload: cannot read the registry: {}", changed.status().ToString());
-      }
-    }
-    if (save_ms > 0 && Clock::now() >= next_save) {
-      next_save = Clock::now() + std::chrono::milliseconds(save_ms);
-      if (Status saved = models.SaveMonitoring(); !saved.ok()) {
-        KILN_LOG_WARN("monitoring windows not saved: {}", saved.ToString());
-      }
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      if (tasks[i].every_ms <= 0 || Clock::now() < due[i]) continue;
+      due[i] = Clock::now() + std::chrono::milliseconds(tasks[i].every_ms);
+      tasks[i].run();
     }
   }
+}
+
+bool IsLoopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address == "[::1]" ||
+         address.starts_with("127.");
+}
+
+// Safe by default: a server other hosts can reach needs tokens and TLS, or --insecure.
+Status CheckExposure(const ServeArgs& a, bool auth_required) {
+  if (IsLoopback(a.address)) return Status::Ok();
+  if (a.insecure) {
+    KILN_LOG_WARN("serving on {} without TLS{} (--insecure)", a.address,
+                  auth_required ? "" : " and without tokens");
+    return Status::Ok();
+  }
+  return FailedPreconditionError(fmt::format(
+      "refusing to listen on {}: it is not a loopback address, and requests would travel "
+      "without TLS{}. Set `auth: required` in kiln.yaml and serve behind a TLS-terminating "
+      "proxy with --insecure (kiln's own TLS is not built yet), or listen on 127.0.0.1",
+      Printable(a.address),
+      auth_required ? "" : " and without tokens (kiln.yaml has no `auth: required`)"));
 }
 
 Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   KILN_RETURN_IF_ERROR(CheckServeArgs(a));
   const sigset_t stop = BlockStopSignals();
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  const bool auth_required = home->config().auth_required;
+  KILN_RETURN_IF_ERROR(CheckExposure(a, auth_required));
+  std::unique_ptr<auth::Authenticator> authenticator;
+  if (auth_required) {
+    KILN_ASSIGN_OR_RETURN(authenticator, pipeline::OpenAuthenticator(*home));
+    if (authenticator->active() == 0) {
+      KILN_LOG_WARN(
+          "auth is required and no token is active: every request but the health "
+          "checks gets 401 (kiln auth token create --name N --role R)");
+    }
+  }
   const pipeline::ServingConfig& config = home->config().serving;
   const Limits limits = Limits::Default();
   monitor::MetricsRegistry metrics;
@@ -287,9 +323,10 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
                                                  AlertOptions(*home, &metrics, &alert_jobs));
     metrics.AddCollector([&alerts] { return alerts->engine().Exposition(); });
   }
-  api::V2Service service(&models, &dispatcher, &metrics,
-                         {"kiln", KILN_VERSION, limits, access_log.get(),
-                          control ? control->service.get() : nullptr, alerts.get()});
+  api::V2Service service(
+      &models, &dispatcher, &metrics,
+      {"kiln", KILN_VERSION, limits, access_log.get(), control ? control->service.get() : nullptr,
+       alerts.get(), authenticator.get()});
   http::HttpServerOptions o;
   o.address = a.address;
   o.port = static_cast<uint16_t>(a.port);
@@ -301,7 +338,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
                         }));
   api::GrpcInferenceService grpc_service(
       &models, &dispatcher, &metrics,
-      api::GrpcServiceOptions{"kiln", KILN_VERSION, limits, access_log.get()});
+      api::GrpcServiceOptions{"kiln", KILN_VERSION, limits, access_log.get(), authenticator.get()});
   auto grpc_server = StartGrpc(a, limits, &grpc_service);
   if (!grpc_server.ok()) {
     server->Shutdown(std::chrono::milliseconds(0));
@@ -310,14 +347,34 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   }
   grpc_service.SetReady(*grpc_server != nullptr);
   service.SetReady(true);
-  PrintServing(models, a, server->port(), grpc_server->get());
+  PrintServing(models, a, server->port(), grpc_server->get(), authenticator.get());
   // The windows are saved every slice (a fifth of the window, at least 5 s) and when the server
   // stops: a restart loses nothing, a crash at most the counts since the last save.
   const auto& monitoring = home->config().monitoring;
   const int64_t save_ms =
       monitoring.enabled ? std::max<int64_t>(5000, monitoring.window_ms / monitor::kSlicesPerWindow)
                          : 0;
-  const int sig = WaitForStop(stop, a.reload_interval_ms, save_ms, models);
+  std::vector<Periodic> tasks;
+  tasks.push_back({a.reload_interval_ms, [&models] {
+                     if (auto changed = models.Refresh(); !changed.ok()) {
+                       KILN_LOG_WARN("hot reload: cannot read the registry: {}",
+                                     changed.status().ToString());
+                     }
+                   }});
+  tasks.push_back({save_ms, [&models] {
+                     if (Status saved = models.SaveMonitoring(); !saved.ok()) {
+                       KILN_LOG_WARN("monitoring windows not saved: {}", saved.ToString());
+                     }
+                   }});
+  // New and revoked tokens take effect within a second.
+  if (authenticator) {
+    tasks.push_back({1000, [&authenticator] {
+                       if (Status s = authenticator->Refresh(); !s.ok()) {
+                         KILN_LOG_WARN("tokens not refreshed: {}", s.ToString());
+                       }
+                     }});
+  }
+  const int sig = WaitForStop(stop, tasks);
   service.SetReady(false);
   grpc_service.SetReady(false);
   std::fprintf(stderr, "kiln serve: %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -375,7 +432,10 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& g,
                 "share of successful requests logged (default 0.01; failures are always logged)");
   s->add_flag("--control-plane", args->control_plane,
               "also serve the control-plane REST API under /api/v1 (datasets, runs, models, "
-              "alias moves); no authentication yet: keep it on a trusted address");
+              "alias moves, jobs); with `auth: required` in kiln.yaml each route needs its role");
+  s->add_flag("--insecure", args->insecure,
+              "listen on a non-loopback --address without kiln's own TLS (and, without `auth: "
+              "required`, without tokens): only behind a TLS proxy on a trusted network");
   s->callback([&g, run, args] { *run = [&g, args] { return Serve(g, *args); }; });
 }
 

@@ -9,6 +9,7 @@ true labels, or with the labels flipped, as a feedback CSV (id,label).
 import argparse
 import csv
 import json
+import os
 import urllib.request
 
 CATEGORICAL = {"Home", "Marital", "Records", "Job"}
@@ -25,6 +26,9 @@ def main():
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--name", default="req")
     a = ap.parse_args()
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("KILN_TOKEN"):  # a server with `auth: required`
+        headers["Authorization"] = "Bearer " + os.environ["KILN_TOKEN"]
     with open(a.data) as f:
         rows = list(csv.DictReader(f))
     columns = [c for c in rows[0] if c != "Status"]
@@ -46,7 +50,7 @@ def main():
         rid = f"{a.name}-{k // a.batch}"
         body = json.dumps({"id": rid, "inputs": inputs}).encode()
         req = urllib.request.Request(f"{a.url}/v2/models/{a.model}/infer", data=body,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
         with urllib.request.urlopen(req) as resp:
             resp.read()
         for i, r in enumerate(part):

@@ -8,7 +8,8 @@ python3-protobuf), the way a Python service would call kiln's inference.GRPCInfe
 
 REQUEST.json is a V2 REST request body ({"inputs": [{"name", "shape", "datatype", "data"}]});
 it is sent as typed contents, or with --raw as raw_input_contents. The answer is printed as
-the V2 REST response JSON would be. The message classes are generated from kiln's src/rpc/inference.proto with protoc.
+the V2 REST response JSON would be. A server with `auth: required` gets the token in $KILN_TOKEN
+(as `authorization: Bearer ...` metadata). The message classes are generated from kiln's src/rpc/inference.proto with protoc.
 """
 import json
 import os
@@ -114,7 +115,9 @@ def main(argv):
     def call(method, request, response_type):
         rpc = channel.unary_unary(SERVICE + method, request_serializer=request.SerializeToString,
                                   response_deserializer=response_type.FromString)
-        return rpc(request, timeout=30)
+        token = os.environ.get("KILN_TOKEN")
+        metadata = [("authorization", "Bearer " + token)] if token else None
+        return rpc(request, timeout=30, metadata=metadata)
 
     try:
         if verb == "live":

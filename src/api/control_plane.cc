@@ -228,7 +228,8 @@ bool ControlPlaneService::Handles(std::string_view target) {
          (target.size() == 7 || target[7] == '/' || target[7] == '?');
 }
 
-http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std::string* route) {
+http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std::string* route,
+                                               const Caller& caller) {
   const auto answer = JsonResponse;
   auto parsed = PathSegments(req.target);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
@@ -239,7 +240,7 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
   const std::string& kind = s[2];
   if (kind == "jobs") {
     *route = "api_jobs";
-    return HandleJobs(req, s);
+    return HandleJobs(req, s, caller);
   }
   if (kind == "datasets" && s.size() <= 4) {
     *route = "api_datasets";
@@ -290,7 +291,7 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
     pipeline::PromoteOptions p;
     p.name = name;
     p.version = *version;
-    p.actor = "api";
+    p.actor = caller.actor;
     p.dataset_only = true;  // BI-27: never a path from the network
     for (const auto& [key, field] : {std::pair{"to", &p.to}, std::pair{"gate", &p.gate},
                                      std::pair{"on", &p.on}, std::pair{"reason", &p.reason}}) {
@@ -324,11 +325,11 @@ http::HttpResponse ControlPlaneService::Handle(const http::HttpRequest& req, std
         return ErrorResponse(InvalidArgumentError("version out of range"));
       }
       return answer(
-          MoveAlias(*catalog_, name, alias, static_cast<int64_t>(version), "api", *reason));
+          MoveAlias(*catalog_, name, alias, static_cast<int64_t>(version), caller.actor, *reason));
     }
     if (s.size() == 7 && s[6] == "rollback") {
       if (req.method != "POST") return method_not_allowed("POST");
-      return answer(api::RollbackAlias(*catalog_, name, alias, "api", *reason));
+      return answer(api::RollbackAlias(*catalog_, name, alias, caller.actor, *reason));
     }
   }
   return ErrorResponse(NotFoundError("no such endpoint"));

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "inference.pb.h"
+#include "kiln/api/permissions.h"
 #include "kiln/base/names.h"
 #include "kiln/serve/inference.h"
 #include "kiln/serve/v2.h"
@@ -345,6 +346,15 @@ void GrpcInferenceService::Handle(rpc::RpcCall rpc, rpc::RpcResponder done) {
   auto call = std::make_shared<Call>();
   call->arrived = std::chrono::steady_clock::now();
   call->done = std::move(done);
+  if (options_.auth) {
+    // A method missing from the table is refused to every token (and unknown without one).
+    const auto need = GrpcPermission(rpc.method);
+    auto who = options_.auth->Check(rpc.authorization, need.value_or(auth::Permission::kRead));
+    if (!who.ok()) return Finish(*call, who.status());
+    if (!need) {
+      return Finish(*call, PermissionDeniedError("not a method any role may call"));
+    }
+  }
   Result<std::optional<std::string>> resp = std::optional<std::string>();
   try {
     resp = Route(rpc, call);

@@ -8,6 +8,7 @@
 
 #include "api/request_body.h"
 #include "kiln/api/control_plane.h"
+#include "kiln/api/permissions.h"
 #include "kiln/api/v2_service.h"
 #include "kiln/base/numbers.h"
 #include "kiln/jobs/operations.h"
@@ -118,12 +119,20 @@ Result<registry::JobSpec> SpecFromBody(const std::string& body, int default_atte
 }  // namespace
 
 http::HttpResponse ControlPlaneService::HandleJobs(const http::HttpRequest& req,
-                                                   const std::vector<std::string>& s) {
+                                                   const std::vector<std::string>& s,
+                                                   const Caller& caller) {
   if (jobs_ == nullptr) return ErrorResponse(UnavailableError("no job queue is open here"));
   if (s.size() == 3) {
     if (req.method == "POST") {
       auto spec = SpecFromBody(req.body, home_->config().queue.max_attempts);
       if (!spec.ok()) return ErrorResponse(spec.status());
+      if (const auth::Permission need = JobPermission(spec->verb);
+          caller.role && !auth::Allows(*caller.role, need)) {
+        return ErrorResponse(PermissionDeniedError(fmt::format(
+            "{} (role {}) may not queue {} jobs: they need the '{}' permission ({} or above)",
+            caller.actor, auth::RoleName(*caller.role), spec->verb, auth::PermissionName(need),
+            auth::RoleName(auth::MinimumRole(need)))));
+      }
       auto job = jobs_->Enqueue(*spec);
       if (!job.ok()) return ErrorResponse(job.status());
       return JsonResponse(JobJson(*job));

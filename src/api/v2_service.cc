@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kiln/api/monitoring.h"
+#include "kiln/api/permissions.h"
 #include "kiln/base/logging.h"
 #include "kiln/base/names.h"
 #include "kiln/serve/inference.h"
@@ -26,6 +27,10 @@ int HttpStatusFor(const Status& s) {
     case StatusCode::kInvalidArgument:
     case StatusCode::kOutOfRange:
       return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
     case StatusCode::kNotFound:
       return 404;
     case StatusCode::kAlreadyExists:
@@ -55,6 +60,7 @@ HttpResponse ErrorResponse(const Status& s) {
   r.body =
       fmt::format(R"({{"error":{},"code":"{}"}})", JsonQuote(message), StatusCodeName(s.code()));
   if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
+  if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="kiln")");
   return r;
 }
 
@@ -224,6 +230,9 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
   if (call->request_id.empty() && stats_.logging()) {
     call->request_id = monitor::AccessLog::RequestId("");
   }
+  auto caller = Authorize(req);
+  if (!caller.ok()) return Finish(*call, ErrorResponse(caller.status()));
+  call->caller = std::move(*caller);
   std::optional<HttpResponse> resp;
   try {
     resp = Route(req, call);
@@ -231,6 +240,29 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
     resp = ErrorResponse(InternalError(e.what()));
   }
   if (resp) Finish(*call, std::move(*resp));
+}
+
+Result<Caller> V2Service::Authorize(const HttpRequest& req) const {
+  Caller caller;
+  if (options_.auth == nullptr) return caller;
+  std::string_view authorization;
+  for (const auto& [name, value] : req.headers) {
+    if (name == "authorization") authorization = value;
+  }
+  // An endpoint missing from the table is refused to every token (and unknown without one).
+  const auto need = RestPermission(req.method, req.target);
+  KILN_ASSIGN_OR_RETURN(
+      auth::Principal who,
+      options_.auth->Check(authorization, need.value_or(auth::Permission::kRead)));
+  if (!need) {
+    const std::string_view path = std::string_view(req.target).substr(0, 200);
+    return PermissionDeniedError(fmt::format("{} {} is not an endpoint any role may use",
+                                             Printable(req.method), Printable(path)));
+  }
+  if (*need == auth::Permission::kPublic) return caller;
+  caller.actor = "token:" + who.name;
+  caller.role = who.role;
+  return caller;
 }
 
 void V2Service::Finish(Call& call, HttpResponse resp) {
@@ -288,7 +320,7 @@ std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
   }
   if (options_.control_plane && ControlPlaneService::Handles(req.target)) {
     labels->route = "api";
-    return options_.control_plane->Handle(req, &labels->route);
+    return options_.control_plane->Handle(req, &labels->route, call->caller);
   }
   auto parsed = PathSegments(req.target);
   if (!parsed.ok()) return ErrorResponse(parsed.status());

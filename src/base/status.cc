@@ -33,6 +33,10 @@ std::string_view StatusCodeName(StatusCode code) {
       return "UNIMPLEMENTED";
     case StatusCode::kDataLoss:
       return "DATA_LOSS";
+    case StatusCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
+    case StatusCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
     case StatusCode::kInternal:
       return "INTERNAL";
   }
@@ -72,6 +76,10 @@ Status CancelledError(std::string m) { return {StatusCode::kCancelled, std::move
 Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 Status UnimplementedError(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+Status UnauthenticatedError(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+Status PermissionDeniedError(std::string m) {
+  return {StatusCode::kPermissionDenied, std::move(m)};
+}
 
 bool IsPermanent(StatusCode code) {
   switch (code) {
@@ -82,6 +90,8 @@ bool IsPermanent(StatusCode code) {
     case StatusCode::kOutOfRange:
     case StatusCode::kUnimplemented:
     case StatusCode::kDataLoss:
+    case StatusCode::kUnauthenticated:
+    case StatusCode::kPermissionDenied:
       return true;
     default:
       return false;

@@ -473,6 +473,12 @@ Result<Config> ParseConfig(std::string_view yaml) {
       if (kv.second.IsNull()) continue;
       if (key == "catalog") {
         KILN_ASSIGN_OR_RETURN(config.catalog, ReadCatalog(kv.second));
+      } else if (key == "auth") {
+        const std::string mode = kv.second.IsScalar() ? kv.second.Scalar() : "";
+        if (mode != "required" && mode != "off") {
+          return InvalidArgumentError("kiln.yaml: auth must be 'required' or 'off'");
+        }
+        config.auth_required = mode == "required";
       } else if (key == "serving") {
         KILN_ASSIGN_OR_RETURN(config.serving, ReadServing(kv.second));
       } else if (key == "queue") {
@@ -480,9 +486,10 @@ Result<Config> ParseConfig(std::string_view yaml) {
       } else if (key == "monitoring") {
         KILN_ASSIGN_OR_RETURN(config.monitoring, ReadMonitoring(kv.second));
       } else {
-        const std::string guess = ClosestWord(key, {"catalog", "serving", "queue", "monitoring"});
+        const std::string guess =
+            ClosestWord(key, {"auth", "catalog", "serving", "queue", "monitoring"});
         return InvalidArgumentError(fmt::format(
-            "kiln.yaml: unknown section '{}'{} (catalog, monitoring, queue, serving)",
+            "kiln.yaml: unknown section '{}'{} (auth, catalog, monitoring, queue, serving)",
             Printable(key), guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
       }
     }

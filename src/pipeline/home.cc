@@ -1,5 +1,8 @@
 #include "kiln/pipeline/home.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -53,7 +56,12 @@ Result<std::unique_ptr<Home>> Home::Open(const std::string& path) {
   auto home = std::make_unique<Home>();
   home->path_ = path;
   home->fs_ = NewPosixFileSystem();
+  KILN_ASSIGN_OR_RETURN(const bool existed, home->fs_->Exists(path));
   KILN_RETURN_IF_ERROR(home->fs_->CreateDirs(path).WithContext("kiln home"));
+  // A new home is its owner's alone: its catalog holds token hashes, its objects the data.
+  if (!existed && ::chmod(path.c_str(), 0700) != 0) {
+    return ErrnoToStatus(errno, fmt::format("chmod 0700 {}", path));
+  }
   KILN_ASSIGN_OR_RETURN(std::string text, ReadConfigText(*home->fs_, path));
   KILN_ASSIGN_OR_RETURN(home->config_, ParseConfig(text));
   const std::string& catalog = home->config_.catalog;

@@ -177,6 +177,15 @@ CREATE TABLE alert_events (
   state TEXT NOT NULL, time_ms INTEGER NOT NULL, since_ms INTEGER NOT NULL, detail TEXT NOT NULL
 );
 )sql",
+    // 7: API tokens (only their SHA-256; a revoked token's row stays, its name may be reused).
+    R"sql(
+CREATE TABLE auth_tokens (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, revoked_ms INTEGER NOT NULL,
+  last_used_ms INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr const char* kVersionColumns =

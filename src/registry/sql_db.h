@@ -113,6 +113,15 @@ inline int64_t NowMs() {
       .count();
 }
 
+// Runs a statement that returns one integer (`INSERT ... RETURNING id`) to its end; the value.
+inline Result<int64_t> ReturnedId(Stmt& s, std::string_view what) {
+  KILN_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return InternalError(fmt::format("no {} returned", what));
+  const int64_t id = s.Int(0);
+  KILN_RETURN_IF_ERROR(s.Step().status());
+  return id;
+}
+
 // Bumps and returns the version counter of `name` (creating it at 1) in `table`, which has
 // columns (name, <created_column>, last_version): datasets and models. Inside a transaction.
 inline Result<int64_t> NextVersion(SqlDb* db, const char* table, const char* created_column,
@@ -124,11 +133,7 @@ inline Result<int64_t> NextVersion(SqlDb* db, const char* table, const char* cre
   Stmt up(db, sql);
   KILN_RETURN_IF_ERROR(up.ok());
   up.Bind(1, name).Bind(2, created_ms);
-  KILN_ASSIGN_OR_RETURN(bool row, up.Step());
-  if (!row) return InternalError("no version number returned");
-  const int64_t version = up.Int(0);
-  KILN_RETURN_IF_ERROR(up.Step().status());
-  return version;
+  return ReturnedId(up, "version number");
 }
 
 // The first column of every row `sql` (no parameters) selects, as text.

@@ -358,11 +358,7 @@ class SqlJobQueue final : public JobQueue {
     ins.Bind(1, spec.verb).Bind(2, spec.payload).Bind(3, spec.queue);
     ins.BindOptional(4, spec.idempotency_key);
     ins.Bind(5, static_cast<int64_t>(spec.max_attempts)).Bind(6, spec.schedule).Bind(7, now);
-    KILN_ASSIGN_OR_RETURN(bool row, ins.Step());
-    if (!row) return InternalError("no job id returned");
-    const int64_t id = ins.Int(0);
-    KILN_RETURN_IF_ERROR(ins.Step().status());
-    return id;
+    return ReturnedId(ins, "job id");
   }
 
   static Status EndAttempt(SqlDb* db, int64_t id, int64_t number, int64_t now,

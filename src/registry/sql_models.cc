@@ -227,10 +227,8 @@ Result<AliasEvent> SqlCatalog::SetAlias(const std::string& name, const std::stri
     KILN_RETURN_IF_ERROR(h.ok());
     h.Bind(1, name).Bind(2, alias).Bind(3, version).Bind(4, ev.previous).Bind(5, ev.at_ms);
     h.Bind(6, actor).Bind(7, reason);
-    KILN_ASSIGN_OR_RETURN(bool row, h.Step());
-    if (!row) return InternalError("no history sequence returned");
-    ev.seq = h.Int(0);
-    return h.Step().status();
+    KILN_ASSIGN_OR_RETURN(ev.seq, ReturnedId(h, "history sequence"));
+    return Status::Ok();
   }));
   return ev;
 }
@@ -285,10 +283,8 @@ Result<GateReport> SqlCatalog::StoreGateReport(const GateReport& report) {
     s.Bind(1, out.name).Bind(2, out.challenger).Bind(3, out.champion).Bind(4, out.alias);
     s.Bind(5, out.gate).Bind(6, out.data).Bind(7, static_cast<int64_t>(out.passed ? 1 : 0));
     s.Bind(8, out.report_json).Bind(9, out.at_ms).Bind(10, out.actor);
-    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return InternalError("no report id returned");
-    out.id = s.Int(0);
-    return s.Step().status();
+    KILN_ASSIGN_OR_RETURN(out.id, ReturnedId(s, "report id"));
+    return Status::Ok();
   }));
   return out;
 }
@@ -328,10 +324,8 @@ Result<AlertEventRecord> SqlCatalog::RecordAlertEvent(const AlertEventRecord& ev
     KILN_RETURN_IF_ERROR(s.ok());
     s.Bind(1, out.rule).Bind(2, out.model).Bind(3, out.version).Bind(4, out.severity);
     s.Bind(5, out.state).Bind(6, out.time_ms).Bind(7, out.since_ms).Bind(8, out.detail);
-    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return InternalError("no alert event id returned");
-    out.id = s.Int(0);
-    return s.Step().status();
+    KILN_ASSIGN_OR_RETURN(out.id, ReturnedId(s, "alert event id"));
+    return Status::Ok();
   }));
   return out;
 }

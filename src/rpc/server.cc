@@ -36,6 +36,10 @@ int GrpcCodeFor(const Status& s) {
       return grpc::StatusCode::UNIMPLEMENTED;
     case StatusCode::kCancelled:
       return grpc::StatusCode::CANCELLED;
+    case StatusCode::kUnauthenticated:
+      return grpc::StatusCode::UNAUTHENTICATED;
+    case StatusCode::kPermissionDenied:
+      return grpc::StatusCode::PERMISSION_DENIED;
     default:
       return grpc::StatusCode::INTERNAL;
   }
@@ -95,6 +99,9 @@ class GrpcServer::Impl {
     void Dispatch() {
       RpcCall call;
       call.method = ctx_.method();
+      for (const auto& [key, value] : ctx_.client_metadata()) {
+        if (key == "authorization") call.authorization.assign(value.data(), value.size());
+      }
       std::vector<grpc::Slice> slices;
       if (grpc::Status s = buffer_.Dump(&slices); !s.ok()) {
         Answer(InternalError("cannot read the request message"));

@@ -347,6 +347,58 @@ TEST_P(CatalogContractTest, AlertEvents) {
   EXPECT_EQ(store_->AlertEvents(100)->size(), 5u);
 }
 
+TEST_P(CatalogContractTest, Tokens) {
+  auth::TokenRecord t;
+  t.name = "ci";
+  t.role = auth::Role::kDeployer;
+  t.hash = std::string(64, 'a');
+  t.expires_ms = 5000;
+  auto made = store_->CreateToken(t);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_GT(made->id, 0);
+  EXPECT_GT(made->created_ms, 0);
+  // One unrevoked token per name; one row per hash.
+  t.hash = std::string(64, 'b');
+  EXPECT_EQ(store_->CreateToken(t).status().code(), StatusCode::kAlreadyExists);
+  t.name = "other";
+  t.hash = std::string(64, 'a');
+  EXPECT_EQ(store_->CreateToken(t).status().code(), StatusCode::kAlreadyExists);
+  t.name = "../x";
+  t.hash = std::string(64, 'c');
+  EXPECT_EQ(store_->CreateToken(t).status().code(), StatusCode::kInvalidArgument);
+  t.name = "short";
+  t.hash = "abc";
+  EXPECT_EQ(store_->CreateToken(t).status().code(), StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(store_->TouchTokens({{std::string(64, 'a'), 1234}, {std::string(64, 'f'), 9}}).ok());
+  ASSERT_TRUE(store_->TouchTokens({{std::string(64, 'a'), 1000}}).ok());  // never goes back
+  auto revoked = store_->RevokeToken("ci", 7777);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(revoked->revoked_ms, 7777);
+  EXPECT_EQ(store_->RevokeToken("ci", 8888).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->RevokeToken("nobody", 1).status().code(), StatusCode::kNotFound);
+  // The name is free again once revoked.
+  t.name = "ci";
+  t.role = auth::Role::kViewer;
+  t.hash = std::string(64, 'd');
+  t.expires_ms = 0;
+  ASSERT_TRUE(store_->CreateToken(t).ok());
+
+  auto all = store_->ListTokens();
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 2u);
+  const auth::TokenRecord& first = (*all)[0];
+  EXPECT_EQ(first.name, "ci");
+  EXPECT_EQ(first.role, auth::Role::kDeployer);
+  EXPECT_EQ(first.hash, std::string(64, 'a'));
+  EXPECT_EQ(first.expires_ms, 5000);
+  EXPECT_EQ(first.revoked_ms, 7777);
+  EXPECT_EQ(first.last_used_ms, 1234);
+  EXPECT_EQ((*all)[1].role, auth::Role::kViewer);
+  EXPECT_EQ((*all)[1].revoked_ms, 0);
+  EXPECT_EQ((*all)[1].last_used_ms, 0);
+}
+
 TEST_P(CatalogContractTest, ConcurrentWritersLoseNothing) {
   constexpr int kThreads = 4, kRuns = 25;
   std::vector<std::thread> threads;

@@ -23,10 +23,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "kiln/auth/token.h"
 #include "kiln/base/exec_context.h"
 #include "kiln/base/status.h"
 #include "kiln/http/server.h"
@@ -64,14 +66,21 @@ Result<std::string> RollbackAlias(registry::CatalogStore& c, const std::string& 
                                   const std::string& alias, const std::string& actor,
                                   const std::string& reason);
 
-// The REST API above. Alias moves are recorded with actor "api". Thread-safety: Handle() may
-// run on several threads (the catalog serializes).
 // A job as JSON (`kiln jobs show --json`, GET /api/v1/jobs/{id}).
 std::string JobJson(const registry::JobRecord& j);
 // The job queue's families for /metrics: kiln_jobs{queue,state} (queued = the queue depth),
 // kiln_job_attempts_total, kiln_job_duration_seconds (submit to end, finished jobs).
 std::string JobMetricsText(const registry::JobStats& stats);
 
+// Who sent a control-plane request: the actor alias moves and promotions record, and the role
+// job submissions are checked against (api::JobPermission). No role: authentication is off.
+struct Caller {
+  std::string actor = "api";
+  std::optional<auth::Role> role;
+};
+
+// The REST API above. Alias moves and promotions are recorded with the caller's actor.
+// Thread-safety: Handle() may run on several threads (the catalog serializes).
 // Promotions (pipeline/promote.h) score datasets with `promote_ctx`'s threads; `home`,
 // `promote_ctx` and `jobs` (null: no job endpoints) must outlive the service.
 class ControlPlaneService {
@@ -85,13 +94,15 @@ class ControlPlaneService {
         jobs_(jobs) {}
   // True for a target under /api/v1/.
   static bool Handles(std::string_view target);
-  http::HttpResponse Handle(const http::HttpRequest& req, std::string* route);
+  http::HttpResponse Handle(const http::HttpRequest& req, std::string* route,
+                            const Caller& caller = {});
 
  private:
   pipeline::Home* home_;
   registry::CatalogStore* catalog_;
   storage::DatasetStore* datasets_;
-  http::HttpResponse HandleJobs(const http::HttpRequest& req, const std::vector<std::string>& s);
+  http::HttpResponse HandleJobs(const http::HttpRequest& req, const std::vector<std::string>& s,
+                                const Caller& caller);
 
   const ExecContext* promote_ctx_;
   registry::JobQueue* jobs_;

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "kiln/api/request_metrics.h"
+#include "kiln/auth/authenticator.h"
 #include "kiln/base/limits.h"
 #include "kiln/base/status.h"
 #include "kiln/monitor/metrics.h"
@@ -32,6 +33,10 @@ struct GrpcServiceOptions {
   std::string server_version;
   Limits limits = Limits::Default();
   monitor::AccessLog* access_log = nullptr;  // when set, calls are logged
+  // When set, calls but ServerLive / ServerReady need `authorization: Bearer <token>` metadata
+  // whose role has the method's permission (api/permissions.h): UNAUTHENTICATED without a
+  // valid token, PERMISSION_DENIED without the permission.
+  const auth::Authenticator* auth = nullptr;
 };
 
 // A serialized ModelInferRequest -> the request REST would have made; InvalidArgument /

@@ -18,6 +18,9 @@
 //   /api/v1/...                                the control plane (control_plane.h), when enabled
 //
 // `{v}` is a version number or an alias; a bare model name means its `production` alias.
+// With an authenticator every request but the health checks needs `Authorization: Bearer
+// <token>` whose role has the route's permission (api/permissions.h): 401 (with
+// WWW-Authenticate) without a valid token, 403 without the permission.
 // Errors are {"error": "...", "code": "NOT_FOUND"} with the status of HttpStatusFor().
 // Thread-safety: Handle() may run on several IO threads at once.
 #pragma once
@@ -33,6 +36,7 @@
 
 #include "kiln/api/control_plane.h"
 #include "kiln/api/request_metrics.h"
+#include "kiln/auth/authenticator.h"
 #include "kiln/base/exec_context.h"
 #include "kiln/base/limits.h"
 #include "kiln/base/status.h"
@@ -43,7 +47,8 @@
 
 namespace kiln::api {
 
-// Status -> HTTP (docs/design/conventions.md): InvalidArgument/OutOfRange 400, NotFound 404,
+// Status -> HTTP (docs/design/conventions.md): InvalidArgument/OutOfRange 400,
+// Unauthenticated 401, PermissionDenied 403, NotFound 404,
 // AlreadyExists/FailedPrecondition 409, ResourceExhausted 413 (the limits a request can
 // exceed are sizes: tensors, elements, rows), DeadlineExceeded 504, Unavailable 503,
 // Unimplemented 501, the rest 500.
@@ -71,6 +76,7 @@ struct V2Options {
   monitor::AccessLog* access_log = nullptr;      // when set, requests get ids and are logged
   ControlPlaneService* control_plane = nullptr;  // when set, /api/v1/... is served
   const AlertMonitor* alerts = nullptr;          // when set, GET /api/v1/alerts is served
+  const auth::Authenticator* auth = nullptr;     // when set, requests need a token
 };
 
 // What a request was, for its metrics: the route and, once resolved, the served model version.
@@ -101,11 +107,14 @@ class V2Service {
     std::string request_id;             // the client's X-Request-Id, or one made for the access log
     bool client_request_id = false;     // request_id is the client's
     std::atomic<bool> finished{false};  // answered once, whatever calls Finish again
+    Caller caller;                      // who sent it
   };
   void Finish(Call& call, http::HttpResponse resp);
   // The response, or nullopt when `call` is answered later (inference).
   std::optional<http::HttpResponse> Route(const http::HttpRequest& req,
                                           const std::shared_ptr<Call>& call);
+  // Who may make `req` (options_.auth's answer); the caller the control plane records.
+  Result<Caller> Authorize(const http::HttpRequest& req) const;
   std::optional<http::HttpResponse> ModelRoute(const http::HttpRequest& req,
                                                const std::string& model, const std::string& version,
                                                const std::string& action,

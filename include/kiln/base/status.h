@@ -34,6 +34,8 @@ enum class StatusCode {
   kUnimplemented,
   kDataLoss,
   kInternal,
+  kUnauthenticated,   // no credentials, or bad, expired or revoked ones
+  kPermissionDenied,  // valid credentials without the permission
 };
 
 // "INVALID_ARGUMENT", "NOT_FOUND", ... (the spelling used in JSON error bodies).
@@ -80,8 +82,11 @@ Status CancelledError(std::string message);
 Status UnavailableError(std::string message);
 Status UnimplementedError(std::string message);
 Status DataLossError(std::string message);
+Status UnauthenticatedError(std::string message);
+Status PermissionDeniedError(std::string message);
 // Whether a retry cannot cure an error of `code`: bad options or data (InvalidArgument,
-// NotFound, AlreadyExists, FailedPrecondition, OutOfRange, Unimplemented, DataLoss).
+// NotFound, AlreadyExists, FailedPrecondition, OutOfRange, Unimplemented, DataLoss,
+// Unauthenticated, PermissionDenied).
 bool IsPermanent(StatusCode code);
 Status InternalError(std::string message);
 

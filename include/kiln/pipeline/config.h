@@ -111,6 +111,9 @@ struct MonitoringConfig {
 
 struct Config {
   std::string catalog = "sqlite";  // "sqlite" or a postgresql:// URL
+  // `auth: required` (or `off`, the default): kiln serve asks every request but the health
+  // checks for a token (docs/security.md).
+  bool auth_required = false;
   QueueConfig queue;
   ServingConfig serving;
   MonitoringConfig monitoring;

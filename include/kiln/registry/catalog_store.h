@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "kiln/auth/token.h"
 #include "kiln/base/status.h"
 #include "kiln/storage/catalog.h"
 
@@ -185,6 +186,17 @@ class CatalogStore : public storage::DatasetCatalog {
   virtual Result<AlertEventRecord> RecordAlertEvent(const AlertEventRecord& event) = 0;
   // The newest `limit` events, oldest first.
   virtual Result<std::vector<AlertEventRecord>> AlertEvents(int64_t limit) = 0;
+
+  // --- API tokens (auth/token.h) ---
+  // Stores a new token (assigns its id). AlreadyExists if a token of that name is not revoked,
+  // or the hash is taken.
+  virtual Result<auth::TokenRecord> CreateToken(const auth::TokenRecord& token) = 0;
+  // Every token, revoked ones included, oldest first.
+  virtual Result<std::vector<auth::TokenRecord>> ListTokens() = 0;
+  // Revokes the unrevoked token `name` at `at_ms`; NotFound if there is none.
+  virtual Result<auth::TokenRecord> RevokeToken(const std::string& name, int64_t at_ms) = 0;
+  // Records when tokens (by hash) were last used; unknown hashes are ignored.
+  virtual Status TouchTokens(const std::vector<std::pair<std::string, int64_t>>& last_used) = 0;
 };
 
 // A new run id: 32 random lower-case hex digits.

@@ -74,6 +74,10 @@ class SqlCatalog final : public CatalogStore {
   Result<std::vector<GateReport>> GateReports(const std::string& name) override;
   Result<AlertEventRecord> RecordAlertEvent(const AlertEventRecord& event) override;
   Result<std::vector<AlertEventRecord>> AlertEvents(int64_t limit) override;
+  Result<auth::TokenRecord> CreateToken(const auth::TokenRecord& token) override;
+  Result<std::vector<auth::TokenRecord>> ListTokens() override;
+  Result<auth::TokenRecord> RevokeToken(const std::string& name, int64_t at_ms) override;
+  Status TouchTokens(const std::vector<std::pair<std::string, int64_t>>& last_used) override;
   Result<std::vector<std::string>> LiveArtifacts() override;
 
   // The schema version the database is at (after migrations).

@@ -29,8 +29,9 @@
 namespace kiln::rpc {
 
 struct RpcCall {
-  std::string method;   // e.g. "/inference.GRPCInferenceService/ModelInfer"
-  std::string request;  // the serialized request message
+  std::string method;         // e.g. "/inference.GRPCInferenceService/ModelInfer"
+  std::string request;        // the serialized request message
+  std::string authorization;  // the `authorization` metadata, "" when the client sent none
   // The client's deadline, if it set one.
   std::optional<std::chrono::steady_clock::time_point> deadline;
 };

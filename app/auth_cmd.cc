@@ -1,0 +1,123 @@
+// `kiln auth token create | list | revoke`: the API tokens `kiln serve` accepts when kiln.yaml
+// says `auth: required` (docs/security.md). Anyone who can open the home is its administrator:
+// these verbs need no token.
+#include <chrono>
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "app/cli.h"
+#include "kiln/base/numbers.h"
+#include "kiln/pipeline/tokens.h"
+
+namespace kiln::app {
+namespace {
+
+using nlohmann::json;
+
+struct TokenArgs {
+  std::string name;
+  std::string role;
+  std::string expires;  // "" = never
+  bool json = false;
+};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json TokenJson(const auth::TokenRecord& t, int64_t now) {
+  return {{"name", t.name},
+          {"role", auth::RoleName(t.role)},
+          {"state", pipeline::TokenState(t, now)},
+          {"created_ms", t.created_ms},
+          {"expires_ms", t.expires_ms},
+          {"revoked_ms", t.revoked_ms},
+          {"last_used_ms", t.last_used_ms}};
+}
+
+Result<ExitCode> Create(const GlobalOptions& g, const TokenArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auth::Role role, auth::ParseRole(a.role));
+  int64_t lifetime = 0;
+  if (!a.expires.empty() && a.expires != "never") {
+    constexpr int64_t kTenYears = 3650LL * 86'400'000;
+    KILN_ASSIGN_OR_RETURN(lifetime, ParseDuration(a.expires, "--expires", 1000, kTenYears));
+  }
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auto made, pipeline::CreateToken(*home, a.name, role, lifetime));
+  if (a.json) {
+    json j = TokenJson(made.record, NowMs());
+    j["token"] = made.secret;
+    PrintJson(j.dump());
+    return 0;
+  }
+  // The token alone on stdout (TOKEN=$(kiln auth token create ...)); the rest on stderr.
+  Print(made.secret);
+  std::fprintf(stderr, "token '%s' (role %s, expires %s): shown once, kiln keeps only its hash\n",
+               made.record.name.c_str(), std::string(auth::RoleName(role)).c_str(),
+               made.record.expires_ms == 0 ? "never" : TimeText(made.record.expires_ms).c_str());
+  return 0;
+}
+
+Result<ExitCode> List(const GlobalOptions& g, const TokenArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auto tokens, pipeline::ListTokens(*home));
+  const int64_t now = NowMs();
+  if (a.json) {
+    json out = json::array();
+    for (const auto& t : tokens) out.push_back(TokenJson(t, now));
+    PrintJson(out.dump());
+    return 0;
+  }
+  std::string text = fmt::format("{:<24} {:<10} {:<8} {:<20} {:<20} {}\n", "name", "role", "state",
+                                 "created", "expires", "last used");
+  for (const auto& t : tokens) {
+    text +=
+        fmt::format("{:<24} {:<10} {:<8} {:<20} {:<20} {}\n", t.name, auth::RoleName(t.role),
+                    pipeline::TokenState(t, now), TimeText(t.created_ms),
+                    t.expires_ms == 0 ? "never" : TimeText(t.expires_ms), TimeText(t.last_used_ms));
+  }
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}
+
+Result<ExitCode> Revoke(const GlobalOptions& g, const TokenArgs& a) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auto t, pipeline::RevokeToken(*home, a.name));
+  Print(fmt::format("revoked token '{}' (role {}); servers refuse it within a second", t.name,
+                    auth::RoleName(t.role)));
+  return 0;
+}
+
+}  // namespace
+
+void AddAuthCommands(CLI::App& app, const GlobalOptions& g, Runner* run) {
+  CLI::App* a = app.add_subcommand("auth", "API tokens for kiln serve (kiln.yaml: auth: required)");
+  a->require_subcommand(1);
+  CLI::App* token = a->add_subcommand("token", "create, list and revoke API tokens");
+  token->require_subcommand(1);
+  auto args = std::make_shared<TokenArgs>();
+
+  CLI::App* create =
+      token->add_subcommand("create", "make a token (printed once; only its SHA-256 is stored)");
+  create->add_option("--name", args->name, "the token's name (recorded as its actor)")->required();
+  create->add_option("--role", args->role, "viewer, predictor, trainer, deployer or admin")
+      ->required();
+  create->add_option("--expires", args->expires,
+                     "lifetime, e.g. 12h, 30d (default: never expires)");
+  create->add_flag("--json", args->json, "print the token and its record as JSON");
+  create->callback([&g, run, args] { *run = [&g, args] { return Create(g, *args); }; });
+
+  CLI::App* list = token->add_subcommand("list", "every token: name, role, state, times");
+  list->add_flag("--json", args->json, "JSON output");
+  list->callback([&g, run, args] { *run = [&g, args] { return List(g, *args); }; });
+
+  CLI::App* revoke = token->add_subcommand("revoke", "revoke a token by name");
+  revoke->add_option("name", args->name, "the token's name")->required();
+  revoke->callback([&g, run, args] { *run = [&g, args] { return Revoke(g, *args); }; });
+}
+
+}  // namespace kiln::app
