@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli.h"
+#include "kiln/base/clock.h"
 #include "kiln/base/numbers.h"
 #include "kiln/pipeline/tokens.h"
 
@@ -22,12 +23,6 @@ struct TokenArgs {
   std::string expires;  // "" = never
   bool json = false;
 };
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 json TokenJson(const auth::TokenRecord& t, int64_t now) {
   return {{"name", t.name},
@@ -49,7 +44,7 @@ Result<ExitCode> Create(const GlobalOptions& g, const TokenArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(auto made, pipeline::CreateToken(*home, a.name, role, lifetime));
   if (a.json) {
-    json j = TokenJson(made.record, NowMs());
+    json j = TokenJson(made.record, UnixMillis());
     j["token"] = made.secret;
     PrintJson(j.dump());
     return 0;
@@ -65,7 +60,7 @@ Result<ExitCode> Create(const GlobalOptions& g, const TokenArgs& a) {
 Result<ExitCode> List(const GlobalOptions& g, const TokenArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   KILN_ASSIGN_OR_RETURN(auto tokens, pipeline::ListTokens(*home));
-  const int64_t now = NowMs();
+  const int64_t now = UnixMillis();
   if (a.json) {
     json out = json::array();
     for (const auto& t : tokens) out.push_back(TokenJson(t, now));

@@ -2,12 +2,14 @@
 // HTTP), `kiln monitor feedback` (ground truth sent to it) and `kiln monitor drift` (a dataset
 // against a model's reference): flags, calls, printing.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -44,11 +46,23 @@ struct MonitorArgs {
   std::string out;
 };
 
-using Server = HttpUrl;
+struct Server : HttpUrl {
+  bool tls = false;  // https://: the certificate checked against the system's roots and
+                     // $SSL_CERT_FILE
+};
 
-// http://HOST[:PORT] or HOST[:PORT]; the port defaults to kiln serve's 8080.
+// http://HOST[:PORT], https://HOST[:PORT] or HOST[:PORT]; the port defaults to kiln serve's 8080.
 Result<Server> ParseServer(const std::string& url) {
-  return ParseHttpUrl(url, "--url", 8080, /*scheme_optional=*/true);
+  Server s;
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) {
+    s.tls = true;
+    rest.remove_prefix(8);
+  }
+  KILN_ASSIGN_OR_RETURN(HttpUrl parsed,
+                        ParseHttpUrl(rest, "--url", 8080, /*scheme_optional=*/true));
+  static_cast<HttpUrl&>(s) = std::move(parsed);
+  return s;
 }
 
 // The JSON body of a request to the server; its error message for a non-2xx answer. A server
@@ -59,7 +73,9 @@ Result<json> Ask(const Server& s, const std::string& method, const std::string& 
   if (const char* token = std::getenv("KILN_TOKEN"); token != nullptr && *token != '\0') {
     headers.emplace_back("Authorization", fmt::format("Bearer {}", token));
   }
-  auto client = http::HttpClient::Connect(s.host, s.port);
+  const http::ClientTls tls;
+  auto client =
+      http::HttpClient::Connect(s.host, s.port, std::chrono::seconds(60), s.tls ? &tls : nullptr);
   if (!client.ok()) {
     return UnavailableError(fmt::format("cannot reach kiln serve at {}:{}: {}", s.host, s.port,
                                         client.status().message()));

@@ -2,7 +2,8 @@
 // src/api, the models in src/serve, the sockets in src/http.
 //
 // SIGTERM / SIGINT: readiness turns 503 at once, the listener closes, in-flight and queued
-// requests are answered (up to --drain-seconds), then the process exits 0.
+// requests are answered (up to --drain-seconds), then the process exits 0. SIGHUP: the TLS
+// certificate and key are read again (new connections use them; none is dropped).
 #include <signal.h>
 #include <time.h>
 
@@ -55,6 +56,7 @@ struct ServeArgs {
   double access_log_sample = 0.01;
   bool control_plane = false;
   bool insecure = false;
+  TlsFiles tls;  // --tls-cert, --tls-key, --tls-client-ca
 };
 
 // The flags' ranges.
@@ -84,6 +86,12 @@ Status CheckServeArgs(const ServeArgs& a) {
   }
   if (a.reload_interval_ms < 0 || a.reload_interval_ms > 3600000) {
     return InvalidArgumentError("--reload-interval-ms must be 0..3600000");
+  }
+  if (a.tls.cert.empty() != a.tls.key.empty()) {
+    return InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!a.tls.client_ca.empty() && a.tls.cert.empty()) {
+    return InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
   }
   return Status::Ok();
 }
@@ -210,6 +218,7 @@ Result<std::unique_ptr<rpc::GrpcServer>> StartGrpc(const ServeArgs& a, const Lim
   go.port = static_cast<uint16_t>(a.grpc_port);
   go.threads = a.io_threads;
   go.limits = limits;
+  go.tls = a.tls;
   return rpc::GrpcServer::Start(go, [service](rpc::RpcCall call, rpc::RpcResponder done) {
     service->Handle(std::move(call), std::move(done));
   });
@@ -223,8 +232,10 @@ void PrintServing(const serve::ModelManager& models, const ServeArgs& a, int por
     names += m.error.empty() ? fmt::format(" {}:{}", m.name, m.version)
                              : fmt::format(" {}:unavailable", m.name);
   }
-  std::string where = fmt::format("http://{}:{}", a.address, port);
-  if (grpc) where += fmt::format(" and grpc://{}:{}", a.address, grpc->port());
+  const bool tls = a.tls.enabled();
+  std::string where = fmt::format("{}://{}:{}", tls ? "https" : "http", a.address, port);
+  if (grpc)
+    where += fmt::format(" and {}://{}:{}", tls ? "grpcs" : "grpc", a.address, grpc->port());
   if (auth) where += fmt::format(" (tokens required, {} active)", auth->active());
   std::printf("kiln serve: %zu model(s)%s on %s\n", loaded.size(), names.c_str(), where.c_str());
   std::fflush(stdout);
@@ -236,8 +247,9 @@ struct Periodic {
   std::function<void()> run;
 };
 
-// Runs `tasks` until SIGTERM or SIGINT; the signal.
-int WaitForStop(const sigset_t& stop, const std::vector<Periodic>& tasks) {
+// Runs `tasks` until SIGTERM or SIGINT (`on_hup` on each SIGHUP); the signal.
+int WaitForStop(const sigset_t& stop, const std::vector<Periodic>& tasks,
+                const std::function<void()>& on_hup) {
   using Clock = std::chrono::steady_clock;
   std::vector<Clock::time_point> due;
   for (const auto& t : tasks) due.push_back(Clock::now() + std::chrono::milliseconds(t.every_ms));
@@ -249,13 +261,17 @@ int WaitForStop(const sigset_t& stop, const std::vector<Periodic>& tasks) {
     int sig = 0;
     if (next == Clock::time_point::max()) {
       sigwait(&stop, &sig);
+    } else {
+      const int64_t wait_ms = std::max<int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count());
+      const timespec interval{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+      sig = sigtimedwait(&stop, nullptr, &interval);
+    }
+    if (sig == SIGHUP) {
+      on_hup();
+    } else if (sig > 0) {
       return sig;
     }
-    const int64_t wait_ms = std::max<int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count());
-    const timespec interval{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
-    sig = sigtimedwait(&stop, nullptr, &interval);
-    if (sig > 0) return sig;
     for (size_t i = 0; i < tasks.size(); ++i) {
       if (tasks[i].every_ms <= 0 || Clock::now() < due[i]) continue;
       due[i] = Clock::now() + std::chrono::milliseconds(tasks[i].every_ms);
@@ -271,23 +287,26 @@ bool IsLoopback(const std::string& address) {
 
 // Safe by default: a server other hosts can reach needs tokens and TLS, or --insecure.
 Status CheckExposure(const ServeArgs& a, bool auth_required) {
-  if (IsLoopback(a.address)) return Status::Ok();
+  if (IsLoopback(a.address) || (auth_required && a.tls.enabled())) return Status::Ok();
+  std::string missing;
+  if (!a.tls.enabled()) missing = "TLS";
+  if (!auth_required) missing += missing.empty() ? "tokens" : " and without tokens";
   if (a.insecure) {
-    KILN_LOG_WARN("serving on {} without TLS{} (--insecure)", a.address,
-                  auth_required ? "" : " and without tokens");
+    KILN_LOG_WARN("serving on {} without {} (--insecure)", a.address, missing);
     return Status::Ok();
   }
   return FailedPreconditionError(fmt::format(
       "refusing to listen on {}: it is not a loopback address, and requests would travel "
-      "without TLS{}. Set `auth: required` in kiln.yaml and serve behind a TLS-terminating "
-      "proxy with --insecure (kiln's own TLS is not built yet), or listen on 127.0.0.1",
-      Printable(a.address),
-      auth_required ? "" : " and without tokens (kiln.yaml has no `auth: required`)"));
+      "without {}. Give --tls-cert and --tls-key and set `auth: required` in kiln.yaml, listen "
+      "on 127.0.0.1, or pass --insecure (behind a TLS proxy on a trusted network)",
+      Printable(a.address), missing));
 }
 
 Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   KILN_RETURN_IF_ERROR(CheckServeArgs(a));
-  const sigset_t stop = BlockStopSignals();
+  sigset_t stop = BlockStopSignals();
+  sigaddset(&stop, SIGHUP);  // certificate reloads, taken by the main thread like the others
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
   const bool auth_required = home->config().auth_required;
   KILN_RETURN_IF_ERROR(CheckExposure(a, auth_required));
@@ -332,6 +351,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   o.port = static_cast<uint16_t>(a.port);
   o.io_threads = a.io_threads;
   o.limits = limits;
+  o.tls = a.tls;
   KILN_ASSIGN_OR_RETURN(auto server, http::HttpServer::Start(o, [&service](http::HttpRequest req,
                                                                            http::Responder done) {
                           service.Handle(std::move(req), std::move(done));
@@ -374,7 +394,13 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
                        }
                      }});
   }
-  const int sig = WaitForStop(stop, tasks);
+  const int sig = WaitForStop(stop, tasks, [&server] {
+    if (Status s = server->ReloadTls(); !s.ok()) {
+      KILN_LOG_WARN("SIGHUP: TLS files not reloaded, the old ones stay: {}", s.ToString());
+    } else {
+      KILN_LOG_INFO("SIGHUP: TLS files reloaded");
+    }
+  });
   service.SetReady(false);
   grpc_service.SetReady(false);
   std::fprintf(stderr, "kiln serve: %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -433,9 +459,15 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& g,
   s->add_flag("--control-plane", args->control_plane,
               "also serve the control-plane REST API under /api/v1 (datasets, runs, models, "
               "alias moves, jobs); with `auth: required` in kiln.yaml each route needs its role");
+  s->add_option("--tls-cert", args->tls.cert,
+                "serve HTTPS and gRPC over TLS with this PEM certificate chain (reloaded on "
+                "SIGHUP)");
+  s->add_option("--tls-key", args->tls.key, "the PEM private key of --tls-cert");
+  s->add_option("--tls-client-ca", args->tls.client_ca,
+                "require client certificates signed by this PEM CA (mutual TLS)");
   s->add_flag("--insecure", args->insecure,
-              "listen on a non-loopback --address without kiln's own TLS (and, without `auth: "
-              "required`, without tokens): only behind a TLS proxy on a trusted network");
+              "listen on a non-loopback --address without TLS or without `auth: required`: only "
+              "behind a TLS proxy on a trusted network");
   s->callback([&g, run, args] { *run = [&g, args] { return Serve(g, *args); }; });
 }
 

@@ -2,14 +2,15 @@
 """A gRPC client for `kiln serve` written with Python's grpcio (Debian python3-grpcio and
 python3-protobuf), the way a Python service would call kiln's inference.GRPCInferenceService.
 
-  grpc_client.py HOST:PORT live | ready | server
-  grpc_client.py HOST:PORT metadata MODEL[@VERSION]
-  grpc_client.py HOST:PORT infer MODEL[@VERSION] REQUEST.json [--raw]
+  grpc_client.py HOST:PORT [--ca CA.crt] live | ready | server
+  grpc_client.py HOST:PORT [--ca CA.crt] metadata MODEL[@VERSION]
+  grpc_client.py HOST:PORT [--ca CA.crt] infer MODEL[@VERSION] REQUEST.json [--raw]
 
 REQUEST.json is a V2 REST request body ({"inputs": [{"name", "shape", "datatype", "data"}]});
 it is sent as typed contents, or with --raw as raw_input_contents. The answer is printed as
 the V2 REST response JSON would be. A server with `auth: required` gets the token in $KILN_TOKEN
-(as `authorization: Bearer ...` metadata). The message classes are generated from kiln's src/rpc/inference.proto with protoc.
+(as `authorization: Bearer ...` metadata); with --ca the call goes over a secure channel (TLS)
+that trusts that CA. The message classes are generated from kiln's src/rpc/inference.proto with protoc.
 """
 import json
 import os
@@ -106,11 +107,20 @@ def response_json(resp):
 
 
 def main(argv):
+    ca = None  # --ca FILE: a server with --tls-cert, whose certificate FILE's CA signed
+    if "--ca" in argv[:-1]:
+        at = argv.index("--ca")
+        ca = argv[at + 1]
+        argv = argv[:at] + argv[at + 2:]
     if len(argv) < 3:
         sys.exit(__doc__)
     target, verb = argv[1], argv[2]
     pb = messages()
-    channel = grpc.insecure_channel(target)
+    if ca:
+        with open(ca, "rb") as f:
+            channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(f.read()))
+    else:
+        channel = grpc.insecure_channel(target)
 
     def call(method, request, response_type):
         rpc = channel.unary_unary(SERVICE + method, request_serializer=request.SerializeToString,

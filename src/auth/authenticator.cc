@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/clock.h"
+
 namespace kiln::auth {
 
 struct Authenticator::Snapshot {
@@ -19,12 +21,6 @@ struct Authenticator::Snapshot {
 };
 
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
@@ -84,7 +80,7 @@ Result<Principal> Authenticator::Check(std::string_view authorization, Permissio
   }
   if (found == nullptr) return UnauthenticatedError("invalid token");
   const TokenRecord& r = found->record;
-  const int64_t now = NowMs();
+  const int64_t now = UnixMillis();
   if (r.revoked_ms != 0) {
     return UnauthenticatedError(fmt::format("token '{}' was revoked", r.name));
   }
@@ -134,7 +130,7 @@ Status Authenticator::Refresh() {
 
 size_t Authenticator::active() const {
   const auto snapshot = Current();
-  const int64_t now = NowMs();
+  const int64_t now = UnixMillis();
   size_t n = 0;
   for (const auto& e : snapshot->entries) {
     const TokenRecord& r = e->record;

@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "kiln/base/utf8.h"
 #include "kiln/http/server.h"
@@ -23,8 +25,13 @@ class HttpClient::Impl {
   Impl() : stream_(ioc_) {}
   net::io_context ioc_;
   beast::tcp_stream stream_;
+  std::unique_ptr<net::ssl::context> ctx_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream&>> tls_;  // over stream_, when TLS
   beast::flat_buffer buffer_;
   std::string host_;
+
+  template <typename Stream>
+  Result<HttpResponse> Exchange(Stream& s, bhttp::request<bhttp::string_body>& req);
 };
 
 HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -34,8 +41,37 @@ HttpClient::~HttpClient() {
   impl_->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
+namespace {
+
+// A client context that checks the server's certificate against `tls.ca_file` (or the system's
+// roots and $SSL_CERT_FILE) and its name or address against `host`.
+Result<std::unique_ptr<net::ssl::context>> ClientContext(const ClientTls& tls) {
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  if (tls.ca_file.empty()) {
+    ctx->set_default_verify_paths(ec);
+  } else {
+    ctx->load_verify_file(tls.ca_file, ec);
+  }
+  if (ec) return InvalidArgumentError(fmt::format("TLS CA {}: {}", tls.ca_file, ec.message()));
+  if (!tls.cert_file.empty()) {
+    ctx->use_certificate_chain_file(tls.cert_file, ec);
+    if (!ec) ctx->use_private_key_file(tls.key_file, net::ssl::context::pem, ec);
+    if (ec) {
+      return InvalidArgumentError(
+          fmt::format("TLS client certificate {}: {}", tls.cert_file, ec.message()));
+    }
+  }
+  ctx->set_verify_mode(net::ssl::verify_peer);
+  return ctx;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<HttpClient>> HttpClient::Connect(const std::string& host, uint16_t port,
-                                                        std::chrono::milliseconds timeout) {
+                                                        std::chrono::milliseconds timeout,
+                                                        const ClientTls* tls) {
   auto impl = std::make_unique<Impl>();
   beast::error_code ec;
   tcp::resolver resolver(impl->ioc_);
@@ -49,6 +85,18 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Connect(const std::string& host,
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   impl->host_ = fmt::format("{}:{}", host, port);
+  if (tls != nullptr) {
+    KILN_ASSIGN_OR_RETURN(impl->ctx_, ClientContext(*tls));
+    impl->tls_ =
+        std::make_unique<beast::ssl_stream<beast::tcp_stream&>>(impl->stream_, *impl->ctx_);
+    SSL* ssl = impl->tls_->native_handle();
+    boost::system::error_code not_ip;
+    net::ip::make_address(host, not_ip);
+    if (not_ip) SSL_set_tlsext_host_name(ssl, host.c_str());  // SNI takes names only
+    impl->tls_->set_verify_callback(net::ssl::host_name_verification(host));
+    impl->tls_->handshake(net::ssl::stream_base::client, ec);
+    if (ec) return UnavailableError(fmt::format("TLS with {}:{}: {}", host, port, ec.message()));
+  }
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
@@ -65,12 +113,19 @@ Result<HttpResponse> HttpClient::Send(
   }
   req.keep_alive(true);
   req.prepare_payload();
+  if (impl_->tls_) return impl_->Exchange(*impl_->tls_, req);
+  return impl_->Exchange(impl_->stream_, req);
+}
+
+template <typename Stream>
+Result<HttpResponse> HttpClient::Impl::Exchange(Stream& stream,
+                                                bhttp::request<bhttp::string_body>& req) {
   beast::error_code ec;
-  bhttp::write(impl_->stream_, req, ec);
+  bhttp::write(stream, req, ec);
   if (ec) return UnavailableError(fmt::format("send: {}", ec.message()));
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(1ull << 32);
-  bhttp::read(impl_->stream_, impl_->buffer_, parser, ec);
+  bhttp::read(stream, buffer_, parser, ec);
   if (ec) return UnavailableError(fmt::format("receive: {}", ec.message()));
   auto& res = parser.get();
   HttpResponse out;

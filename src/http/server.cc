@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
@@ -29,7 +30,9 @@
 // the connection's own buffer; responses are sent with one non-blocking gather write, falling
 // back to an asynchronous write only when the socket's buffer is full. Timeouts are deadlines
 // that each IO thread's sweep timer checks a few times a second, instead of a timer per
-// operation.
+// operation. With TLS a connection first reads what the client sends: a TLS handshake goes on
+// from those bytes, anything else (a plaintext request to the TLS port) gets a plaintext 400 and
+// the connection is closed. Responses over TLS are written with one asynchronous gather write.
 namespace kiln::http {
 
 namespace beast = boost::beast;
@@ -42,6 +45,8 @@ namespace {
 using Executor = net::io_context::executor_type;
 using Socket = net::basic_stream_socket<tcp, Executor>;
 using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
+using TlsStream = net::ssl::stream<Socket>;
+using TlsContext = net::ssl::context;
 
 constexpr int64_t kSweepMs = 100;
 constexpr size_t kInitialBuffer = 4096;
@@ -64,6 +69,44 @@ int64_t SteadyMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// A server TLS context from PEM files: TLS 1.2 and 1.3 only, forward-secret AEAD suites only for
+// TLS 1.2 (TLS 1.3's are all AEAD), client certificates required when `files.client_ca` is set.
+Result<std::shared_ptr<TlsContext>> ServerContext(const TlsFiles& files) {
+  auto ctx = std::make_shared<TlsContext>(TlsContext::tls_server);
+  ctx->set_options(TlsContext::default_workarounds | TlsContext::no_sslv2 | TlsContext::no_sslv3 |
+                   TlsContext::no_tlsv1 | TlsContext::no_tlsv1_1 | TlsContext::no_compression |
+                   TlsContext::single_dh_use);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(native,
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                          "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                          "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(files.cert, ec);
+  if (ec) {
+    return InvalidArgumentError(fmt::format("TLS certificate {}: {}", files.cert, ec.message()));
+  }
+  ctx->use_private_key_file(files.key, TlsContext::pem, ec);
+  if (ec) {
+    return InvalidArgumentError(fmt::format("TLS key {}: {} (it must be the PEM private key of {})",
+                                            files.key, ec.message(), files.cert));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return InvalidArgumentError(
+        fmt::format("TLS key {}: it must be the PEM private key of {}", files.key, files.cert));
+  }
+  if (!files.client_ca.empty()) {
+    ctx->load_verify_file(files.client_ca, ec);
+    if (ec) {
+      return InvalidArgumentError(
+          fmt::format("TLS client CA {}: {}", files.client_ca, ec.message()));
+    }
+    ctx->set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert);
+  }
+  return ctx;
 }
 
 class Connection;
@@ -144,6 +187,11 @@ class HttpServer::Impl {
   }
 
   Status Listen() {
+    if (options_.tls.enabled()) {
+      KILN_ASSIGN_OR_RETURN(auto ctx, ServerContext(options_.tls));
+      std::lock_guard lock(mu_);
+      tls_ = std::move(ctx);
+    }
     boost::system::error_code ec;
     const auto address = net::ip::make_address(options_.address, ec);
     if (ec) return InvalidArgumentError(fmt::format("bad listen address '{}'", options_.address));
@@ -199,6 +247,18 @@ class HttpServer::Impl {
 
   uint16_t port() const { return port_; }
   int64_t in_flight() const { return in_flight_.load(); }
+  // New connections use the files as they are now; open ones keep their context.
+  Status ReloadTls() {
+    if (!options_.tls.enabled()) return Status::Ok();
+    KILN_ASSIGN_OR_RETURN(auto ctx, ServerContext(options_.tls));
+    std::lock_guard lock(mu_);
+    tls_ = std::move(ctx);
+    return Status::Ok();
+  }
+  std::shared_ptr<TlsContext> tls() {
+    std::lock_guard lock(mu_);
+    return tls_;
+  }
   const Limits& limits() const { return options_.limits; }
   bool stopping() const { return stopped_.load(); }
 
@@ -249,7 +309,8 @@ class HttpServer::Impl {
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
   std::atomic<int64_t> in_flight_{0};
-  std::mutex mu_;
+  std::mutex mu_;                    // guards tls_; with drained_
+  std::shared_ptr<TlsContext> tls_;  // null: plaintext
   std::condition_variable drained_;  // in_flight_ or closing_left_ reached 0
   int closing_left_ = 0;             // loops yet to close their connections at shutdown
 };
@@ -258,8 +319,9 @@ namespace {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Socket socket, Loop* loop, HttpServer::Impl* server)
-      : socket_(std::move(socket)), loop_(loop), server_(server) {
+  Connection(Socket socket, Loop* loop, HttpServer::Impl* server, std::shared_ptr<TlsContext> tls)
+      : socket_(std::move(socket)), loop_(loop), server_(server), tls_ctx_(std::move(tls)) {
+    if (tls_ctx_) tls_.emplace(std::move(socket_), *tls_ctx_);
     std::lock_guard lock(loop_->mu);
     loop_->conns.insert(this);
   }
@@ -271,25 +333,60 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   // On the loop's thread from here on.
-  void Start() { Process(); }
+  void Start() {
+    if (!tls_) return Process();
+    // The first bytes decide: a TLS handshake record (0x16), or plaintext sent to the TLS port.
+    state_ = State::kHandshake;
+    SetDeadline(server_->limits().header_timeout_ms);
+    Grow();
+    Raw().async_read_some(net::buffer(buf_.get(), capacity_),
+                          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                            if (self->state_ == State::kClosed) return;
+                            if (ec || n == 0) return self->Close();
+                            if (static_cast<unsigned char>(self->buf_[0]) != 0x16)
+                              return self->RefusePlaintext();
+                            self->tls_->async_handshake(
+                                net::ssl::stream_base::server, net::buffer(self->buf_.get(), n),
+                                [self](boost::system::error_code hec, size_t) {
+                                  if (self->state_ == State::kClosed) return;
+                                  if (hec) {
+                                    KILN_LOG_DEBUG("TLS handshake failed: {}", hec.message());
+                                    return self->Close();
+                                  }
+                                  self->state_ = State::kReading;
+                                  self->Process();
+                                });
+                          });
+  }
   bool Expired(int64_t now_ms) const { return deadline_ms_ != 0 && now_ms >= deadline_ms_; }
   // Waiting for (the rest of) a request: closed at shutdown, while one with a request in hand
   // answers it and closes after.
-  bool Reading() const { return state_ == State::kReading; }
+  bool Reading() const { return state_ == State::kReading || state_ == State::kHandshake; }
   // Past its deadline: a slow client (or an idle keep-alive) loses its connection.
   void Close() {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
     deadline_ms_ = 0;
     boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
-    socket_.close(ec);
+    Raw().shutdown(tcp::socket::shutdown_send, ec);
+    Raw().close(ec);
   }
 
  private:
   // kDraining: an answer over a limit was written; the rest of the request is read and dropped
   // for a while so that closing does not reset the connection before the client reads it.
-  enum class State { kReading, kHandling, kWriting, kDraining, kClosed };
+  enum class State { kHandshake, kReading, kHandling, kWriting, kDraining, kClosed };
+
+  // The TCP socket, under TLS or not.
+  Socket& Raw() { return tls_ ? tls_->next_layer() : socket_; }
+
+  // A plaintext request on the TLS port: answered in plaintext, then closed.
+  void RefusePlaintext() {
+    state_ = State::kReading;
+    plaintext_reply_ = true;
+    begin_ = end_ = 0;
+    Fail(400, "this port speaks TLS: use https://");
+  }
 
   void SetDeadline(uint32_t timeout_ms) {
     // The loop's clock lags by up to a sweep: a deadline is never early, at most a sweep late.
@@ -344,6 +441,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // False if the connection cannot go on (a part of the line was sent).
   bool SendContinue() {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (tls_) {
+      // Written while the body is read; a response waits for it (TlsSend).
+      continue_writing_ = true;
+      net::async_write(*tls_, net::buffer(kContinue.data(), kContinue.size()),
+                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                         self->continue_writing_ = false;
+                         if (self->state_ == State::kClosed) return;
+                         if (ec) return self->Close();
+                         if (self->state_ == State::kWriting) self->TlsSend();
+                       });
+      return true;
+    }
     boost::system::error_code ec;
     const size_t n = socket_.send(net::buffer(kContinue.data(), kContinue.size()), 0, ec);
     // Not sent at all (the socket's buffer is full): the client sends the body after its wait.
@@ -366,13 +475,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } else if (capacity_ == 0) {
       Grow();
     }
-    socket_.async_read_some(net::buffer(buf_.get() + end_, capacity_ - end_),
-                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-                              if (self->state_ == State::kClosed) return;
-                              if (ec) return self->Close();  // disconnect (or a close by the sweep)
-                              self->end_ += n;
-                              self->Process();
-                            });
+    auto on_read = [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+      if (self->state_ == State::kClosed) return;
+      if (ec) return self->Close();  // disconnect (or a close by the sweep)
+      self->end_ += n;
+      self->Process();
+    };
+    const auto into = net::buffer(buf_.get() + end_, capacity_ - end_);
+    if (tls_) return tls_->async_read_some(into, std::move(on_read));
+    socket_.async_read_some(into, std::move(on_read));
   }
 
   bool Grow() {
@@ -448,15 +559,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
             net::buffer(body_.data() + b, body_.size() - b)};
   }
 
+  // Over TLS: one asynchronous gather write (after a 100 Continue still being written).
+  void TlsSend() {
+    if (continue_writing_) return;  // its completion calls this again
+    SetDeadline(server_->limits().body_timeout_ms);
+    net::async_write(*tls_, Unsent(),
+                     [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                       if (self->state_ == State::kClosed) {
+                         return self->AfterWrite(net::error::operation_aborted);
+                       }
+                       self->written_ += n;
+                       self->AfterWrite(ec);
+                     });
+  }
+
   // One non-blocking gather write, usually all of it; the rest when the socket can take it.
   void Send() {
+    if (tls_ && !plaintext_reply_) return TlsSend();
+    Socket& sock = Raw();
     const size_t total = head_.size() + body_.size();
     while (written_ < total) {
       boost::system::error_code ec;
-      const size_t n = socket_.send(Unsent(), 0, ec);
+      const size_t n = sock.send(Unsent(), 0, ec);
       if (ec == net::error::would_block || ec == net::error::try_again) {
         SetDeadline(server_->limits().body_timeout_ms);
-        socket_.async_write_some(
+        sock.async_write_some(
             Unsent(), [self = shared_from_this()](boost::system::error_code wec, size_t wn) {
               if (wec || self->state_ == State::kClosed) {
                 return self->AfterWrite(wec ? wec : net::error::operation_aborted);
@@ -487,20 +614,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // to kLingerBytes, for at most kLingerMs), then close. Closing with unread bytes would reset
   // the connection, and the client could lose the answer before reading it.
   void Drain() {
+    Socket& sock = Raw();  // what is dropped needs no decrypting
     if (state_ != State::kDraining) {
       state_ = State::kDraining;
       boost::system::error_code ec;
-      socket_.shutdown(tcp::socket::shutdown_send, ec);
+      sock.shutdown(tcp::socket::shutdown_send, ec);
       SetDeadline(kLingerMs);
       if (capacity_ == 0) Grow();
     }
-    socket_.async_read_some(net::buffer(buf_.get(), capacity_),
-                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-                              if (self->state_ != State::kDraining) return;  // closed by the sweep
-                              self->dropped_ += n;
-                              if (ec || self->dropped_ > kLingerBytes) return self->Close();
-                              self->Drain();
-                            });
+    sock.async_read_some(net::buffer(buf_.get(), capacity_),
+                         [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                           if (self->state_ != State::kDraining) return;  // closed by the sweep
+                           self->dropped_ += n;
+                           if (ec || self->dropped_ > kLingerBytes) return self->Close();
+                           self->Drain();
+                         });
   }
 
   // Answers a request that broke a limit (the handler never saw it) and closes.
@@ -514,9 +642,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Write(ErrorResponse(status, message), false);
   }
 
-  Socket socket_;
+  Socket socket_;  // plaintext; moved into tls_ under TLS
   Loop* loop_;
   HttpServer::Impl* server_;
+  std::shared_ptr<TlsContext> tls_ctx_;  // kept while the connection lives
+  std::optional<TlsStream> tls_;
+  bool plaintext_reply_ = false;   // the 400 to a plaintext request on the TLS port
+  bool continue_writing_ = false;  // a 100 Continue is being written over TLS
   State state_ = State::kReading;
   bool processing_ = false;
   int64_t deadline_ms_ = 0;  // on the loop's clock; 0: none
@@ -560,7 +692,7 @@ void HttpServer::Impl::Accept() {
         boost::system::error_code nd;
         socket.set_option(tcp::no_delay(true), nd);
         socket.non_blocking(true, nd);  // Send() writes directly and takes would_block
-        auto c = std::make_shared<Connection>(std::move(socket), loop, this);
+        auto c = std::make_shared<Connection>(std::move(socket), loop, this, tls());
         net::post(loop->ioc, [c] { c->Start(); });
         if (acceptor_->is_open()) Accept();
       });
@@ -613,5 +745,6 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 uint16_t HttpServer::port() const { return impl_->port(); }
 int64_t HttpServer::in_flight() const { return impl_->in_flight(); }
 void HttpServer::Shutdown(std::chrono::milliseconds drain) { impl_->Shutdown(drain); }
+Status HttpServer::ReloadTls() { return impl_->ReloadTls(); }
 
 }  // namespace kiln::http

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/clock.h"
 #include "kiln/base/mutex.h"
 #include "kiln/base/names.h"
 #include "kiln/base/numbers.h"
@@ -195,12 +196,6 @@ redis.call('HSET', key, 'next_run_ms', ARGV[3], 'last_run_ms', ARGV[10], 'last_j
 return id
 )lua";
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
@@ -251,7 +246,7 @@ class RedisJobQueue final : public registry::JobQueue {
   Result<JobRecord> Enqueue(const registry::JobSpec& spec) override {
     KILN_RETURN_IF_ERROR(registry::ValidateJobSpec(spec));
     std::vector<std::string> args = {kEnqueueScript};
-    AppendSpec(spec, NowMs(), &args);
+    AppendSpec(spec, UnixMillis(), &args);
     KILN_ASSIGN_OR_RETURN(int64_t id, Script(args));
     return Get(id);
   }
@@ -259,15 +254,16 @@ class RedisJobQueue final : public registry::JobQueue {
   Result<std::optional<JobRecord>> Lease(const std::string& queue, const std::string& worker,
                                          int64_t lease_ms) override {
     KILN_ASSIGN_OR_RETURN(int64_t id, Script({kLeaseScript, queue, worker, std::to_string(lease_ms),
-                                              std::to_string(NowMs())}));
+                                              std::to_string(UnixMillis())}));
     if (id == 0) return std::optional<JobRecord>();
     KILN_ASSIGN_OR_RETURN(JobRecord j, Get(id));
     return std::optional<JobRecord>(std::move(j));
   }
 
   Result<bool> Heartbeat(int64_t id, const std::string& worker, int64_t lease_ms) override {
-    KILN_ASSIGN_OR_RETURN(int64_t r, Script({kHeartbeatScript, std::to_string(id), worker,
-                                             std::to_string(lease_ms), std::to_string(NowMs())}));
+    KILN_ASSIGN_OR_RETURN(
+        int64_t r, Script({kHeartbeatScript, std::to_string(id), worker, std::to_string(lease_ms),
+                           std::to_string(UnixMillis())}));
     if (r < 0) return LeaseLost(id, worker);
     return r != 0;
   }
@@ -283,14 +279,14 @@ class RedisJobQueue final : public registry::JobQueue {
                 std::string(registry::JobStateName(o.state)),
                 o.result.substr(0, registry::kMaxJobResultBytes), o.produced.substr(0, 1024),
                 o.error.substr(0, registry::kMaxJobErrorBytes), std::to_string(o.retry_after_ms),
-                std::to_string(NowMs()), label}));
+                std::to_string(UnixMillis()), label}));
     if (r < 0) return LeaseLost(id, worker);
     return Status::Ok();
   }
 
   Result<JobRecord> Cancel(int64_t id) override {
-    KILN_ASSIGN_OR_RETURN(int64_t r,
-                          Script({kCancelScript, std::to_string(id), std::to_string(NowMs())}));
+    KILN_ASSIGN_OR_RETURN(
+        int64_t r, Script({kCancelScript, std::to_string(id), std::to_string(UnixMillis())}));
     if (r == -2) return NotFoundError(fmt::format("job {} not found", id));
     KILN_ASSIGN_OR_RETURN(JobRecord j, Get(id));
     if (r == 0) {

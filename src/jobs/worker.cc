@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/clock.h"
 #include "kiln/base/logging.h"
 #include "kiln/base/thread_pool.h"
 #include "kiln/jobs/schedule.h"
@@ -17,12 +18,6 @@ namespace kiln::jobs {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string DefaultId() {
   char host[256] = {};
@@ -174,7 +169,7 @@ void Worker::Reap() {
       o.error = "the worker stopped";
       counter = "handed_back";
     } else {
-      o = FailureOutcome(s->job, s->output.status(), s->cancel_requested, NowMs(),
+      o = FailureOutcome(s->job, s->output.status(), s->cancel_requested, UnixMillis(),
                          options_.retry_base_ms);
       counter = o.state == registry::JobState::kQueued      ? "retried"
                 : o.state == registry::JobState::kCancelled ? "cancelled"
@@ -237,7 +232,7 @@ Status Worker::Run() {
   auto last_renew = Clock::now();
   auto start = [&](Slot* slot) { return pool_->Submit([this, slot] { RunSlot(slot); }); };
   while (!stopping_.load()) {
-    if (auto due = queue_->EnqueueDue(NowMs(), next_run); !due.ok()) {
+    if (auto due = queue_->EnqueueDue(UnixMillis(), next_run); !due.ok()) {
       KILN_LOG_WARN("schedules: {}", due.status().ToString());
     }
     if (options_.on_poll) options_.on_poll();

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/clock.h"
 #include "kiln/base/names.h"
 #include "kiln/base/numbers.h"
 #include "kiln/pipeline/models.h"
@@ -18,12 +19,6 @@ constexpr const char* kRetrainTag = "kiln.retrain";
 constexpr const char* kJobTag = "kiln.job";
 constexpr const char* kAlertRule = "retraining";
 constexpr int64_t kDayMs = 86'400'000;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void Log(const RetrainOptions& o, const std::string& line) {
   if (o.log) o.log(line);
@@ -200,7 +195,7 @@ Result<RetrainResult> Retrain(Home& home, const RetrainPolicy& policy, const Ret
     return InvalidArgumentError(
         fmt::format("the policy is for {}, not {}", policy.model, Printable(o.model)));
   }
-  const int64_t now = o.now_ms > 0 ? o.now_ms : NowMs();
+  const int64_t now = o.now_ms > 0 ? o.now_ms : UnixMillis();
   RetrainResult r;
   r.model = o.model;
   r.alias = policy.alias;

@@ -2,19 +2,12 @@
 
 #include <chrono>
 
+#include "kiln/base/clock.h"
 #include "kiln/base/names.h"
 
 namespace kiln::pipeline {
 
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<CreatedToken> CreateToken(Home& home, const std::string& name, auth::Role role,
                                  int64_t expires_in_ms) {
@@ -25,7 +18,7 @@ Result<CreatedToken> CreateToken(Home& home, const std::string& name, auth::Role
   r.name = name;
   r.role = role;
   r.hash = made.hash;
-  r.created_ms = NowMs();
+  r.created_ms = UnixMillis();
   r.expires_ms = expires_in_ms == 0 ? 0 : r.created_ms + expires_in_ms;
   KILN_ASSIGN_OR_RETURN(r, home.catalog().CreateToken(r));
   return CreatedToken{std::move(r), std::move(made.secret)};
@@ -36,7 +29,7 @@ Result<std::vector<auth::TokenRecord>> ListTokens(Home& home) {
 }
 
 Result<auth::TokenRecord> RevokeToken(Home& home, const std::string& name) {
-  return home.catalog().RevokeToken(name, NowMs());
+  return home.catalog().RevokeToken(name, UnixMillis());
 }
 
 std::string TokenState(const auth::TokenRecord& token, int64_t now_ms) {

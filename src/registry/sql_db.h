@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/clock.h"
 #include "kiln/base/status.h"
 #include "kiln/registry/sql_catalog.h"
 #include "registry/run_filter.h"
@@ -107,11 +108,7 @@ Status Transaction(SqlDb* db, F&& body) {
   return db->Transaction(std::function<Status()>(std::forward<F>(body)));
 }
 
-inline int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+inline int64_t NowMs() { return UnixMillis(); }
 
 // Runs a statement that returns one integer (`INSERT ... RETURNING id`) to its end; the value.
 inline Result<int64_t> ReturnedId(Stmt& s, std::string_view what) {

@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include "kiln/base/logging.h"
 
@@ -174,6 +177,30 @@ class GrpcServer::Impl {
 
 GrpcServer::GrpcServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
+namespace {
+
+// Plaintext, or TLS (gRPC's own minimum, TLS 1.2) from PEM files gRPC re-reads every
+// kTlsRefreshSeconds, so a renewed certificate is served without a restart; with a client CA,
+// clients must present a certificate it signed.
+std::shared_ptr<grpc::ServerCredentials> Credentials(const TlsFiles& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  constexpr unsigned kTlsRefreshSeconds = 1;
+  using grpc::experimental::FileWatcherCertificateProvider;
+  auto provider = tls.client_ca.empty() ? std::make_shared<FileWatcherCertificateProvider>(
+                                              tls.key, tls.cert, kTlsRefreshSeconds)
+                                        : std::make_shared<FileWatcherCertificateProvider>(
+                                              tls.key, tls.cert, tls.client_ca, kTlsRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions o(provider);
+  o.watch_identity_key_cert_pairs();
+  if (!tls.client_ca.empty()) {
+    o.watch_root_certs();
+    o.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(o);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& options,
                                                       RpcHandler handler) {
   if (options.threads < 1) return InvalidArgumentError("gRPC threads must be at least 1");
@@ -182,8 +209,8 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& o
   const std::string host = options.address.find(':') != std::string::npos
                                ? "[" + options.address + "]"
                                : options.address;
-  builder.AddListeningPort(fmt::format("{}:{}", host, options.port),
-                           grpc::InsecureServerCredentials(), &impl->port_);
+  builder.AddListeningPort(fmt::format("{}:{}", host, options.port), Credentials(options.tls),
+                           &impl->port_);
   // gRPC sets SO_REUSEPORT by default: a second server would share a taken port in silence.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(

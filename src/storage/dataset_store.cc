@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/clock.h"
 #include "kiln/base/hash.h"
 #include "kiln/base/thread_pool.h"
 #include "kiln/storage/chunk_codec.h"
@@ -21,12 +22,6 @@ std::string NowIso() {
   gmtime_r(&t, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 bool SameColumns(const data::Schema& a, const data::Schema& b) {
@@ -125,7 +120,7 @@ Result<VersionRecord> VersionWriter::Commit(std::vector<data::ColumnProfile> pro
   rec.rows = static_cast<int64_t>(manifest_.rows);
   rec.parent = manifest_.parent;
   rec.message = manifest_.message;
-  rec.created_at_ms = NowMs();
+  rec.created_at_ms = UnixMillis();
   KILN_ASSIGN_OR_RETURN(VersionRecord stored, store_->catalog_->CommitVersion(rec));
   done_ = true;
   lock_.reset();

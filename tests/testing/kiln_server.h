@@ -22,9 +22,9 @@ struct ServeProcess {
 };
 
 // Starts `kiln --home HOME serve --port P --grpc-port G ARGS...`; false when it is not ready
-// within 30 seconds (it is killed then).
+// within 30 seconds (it is killed then). `tls`: the server speaks TLS; readiness is asked so.
 inline bool StartServe(const std::string& home, const std::vector<std::string>& args,
-                       ServeProcess* out) {
+                       ServeProcess* out, const http::ClientTls* tls = nullptr) {
   out->port = FreePort();
   out->grpc_port = FreePort();
   while (out->grpc_port == out->port) out->grpc_port = FreePort();
@@ -39,7 +39,8 @@ inline bool StartServe(const std::string& home, const std::vector<std::string>& 
   out->pid = SpawnKiln(argv);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(out->port));
+    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(out->port),
+                                       std::chrono::seconds(60), tls);
     if (c.ok()) {
       auto r = (*c)->Send("GET", "/v2/health/ready");
       if (r.ok() && r->status == 200) return true;

@@ -15,7 +15,13 @@
 // (slow drip); a request over a size limit is answered with 431/413 and the connection closed,
 // one over a time limit loses its connection. The handler never sees a request that broke a limit.
 //
-// Thread-safety: Start/Shutdown from one controlling thread; the responder from any thread.
+// TLS (options.tls): TLS 1.2 / 1.3 with forward-secret AEAD suites; client certificates when a
+// client CA is given; a plaintext request to the TLS port is answered 400 in plaintext and the
+// connection closed. ReloadTls() reads the files again for new connections (open ones keep
+// theirs).
+//
+// Thread-safety: Start/Shutdown/ReloadTls from one controlling thread; the responder from any
+// thread.
 #pragma once
 
 #include <chrono>
@@ -28,6 +34,7 @@
 
 #include "kiln/base/limits.h"
 #include "kiln/base/status.h"
+#include "kiln/base/tls_files.h"
 
 namespace kiln::http {
 
@@ -56,6 +63,7 @@ struct HttpServerOptions {
   uint16_t port = 8080;  // 0: any free port
   int io_threads = 1;
   Limits limits = Limits::Default();
+  TlsFiles tls;  // none: plaintext
 };
 
 class HttpServer {
@@ -75,6 +83,9 @@ class HttpServer {
   // responses are written; keep-alive connections are closed after them), then closes every
   // connection and joins the IO threads. Idempotent.
   void Shutdown(std::chrono::milliseconds drain);
+  // Loads options.tls's files again; new connections get them, open ones keep theirs. On an
+  // error (a file missing, a key that does not match) the old ones stay in force.
+  Status ReloadTls();
 
   class Impl;
 
@@ -83,13 +94,21 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// TLS for HttpClient: the server's certificate is checked against `ca_file` ("" = the system's
+// roots, or $SSL_CERT_FILE) and must name the host (or its IP address); `cert_file` and
+// `key_file` are the client's certificate for servers that ask for one.
+struct ClientTls {
+  std::string ca_file;
+  std::string cert_file, key_file;
+};
+
 // A minimal blocking HTTP/1.1 client for tests, tools and the demo: one connection, keep-alive.
 class HttpClient {
  public:
-  // Reads and writes give up after `timeout`.
+  // Reads and writes give up after `timeout`. With `tls`, the TLS handshake is made here.
   static Result<std::unique_ptr<HttpClient>> Connect(
       const std::string& host, uint16_t port,
-      std::chrono::milliseconds timeout = std::chrono::seconds(60));
+      std::chrono::milliseconds timeout = std::chrono::seconds(60), const ClientTls* tls = nullptr);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

@@ -25,6 +25,7 @@
 
 #include "kiln/base/limits.h"
 #include "kiln/base/status.h"
+#include "kiln/base/tls_files.h"
 
 namespace kiln::rpc {
 
@@ -44,6 +45,9 @@ struct GrpcServerOptions {
   uint16_t port = 8081;  // 0: any free port
   int threads = 1;       // completion-queue threads
   Limits limits = Limits::Default();
+  // TLS from these files (none: plaintext); gRPC re-reads them every second, so a renewed
+  // certificate is served without a restart.
+  TlsFiles tls;
 };
 
 class GrpcServer {
