@@ -1,7 +1,8 @@
 // `kiln auth token create | list | revoke`: the API tokens `kiln serve` accepts when kiln.yaml
 // says `auth: required` (docs/security.md). Anyone who can open the home is its administrator:
-// these verbs need no token.
+// these verbs need no token. `kiln audit log | verify`: the home's audit log.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "app/cli.h"
 #include "kiln/base/clock.h"
 #include "kiln/base/numbers.h"
+#include "kiln/pipeline/audit.h"
 #include "kiln/pipeline/tokens.h"
 
 namespace kiln::app {
@@ -87,7 +89,80 @@ Result<ExitCode> Revoke(const GlobalOptions& g, const TokenArgs& a) {
   return 0;
 }
 
+struct AuditArgs {
+  std::string since;  // a duration back from now ("24h"); "" = from the start
+  std::string actor;
+  int64_t limit = 100;
+  bool json = false;
+};
+
+Result<ExitCode> ShowAudit(const GlobalOptions& g, const AuditArgs& a) {
+  int64_t since_ms = 0;
+  if (!a.since.empty()) {
+    KILN_ASSIGN_OR_RETURN(int64_t back, ParseDuration(a.since, "--since", 1, INT64_MAX / 2));
+    since_ms = UnixMillis() - back;
+  }
+  if (a.limit < 1 || a.limit > 1'000'000) return InvalidArgumentError("--limit must be 1..1000000");
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auto records, pipeline::AuditLog(*home, since_ms, a.actor, a.limit));
+  if (a.json) {
+    json out = json::array();
+    for (const auto& r : records) {
+      out.push_back({{"seq", r.seq},
+                     {"time_ms", r.time_ms},
+                     {"actor", r.actor},
+                     {"action", r.action},
+                     {"target", r.target},
+                     {"outcome", r.outcome},
+                     {"request_id", r.request_id},
+                     {"detail", r.detail},
+                     {"hash", r.hash}});
+    }
+    PrintJson(out.dump());
+    return 0;
+  }
+  std::string text;
+  for (const auto& r : records) {
+    text +=
+        fmt::format("{:>6}  {}  {:<18} {:<15} {:<28} {}{}{}\n", r.seq, TimeText(r.time_ms), r.actor,
+                    r.action, r.target, r.outcome, r.detail.empty() ? "" : "  " + r.detail,
+                    r.request_id.empty() ? "" : "  [" + r.request_id + "]");
+  }
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}
+
+Result<ExitCode> VerifyAudit(const GlobalOptions& g) {
+  KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
+  KILN_ASSIGN_OR_RETURN(auth::AuditVerdict v, pipeline::VerifyAuditLog(*home));
+  if (v.ok) {
+    Print(fmt::format("audit log intact: {} records, {} signed checkpoints", v.records,
+                      v.checkpoints));
+    return 0;
+  }
+  std::fprintf(stderr, "audit log damaged at record %lld: %s\n",
+               static_cast<long long>(v.first_bad), v.problem.c_str());
+  return 1;
+}
+
 }  // namespace
+
+void AddAuditCommands(CLI::App& app, const GlobalOptions& g, Runner* run) {
+  CLI::App* audit = app.add_subcommand("audit", "the audit log: every state change, hash-chained");
+  audit->require_subcommand(1);
+  auto args = std::make_shared<AuditArgs>();
+  CLI::App* log = audit->add_subcommand("log", "the newest records, oldest first");
+  log->add_option("--since", args->since, "only the last D (e.g. 24h, 7d)");
+  log->add_option("--actor", args->actor, "only this actor (token:NAME, user:NAME, job N, ...)");
+  log->add_option("--limit", args->limit, "at most N records (default 100)");
+  log->add_flag("--json", args->json, "JSON output");
+  log->callback([&g, run, args] { *run = [&g, args] { return ShowAudit(g, *args); }; });
+  CLI::App* verify = audit->add_subcommand(
+      "verify",
+      "check the hash chain and the signed checkpoints; exit 1 naming the first bad "
+      "record");
+  verify->callback([&g, run] { *run = [&g] { return VerifyAudit(g); }; });
+}
 
 void AddAuthCommands(CLI::App& app, const GlobalOptions& g, Runner* run) {
   CLI::App* a = app.add_subcommand("auth", "API tokens for kiln serve (kiln.yaml: auth: required)");

@@ -79,6 +79,8 @@ std::string DriftReportText(const std::string& report_json);
 
 // Registers `kiln auth token create | list | revoke` (app/auth_cmd.cc).
 void AddAuthCommands(CLI::App& app, const GlobalOptions& global, Runner* run);
+// Registers `kiln audit log | verify` (app/auth_cmd.cc).
+void AddAuditCommands(CLI::App& app, const GlobalOptions& global, Runner* run);
 
 // Registers `kiln serve` (app/serve_cmd.cc).
 void AddServeCommand(CLI::App& app, const GlobalOptions& global,

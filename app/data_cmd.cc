@@ -11,6 +11,7 @@
 #include "kiln/base/names.h"
 #include "kiln/ingest/config.h"
 #include "kiln/jobs/operations.h"
+#include "kiln/pipeline/audit.h"
 #include "kiln/pipeline/export.h"
 #include "kiln/pipeline/home.h"
 #include "kiln/pipeline/ingest.h"
@@ -179,7 +180,7 @@ Result<ExitCode> Remove(const GlobalOptions& g, const DataArgs& a) {
 
 Result<ExitCode> Gc(const GlobalOptions& g, const DataArgs& a) {
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(auto r, home->datasets().CollectGarbage());
+  KILN_ASSIGN_OR_RETURN(auto r, pipeline::CollectGarbage(*home));
   Print(a.json ? json{{"live_objects", r.live_objects},
                       {"removed_objects", r.removed_objects},
                       {"removed_temp_files", r.removed_temp_files}}

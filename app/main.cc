@@ -1,5 +1,8 @@
 // kiln: one binary for the life of a tabular model. This file parses global flags, picks the
 // verb and turns every failure into a message and an exit code (0 ok, 1 failure, 2 usage).
+#include <pwd.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -10,6 +13,7 @@
 #include "kiln/base/logging.h"
 #include "kiln/base/names.h"
 #include "kiln/base/thread_pool.h"
+#include "kiln/registry/audit.h"
 
 #ifndef KILN_VERSION
 #define KILN_VERSION "0.0.0"
@@ -94,6 +98,7 @@ int Run(int argc, char** argv) {
   kiln::app::AddMonitorCommands(app, global, &run);
   kiln::app::AddInitCommand(app, global, &run);
   kiln::app::AddAuthCommands(app, global, &run);
+  kiln::app::AddAuditCommands(app, global, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -111,6 +116,11 @@ int Run(int argc, char** argv) {
     std::fputs(app.help().c_str(), stderr);
     return 2;
   }
+  // What this process changes is recorded in the audit log as the OS user's doing (a server
+  // records each request as its token's).
+  const passwd* pw = getpwuid(geteuid());
+  kiln::registry::SetDefaultAuditActor(pw != nullptr ? fmt::format("user:{}", pw->pw_name)
+                                                     : fmt::format("uid:{}", geteuid()));
   kiln::Result<int> result = run();
   if (!result.ok()) {
     std::fprintf(stderr, "error: %s\n", result.status().message().c_str());

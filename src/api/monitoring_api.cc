@@ -13,6 +13,7 @@
 #include "kiln/jobs/triggers.h"
 #include "kiln/monitor/metrics.h"
 #include "kiln/pipeline/result_json.h"
+#include "kiln/registry/audit.h"
 
 namespace kiln::api {
 
@@ -338,6 +339,8 @@ AlertMonitor::~AlertMonitor() {
 }
 
 void AlertMonitor::Loop() {
+  // What this thread records (alert events, queued retrainings) is the monitor's doing.
+  registry::AuditScope scope({"monitor", ""});
   while (true) {
     {
       MutexLock lock(&mu_);

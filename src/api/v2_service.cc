@@ -11,6 +11,7 @@
 #include "kiln/api/permissions.h"
 #include "kiln/base/logging.h"
 #include "kiln/base/names.h"
+#include "kiln/registry/audit.h"
 #include "kiln/serve/inference.h"
 #include "kiln/serve/v2.h"
 
@@ -234,6 +235,8 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
   if (!caller.ok()) return Finish(*call, ErrorResponse(caller.status()));
   call->caller = std::move(*caller);
   std::optional<HttpResponse> resp;
+  // What the request changes in the catalog is recorded as its caller's, with its request id.
+  registry::AuditScope scope({call->caller.actor, call->request_id});
   try {
     resp = Route(req, call);
   } catch (const std::exception& e) {
@@ -409,6 +412,11 @@ std::optional<HttpResponse> V2Service::Route(const HttpRequest& req,
     // is not read, BI-27.
     if (Status v = ValidateName(s[3], "model name"); !v.ok()) return ErrorResponse(v);
     Status st = s[4] == "load" ? models_->Load(s[3]) : models_->Unload(s[3]);
+    if (Status audited = models_->catalog()->AppendAudit(fmt::format("model.{}", s[4]), s[3],
+                                                         st.ok() ? "ok" : st.ToString(), "");
+        !audited.ok()) {
+      KILN_LOG_WARN("audit log: {}", audited.ToString());
+    }
     if (!st.ok()) return ErrorResponse(st);
     return Json(200, "{}");
   }

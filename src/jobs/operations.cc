@@ -11,6 +11,7 @@
 #include "kiln/pipeline/retrain.h"
 #include "kiln/pipeline/run_recorder.h"
 #include "kiln/pipeline/training_data.h"
+#include "kiln/registry/audit.h"
 #include "kiln/tune/space.h"
 
 namespace kiln::jobs {
@@ -412,6 +413,7 @@ Result<JobOutput> RunJob(pipeline::Home& home, const registry::JobRecord& job,
                          const ExecContext& ctx, const std::function<void(std::string)>& log) {
   const std::string& verb = job.spec.verb;
   KILN_RETURN_IF_ERROR(ValidatePayload(verb, job.spec.payload));
+  registry::AuditScope scope({JobLabel(job), ""});  // the job's changes are the job's
   if (verb == "train") return RunTrain(home, job, ctx, log);
   if (verb == "tune") return RunTune(home, job, ctx, log);
   if (verb == "ingest") return RunIngest(home, job, ctx, log);

@@ -7,7 +7,8 @@ namespace kiln::jobs {
 Result<std::unique_ptr<registry::JobQueue>> OpenQueue(const pipeline::Home& home) {
   const pipeline::QueueConfig& q = home.config().queue;
   if (q.backend == "catalog") {
-    return registry::OpenCatalogJobQueue(home.config().catalog, JoinPath(home.path(), "meta.db"));
+    return registry::OpenCatalogJobQueue(home.config().catalog, JoinPath(home.path(), "meta.db"),
+                                         home.audit_key());
   }
   return OpenRedisJobQueue(q.backend);
 }

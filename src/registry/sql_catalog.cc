@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "registry/sql_audit.h"
 #include "registry/sql_db.h"
 
 namespace kiln::registry {
@@ -186,6 +187,19 @@ CREATE TABLE auth_tokens (
   last_used_ms INTEGER NOT NULL
 );
 )sql",
+    // 8: the audit log, a hash chain with signed checkpoints (auth/audit.h).
+    R"sql(
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+  outcome TEXT NOT NULL, request_id TEXT NOT NULL, detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_time ON audit_log(time_ms);
+CREATE TABLE audit_checkpoints (
+  seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, mac TEXT NOT NULL, time_ms INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr const char* kVersionColumns =
@@ -330,7 +344,10 @@ Result<VersionRecord> SqlCatalog::CommitVersion(const VersionRecord& record) {
     KILN_RETURN_IF_ERROR(ins.ok());
     ins.Bind(1, out.name).Bind(2, out.version).Bind(3, out.manifest).Bind(4, out.content_hash);
     ins.Bind(5, out.rows).Bind(6, out.parent).Bind(7, out.message).Bind(8, out.created_at_ms);
-    return ins.Step().status();
+    KILN_RETURN_IF_ERROR(ins.Step().status());
+    return RecordAudit(db, audit_key_, "dataset.commit",
+                       fmt::format("{}@v{}", out.name, out.version), "ok",
+                       fmt::format("{} rows: {}", out.rows, out.message));
   });
   if (!st.ok()) return st;
   return out;
@@ -393,8 +410,31 @@ Status SqlCatalog::DeleteVersion(const std::string& name, int64_t version) {
     if (!changed) {
       return NotFoundError(fmt::format("dataset '{}' has no version {}", name, version));
     }
-    return Status::Ok();
+    return RecordAudit(db, audit_key_, "dataset.rm", fmt::format("{}@v{}", name, version), "ok",
+                       "");
   });
+}
+
+void SqlCatalog::SetAuditKey(std::string key) { audit_key_ = std::move(key); }
+
+Status SqlCatalog::AppendAudit(const std::string& action, const std::string& target,
+                               const std::string& outcome, const std::string& detail) {
+  MutexLock lock(&mu_);
+  SqlDb* db = db_.get();
+  return Transaction(
+      db, [&]() -> Status { return RecordAudit(db, audit_key_, action, target, outcome, detail); });
+}
+
+Result<std::vector<auth::AuditRecord>> SqlCatalog::AuditLog(int64_t since_ms,
+                                                            const std::string& actor,
+                                                            int64_t limit) {
+  MutexLock lock(&mu_);
+  return ReadAudit(db_.get(), since_ms, actor, std::max<int64_t>(0, limit));
+}
+
+Result<std::vector<auth::AuditCheckpoint>> SqlCatalog::AuditCheckpoints() {
+  MutexLock lock(&mu_);
+  return ReadCheckpoints(db_.get());
 }
 
 Result<std::vector<std::string>> SqlCatalog::LiveManifests() {

@@ -8,6 +8,7 @@
 #include "kiln/base/names.h"
 #include "kiln/registry/job_queue.h"
 #include "kiln/registry/sql_catalog.h"
+#include "registry/sql_audit.h"
 #include "registry/sql_db.h"
 
 namespace kiln::registry {
@@ -49,7 +50,8 @@ std::string Clip(std::string_view text, size_t max) {
 
 class SqlJobQueue final : public JobQueue {
  public:
-  explicit SqlJobQueue(std::unique_ptr<SqlDb> db) : db_(std::move(db)) {}
+  SqlJobQueue(std::unique_ptr<SqlDb> db, std::string audit_key)
+      : db_(std::move(db)), audit_key_(std::move(audit_key)) {}
 
   Result<JobRecord> Enqueue(const JobSpec& spec) override {
     KILN_RETURN_IF_ERROR(ValidateJobSpec(spec));
@@ -173,6 +175,8 @@ class SqlJobQueue final : public JobQueue {
       if (!row) return NotFoundError(fmt::format("job {} not found", id));
       const std::string state = s.Text(0);
       KILN_RETURN_IF_ERROR(s.Step().status());
+      KILN_RETURN_IF_ERROR(
+          RecordAudit(db, audit_key_, "job.cancel", fmt::format("job {}", id), "ok", state));
       if (state == "queued") return SetFinal(db, id, JobState::kCancelled, NowMs(), "cancelled");
       if (state != "running") {
         return FailedPreconditionError(fmt::format("job {} has already ended ({})", id, state));
@@ -288,7 +292,9 @@ class SqlJobQueue final : public JobQueue {
       ins.Bind(1, sc.name).Bind(2, sc.every).Bind(3, sc.cron).Bind(4, sc.job.verb);
       ins.Bind(5, sc.job.payload).Bind(6, sc.job.queue);
       ins.Bind(7, static_cast<int64_t>(sc.job.max_attempts)).Bind(8, sc.next_run_ms);
-      return ins.Step().status();
+      KILN_RETURN_IF_ERROR(ins.Step().status());
+      return RecordAudit(db, audit_key_, "schedule.add", sc.name, "ok",
+                         fmt::format("{} every '{}' cron '{}'", sc.job.verb, sc.every, sc.cron));
     });
   }
 
@@ -306,7 +312,8 @@ class SqlJobQueue final : public JobQueue {
       s.Bind(1, name);
       KILN_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) return NotFoundError(fmt::format("no schedule '{}'", Printable(name)));
-      return s.Step().status();
+      KILN_RETURN_IF_ERROR(s.Step().status());
+      return RecordAudit(db, audit_key_, "schedule.rm", name, "ok", "");
     });
   }
 
@@ -340,8 +347,9 @@ class SqlJobQueue final : public JobQueue {
   }
 
  private:
-  // Inside a transaction: a new queued job, or the id of the job holding the idempotency key.
-  static Result<int64_t> InsertJob(SqlDb* db, const JobSpec& spec, int64_t now) {
+  // Inside a transaction: a new queued job (audited), or the id of the job holding the
+  // idempotency key.
+  Result<int64_t> InsertJob(SqlDb* db, const JobSpec& spec, int64_t now) {
     if (!spec.idempotency_key.empty()) {
       Stmt s(db, "SELECT id FROM jobs WHERE idempotency_key = ?1");
       KILN_RETURN_IF_ERROR(s.ok());
@@ -358,7 +366,12 @@ class SqlJobQueue final : public JobQueue {
     ins.Bind(1, spec.verb).Bind(2, spec.payload).Bind(3, spec.queue);
     ins.BindOptional(4, spec.idempotency_key);
     ins.Bind(5, static_cast<int64_t>(spec.max_attempts)).Bind(6, spec.schedule).Bind(7, now);
-    return ReturnedId(ins, "job id");
+    KILN_ASSIGN_OR_RETURN(const int64_t id, ReturnedId(ins, "job id"));
+    KILN_RETURN_IF_ERROR(RecordAudit(
+        db, audit_key_, "job.submit", fmt::format("job {}", id), "ok",
+        spec.schedule.empty() ? spec.verb
+                              : fmt::format("{} (schedule {})", spec.verb, spec.schedule)));
+    return id;
   }
 
   static Status EndAttempt(SqlDb* db, int64_t id, int64_t number, int64_t now,
@@ -437,6 +450,7 @@ class SqlJobQueue final : public JobQueue {
 
   Mutex mu_;
   std::unique_ptr<SqlDb> db_ KILN_GUARDED_BY(mu_);
+  const std::string audit_key_;  // signs audit checkpoints (SqlCatalog::SetAuditKey)
 };
 
 }  // namespace
@@ -488,7 +502,8 @@ Status ValidateJobSpec(const JobSpec& spec) {
 }
 
 Result<std::unique_ptr<JobQueue>> OpenCatalogJobQueue(const std::string& catalog,
-                                                      const std::string& sqlite_path) {
+                                                      const std::string& sqlite_path,
+                                                      const std::string& audit_key) {
   std::unique_ptr<SqlDb> db;
   if (catalog == "sqlite") {
     // Opening the catalog first brings its schema (and the job tables) up to date.
@@ -500,7 +515,7 @@ Result<std::unique_ptr<JobQueue>> OpenCatalogJobQueue(const std::string& catalog
   } else {
     return InvalidArgumentError("the job queue's catalog must be sqlite or a postgresql:// URL");
   }
-  return std::unique_ptr<JobQueue>(new SqlJobQueue(std::move(db)));
+  return std::unique_ptr<JobQueue>(new SqlJobQueue(std::move(db), audit_key));
 }
 
 }  // namespace kiln::registry

@@ -5,6 +5,7 @@
 
 #include "kiln/base/names.h"
 #include "kiln/registry/sql_catalog.h"
+#include "registry/sql_audit.h"
 #include "registry/sql_db.h"
 
 namespace kiln::registry {
@@ -81,7 +82,9 @@ Result<ModelVersion> SqlCatalog::RegisterModel(const ModelVersion& mv) {
       t.Bind(1, out.name).Bind(2, out.version).Bind(3, k).Bind(4, v);
       KILN_RETURN_IF_ERROR(t.Step().status());
     }
-    return Status::Ok();
+    return RecordAudit(db, audit_key_, "model.register",
+                       fmt::format("{}:{}", out.name, out.version), "ok",
+                       fmt::format("run {}", out.run_id));
   }));
   return out;
 }
@@ -228,7 +231,8 @@ Result<AliasEvent> SqlCatalog::SetAlias(const std::string& name, const std::stri
     h.Bind(1, name).Bind(2, alias).Bind(3, version).Bind(4, ev.previous).Bind(5, ev.at_ms);
     h.Bind(6, actor).Bind(7, reason);
     KILN_ASSIGN_OR_RETURN(ev.seq, ReturnedId(h, "history sequence"));
-    return Status::Ok();
+    return RecordAudit(db, audit_key_, "alias.set", fmt::format("{}@{}", name, alias), "ok",
+                       fmt::format("v{} -> v{} by {}: {}", ev.previous, version, actor, reason));
   }));
   return ev;
 }
@@ -284,7 +288,10 @@ Result<GateReport> SqlCatalog::StoreGateReport(const GateReport& report) {
     s.Bind(5, out.gate).Bind(6, out.data).Bind(7, static_cast<int64_t>(out.passed ? 1 : 0));
     s.Bind(8, out.report_json).Bind(9, out.at_ms).Bind(10, out.actor);
     KILN_ASSIGN_OR_RETURN(out.id, ReturnedId(s, "report id"));
-    return Status::Ok();
+    return RecordAudit(db, audit_key_, "promote.gate",
+                       fmt::format("{}:{}", out.name, out.challenger),
+                       out.passed ? "passed" : "rejected",
+                       fmt::format("{} on {} for {}", out.gate, out.data, out.alias));
   }));
   return out;
 }
@@ -325,7 +332,8 @@ Result<AlertEventRecord> SqlCatalog::RecordAlertEvent(const AlertEventRecord& ev
     s.Bind(1, out.rule).Bind(2, out.model).Bind(3, out.version).Bind(4, out.severity);
     s.Bind(5, out.state).Bind(6, out.time_ms).Bind(7, out.since_ms).Bind(8, out.detail);
     KILN_ASSIGN_OR_RETURN(out.id, ReturnedId(s, "alert event id"));
-    return Status::Ok();
+    return RecordAudit(db, audit_key_, "alert." + out.state,
+                       fmt::format("{}:{}", out.model, out.version), "ok", out.rule);
   }));
   return out;
 }

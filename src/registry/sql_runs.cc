@@ -13,6 +13,7 @@
 #include "kiln/registry/sql_catalog.h"
 #include "kiln/storage/blob_store.h"
 #include "registry/run_filter.h"
+#include "registry/sql_audit.h"
 #include "registry/sql_db.h"
 
 namespace kiln::registry {
@@ -155,7 +156,9 @@ Result<RunRecord> SqlCatalog::CreateRun(const RunRecord& run) {
       }
       KILN_RETURN_IF_ERROR(p.Step().status());
     }
-    return InsertKeyValues(db, "run_tags", seq, out.tags);
+    KILN_RETURN_IF_ERROR(InsertKeyValues(db, "run_tags", seq, out.tags));
+    return RecordAudit(db, audit_key_, "run.start", out.id, "ok",
+                       fmt::format("experiment {}", out.experiment));
   }));
   return out;
 }
@@ -211,7 +214,7 @@ Status SqlCatalog::FinishRun(const std::string& id, RunStatus status,
       m.BindBlob(4, c.values.data(), c.values.size() * sizeof(double));
       KILN_RETURN_IF_ERROR(m.Step().status());
     }
-    return Status::Ok();
+    return RecordAudit(db, audit_key_, "run.end", id, RunStatusName(status), "");
   });
 }
 
@@ -240,7 +243,8 @@ Status SqlCatalog::ReopenRun(const std::string& id) {
     s.Bind(1, seq);
     KILN_ASSIGN_OR_RETURN(bool changed, s.Step());
     if (!changed) return FailedPreconditionError(fmt::format("run {} was not killed", id));
-    return s.Step().status();
+    KILN_RETURN_IF_ERROR(s.Step().status());
+    return RecordAudit(db, audit_key_, "run.reopen", id, "ok", "resumed");
   });
 }
 
@@ -403,7 +407,8 @@ Status SqlCatalog::DeleteRun(const std::string& id) {
     Stmt s(db, "DELETE FROM runs WHERE seq = ?1");
     KILN_RETURN_IF_ERROR(s.ok());
     s.Bind(1, seq);
-    return s.Step().status();
+    KILN_RETURN_IF_ERROR(s.Step().status());
+    return RecordAudit(db, audit_key_, "run.delete", id, "ok", "");
   });
 }
 

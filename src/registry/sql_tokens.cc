@@ -6,6 +6,7 @@
 
 #include "kiln/base/names.h"
 #include "kiln/registry/sql_catalog.h"
+#include "registry/sql_audit.h"
 #include "registry/sql_db.h"
 
 namespace kiln::registry {
@@ -57,7 +58,8 @@ Result<auth::TokenRecord> SqlCatalog::CreateToken(const auth::TokenRecord& token
     s.Bind(1, out.name).Bind(2, std::string(auth::RoleName(out.role))).Bind(3, out.hash);
     s.Bind(4, out.created_ms).Bind(5, out.expires_ms);
     KILN_ASSIGN_OR_RETURN(out.id, ReturnedId(s, "token id"));
-    return Status::Ok();
+    return RecordAudit(db, audit_key_, "token.create", out.name, "ok",
+                       fmt::format("role {}", auth::RoleName(out.role)));
   }));
   return out;
 }
@@ -90,7 +92,8 @@ Result<auth::TokenRecord> SqlCatalog::RevokeToken(const std::string& name, int64
     KILN_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return NotFoundError(fmt::format("no active token named '{}'", name));
     KILN_ASSIGN_OR_RETURN(out, ReadToken(s));
-    return s.Step().status();
+    KILN_RETURN_IF_ERROR(s.Step().status());
+    return RecordAudit(db, audit_key_, "token.revoke", name, "ok", "");
   }));
   return std::move(*out);
 }

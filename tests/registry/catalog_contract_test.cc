@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "kiln/registry/audit.h"
+
 namespace kiln::registry {
 namespace {
 
@@ -435,6 +437,57 @@ TEST_P(CatalogContractTest, ConcurrentWritersLoseNothing) {
   ASSERT_TRUE(versions.ok());
   ASSERT_EQ(versions->size(), size_t{kThreads * kRuns / 5});
   for (size_t i = 0; i < versions->size(); ++i) EXPECT_EQ((*versions)[i].version, int64_t(i + 1));
+  // Writers on four connections kept one unbroken audit chain: every change, in order.
+  auto log = store_->AuditLog(0, "", 100000);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ(log->size(), size_t{kThreads * kRuns * 2 + kThreads * kRuns / 5});
+  auto checkpoints = store_->AuditCheckpoints();
+  ASSERT_TRUE(checkpoints.ok());
+  const auth::AuditVerdict v = auth::VerifyAudit(*log, *checkpoints, "");
+  EXPECT_TRUE(v.ok) << v.first_bad << ": " << v.problem;
+}
+
+// Every change is audited in its own transaction, with the caller's actor and request id; a
+// change that fails leaves no record.
+TEST_P(CatalogContractTest, AuditLogRecordsEveryChange) {
+  std::string run_id;
+  {
+    AuditScope scope({"token:ci", "req-1"});
+    auto r = store_->CreateRun(MakeRun("audit", {}));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    run_id = r->id;
+    ASSERT_TRUE(store_->FinishRun(run_id, RunStatus::kFinished, {}, {}, Finished()).ok());
+    ASSERT_TRUE(store_->RegisterModel({.name = "churn", .run_id = run_id}).ok());
+    ASSERT_TRUE(store_->SetAlias("churn", "production", 1, "token:ci", "ship", std::nullopt).ok());
+    // A compare-and-set that fails changes nothing and records nothing.
+    EXPECT_FALSE(store_->SetAlias("churn", "production", 1, "token:ci", "x", 7).ok());
+    auth::TokenRecord t;
+    t.name = "bot";
+    t.hash = std::string(64, 'e');
+    ASSERT_TRUE(store_->CreateToken(t).ok());
+    ASSERT_TRUE(store_->RevokeToken("bot", 5).ok());
+  }
+  ASSERT_TRUE(store_->AppendAudit("model.load", "churn", "ok", "").ok());
+  auto log = store_->AuditLog(0, "", 100);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  std::vector<std::string> actions;
+  for (const auto& r : *log) actions.push_back(r.action + " " + r.target);
+  EXPECT_EQ(actions, (std::vector<std::string>{"run.start " + run_id, "run.end " + run_id,
+                                               "model.register churn:1",
+                                               "alias.set churn@production", "token.create bot",
+                                               "token.revoke bot", "model.load churn"}));
+  ASSERT_EQ(log->size(), 7u);
+  EXPECT_EQ((*log)[3].actor, "token:ci");
+  EXPECT_EQ((*log)[3].request_id, "req-1");
+  EXPECT_NE((*log)[3].detail.find("v0 -> v1"), std::string::npos) << (*log)[3].detail;
+  EXPECT_EQ((*log)[1].outcome, "finished");
+  EXPECT_NE((*log)[6].actor, "token:ci");  // outside the scope: the process default
+  EXPECT_EQ((*log)[6].request_id, "");
+  EXPECT_EQ(store_->AuditLog(0, "token:ci", 100)->size(), 6u);
+  EXPECT_EQ(store_->AuditLog(0, "", 2)->front().action, "token.revoke");  // the newest two
+  EXPECT_EQ(store_->AuditLog(INT64_MAX, "", 100)->size(), 0u);
+  const auth::AuditVerdict v = auth::VerifyAudit(*log, *store_->AuditCheckpoints(), "");
+  EXPECT_TRUE(v.ok) << v.first_bad << ": " << v.problem;
 }
 
 TEST_P(CatalogContractTest, DatasetVersions) {

@@ -27,10 +27,14 @@ class Home {
   registry::CatalogStore& catalog() { return *catalog_; }
   const std::string& path() const { return path_; }
   const Config& config() const { return config_; }
+  // The key that signs the audit log's checkpoints (raw bytes), from <home>/keys/audit.key
+  // (made on first use, mode 0600). Machines sharing one catalog need the same file.
+  const std::string& audit_key() const { return audit_key_; }
 
  private:
   std::string path_;
   Config config_;
+  std::string audit_key_;
   std::unique_ptr<FileSystem> fs_;
   std::unique_ptr<registry::CatalogStore> catalog_;
   std::unique_ptr<storage::DatasetStore> store_;

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "kiln/auth/audit.h"
 #include "kiln/auth/token.h"
 #include "kiln/base/status.h"
 #include "kiln/storage/catalog.h"
@@ -197,6 +198,17 @@ class CatalogStore : public storage::DatasetCatalog {
   virtual Result<auth::TokenRecord> RevokeToken(const std::string& name, int64_t at_ms) = 0;
   // Records when tokens (by hash) were last used; unknown hashes are ignored.
   virtual Status TouchTokens(const std::vector<std::pair<std::string, int64_t>>& last_used) = 0;
+
+  // --- audit log (auth/audit.h; actors from registry/audit.h) ---
+  // Every change above is recorded in its own transaction; this records one made elsewhere (a
+  // model loaded by a server, data collected by gc).
+  virtual Status AppendAudit(const std::string& action, const std::string& target,
+                             const std::string& outcome, const std::string& detail) = 0;
+  // The newest `limit` records at or after `since_ms` (of `actor` when not empty), oldest first.
+  virtual Result<std::vector<auth::AuditRecord>> AuditLog(int64_t since_ms,
+                                                          const std::string& actor,
+                                                          int64_t limit) = 0;
+  virtual Result<std::vector<auth::AuditCheckpoint>> AuditCheckpoints() = 0;
 };
 
 // A new run id: 32 random lower-case hex digits.

@@ -149,9 +149,11 @@ class JobQueue {
 };
 
 // The catalog's job queue: `catalog` is kiln.yaml's setting ("sqlite" — then `sqlite_path` is
-// the home's meta.db — or a postgresql:// URL).
+// the home's meta.db — or a postgresql:// URL). Submissions, cancellations and schedule changes
+// go to the catalog's audit log; `audit_key` signs its checkpoints (the home's key).
 Result<std::unique_ptr<JobQueue>> OpenCatalogJobQueue(const std::string& catalog,
-                                                      const std::string& sqlite_path);
+                                                      const std::string& sqlite_path,
+                                                      const std::string& audit_key = "");
 
 // Limits on what a job may carry (a payload from the queue is untrusted).
 inline constexpr size_t kMaxJobPayloadBytes = 64 * 1024;

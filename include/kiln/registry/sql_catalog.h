@@ -79,6 +79,15 @@ class SqlCatalog final : public CatalogStore {
   Result<auth::TokenRecord> RevokeToken(const std::string& name, int64_t at_ms) override;
   Status TouchTokens(const std::vector<std::pair<std::string, int64_t>>& last_used) override;
   Result<std::vector<std::string>> LiveArtifacts() override;
+  Status AppendAudit(const std::string& action, const std::string& target,
+                     const std::string& outcome, const std::string& detail) override;
+  Result<std::vector<auth::AuditRecord>> AuditLog(int64_t since_ms, const std::string& actor,
+                                                  int64_t limit) override;
+  Result<std::vector<auth::AuditCheckpoint>> AuditCheckpoints() override;
+
+  // The key audit checkpoints are signed with (raw bytes; the home's keys/audit.key). Set it
+  // before the catalog is shared between threads; without one no checkpoints are written.
+  void SetAuditKey(std::string key);
 
   // The schema version the database is at (after migrations).
   Result<int64_t> SchemaVersion();
@@ -93,6 +102,7 @@ class SqlCatalog final : public CatalogStore {
 
   Mutex mu_;
   std::unique_ptr<SqlDb> db_ KILN_GUARDED_BY(mu_);
+  std::string audit_key_;  // set before the catalog is shared (SetAuditKey)
 };
 
 }  // namespace kiln::registry

@@ -88,6 +88,9 @@ class ModelManager {
                monitor::MetricsRegistry* metrics = nullptr,
                std::string default_alias = "production");
 
+  // The catalog models are loaded from.
+  registry::CatalogStore* catalog() const { return catalog_; }
+
   // Watches every version loaded from now on (call before LoadAll).
   void EnableMonitoring(MonitoringOptions options);
   // Every version held now: the default alias's and the others, by model name.
