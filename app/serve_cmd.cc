@@ -342,23 +342,31 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
                                                  AlertOptions(*home, &metrics, &alert_jobs));
     metrics.AddCollector([&alerts] { return alerts->engine().Exposition(); });
   }
+  // kiln.yaml's rate limits, shared by both front ends.
+  api::RateLimiter per_token({.rate = config.per_token.rate, .burst = config.per_token.burst});
+  api::RateLimiter per_address(
+      {.rate = config.per_address.rate, .burst = config.per_address.burst});
+  api::RateLimiter* token_limit = per_token.enabled() ? &per_token : nullptr;
+  api::RateLimiter* address_limit = per_address.enabled() ? &per_address : nullptr;
   api::V2Service service(
       &models, &dispatcher, &metrics,
       {"kiln", KILN_VERSION, limits, access_log.get(), control ? control->service.get() : nullptr,
-       alerts.get(), authenticator.get()});
+       alerts.get(), authenticator.get(), token_limit, address_limit});
   http::HttpServerOptions o;
   o.address = a.address;
   o.port = static_cast<uint16_t>(a.port);
   o.io_threads = a.io_threads;
   o.limits = limits;
   o.tls = a.tls;
+  o.max_connections_per_address = config.max_connections_per_address;
   KILN_ASSIGN_OR_RETURN(auto server, http::HttpServer::Start(o, [&service](http::HttpRequest req,
                                                                            http::Responder done) {
                           service.Handle(std::move(req), std::move(done));
                         }));
   api::GrpcInferenceService grpc_service(
       &models, &dispatcher, &metrics,
-      api::GrpcServiceOptions{"kiln", KILN_VERSION, limits, access_log.get(), authenticator.get()});
+      api::GrpcServiceOptions{"kiln", KILN_VERSION, limits, access_log.get(), authenticator.get(),
+                              token_limit, address_limit});
   auto grpc_server = StartGrpc(a, limits, &grpc_service);
   if (!grpc_server.ok()) {
     server->Shutdown(std::chrono::milliseconds(0));

@@ -346,13 +346,31 @@ void GrpcInferenceService::Handle(rpc::RpcCall rpc, rpc::RpcResponder done) {
   auto call = std::make_shared<Call>();
   call->arrived = std::chrono::steady_clock::now();
   call->done = std::move(done);
+  const auto need = GrpcPermission(rpc.method);
+  std::string token;  // "token:NAME" of an authenticated call
   if (options_.auth) {
     // A method missing from the table is refused to every token (and unknown without one).
-    const auto need = GrpcPermission(rpc.method);
     auto who = options_.auth->Check(rpc.authorization, need.value_or(auth::Permission::kRead));
     if (!who.ok()) return Finish(*call, who.status());
     if (!need) {
       return Finish(*call, PermissionDeniedError("not a method any role may call"));
+    }
+    if (!who->name.empty()) token = "token:" + who->name;
+  }
+  if (need != auth::Permission::kPublic) {
+    int64_t wait = 0;
+    std::string limited;
+    if (options_.per_address && !rpc.peer.empty()) {
+      wait = options_.per_address->Take(rpc.peer);
+      limited = "address " + rpc.peer;
+    }
+    if (wait == 0 && options_.per_token && !token.empty()) {
+      wait = options_.per_token->Take(token);
+      limited = token;
+    }
+    if (wait > 0) {
+      return Finish(*call, ResourceExhaustedError(fmt::format(
+                               "rate limit of {} reached: retry after {} s", limited, wait)));
     }
   }
   Result<std::optional<std::string>> resp = std::optional<std::string>();

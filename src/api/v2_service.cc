@@ -234,6 +234,7 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
   auto caller = Authorize(req);
   if (!caller.ok()) return Finish(*call, ErrorResponse(caller.status()));
   call->caller = std::move(*caller);
+  if (auto limited = Throttle(req, call->caller)) return Finish(*call, std::move(*limited));
   std::optional<HttpResponse> resp;
   // What the request changes in the catalog is recorded as its caller's, with its request id.
   registry::AuditScope scope({call->caller.actor, call->request_id});
@@ -266,6 +267,28 @@ Result<Caller> V2Service::Authorize(const HttpRequest& req) const {
   caller.actor = "token:" + who.name;
   caller.role = who.role;
   return caller;
+}
+
+std::optional<HttpResponse> V2Service::Throttle(const HttpRequest& req, const Caller& caller) {
+  if (!options_.per_address && !options_.per_token) return std::nullopt;
+  if (RestPermission(req.method, req.target) == auth::Permission::kPublic) return std::nullopt;
+  std::string who;
+  int64_t wait = 0;
+  if (options_.per_address && !req.remote_address.empty()) {
+    wait = options_.per_address->Take(req.remote_address);
+    who = "address " + req.remote_address;
+  }
+  if (wait == 0 && options_.per_token && caller.role) {
+    wait = options_.per_token->Take(caller.actor);
+    who = caller.actor;
+  }
+  if (wait == 0) return std::nullopt;
+  HttpResponse r = Json(429, fmt::format(R"({{"error":{},"code":"RESOURCE_EXHAUSTED"}})",
+                                         JsonQuote(fmt::format("rate limit of {} reached: retry "
+                                                               "after {} s",
+                                                               who, wait))));
+  r.headers.emplace_back("Retry-After", std::to_string(wait));
+  return r;
 }
 
 void V2Service::Finish(Call& call, HttpResponse resp) {

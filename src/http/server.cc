@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <utility>  // boost 1.74 asio/awaitable.hpp uses std::exchange without it
@@ -259,6 +260,21 @@ class HttpServer::Impl {
     std::lock_guard lock(mu_);
     return tls_;
   }
+  // Counts a new connection from `address`; false when it would hold more than the limit.
+  bool Admit(const std::string& address) {
+    if (options_.max_connections_per_address == 0) return true;
+    std::lock_guard lock(mu_);
+    auto it = per_address_.try_emplace(address, 0).first;
+    if (it->second >= options_.max_connections_per_address) return false;
+    ++it->second;
+    return true;
+  }
+  void Release(const std::string& address) {
+    if (options_.max_connections_per_address == 0) return;
+    std::lock_guard lock(mu_);
+    auto it = per_address_.find(address);
+    if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  }
   const Limits& limits() const { return options_.limits; }
   bool stopping() const { return stopped_.load(); }
 
@@ -309,23 +325,31 @@ class HttpServer::Impl {
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
   std::atomic<int64_t> in_flight_{0};
-  std::mutex mu_;                    // guards tls_; with drained_
+  std::mutex mu_;                    // guards tls_ and per_address_; with drained_
   std::shared_ptr<TlsContext> tls_;  // null: plaintext
-  std::condition_variable drained_;  // in_flight_ or closing_left_ reached 0
-  int closing_left_ = 0;             // loops yet to close their connections at shutdown
+  std::unordered_map<std::string, uint32_t> per_address_;  // open connections by client
+  std::condition_variable drained_;                        // in_flight_ or closing_left_ reached 0
+  int closing_left_ = 0;  // loops yet to close their connections at shutdown
 };
 
 namespace {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Socket socket, Loop* loop, HttpServer::Impl* server, std::shared_ptr<TlsContext> tls)
-      : socket_(std::move(socket)), loop_(loop), server_(server), tls_ctx_(std::move(tls)) {
+  // `address` was admitted (Impl::Admit) and is released when the connection goes.
+  Connection(Socket socket, Loop* loop, HttpServer::Impl* server, std::shared_ptr<TlsContext> tls,
+             std::string address)
+      : socket_(std::move(socket)),
+        loop_(loop),
+        server_(server),
+        tls_ctx_(std::move(tls)),
+        address_(std::move(address)) {
     if (tls_ctx_) tls_.emplace(std::move(socket_), *tls_ctx_);
     std::lock_guard lock(loop_->mu);
     loop_->conns.insert(this);
   }
   ~Connection() {
+    server_->Release(address_);
     std::lock_guard lock(loop_->mu);
     loop_->conns.erase(this);
   }
@@ -401,6 +425,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     while (state_ == State::kReading) {
       if (!parser_) {
         request_ = HttpRequest{};
+        request_.remote_address = address_;
         parser_.emplace(&request_);
         parser_->eager(true);
         parser_->header_limit(l.max_request_header_bytes);
@@ -646,6 +671,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Loop* loop_;
   HttpServer::Impl* server_;
   std::shared_ptr<TlsContext> tls_ctx_;  // kept while the connection lives
+  const std::string address_;            // the client's IP address
   std::optional<TlsStream> tls_;
   bool plaintext_reply_ = false;   // the 400 to a plaintext request on the TLS port
   bool continue_writing_ = false;  // a 100 Continue is being written over TLS
@@ -676,26 +702,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 void HttpServer::Impl::Accept() {
   Loop* loop = loops_[next_loop_++ % loops_.size()].get();
-  acceptor_->async_accept(
-      loop->ioc.get_executor(), [this, loop](boost::system::error_code ec, Socket socket) {
-        if (ec) {
-          if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
-          // E.g. out of file descriptors under a connection flood: back off instead of spinning.
-          KILN_LOG_WARN("accept: {}", ec.message());
-          accept_retry_->expires_after(std::chrono::milliseconds(50));
-          accept_retry_->async_wait([this](boost::system::error_code) {
-            if (acceptor_->is_open()) Accept();
-          });
-          return;
-        }
-        if (stopped_.load()) return;  // accepted just before the listener closed: dropped
-        boost::system::error_code nd;
-        socket.set_option(tcp::no_delay(true), nd);
-        socket.non_blocking(true, nd);  // Send() writes directly and takes would_block
-        auto c = std::make_shared<Connection>(std::move(socket), loop, this, tls());
-        net::post(loop->ioc, [c] { c->Start(); });
+  acceptor_->async_accept(loop->ioc.get_executor(), [this, loop](boost::system::error_code ec,
+                                                                 Socket socket) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
+      // E.g. out of file descriptors under a connection flood: back off instead of spinning.
+      KILN_LOG_WARN("accept: {}", ec.message());
+      accept_retry_->expires_after(std::chrono::milliseconds(50));
+      accept_retry_->async_wait([this](boost::system::error_code) {
         if (acceptor_->is_open()) Accept();
       });
+      return;
+    }
+    if (stopped_.load()) return;  // accepted just before the listener closed: dropped
+    boost::system::error_code nd;
+    std::string address = socket.remote_endpoint(nd).address().to_string();
+    if (nd || !Admit(address)) {  // gone already, or over its connection limit
+      socket.close(nd);
+      if (acceptor_->is_open()) Accept();
+      return;
+    }
+    socket.set_option(tcp::no_delay(true), nd);
+    socket.non_blocking(true, nd);  // Send() writes directly and takes would_block
+    auto c = std::make_shared<Connection>(std::move(socket), loop, this, tls(), std::move(address));
+    net::post(loop->ioc, [c] { c->Start(); });
+    if (acceptor_->is_open()) Accept();
+  });
 }
 
 namespace {

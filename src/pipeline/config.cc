@@ -58,10 +58,11 @@ Status ReadSettings(const YAML::Node& node, const std::string& where, bool top,
               "kiln.yaml: unknown key {} (max_entries, max_mb, ttl_seconds)", Printable(cat)));
         }
       }
-    } else if (key != (top ? "models" : "routing")) {
-      return InvalidArgumentError(
-          fmt::format("kiln.yaml: unknown key {} (max_batch_size, max_queue_delay_us, cache, {})",
-                      Printable(at), top ? "models" : "routing"));
+    } else if (key != (top ? "models" : "routing") &&
+               !(top && (key == "rate_limit" || key == "max_connections_per_address"))) {
+      return InvalidArgumentError(fmt::format(
+          "kiln.yaml: unknown key {} (max_batch_size, max_queue_delay_us, cache, {})",
+          Printable(at), top ? "rate_limit, max_connections_per_address, models" : "routing"));
     }
   }
   return Status::Ok();
@@ -129,10 +130,56 @@ std::map<std::string, serve::BatchPolicy> ServingConfig::PerModel(
 
 namespace {
 
+// `{rate: R, burst: B}`: R in (0, 1e6] requests per second, B in [1, 1e7] (default 2R).
+Result<RateLimit> ReadRate(const YAML::Node& node, const std::string& where) {
+  if (!node.IsMap()) {
+    return InvalidArgumentError(
+        fmt::format("kiln.yaml: {} must be a mapping like {{rate: 100, burst: 200}}", where));
+  }
+  RateLimit r;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string at = where + "." + key;
+    if (key != "rate" && key != "burst") {
+      return InvalidArgumentError(
+          fmt::format("kiln.yaml: unknown key {} (rate, burst)", Printable(at)));
+    }
+    auto v = kv.second.IsScalar() ? ParseDouble(kv.second.Scalar(), at) : Result<double>(0.0);
+    const double hi = key == "rate" ? 1e6 : 1e7, lo = key == "rate" ? 0 : 1;
+    if (!v.ok() || !(*v > lo || (key == "burst" && *v == lo)) || *v > hi) {
+      return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a number in {}{}, {}]", at,
+                                              key == "rate" ? "(" : "[", lo, hi));
+    }
+    (key == "rate" ? r.rate : r.burst) = *v;
+  }
+  if (r.rate == 0) return InvalidArgumentError(fmt::format("kiln.yaml: {} needs a rate", where));
+  return r;
+}
+
 Result<ServingConfig> ReadServing(const YAML::Node& serving) {
   ServingConfig config;
   ModelSettings top;
   KILN_RETURN_IF_ERROR(ReadSettings(serving, "serving", true, &top));
+  if (const YAML::Node limit = serving["rate_limit"]; limit && !limit.IsNull()) {
+    if (!limit.IsMap())
+      return InvalidArgumentError("kiln.yaml: serving.rate_limit must be a mapping");
+    for (const auto& kv : limit) {
+      const std::string key = kv.first.as<std::string>();
+      const std::string at = "serving.rate_limit." + key;
+      if (key == "per_token") {
+        KILN_ASSIGN_OR_RETURN(config.per_token, ReadRate(kv.second, at));
+      } else if (key == "per_address") {
+        KILN_ASSIGN_OR_RETURN(config.per_address, ReadRate(kv.second, at));
+      } else {
+        return InvalidArgumentError(
+            fmt::format("kiln.yaml: unknown key {} (per_token, per_address)", Printable(at)));
+      }
+    }
+  }
+  if (const YAML::Node n = serving["max_connections_per_address"]; n && !n.IsNull()) {
+    KILN_ASSIGN_OR_RETURN(uint64_t v, Integer(n, "serving.max_connections_per_address", 1u << 20));
+    config.max_connections_per_address = static_cast<uint32_t>(v);
+  }
   config.defaults = top.Over(config.defaults);
   const YAML::Node models = serving["models"];
   if (models && !models.IsNull()) {

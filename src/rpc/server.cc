@@ -1,6 +1,7 @@
 #include "kiln/rpc/server.h"
 
 #include <atomic>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -14,6 +15,26 @@
 #include "kiln/base/logging.h"
 
 namespace kiln::rpc {
+
+namespace {
+
+// "ipv4:127.0.0.1:5000" -> "127.0.0.1", "ipv6:[::1]:5000" -> "::1"; "" for anything else.
+std::string PeerAddress(std::string_view peer) {
+  for (std::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (!peer.starts_with(scheme)) continue;
+    peer.remove_prefix(scheme.size());
+    const size_t colon = peer.rfind(':');
+    if (colon == std::string_view::npos) return "";
+    peer = peer.substr(0, colon);
+    if (peer.size() >= 2 && peer.front() == '[' && peer.back() == ']') {
+      peer = peer.substr(1, peer.size() - 2);
+    }
+    return std::string(peer);
+  }
+  return "";
+}
+
+}  // namespace
 
 int GrpcCodeFor(const Status& s) {
   switch (s.code()) {
@@ -105,6 +126,7 @@ class GrpcServer::Impl {
       for (const auto& [key, value] : ctx_.client_metadata()) {
         if (key == "authorization") call.authorization.assign(value.data(), value.size());
       }
+      call.peer = PeerAddress(ctx_.peer());
       std::vector<grpc::Slice> slices;
       if (grpc::Status s = buffer_.Dump(&slices); !s.ok()) {
         Answer(InternalError("cannot read the request message"));

@@ -58,8 +58,8 @@ TEST_F(AuditChainTest, IntactChainVerifies) {
   EXPECT_TRUE(VerifyAudit({}, {}, key_).ok);
   // Every field is covered by the hash.
   AuditRecord r = records_[4];
-  for (std::string* f : {&r.actor, &r.action, &r.target, &r.outcome, &r.request_id, &r.detail,
-                         &r.prev_hash}) {
+  for (std::string* f :
+       {&r.actor, &r.action, &r.target, &r.outcome, &r.request_id, &r.detail, &r.prev_hash}) {
     const std::string saved = *f;
     *f += "x";
     EXPECT_NE(AuditHash(r), records_[4].hash);

@@ -474,11 +474,11 @@ TEST_F(AuthCliTest, AuditLogAndTampering) {
   ASSERT_EQ(log.exit_code, 0) << log.err;
   const json records = json::parse(log.out);
   std::map<std::string, json> by_action;
-  for (const auto& r : records) by_action[r["action"].get<std::string>() + " " +
-                                          r["target"].get<std::string>()] = r;
+  for (const auto& r : records)
+    by_action[r["action"].get<std::string>() + " " + r["target"].get<std::string>()] = r;
   ASSERT_TRUE(by_action.count("dataset.commit credit@v1")) << log.out;
-  EXPECT_TRUE(by_action["dataset.commit credit@v1"]["actor"].get<std::string>().starts_with(
-      "user:"));
+  EXPECT_TRUE(
+      by_action["dataset.commit credit@v1"]["actor"].get<std::string>().starts_with("user:"));
   EXPECT_TRUE(by_action.count("model.register credit-risk:1"));
   EXPECT_TRUE(by_action.count("token.create deployer"));
   EXPECT_TRUE(by_action.count("token.revoke revoked"));
@@ -522,6 +522,94 @@ TEST_F(AuthCliTest, AuditLogAndTampering) {
   }
   // The untouched home still verifies.
   EXPECT_EQ(Kiln({"audit", "verify"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// SC-06: past its token's or its address's bucket a client gets 429 with Retry-After (gRPC:
+// RESOURCE_EXHAUSTED); health checks are never limited; an address holding its maximum of
+// connections has new ones closed until one ends.
+TEST(AuthCli, RateAndConnectionLimits) {
+  const std::string dir = kiln::testing::MakeTempDir("kiln-limits");
+  const std::string home = dir + "/home";
+  fs::create_directories(home);
+  std::ofstream(home + "/kiln.yaml") << "auth: required\n"
+                                        "serving:\n"
+                                        "  rate_limit:\n"
+                                        "    per_token: {rate: 0.01, burst: 3}\n"
+                                        "    per_address: {rate: 0.01, burst: 5}\n"
+                                        "  max_connections_per_address: 4\n";
+  auto token = [&](const std::string& name) {
+    auto r = kiln::testing::RunKiln(
+        {"--home", home, "auth", "token", "create", "--name", name, "--role", "viewer"}, dir);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return "Bearer " + r.out.substr(0, r.out.find('\n'));
+  };
+  const std::string a = token("a"), b = token("b");
+  kiln::testing::ServeProcess server;
+  ASSERT_TRUE(kiln::testing::StartServe(home, {}, &server));
+  auto client = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(server.port));
+  ASSERT_TRUE(client.ok());
+  auto get = [&](const std::string& path, const std::string& authorization) {
+    auto r =
+        (*client)->Send("GET", path, "", "application/json", {{"Authorization", authorization}});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : http::HttpResponse{};
+  };
+  // Token a: its burst of 3, then 429 with a Retry-After of about 1/rate seconds.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get("/v2", a).status, 200) << i;
+  auto limited = get("/v2", a);
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_NE(limited.body.find("token:a"), std::string::npos) << limited.body;
+  std::string retry;
+  for (const auto& [k, v] : limited.headers) {
+    if (k == "retry-after") retry = v;
+  }
+  EXPECT_GE(std::atoi(retry.c_str()), 90) << retry;
+  // Token b has its own bucket, but the address's (5) runs out after one more request.
+  EXPECT_EQ(get("/v2", b).status, 200);
+  auto by_address = get("/v2", b);
+  EXPECT_EQ(by_address.status, 429);
+  EXPECT_NE(by_address.body.find("address 127.0.0.1"), std::string::npos) << by_address.body;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(get("/v2/health/ready", "").status, 200);
+  // gRPC shares the buckets.
+  auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", server.grpc_port),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = inference::GRPCInferenceService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", b);
+  inference::ServerMetadataResponse meta;
+  EXPECT_EQ(stub->ServerMetadata(&ctx, {}, &meta).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // Connections: the client above holds one; three more fit, the fifth is closed at once.
+  // (The readiness probes' connections are closed by now; give the server a moment to see it.)
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<std::unique_ptr<http::HttpClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(server.port));
+    ASSERT_TRUE(c.ok());
+    ASSERT_EQ((*c)->Send("GET", "/v2/health/live")->status, 200) << i;
+    held.push_back(std::move(*c));
+  }
+  auto fifth = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(server.port),
+                                         std::chrono::seconds(5));
+  ASSERT_TRUE(fifth.ok());  // the TCP handshake completes; the server then closes it
+  EXPECT_FALSE((*fifth)->Send("GET", "/v2/health/live").ok());
+  held.pop_back();
+  bool admitted = false;
+  for (int i = 0; i < 100 && !admitted; ++i) {
+    auto c = http::HttpClient::Connect("127.0.0.1", static_cast<uint16_t>(server.port));
+    admitted = c.ok() && (*c)->Send("GET", "/v2/health/live").ok();
+    if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(admitted) << "a closed connection frees its place";
+  EXPECT_EQ(kiln::testing::StopServe(&server), 0);
+  fs::remove_all(dir);
 }
 
 }  // namespace

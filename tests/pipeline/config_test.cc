@@ -92,8 +92,33 @@ TEST(ServeConfigTest, MistakesNameTheKey) {
       {"serving:\n  models:\n    m:\n      routing: {split: {a: 0}}\n", "positive"},
       {"serving:\n  models:\n    m:\n      routing: {split: [a]}\n", "weights"},
       {"serving:\n  models:\n    m:\n      routing: {mirror: a}\n", "routing.mirror"},
+      {"serving:\n  rate_limit: {per_user: {rate: 1}}\n", "serving.rate_limit.per_user"},
+      {"serving:\n  rate_limit: {per_token: {rate: 0}}\n", "per_token.rate must be a number"},
+      {"serving:\n  rate_limit: {per_token: {rate: -1}}\n", "per_token.rate"},
+      {"serving:\n  rate_limit: {per_token: {rate: nan}}\n", "per_token.rate"},
+      {"serving:\n  rate_limit: {per_token: {burst: 5}}\n", "needs a rate"},
+      {"serving:\n  rate_limit: {per_address: {rate: 5, burst: 0.5}}\n", "per_address.burst"},
+      {"serving:\n  rate_limit: {per_address: {rate: 5, every: 1}}\n", "per_address.every"},
+      {"serving:\n  rate_limit: 5\n", "serving.rate_limit must be a mapping"},
+      {"serving:\n  max_connections_per_address: -1\n", "max_connections_per_address"},
+      {"serving:\n  models:\n    m:\n      rate_limit: {}\n", "serving.models.m.rate_limit"},
   };
   ExpectRefused(cases);
+}
+
+TEST(ServeConfigTest, RateLimits) {
+  auto c = ParseConfig(
+      "serving:\n  rate_limit:\n    per_token: {rate: 100, burst: 250}\n"
+      "    per_address: {rate: 0.5}\n  max_connections_per_address: 64\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->serving.per_token.rate, 100);
+  EXPECT_EQ(c->serving.per_token.burst, 250);
+  EXPECT_EQ(c->serving.per_address.rate, 0.5);
+  EXPECT_EQ(c->serving.per_address.burst, 0);
+  EXPECT_EQ(c->serving.max_connections_per_address, 64u);
+  auto none = ParseConfig("");
+  EXPECT_EQ(none->serving.per_token.rate, 0);
+  EXPECT_EQ(none->serving.max_connections_per_address, 0u);
 }
 
 TEST(ConfigTest, OneTypedConfigForEverySection) {

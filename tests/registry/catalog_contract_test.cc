@@ -472,10 +472,10 @@ TEST_P(CatalogContractTest, AuditLogRecordsEveryChange) {
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   std::vector<std::string> actions;
   for (const auto& r : *log) actions.push_back(r.action + " " + r.target);
-  EXPECT_EQ(actions, (std::vector<std::string>{"run.start " + run_id, "run.end " + run_id,
-                                               "model.register churn:1",
-                                               "alias.set churn@production", "token.create bot",
-                                               "token.revoke bot", "model.load churn"}));
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"run.start " + run_id, "run.end " + run_id,
+                                      "model.register churn:1", "alias.set churn@production",
+                                      "token.create bot", "token.revoke bot", "model.load churn"}));
   ASSERT_EQ(log->size(), 7u);
   EXPECT_EQ((*log)[3].actor, "token:ci");
   EXPECT_EQ((*log)[3].request_id, "req-1");

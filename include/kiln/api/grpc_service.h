@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "kiln/api/rate_limiter.h"
 #include "kiln/api/request_metrics.h"
 #include "kiln/auth/authenticator.h"
 #include "kiln/base/limits.h"
@@ -37,6 +38,10 @@ struct GrpcServiceOptions {
   // whose role has the method's permission (api/permissions.h): UNAUTHENTICATED without a
   // valid token, PERMISSION_DENIED without the permission.
   const auth::Authenticator* auth = nullptr;
+  // When set, calls but ServerLive / ServerReady take from their token's / peer address's
+  // bucket; past it they get RESOURCE_EXHAUSTED.
+  RateLimiter* per_token = nullptr;
+  RateLimiter* per_address = nullptr;
 };
 
 // A serialized ModelInferRequest -> the request REST would have made; InvalidArgument /

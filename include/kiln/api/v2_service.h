@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "kiln/api/control_plane.h"
+#include "kiln/api/rate_limiter.h"
 #include "kiln/api/request_metrics.h"
 #include "kiln/auth/authenticator.h"
 #include "kiln/base/exec_context.h"
@@ -77,6 +78,10 @@ struct V2Options {
   ControlPlaneService* control_plane = nullptr;  // when set, /api/v1/... is served
   const AlertMonitor* alerts = nullptr;          // when set, GET /api/v1/alerts is served
   const auth::Authenticator* auth = nullptr;     // when set, requests need a token
+  // When set, requests but the health checks take from their token's / address's bucket;
+  // past it they get 429 with Retry-After.
+  RateLimiter* per_token = nullptr;
+  RateLimiter* per_address = nullptr;
 };
 
 // What a request was, for its metrics: the route and, once resolved, the served model version.
@@ -115,6 +120,8 @@ class V2Service {
                                           const std::shared_ptr<Call>& call);
   // Who may make `req` (options_.auth's answer); the caller the control plane records.
   Result<Caller> Authorize(const http::HttpRequest& req) const;
+  // A 429 when `req` is over its address's or its token's rate limit.
+  std::optional<http::HttpResponse> Throttle(const http::HttpRequest& req, const Caller& caller);
   std::optional<http::HttpResponse> ModelRoute(const http::HttpRequest& req,
                                                const std::string& model, const std::string& version,
                                                const std::string& action,

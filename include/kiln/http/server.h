@@ -43,6 +43,7 @@ struct HttpRequest {
   std::string target;  // path and query as sent, e.g. "/v2/models/churn/infer"
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
+  std::string remote_address;  // the client's IP address (server side; "" in a client)
 };
 
 struct HttpResponse {
@@ -64,6 +65,8 @@ struct HttpServerOptions {
   int io_threads = 1;
   Limits limits = Limits::Default();
   TlsFiles tls;  // none: plaintext
+  // Connections one client address may hold at once (0: any number); more are closed at once.
+  uint32_t max_connections_per_address = 0;
 };
 
 class HttpServer {

@@ -7,6 +7,8 @@
 //                                  # redis://host:6379/0; or a mapping:
 //   queue: {backend: redis://127.0.0.1:6379/0, lease_seconds: 30, max_attempts: 3}
 //   serving:                       # `kiln serve` (docs/serving.md, "Configuration")
+//     rate_limit: {per_token: {rate: 100, burst: 200}, per_address: {rate: 50}}
+//     max_connections_per_address: 64
 //     max_batch_size: 256          # defaults for every model
 //     max_queue_delay_us: 0
 //     models:
@@ -59,9 +61,19 @@ struct ModelSettings {
   serve::BatchPolicy Over(serve::BatchPolicy base) const;
 };
 
+// A token bucket: `rate` requests per second, bursts of `burst` (0: twice the rate).
+struct RateLimit {
+  double rate = 0;  // 0: no limit
+  double burst = 0;
+};
+
 struct ServingConfig {
-  serve::BatchPolicy defaults;                          // the section's top level
-  std::map<std::string, ModelSettings> models;          // by model name
+  serve::BatchPolicy defaults;  // the section's top level
+  // `rate_limit: {per_token: {rate: 100, burst: 200}, per_address: {rate: 50}}`: requests
+  // past a bucket get 429 with Retry-After (docs/security.md).
+  RateLimit per_token, per_address;
+  uint32_t max_connections_per_address = 0;     // `max_connections_per_address`, 0: any number
+  std::map<std::string, ModelSettings> models;  // by model name
   std::map<std::string, serve::RoutingPolicy> routing;  // by model name
   // The per-model policies laid over `base`: the defaults, as command-line flags left them.
   std::map<std::string, serve::BatchPolicy> PerModel(const serve::BatchPolicy& base) const;

@@ -33,6 +33,7 @@ struct RpcCall {
   std::string method;         // e.g. "/inference.GRPCInferenceService/ModelInfer"
   std::string request;        // the serialized request message
   std::string authorization;  // the `authorization` metadata, "" when the client sent none
+  std::string peer;           // the client's address ("127.0.0.1", "::1"), "" if unknown
   // The client's deadline, if it set one.
   std::optional<std::chrono::steady_clock::time_point> deadline;
 };
