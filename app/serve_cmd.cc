@@ -325,6 +325,7 @@ Result<ExitCode> Serve(const GlobalOptions& g, const ServeArgs& a) {
   metrics.AddProcessMetrics();
   serve::ModelManager models(&home->catalog(), &home->datasets().blobs(), limits, &metrics);
   WatchModels(models, *home, &metrics);
+  models.RejectOutOfRange(config.reject_out_of_range, config.RejectOutOfRange());
   KILN_RETURN_IF_ERROR(LoadModels(models, a));
   serve::Batcher batcher(BatcherOptionsFor(a, config), &metrics);
   serve::Dispatcher dispatcher(&models, &batcher, &metrics, limits, config.routing);

@@ -37,6 +37,12 @@ Status ReadSettings(const YAML::Node& node, const std::string& where, bool top,
     } else if (key == "max_queue_delay_us") {
       KILN_ASSIGN_OR_RETURN(uint64_t v, Integer(kv.second, at, 1000000));
       settings->max_queue_delay_us = static_cast<uint32_t>(v);
+    } else if (key == "reject_out_of_range") {
+      if (!kv.second.IsScalar() ||
+          (kv.second.Scalar() != "true" && kv.second.Scalar() != "false")) {
+        return InvalidArgumentError(fmt::format("kiln.yaml: {} must be true or false", at));
+      }
+      settings->reject_out_of_range = kv.second.Scalar() == "true";
     } else if (key == "cache") {
       if (!kv.second.IsMap()) {
         return InvalidArgumentError(fmt::format("kiln.yaml: {} must be a mapping", at));
@@ -61,7 +67,8 @@ Status ReadSettings(const YAML::Node& node, const std::string& where, bool top,
     } else if (key != (top ? "models" : "routing") &&
                !(top && (key == "rate_limit" || key == "max_connections_per_address"))) {
       return InvalidArgumentError(fmt::format(
-          "kiln.yaml: unknown key {} (max_batch_size, max_queue_delay_us, cache, {})",
+          "kiln.yaml: unknown key {} (max_batch_size, max_queue_delay_us, cache, "
+          "reject_out_of_range, {})",
           Printable(at), top ? "rate_limit, max_connections_per_address, models" : "routing"));
     }
   }
@@ -128,6 +135,14 @@ std::map<std::string, serve::BatchPolicy> ServingConfig::PerModel(
   return out;
 }
 
+std::map<std::string, bool> ServingConfig::RejectOutOfRange() const {
+  std::map<std::string, bool> out;
+  for (const auto& [name, settings] : models) {
+    if (settings.reject_out_of_range) out[name] = *settings.reject_out_of_range;
+  }
+  return out;
+}
+
 namespace {
 
 // `{rate: R, burst: B}`: R in (0, 1e6] requests per second, B in [1, 1e7] (default 2R).
@@ -181,6 +196,7 @@ Result<ServingConfig> ReadServing(const YAML::Node& serving) {
     config.max_connections_per_address = static_cast<uint32_t>(v);
   }
   config.defaults = top.Over(config.defaults);
+  config.reject_out_of_range = top.reject_out_of_range.value_or(false);
   const YAML::Node models = serving["models"];
   if (models && !models.IsNull()) {
     if (!models.IsMap()) return InvalidArgumentError("kiln.yaml: serving.models must be a mapping");

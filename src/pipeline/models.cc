@@ -32,9 +32,9 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelRef(Home& home, const s
     if (run.attributes.artifact.empty()) {
       return FailedPreconditionError(fmt::format("run {} has no model", ref));
     }
-    KILN_ASSIGN_OR_RETURN(
-        std::string bytes,
-        home.datasets().blobs().Read(run.attributes.artifact, Limits::Default().max_model_bytes));
+    KILN_ASSIGN_OR_RETURN(std::string bytes,
+                          home.datasets().blobs().ReadVerified(run.attributes.artifact,
+                                                               Limits::Default().max_model_bytes));
     KILN_ASSIGN_OR_RETURN(model::TreeModel m, model::DecodeModel(bytes, "run " + ref));
     return std::shared_ptr<const model::TreeModel>(
         std::make_shared<model::TreeModel>(std::move(m)));

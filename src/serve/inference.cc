@@ -179,6 +179,38 @@ Result<model::FeatureMatrix> BuildFeatures(const ServedModel& m, const InferRequ
   return x;
 }
 
+namespace {
+
+// InvalidArgument naming the first unseen category or value outside a numeric feature's
+// training range [min, max] (from the model's reference; features without one are not checked).
+Status CheckInRange(const ServedModel& m, const PreparedInfer& p) {
+  const auto& features = m.model->features;
+  for (size_t f = 0; f < p.unseen.size() && f < features.size(); ++f) {
+    if (p.unseen[f] > 0) {
+      return InvalidArgumentError(fmt::format(
+          "feature '{}': {} value(s) are categories the model never saw (reject_out_of_range)",
+          features[f].name, p.unseen[f]));
+    }
+  }
+  const auto& reference = m.model->reference.features;
+  for (size_t f = 0; f < reference.size() && f < features.size(); ++f) {
+    const double lo = reference[f].min, hi = reference[f].max;
+    if (!features[f].categories.empty() || std::isnan(lo) || std::isnan(hi)) continue;
+    for (size_t r = 0; r < p.x.rows; ++r) {
+      const double v = p.x.values[r * p.x.cols + f];
+      if (v < lo || v > hi) {
+        return InvalidArgumentError(
+            fmt::format("feature '{}': {} in row {} is outside its training range [{}, {}] "
+                        "(reject_out_of_range)",
+                        features[f].name, v, r, lo, hi));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<PreparedInfer> PrepareInfer(const ServedModel& m, const InferRequest& req,
                                    const Limits& limits) {
   const auto known = ModelOutputs(m);
@@ -191,7 +223,9 @@ Result<PreparedInfer> PrepareInfer(const ServedModel& m, const InferRequest& req
     }
   }
   PreparedInfer p;
-  KILN_ASSIGN_OR_RETURN(p.x, BuildFeatures(m, req, limits, m.drift ? &p.unseen : nullptr));
+  KILN_ASSIGN_OR_RETURN(
+      p.x, BuildFeatures(m, req, limits, m.drift || m.reject_out_of_range ? &p.unseen : nullptr));
+  if (m.reject_out_of_range) KILN_RETURN_IF_ERROR(CheckInRange(m, p));
   p.id = req.id;
   p.log_id = req.id.empty() ? req.trace_id : req.id;
   p.predict = Requested(req, "predict");

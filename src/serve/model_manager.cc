@@ -20,7 +20,9 @@ Result<std::shared_ptr<const model::TreeModel>> LoadModelVersion(registry::Catal
                                                                  int64_t version,
                                                                  const Limits& limits) {
   KILN_ASSIGN_OR_RETURN(registry::ModelVersion mv, catalog.GetModelVersion(name, version));
-  KILN_ASSIGN_OR_RETURN(std::string bytes, blobs.Read(mv.artifact, limits.max_model_bytes));
+  // The artifact's content address is checked on every load: a file swapped on disk, even for
+  // another valid model, is refused.
+  KILN_ASSIGN_OR_RETURN(std::string bytes, blobs.ReadVerified(mv.artifact, limits.max_model_bytes));
   KILN_ASSIGN_OR_RETURN(model::TreeModel m,
                         model::DecodeModel(bytes, fmt::format("{}:{}", mv.name, mv.version)));
   return std::shared_ptr<const model::TreeModel>(std::make_shared<model::TreeModel>(std::move(m)));
@@ -78,10 +80,11 @@ void RestoreWindows(ServedModel& s) {
 
 Result<std::shared_ptr<const ServedModel>> ServedModel::Create(
     std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model,
-    const MonitoringOptions* monitoring) {
+    const MonitoringOptions* monitoring, bool reject_out_of_range) {
   auto s = std::make_shared<ServedModel>();
   s->name = std::move(name);
   s->version = version;
+  s->reject_out_of_range = reject_out_of_range;
   KILN_ASSIGN_OR_RETURN(s->predictor, model::Predictor::Create(model));
   s->category_codes.resize(model->features.size());
   for (size_t f = 0; f < model->features.size(); ++f) {
@@ -150,8 +153,11 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::LoadVersion(const std::
   const auto t0 = std::chrono::steady_clock::now();
   auto load = [&]() -> Result<std::shared_ptr<const ServedModel>> {
     KILN_ASSIGN_OR_RETURN(auto model, LoadModelVersion(*catalog_, *blobs_, name, version, limits_));
-    KILN_ASSIGN_OR_RETURN(auto served, ServedModel::Create(name, version, std::move(model),
-                                                           monitoring_ ? &*monitoring_ : nullptr));
+    const auto own = reject_.find(name);
+    KILN_ASSIGN_OR_RETURN(
+        auto served,
+        ServedModel::Create(name, version, std::move(model), monitoring_ ? &*monitoring_ : nullptr,
+                            own != reject_.end() ? own->second : reject_all_));
     // Warm-up: one prediction (a row of missing values) before the version takes traffic.
     const size_t cols = served->model->features.size();
     model::FeatureMatrix x{1, cols, std::vector<double>(cols, std::nan(""))};
@@ -173,6 +179,11 @@ Result<std::shared_ptr<const ServedModel>> ModelManager::LoadVersion(const std::
 }
 
 void ModelManager::EnableMonitoring(MonitoringOptions options) { monitoring_ = std::move(options); }
+
+void ModelManager::RejectOutOfRange(bool all, std::map<std::string, bool> models) {
+  reject_all_ = all;
+  reject_ = std::move(models);
+}
 
 std::vector<std::shared_ptr<const ServedModel>> ModelManager::Served() const {
   std::vector<std::shared_ptr<const ServedModel>> out;

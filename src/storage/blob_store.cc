@@ -33,6 +33,15 @@ Result<std::string> BlobStore::Read(std::string_view hash, uint64_t max_bytes) c
   return r;
 }
 
+Result<std::string> BlobStore::ReadVerified(std::string_view hash, uint64_t max_bytes) const {
+  KILN_ASSIGN_OR_RETURN(std::string bytes, Read(hash, max_bytes));
+  if (Sha256Hex(bytes) != hash) {
+    return DataLossError(fmt::format(
+        "object {} does not match its SHA-256: it was replaced or damaged on disk", hash));
+  }
+  return bytes;
+}
+
 Result<bool> BlobStore::Contains(std::string_view hash) const {
   if (!IsObjectName(hash)) return InvalidArgumentError("malformed object name");
   return fs_->Exists(PathOf(hash));

@@ -614,3 +614,37 @@ TEST(AuthCli, RateAndConnectionLimits) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// Model poisoning: a registered version's artifact swapped on disk for another valid model is
+// refused on load (its SHA-256 no longer matches the name it is registered under).
+TEST_F(AuthCliTest, SwappedArtifactIsRefused) {
+  auto t = Kiln({"train", "--data", "credit", "--target", "Status", "--param", "num_trees=2",
+                 "--param", "max_depth=2", "--json"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::string other = json::parse(t.out)["run_id"];
+  auto artifact_of = [&](const std::string& run) {
+    return json::parse(Kiln({"runs", "show", run, "--json"}).out)["attributes"]["artifact"]
+        .get<std::string>();
+  };
+  const std::string victim = artifact_of(*run_id_), swapped = artifact_of(other);
+  ASSERT_EQ(victim.size(), 64u);
+  auto path = [&](const std::string& hash) {
+    return fmt::format("{}/objects/{}/{}", *home_, hash.substr(0, 2), hash.substr(2));
+  };
+  ASSERT_TRUE(fs::exists(path(victim)));
+  auto before = Kiln({"eval", "--model", "credit-risk:1", "--data", "credit"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  fs::remove(path(victim));
+  fs::copy_file(path(swapped), path(victim));
+  for (const std::string& model : std::vector<std::string>{"credit-risk:1", *run_id_}) {
+    auto r = Kiln({"eval", "--model", model, "--data", "credit"});
+    EXPECT_EQ(r.exit_code, 1) << model;
+    EXPECT_NE(r.err.find("does not match its SHA-256"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace kiln

@@ -622,6 +622,43 @@ TEST_F(ServeCliTest, PredictionCacheFromKilnYaml) {
 // production (v1) and staging (v2), a customer keeps one version, a named version is never
 // routed, and every request served by v1 is mirrored to the shadow v2 — counted and compared
 // on /metrics.
+// Adversarial inputs: with `reject_out_of_range` a value outside a feature's training range or
+// a category the model never saw is a 400 naming the feature; without it, the same request is
+// answered (and counted as drift).
+TEST_F(ServeCliTest, RejectOutOfRange) {
+  const std::string home = CopyHome("reject-home",
+                                    "serving:\n  models:\n    credit-risk:\n"
+                                    "      reject_out_of_range: true\n");
+  pid_t pid = 0;
+  int port = 0;
+  ASSERT_TRUE(StartServer({}, &pid, &port, home));
+  auto with = [](const std::string& feature, const json& value) {
+    json req = CreditRow();
+    for (auto& in : req["inputs"]) {
+      if (in["name"] == feature) in["data"] = {value};
+    }
+    return req.dump();
+  };
+  EXPECT_EQ(Send("POST", "/v2/models/credit-risk/infer", CreditRow().dump(), port).status, 200);
+  for (const auto& [feature, value, expected] :
+       std::vector<std::tuple<std::string, json, std::string>>{
+           {"Income", 1e9, "outside its training range"},
+           {"Age", -5, "outside its training range"},
+           {"Home", "castle", "categories the model never saw"}}) {
+    auto r = Send("POST", "/v2/models/credit-risk/infer", with(feature, value), port);
+    EXPECT_EQ(r.status, 400) << feature << " " << r.body;
+    EXPECT_NE(r.body.find("feature '" + feature + "'"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(expected), std::string::npos) << r.body;
+    // The suite's server, without the setting, answers it.
+    EXPECT_EQ(Send("POST", "/v2/models/credit-risk/infer", with(feature, value)).status, 200);
+  }
+  // Missing values are not out of range.
+  EXPECT_EQ(Send("POST", "/v2/models/credit-risk/infer", with("Income", nullptr), port).status,
+            200);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+}
+
 TEST_F(ServeCliTest, RoutingSplitsStickyKeysAndShadows) {
   const std::string home = CopyHome("routing-home",
                                     "serving:\n  models:\n    credit-risk:\n      routing:\n"

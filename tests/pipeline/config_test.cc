@@ -102,6 +102,7 @@ TEST(ServeConfigTest, MistakesNameTheKey) {
       {"serving:\n  rate_limit: 5\n", "serving.rate_limit must be a mapping"},
       {"serving:\n  max_connections_per_address: -1\n", "max_connections_per_address"},
       {"serving:\n  models:\n    m:\n      rate_limit: {}\n", "serving.models.m.rate_limit"},
+      {"serving:\n  reject_out_of_range: yes\n", "reject_out_of_range must be true or false"},
   };
   ExpectRefused(cases);
 }
@@ -119,6 +120,13 @@ TEST(ServeConfigTest, RateLimits) {
   auto none = ParseConfig("");
   EXPECT_EQ(none->serving.per_token.rate, 0);
   EXPECT_EQ(none->serving.max_connections_per_address, 0u);
+  EXPECT_FALSE(none->serving.reject_out_of_range);
+  auto r = ParseConfig(
+      "serving:\n  reject_out_of_range: true\n  models:\n    a: {reject_out_of_range: false}\n"
+      "    b: {max_batch_size: 4}\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->serving.reject_out_of_range);
+  EXPECT_EQ(r->serving.RejectOutOfRange(), (std::map<std::string, bool>{{"a", false}}));
 }
 
 TEST(ConfigTest, OneTypedConfigForEverySection) {

@@ -58,6 +58,9 @@ struct ModelSettings {
   bool cache = false;  // a `cache:` block: the cache is on
   std::optional<uint64_t> cache_max_entries, cache_max_bytes;
   std::optional<uint32_t> cache_ttl_ms;
+  // `reject_out_of_range: true`: requests with values outside the training range or unseen
+  // categories get 400 instead of only being counted (docs/security.md).
+  std::optional<bool> reject_out_of_range;
   serve::BatchPolicy Over(serve::BatchPolicy base) const;
 };
 
@@ -75,8 +78,11 @@ struct ServingConfig {
   uint32_t max_connections_per_address = 0;     // `max_connections_per_address`, 0: any number
   std::map<std::string, ModelSettings> models;  // by model name
   std::map<std::string, serve::RoutingPolicy> routing;  // by model name
+  bool reject_out_of_range = false;                     // the section's top level
   // The per-model policies laid over `base`: the defaults, as command-line flags left them.
   std::map<std::string, serve::BatchPolicy> PerModel(const serve::BatchPolicy& base) const;
+  // The models whose own `reject_out_of_range` is set, with it.
+  std::map<std::string, bool> RejectOutOfRange() const;
 };
 
 // The `queue:` section: where jobs wait and how workers hold them (docs/user-guide.md, "jobs").

@@ -70,12 +70,15 @@ struct ServedModel {
   // Where its windows are saved ("" nowhere) and restored from when it is loaded again.
   FileSystem* fs = nullptr;
   std::string state_dir;
+  // Requests with a value outside a numeric feature's training range, or a category the model
+  // never saw, are refused (kiln.yaml `reject_out_of_range`) instead of only counted.
+  bool reject_out_of_range = false;
 
   // With `monitoring`, the version is watched: drift when the model has a reference, its
   // predictions logged and live performance for every model.
   static Result<std::shared_ptr<const ServedModel>> Create(
       std::string name, int64_t version, std::shared_ptr<const model::TreeModel> model,
-      const MonitoringOptions* monitoring = nullptr);
+      const MonitoringOptions* monitoring = nullptr, bool reject_out_of_range = false);
 };
 
 // The monitor's view of a model's reference (empty features when it has none).
@@ -93,6 +96,9 @@ class ModelManager {
 
   // Watches every version loaded from now on (call before LoadAll).
   void EnableMonitoring(MonitoringOptions options);
+  // Which models refuse out-of-range inputs (ServedModel::reject_out_of_range): `models`' own
+  // setting, else `all` (call before LoadAll).
+  void RejectOutOfRange(bool all, std::map<std::string, bool> models);
   // Every version held now: the default alias's and the others, by model name.
   std::vector<std::shared_ptr<const ServedModel>> Served() const;
 
@@ -156,6 +162,8 @@ class ModelManager {
   const Limits limits_;
   const std::string default_alias_;
   std::optional<MonitoringOptions> monitoring_;  // set before loading starts
+  bool reject_all_ = false;                      // set before loading starts
+  std::map<std::string, bool> reject_;
   monitor::Family<monitor::Histogram>* load_time_ = nullptr;
   monitor::Family<monitor::Counter>* load_failures_ = nullptr;
   monitor::Family<monitor::Gauge>* served_version_ = nullptr;

@@ -59,6 +59,9 @@ class BlobStore {
 
   std::string PathOf(std::string_view hash) const;
   Result<std::string> Read(std::string_view hash, uint64_t max_bytes) const;
+  // Read, and the bytes' SHA-256 checked against the name: DataLoss naming the object if they
+  // differ (an object replaced on disk, even by another valid one). Model artifacts are read so.
+  Result<std::string> ReadVerified(std::string_view hash, uint64_t max_bytes) const;
   Result<bool> Contains(std::string_view hash) const;
   Status Remove(std::string_view hash);
   // Every complete object name in the store.
