@@ -191,30 +191,11 @@ Result<ExitCode> Gc(const GlobalOptions& g, const DataArgs& a) {
 }
 
 Result<ExitCode> Validate(const GlobalOptions& g, const DataArgs& a) {
-  if (a.rules.empty() == a.against.empty()) {
-    return InvalidArgumentError("validate needs exactly one of --rules FILE or --against NAME@vN");
-  }
   KILN_ASSIGN_OR_RETURN(auto home, OpenHome(g));
-  KILN_ASSIGN_OR_RETURN(Loaded l, LoadRef(*home, a.ref));
-  data::DatasetSummary summary = pipeline::Summarize(l.record, l.manifest);
-  std::optional<Loaded> ref;
-  std::optional<data::DatasetSummary> ref_summary;
-  data::Rules rules;
-  if (!a.rules.empty()) {
-    KILN_ASSIGN_OR_RETURN(rules, ingest::LoadRulesFile(home->fs(), a.rules, Limits::Default()));
-  } else {
-    KILN_ASSIGN_OR_RETURN(ref, LoadRef(*home, a.against));
-    ref_summary = pipeline::Summarize(ref->record, ref->manifest);
-    rules = data::InferRules(*ref_summary);
-  }
-  auto duplicates = [&](size_t col) -> Result<uint64_t> {
-    KILN_ASSIGN_OR_RETURN(data::Dataset d, home->datasets().ReadAll(l.manifest, {col}));
-    return data::CountDuplicates({&d.columns[0]});
-  };
-  data::ValidationReport report =
-      data::Validate(summary, rules, ref_summary ? &*ref_summary : nullptr, duplicates);
-  Print(a.json ? ReportJson(report).dump(2) : ReportText(report, summary.label));
-  return report.passed() ? 0 : 1;
+  KILN_ASSIGN_OR_RETURN(pipeline::ValidateResult r,
+                        pipeline::ValidateVersion(*home, {a.ref, a.rules, a.against}));
+  Print(a.json ? ReportJson(r.report).dump(2) : ReportText(r.report, r.label));
+  return r.report.passed() ? 0 : 1;
 }
 
 Result<ExitCode> Verify(const GlobalOptions& g, const DataArgs& a) {

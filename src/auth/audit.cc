@@ -37,12 +37,9 @@ bool SameText(std::string_view a, std::string_view b) {
 
 std::string AuditHash(const AuditRecord& r) {
   std::string text = "kiln-audit-v1\n";
-  for (std::string_view v :
-       {std::string_view(std::to_string(r.seq)), std::string_view(std::to_string(r.time_ms))}) {
-    Field(&text, v);
-  }
-  for (const std::string* v :
-       {&r.actor, &r.action, &r.target, &r.outcome, &r.request_id, &r.detail, &r.prev_hash}) {
+  const std::string seq = std::to_string(r.seq), time = std::to_string(r.time_ms);
+  for (const std::string* v : {&seq, &time, &r.actor, &r.action, &r.target, &r.outcome,
+                               &r.request_id, &r.detail, &r.prev_hash}) {
     Field(&text, *v);
   }
   return Sha256Hex(text);

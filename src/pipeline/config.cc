@@ -536,6 +536,17 @@ Result<Config> ParseConfig(std::string_view yaml) {
       if (kv.second.IsNull()) continue;
       if (key == "catalog") {
         KILN_ASSIGN_OR_RETURN(config.catalog, ReadCatalog(kv.second));
+      } else if (key == "train") {
+        if (!kv.second.IsMap()) return InvalidArgumentError("kiln.yaml: train must be a mapping");
+        for (const auto& t : kv.second) {
+          const std::string tkey = t.first.as<std::string>();
+          if (tkey != "require_validated" || !t.second.IsScalar() ||
+              (t.second.Scalar() != "true" && t.second.Scalar() != "false")) {
+            return InvalidArgumentError(fmt::format(
+                "kiln.yaml: train.{}: expected require_validated: true or false", Printable(tkey)));
+          }
+          config.train_require_validated = t.second.Scalar() == "true";
+        }
       } else if (key == "auth") {
         const std::string mode = kv.second.IsScalar() ? kv.second.Scalar() : "";
         if (mode != "required" && mode != "off") {
@@ -550,9 +561,9 @@ Result<Config> ParseConfig(std::string_view yaml) {
         KILN_ASSIGN_OR_RETURN(config.monitoring, ReadMonitoring(kv.second));
       } else {
         const std::string guess =
-            ClosestWord(key, {"auth", "catalog", "serving", "queue", "monitoring"});
+            ClosestWord(key, {"auth", "catalog", "serving", "queue", "monitoring", "train"});
         return InvalidArgumentError(fmt::format(
-            "kiln.yaml: unknown section '{}'{} (auth, catalog, monitoring, queue, serving)",
+            "kiln.yaml: unknown section '{}'{} (auth, catalog, monitoring, queue, serving, train)",
             Printable(key), guess.empty() ? "" : fmt::format(": did you mean '{}'?", guess)));
       }
     }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/clock.h"
+#include "kiln/base/hash.h"
 #include "kiln/base/names.h"
 #include "kiln/base/thread_pool.h"
 #include "kiln/data/profile.h"
@@ -136,6 +138,91 @@ Result<IngestResult> IngestFile(FileSystem& fs, DatasetStore& store, const Inges
   }
 }
 
+namespace {
+
+// A check against a rules file, for the catalog: its hash, how many outcomes, which failed.
+registry::ValidationRecord CheckRecord(const std::string& name, int64_t version,
+                                       const std::string& rules_text,
+                                       const data::ValidationReport& report) {
+  registry::ValidationRecord v;
+  v.name = name;
+  v.version = version;
+  v.rules_hash = Sha256Hex(rules_text);
+  v.checks = static_cast<int64_t>(report.outcomes.size());
+  v.passed = report.passed();
+  for (const auto& o : report.outcomes) {
+    if (o.passed) continue;
+    if (!v.failed.empty()) v.failed += "; ";
+    v.failed += o.column.empty() ? o.rule : fmt::format("{} {}", o.column, o.rule);
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<ValidateResult> ValidateVersion(Home& home, const ValidateOptions& o) {
+  if (o.rules.empty() == o.against.empty()) {
+    return InvalidArgumentError("validate needs exactly one of --rules FILE or --against NAME@vN");
+  }
+  auto load =
+      [&](const std::string& text) -> Result<std::pair<storage::VersionRecord, storage::Manifest>> {
+    KILN_ASSIGN_OR_RETURN(DatasetRef ref, ParseDatasetRef(text));
+    KILN_ASSIGN_OR_RETURN(storage::VersionRecord record, home.datasets().Resolve(ref));
+    KILN_ASSIGN_OR_RETURN(storage::Manifest manifest, home.datasets().LoadManifest(record));
+    return std::pair{std::move(record), std::move(manifest)};
+  };
+  KILN_ASSIGN_OR_RETURN(auto version, load(o.ref));
+  const data::DatasetSummary summary = Summarize(version.first, version.second);
+  std::optional<data::DatasetSummary> reference;
+  data::Rules rules;
+  std::string rules_text;
+  if (!o.rules.empty()) {
+    KILN_ASSIGN_OR_RETURN(rules_text,
+                          home.fs().ReadFile(o.rules, Limits::Default().max_config_bytes));
+    KILN_ASSIGN_OR_RETURN(rules, ingest::LoadRulesFile(home.fs(), o.rules, Limits::Default()));
+  } else {
+    KILN_ASSIGN_OR_RETURN(auto against, load(o.against));
+    reference = Summarize(against.first, against.second);
+    rules = data::InferRules(*reference);
+  }
+  auto duplicates = [&](size_t col) -> Result<uint64_t> {
+    KILN_ASSIGN_OR_RETURN(data::Dataset d, home.datasets().ReadAll(version.second, {col}));
+    return data::CountDuplicates({&d.columns[0]});
+  };
+  ValidateResult out;
+  out.label = summary.label;
+  out.report = data::Validate(summary, rules, reference ? &*reference : nullptr, duplicates);
+  if (!o.rules.empty()) {
+    KILN_RETURN_IF_ERROR(home.catalog()
+                             .RecordValidation(CheckRecord(
+                                 version.first.name, version.first.version, rules_text, out.report))
+                             .status());
+  }
+  return out;
+}
+
+Result<std::string> RequireValidated(Home& home, const std::string& label) {
+  if (!home.config().train_require_validated) return std::string();
+  const std::optional<DatasetRef> ref = AsDatasetRef(label);
+  if (!ref || ref->version == 0) {
+    return FailedPreconditionError(fmt::format(
+        "train.require_validated: '{}' is not a dataset version; ingest it with --rules first",
+        Printable(label)));
+  }
+  KILN_ASSIGN_OR_RETURN(auto checks,
+                        home.catalog().Validations(std::string(ref->name), ref->version));
+  if (checks.empty() || !checks.back().passed) {
+    return FailedPreconditionError(fmt::format(
+        "train.require_validated: {} has {} (kiln data validate {} --rules RULES.yaml)", label,
+        checks.empty() ? "never been checked against its rules"
+                       : "failed its latest check: " + checks.back().failed,
+        label));
+  }
+  const auto& c = checks.back();
+  return fmt::format("rules sha256:{} ({} checks) passed at {}", c.rules_hash.substr(0, 16),
+                     c.checks, c.at_ms);
+}
+
 Result<IngestResult> Ingest(Home& home, const IngestOptions& o, const ExecContext& ctx,
                             data::ValidationReport* report) {
   IngestRequest req;
@@ -164,10 +251,24 @@ Result<IngestResult> Ingest(Home& home, const IngestOptions& o, const ExecContex
     KILN_ASSIGN_OR_RETURN(req.read.overrides,
                           ingest::LoadSchemaFile(home.fs(), o.schema, Limits::Default()));
   }
+  std::string rules_text;
   if (!o.rules.empty()) {
+    KILN_ASSIGN_OR_RETURN(rules_text,
+                          home.fs().ReadFile(o.rules, Limits::Default().max_config_bytes));
     KILN_ASSIGN_OR_RETURN(req.rules, ingest::LoadRulesFile(home.fs(), o.rules, Limits::Default()));
   }
-  return IngestFile(home.fs(), home.datasets(), req, ctx, report);
+  KILN_ASSIGN_OR_RETURN(IngestResult result,
+                        IngestFile(home.fs(), home.datasets(), req, ctx, report));
+  // A version committed because it passed its rules: the check recorded for its trainings. A
+  // crash before this leaves the version unchecked (train.require_validated refuses it).
+  if (result.report) {
+    KILN_RETURN_IF_ERROR(
+        home.catalog()
+            .RecordValidation(
+                CheckRecord(result.record.name, result.record.version, rules_text, *result.report))
+            .status());
+  }
+  return result;
 }
 
 }  // namespace kiln::pipeline

@@ -14,6 +14,7 @@
 #include "kiln/model/model_io.h"
 #include "kiln/model/predictor.h"
 #include "kiln/model/xgboost_import.h"
+#include "kiln/pipeline/ingest.h"
 #include "kiln/pipeline/models.h"
 #include "kiln/pipeline/run_recorder.h"
 #include "kiln/pipeline/training_data.h"
@@ -75,6 +76,7 @@ struct TrainingSet {
   std::vector<size_t> features;
   data::Dataset train_rows, valid_rows;
   std::vector<float> train_labels, valid_labels;
+  std::string validated;  // train.require_validated: the checks the data passed ("" off)
 };
 
 // The columns `o.features` names, each a usable feature of the data, in the data's order.
@@ -106,6 +108,7 @@ Result<TrainingSet> PrepareTrainingSet(Home& home, const TrainOptions& o,
                                        const ExecContext& ctx) {
   TrainingSet s;
   KILN_ASSIGN_OR_RETURN(s.train, LoadData(&home.datasets(), home.fs(), o.data, ctx));
+  KILN_ASSIGN_OR_RETURN(s.validated, RequireValidated(home, s.train.label));
   KILN_ASSIGN_OR_RETURN(s.labels, MakeLabels(s.train.data, o.target, o.task));
   if (params.objective) s.labels.objective = *params.objective;
   s.features = FeatureColumns(s.train.data, o.target, &result->skipped_columns);
@@ -117,6 +120,8 @@ Result<TrainingSet> PrepareTrainingSet(Home& home, const TrainOptions& o,
   s.train_labels = s.labels.values;
   if (!o.valid.empty()) {
     KILN_ASSIGN_OR_RETURN(LoadedData v, LoadData(&home.datasets(), home.fs(), o.valid, ctx));
+    KILN_ASSIGN_OR_RETURN(const std::string checked, RequireValidated(home, v.label));
+    if (!checked.empty()) s.validated += fmt::format("; {}: {}", v.label, checked);
     const bool classes = !s.labels.class_labels.empty();
     KILN_ASSIGN_OR_RETURN(Labels vl, MakeLabels(v.data, o.target, classes ? o.task : "regression",
                                                 classes ? &s.labels.class_labels : nullptr));
@@ -148,6 +153,7 @@ registry::RunRecord NewTrainingRun(const TrainOptions& o, const learn::GbdtParam
   if (!o.metric.empty()) run.params["metric"] = o.metric;
   run.tags = o.tags;
   if (!o.init_model.empty()) run.tags["init_model"] = o.init_model;
+  if (!s.validated.empty()) run.tags["kiln.validated"] = s.validated;
   run.attributes.train_data = s.train.label;
   run.attributes.train_hash = s.train.content_hash;
   run.attributes.valid_data = o.valid;

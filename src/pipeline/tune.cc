@@ -12,6 +12,7 @@
 #include "kiln/learn/gbdt/trainer.h"
 #include "kiln/learn/objective.h"
 #include "kiln/model/model_io.h"
+#include "kiln/pipeline/ingest.h"
 #include "kiln/pipeline/models.h"
 #include "kiln/pipeline/run_recorder.h"
 #include "kiln/pipeline/training_data.h"
@@ -119,6 +120,7 @@ struct Search {
   bool higher = false;
   std::unique_ptr<RunRecorder> parent_rec;
   std::string parent_id;
+  std::string validated;  // train.require_validated: the checks the data passed ("" off)
   std::vector<tune::Observation> history;
   int next_index = 0;
 };
@@ -168,6 +170,7 @@ Status Prepare(Home& home, const TuneOptions& options, Search* s, const ExecCont
   KILN_RETURN_IF_ERROR(CheckSettings(s->s, options.parallel));
   KILN_ASSIGN_OR_RETURN(s->o.base, ParseParams(s->s.params));
   KILN_ASSIGN_OR_RETURN(s->data, LoadData(&home.datasets(), home.fs(), s->s.data, ctx));
+  KILN_ASSIGN_OR_RETURN(s->validated, RequireValidated(home, s->data.label));
   KILN_ASSIGN_OR_RETURN(s->labels, MakeLabels(s->data.data, s->s.target, s->s.task));
   if (s->o.base.objective) s->labels.objective = *s->o.base.objective;
   const std::vector<size_t> features = FeatureColumns(s->data.data, s->s.target, nullptr);
@@ -245,6 +248,7 @@ Status StartParent(Home& home, const TuneOptions& options, Search* s) {
   run.params["tune.scheduler"] = s->s.scheduler;
   run.params["tune.cv"] = std::to_string(s->s.cv);
   run.tags["kind"] = "tune";
+  if (!s->validated.empty()) run.tags["kiln.validated"] = s->validated;
   run.attributes.train_data = s->data.label;
   run.attributes.train_hash = s->data.content_hash;
   KILN_ASSIGN_OR_RETURN(s->parent_rec, RunRecorder::Start(&home, std::move(run)));

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "kiln/base/names.h"
 #include "registry/sql_audit.h"
 #include "registry/sql_db.h"
 
@@ -199,6 +200,15 @@ CREATE INDEX audit_log_time ON audit_log(time_ms);
 CREATE TABLE audit_checkpoints (
   seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, mac TEXT NOT NULL, time_ms INTEGER NOT NULL
 );
+)sql",
+    // 9: dataset versions checked against rules files (train.require_validated).
+    R"sql(
+CREATE TABLE dataset_validations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL, version INTEGER NOT NULL, rules_hash TEXT NOT NULL,
+  checks INTEGER NOT NULL, passed INTEGER NOT NULL, failed TEXT NOT NULL, at_ms INTEGER NOT NULL
+);
+CREATE INDEX dataset_validations_version ON dataset_validations(name, version);
 )sql",
 };
 
@@ -416,6 +426,58 @@ Status SqlCatalog::DeleteVersion(const std::string& name, int64_t version) {
 }
 
 void SqlCatalog::SetAuditKey(std::string key) { audit_key_ = std::move(key); }
+
+Result<ValidationRecord> SqlCatalog::RecordValidation(const ValidationRecord& v) {
+  KILN_RETURN_IF_ERROR(ValidateName(v.name, "dataset name"));
+  ValidationRecord out = v;
+  out.at_ms = NowMs();
+  out.failed = out.failed.substr(0, 4096);
+  MutexLock lock(&mu_);
+  SqlDb* db = db_.get();
+  KILN_RETURN_IF_ERROR(Transaction(db, [&]() -> Status {
+    Stmt live(db,
+              "SELECT 1 FROM dataset_versions WHERE name = ?1 AND version = ?2 AND deleted_at_ms "
+              "IS NULL");
+    KILN_RETURN_IF_ERROR(live.ok());
+    live.Bind(1, out.name).Bind(2, out.version);
+    KILN_ASSIGN_OR_RETURN(bool row, live.Step());
+    if (!row) {
+      return NotFoundError(fmt::format("dataset '{}' has no version {}", out.name, out.version));
+    }
+    KILN_RETURN_IF_ERROR(live.Step().status());
+    Stmt s(db,
+           "INSERT INTO dataset_validations(name, version, rules_hash, checks, passed, failed, "
+           "at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
+    KILN_RETURN_IF_ERROR(s.ok());
+    s.Bind(1, out.name).Bind(2, out.version).Bind(3, out.rules_hash).Bind(4, out.checks);
+    s.Bind(5, static_cast<int64_t>(out.passed ? 1 : 0)).Bind(6, out.failed).Bind(7, out.at_ms);
+    KILN_ASSIGN_OR_RETURN(out.id, ReturnedId(s, "validation id"));
+    return RecordAudit(db, audit_key_, "dataset.validate",
+                       fmt::format("{}@v{}", out.name, out.version),
+                       out.passed ? "passed" : "failed",
+                       fmt::format("rules {} ({} checks){}", out.rules_hash.substr(0, 12),
+                                   out.checks, out.failed.empty() ? "" : ": " + out.failed));
+  }));
+  return out;
+}
+
+Result<std::vector<ValidationRecord>> SqlCatalog::Validations(const std::string& name,
+                                                              int64_t version) {
+  MutexLock lock(&mu_);
+  Stmt s(db_.get(),
+         "SELECT id, rules_hash, checks, passed, failed, at_ms FROM dataset_validations WHERE "
+         "name = ?1 AND version = ?2 ORDER BY id");
+  KILN_RETURN_IF_ERROR(s.ok());
+  s.Bind(1, name).Bind(2, version);
+  std::vector<ValidationRecord> out;
+  while (true) {
+    KILN_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(
+        {s.Int(0), name, version, s.Text(1), s.Int(2), s.Int(3) != 0, s.Text(4), s.Int(5)});
+  }
+  return out;
+}
 
 Status SqlCatalog::AppendAudit(const std::string& action, const std::string& target,
                                const std::string& outcome, const std::string& detail) {

@@ -292,7 +292,8 @@ TEST(ConfigTest, UnknownSectionsAndBadValuesNameThemselves) {
   const std::pair<const char*, const char*> cases[] = {
       {"catalgo: sqlite\n", "unknown section 'catalgo': did you mean 'catalog'?"},
       {"monitoring_x: {}\n", "unknown section 'monitoring_x': did you mean 'monitoring'?"},
-      {"sections: {}\n", "unknown section 'sections' (auth, catalog, monitoring, queue, serving)"},
+      {"sections: {}\n",
+       "unknown section 'sections' (auth, catalog, monitoring, queue, serving, train)"},
       {"monitoring: {window: 1s}\n", "monitoring.window must be between 5000 ms"},
       {"monitoring: {prediction_log: {sample: 2}}\n",
        "monitoring.prediction_log.sample must be a number from 0 to 1"},

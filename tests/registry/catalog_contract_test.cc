@@ -490,6 +490,34 @@ TEST_P(CatalogContractTest, AuditLogRecordsEveryChange) {
   EXPECT_TRUE(v.ok) << v.first_bad << ": " << v.problem;
 }
 
+TEST_P(CatalogContractTest, DatasetValidations) {
+  storage::VersionRecord rec;
+  rec.name = "credit";
+  rec.manifest = std::string(64, 'a');
+  rec.content_hash = std::string(64, 'c');
+  ASSERT_TRUE(store_->CommitVersion(rec).ok());
+  ValidationRecord v{0, "credit", 1, std::string(64, 'e'), 7, false, "max_rows", 0};
+  ASSERT_TRUE(store_->RecordValidation(v).ok());
+  v.passed = true;
+  v.failed = "";
+  auto second = store_->RecordValidation(v);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_GT(second->at_ms, 0);
+  auto checks = store_->Validations("credit", 1);
+  ASSERT_TRUE(checks.ok());
+  ASSERT_EQ(checks->size(), 2u);
+  EXPECT_FALSE((*checks)[0].passed);
+  EXPECT_EQ((*checks)[0].failed, "max_rows");
+  EXPECT_TRUE((*checks)[1].passed);
+  EXPECT_EQ((*checks)[1].checks, 7);
+  EXPECT_EQ((*checks)[1].rules_hash, std::string(64, 'e'));
+  EXPECT_EQ(store_->Validations("credit", 2)->size(), 0u);
+  v.version = 2;  // no such version
+  EXPECT_EQ(store_->RecordValidation(v).status().code(), StatusCode::kNotFound);
+  v.name = "../x";
+  EXPECT_EQ(store_->RecordValidation(v).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_P(CatalogContractTest, DatasetVersions) {
   storage::VersionRecord rec;
   rec.name = "credit";

@@ -37,11 +37,11 @@ TEST(PostgresCatalogTest, MigratesOnceAndReopens) {
   {
     auto c = SqlCatalog::OpenPostgres(g_server->Url("migrate"));
     ASSERT_TRUE(c.ok()) << c.status().ToString();
-    EXPECT_EQ(*(*c)->SchemaVersion(), 8);
+    EXPECT_EQ(*(*c)->SchemaVersion(), 9);
   }
   auto c = SqlCatalog::OpenPostgres(g_server->Url("migrate"));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(*(*c)->SchemaVersion(), 8);
+  EXPECT_EQ(*(*c)->SchemaVersion(), 9);
 }
 
 // `catalog: postgresql://...` in kiln.yaml puts every record of the kiln home in PostgreSQL.

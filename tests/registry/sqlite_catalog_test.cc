@@ -25,7 +25,7 @@ VersionRecord Rec(const std::string& name) {
 
 TEST(SqliteCatalogTest, VersionsNumberUpAndNeverReuse) {
   auto c = *SqlCatalog::OpenSqlite(":memory:");
-  EXPECT_EQ(*c->SchemaVersion(), 8);
+  EXPECT_EQ(*c->SchemaVersion(), 9);
   EXPECT_EQ(c->CommitVersion(Rec("a"))->version, 1);
   EXPECT_EQ(c->CommitVersion(Rec("a"))->version, 2);
   EXPECT_EQ(c->CommitVersion(Rec("b"))->version, 1);
@@ -57,7 +57,7 @@ TEST(SqliteCatalogTest, ReopenKeepsDataAndMigrationsAreIdempotent) {
     ASSERT_TRUE(c->CommitVersion(Rec("a")).ok());
   }
   auto c = *SqlCatalog::OpenSqlite(path);
-  EXPECT_EQ(*c->SchemaVersion(), 8);
+  EXPECT_EQ(*c->SchemaVersion(), 9);
   EXPECT_EQ(c->GetVersion("a", 0)->version, 1);
   std::filesystem::remove_all(dir);
 }

@@ -135,6 +135,9 @@ struct Config {
   QueueConfig queue;
   ServingConfig serving;
   MonitoringConfig monitoring;
+  // `train: {require_validated: true}`: training and tuning only on dataset versions whose
+  // latest check against their rules passed (pipeline::RequireValidated).
+  bool train_require_validated = false;
 };
 
 // `yaml` is the whole kiln.yaml (empty: the defaults).

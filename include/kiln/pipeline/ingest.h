@@ -54,4 +54,21 @@ Result<IngestResult> IngestFile(FileSystem& fs, storage::DatasetStore& store,
 // Summary of a stored version for validation.
 data::DatasetSummary Summarize(const storage::VersionRecord& rec, const storage::Manifest& m);
 
+// `kiln data validate REF (--rules FILE | --against REF)`.
+struct ValidateOptions {
+  std::string ref;
+  std::string rules;    // a rules.yaml: the outcome is recorded for train.require_validated
+  std::string against;  // or a version whose inferred expectations are checked (not recorded)
+};
+struct ValidateResult {
+  data::ValidationReport report;
+  std::string label;  // "credit@v2"
+};
+Result<ValidateResult> ValidateVersion(Home& home, const ValidateOptions& options);
+
+// kiln.yaml `train: {require_validated: true}`: the dataset version a training reads (`label`,
+// as LoadData names it) must have passed its rules at its latest check — FailedPrecondition
+// otherwise, and for files. Returns the check for the run's lineage ("" when the policy is off).
+Result<std::string> RequireValidated(Home& home, const std::string& label);
+
 }  // namespace kiln::pipeline

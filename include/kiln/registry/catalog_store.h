@@ -116,6 +116,18 @@ struct GateReport {
   std::string actor;
 };
 
+// A dataset version checked against a rules file (at ingest, or by `kiln data validate`).
+struct ValidationRecord {
+  int64_t id = 0;
+  std::string name;
+  int64_t version = 0;
+  std::string rules_hash;  // SHA-256 of the rules file
+  int64_t checks = 0;      // rule outcomes evaluated
+  bool passed = false;
+  std::string failed;  // the failed checks, "; "-separated ("" when passed)
+  int64_t at_ms = 0;
+};
+
 // An alert that fired or resolved (`kiln serve`'s alert rules, monitor/alerts.h).
 struct AlertEventRecord {
   int64_t id = 0;
@@ -187,6 +199,13 @@ class CatalogStore : public storage::DatasetCatalog {
   virtual Result<AlertEventRecord> RecordAlertEvent(const AlertEventRecord& event) = 0;
   // The newest `limit` events, oldest first.
   virtual Result<std::vector<AlertEventRecord>> AlertEvents(int64_t limit) = 0;
+
+  // --- dataset validations (train.require_validated) ---
+  // Records a check of a live dataset version (assigns id and time; audited).
+  virtual Result<ValidationRecord> RecordValidation(const ValidationRecord& v) = 0;
+  // Its checks, oldest first.
+  virtual Result<std::vector<ValidationRecord>> Validations(const std::string& name,
+                                                            int64_t version) = 0;
 
   // --- API tokens (auth/token.h) ---
   // Stores a new token (assigns its id). AlreadyExists if a token of that name is not revoked,

@@ -74,6 +74,9 @@ class SqlCatalog final : public CatalogStore {
   Result<std::vector<GateReport>> GateReports(const std::string& name) override;
   Result<AlertEventRecord> RecordAlertEvent(const AlertEventRecord& event) override;
   Result<std::vector<AlertEventRecord>> AlertEvents(int64_t limit) override;
+  Result<ValidationRecord> RecordValidation(const ValidationRecord& v) override;
+  Result<std::vector<ValidationRecord>> Validations(const std::string& name,
+                                                    int64_t version) override;
   Result<auth::TokenRecord> CreateToken(const auth::TokenRecord& token) override;
   Result<std::vector<auth::TokenRecord>> ListTokens() override;
   Result<auth::TokenRecord> RevokeToken(const std::string& name, int64_t at_ms) override;
