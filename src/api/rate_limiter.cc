@@ -12,9 +12,11 @@ RateLimiter::RateLimiter(Options options) : options_(options) {
 
 int64_t RateLimiter::Take(std::string_view key, std::chrono::steady_clock::time_point now) {
   if (!enabled()) return 0;
-  Shard& shard = shards_[std::hash<std::string_view>()(key) % shards_.size()];
+  Shard& shard = shards_[KeyHash()(key) % shards_.size()];
   MutexLock lock(&shard.mu);
-  auto [it, fresh] = shard.buckets.try_emplace(std::string(key), Bucket{options_.burst, now});
+  auto it = shard.buckets.find(key);
+  const bool fresh = it == shard.buckets.end();
+  if (fresh) it = shard.buckets.emplace(std::string(key), Bucket{options_.burst, now}).first;
   Bucket& b = it->second;
   if (!fresh) {
     const double elapsed = std::chrono::duration<double>(now - b.at).count();

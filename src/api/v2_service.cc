@@ -231,10 +231,16 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
   if (call->request_id.empty() && stats_.logging()) {
     call->request_id = monitor::AccessLog::RequestId("");
   }
-  auto caller = Authorize(req);
-  if (!caller.ok()) return Finish(*call, ErrorResponse(caller.status()));
-  call->caller = std::move(*caller);
-  if (auto limited = Throttle(req, call->caller)) return Finish(*call, std::move(*limited));
+  if (options_.auth || options_.per_address || options_.per_token) {
+    // The route's permission, looked up once for both checks.
+    const auto need = RestPermission(req.method, req.target);
+    auto caller = Authorize(req, need);
+    if (!caller.ok()) return Finish(*call, ErrorResponse(caller.status()));
+    call->caller = std::move(*caller);
+    if (need != auth::Permission::kPublic) {
+      if (auto limited = Throttle(req, call->caller)) return Finish(*call, std::move(*limited));
+    }
+  }
   std::optional<HttpResponse> resp;
   // What the request changes in the catalog is recorded as its caller's, with its request id.
   registry::AuditScope scope({call->caller.actor, call->request_id});
@@ -246,7 +252,8 @@ void V2Service::Handle(HttpRequest req, http::Responder done) {
   if (resp) Finish(*call, std::move(*resp));
 }
 
-Result<Caller> V2Service::Authorize(const HttpRequest& req) const {
+Result<Caller> V2Service::Authorize(const HttpRequest& req,
+                                    std::optional<auth::Permission> need) const {
   Caller caller;
   if (options_.auth == nullptr) return caller;
   std::string_view authorization;
@@ -254,7 +261,6 @@ Result<Caller> V2Service::Authorize(const HttpRequest& req) const {
     if (name == "authorization") authorization = value;
   }
   // An endpoint missing from the table is refused to every token (and unknown without one).
-  const auto need = RestPermission(req.method, req.target);
   KILN_ASSIGN_OR_RETURN(
       auth::Principal who,
       options_.auth->Check(authorization, need.value_or(auth::Permission::kRead)));
@@ -270,8 +276,6 @@ Result<Caller> V2Service::Authorize(const HttpRequest& req) const {
 }
 
 std::optional<HttpResponse> V2Service::Throttle(const HttpRequest& req, const Caller& caller) {
-  if (!options_.per_address && !options_.per_token) return std::nullopt;
-  if (RestPermission(req.method, req.target) == auth::Permission::kPublic) return std::nullopt;
   std::string who;
   int64_t wait = 0;
   if (options_.per_address && !req.remote_address.empty()) {

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "auth/hex.h"
 #include "kiln/base/hash.h"
 
 namespace kiln::auth {
@@ -20,13 +21,6 @@ void Field(std::string* out, std::string_view v) {
   fmt::format_to(std::back_inserter(*out), "{}:", v.size());
   out->append(v);
   out->push_back('\n');
-}
-
-std::string Hex(const unsigned char* p, size_t n) {
-  std::string out;
-  out.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) fmt::format_to(std::back_inserter(out), "{:02x}", p[i]);
-  return out;
 }
 
 bool SameText(std::string_view a, std::string_view b) {
@@ -51,7 +45,7 @@ std::string CheckpointMac(std::string_view key, int64_t seq, std::string_view ha
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &len);
-  return Hex(mac, len);
+  return HexLower(mac, len);
 }
 
 Result<std::string> NewAuditKey() {

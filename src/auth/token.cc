@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "auth/hex.h"
 #include "kiln/base/hash.h"
 #include "kiln/base/names.h"
 
@@ -74,9 +75,7 @@ Result<NewToken> GenerateToken() {
     return UnavailableError("the random source failed: no token was made");
   }
   NewToken t;
-  t.secret.reserve(kTokenLength);
-  t.secret = kTokenPrefix;
-  for (unsigned char b : bytes) t.secret += fmt::format("{:02x}", b);
+  t.secret = std::string(kTokenPrefix) + HexLower(bytes, sizeof bytes);
   t.hash = TokenHash(t.secret);
   return t;
 }

@@ -2,10 +2,8 @@
 // carries a password, TLS with a private key and the home's audit key; then the server's log
 // (at debug level), the access log, every response body (errors included), /metrics, the `ps`
 // listing and every file of the home are searched for each secret.
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -26,25 +24,6 @@ namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
-
-// kiln ARGS in the background, its stdout and stderr appended to `log`.
-pid_t SpawnLogged(const std::vector<std::string>& args, const std::string& log) {
-  std::fflush(stdout);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::string bin = kiln::testing::KilnBin();
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv{bin.data()};
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
 
 TEST(SecretsCli, NoSecretLeavesAnywhere) {
   kiln::testing::PostgresServer pg;
@@ -101,7 +80,7 @@ TEST(SecretsCli, NoSecretLeavesAnywhere) {
 
   const int port = kiln::testing::FreePort();
   const std::string server_log = dir + "/server.log", access_log = dir + "/access.log";
-  const pid_t server = SpawnLogged(
+  const pid_t server = kiln::testing::SpawnKiln(
       {"--home", home, "--log-level", "debug", "serve", "--port", std::to_string(port),
        "--grpc-port", "-1", "--control-plane", "--tls-cert", dir + "/server.crt", "--tls-key",
        dir + "/server.key", "--access-log", access_log, "--access-log-sample", "1"},

@@ -58,13 +58,15 @@ inline int FreePort() {
   return port;
 }
 
-// Starts kiln with `args` in the background (output discarded); returns its pid.
-inline pid_t SpawnKiln(const std::vector<std::string>& args) {
+// Starts kiln with `args` in the background, its stdout and stderr appended to `output`
+// (default: discarded); returns its pid.
+inline pid_t SpawnKiln(const std::vector<std::string>& args,
+                       const std::string& output = "/dev/null") {
   std::fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
-    freopen("/dev/null", "w", stdout);
-    freopen("/dev/null", "w", stderr);
+    freopen(output.c_str(), "a", stdout);
+    freopen(output.c_str(), "a", stderr);
     std::string bin = KilnBin();
     std::vector<std::string> copy = args;
     std::vector<char*> argv{bin.data()};

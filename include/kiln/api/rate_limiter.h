@@ -15,6 +15,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,9 +44,14 @@ class RateLimiter {
     double tokens = 0;
     std::chrono::steady_clock::time_point at;
   };
+  // Lookups by string_view: a key already tracked costs no allocation.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const { return std::hash<std::string_view>()(k); }
+  };
   struct Shard {
     Mutex mu;
-    std::unordered_map<std::string, Bucket> buckets KILN_GUARDED_BY(mu);
+    std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>> buckets KILN_GUARDED_BY(mu);
   };
   void Forget(Shard& shard, std::chrono::steady_clock::time_point now) KILN_REQUIRES(shard.mu);
 

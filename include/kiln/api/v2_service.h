@@ -118,9 +118,11 @@ class V2Service {
   // The response, or nullopt when `call` is answered later (inference).
   std::optional<http::HttpResponse> Route(const http::HttpRequest& req,
                                           const std::shared_ptr<Call>& call);
-  // Who may make `req` (options_.auth's answer); the caller the control plane records.
-  Result<Caller> Authorize(const http::HttpRequest& req) const;
-  // A 429 when `req` is over its address's or its token's rate limit.
+  // Who may make `req`, which needs `need` (nullopt: a route no row lists) — options_.auth's
+  // answer; the caller the control plane records.
+  Result<Caller> Authorize(const http::HttpRequest& req,
+                           std::optional<auth::Permission> need) const;
+  // A 429 when `req` (not a public route) is over its address's or its token's rate limit.
   std::optional<http::HttpResponse> Throttle(const http::HttpRequest& req, const Caller& caller);
   std::optional<http::HttpResponse> ModelRoute(const http::HttpRequest& req,
                                                const std::string& model, const std::string& version,
